@@ -1,0 +1,167 @@
+# bsnn - the only build system. `make help` lists the targets.
+
+# ---- version: read from include/bsnn.h, nowhere else ------------------------
+hdr_num = $(shell sed -n 's/^\#define BSNN_VERSION_$(1) *\([0-9][0-9]*\).*/\1/p' include/bsnn.h)
+MAJOR := $(call hdr_num,MAJOR)
+MINOR := $(call hdr_num,MINOR)
+PATCH := $(call hdr_num,PATCH)
+VERSION := $(MAJOR).$(MINOR).$(PATCH)
+
+# ---- install locations -------------------------------------------------------
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+
+# ---- tools and flags ---------------------------------------------------------
+CC ?= cc
+CXX ?= c++
+OPT ?= -O2 -march=x86-64-v2 -mtune=native
+WARN := -Wall -Wextra -Wpedantic -Werror
+CFLAGS_BASE := -std=c11 $(OPT) $(WARN) -Iinclude -D_POSIX_C_SOURCE=200809L
+BLIS_LIBS := -lblis -lm
+# Debian ships BLIS without a .pc file; its header lives on the multiarch path.
+BLIS_CFLAGS :=
+
+ifeq ($(SANITIZE),1)
+  SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OUT := lib/san
+else ifeq ($(SANITIZE),thread)
+  SAN := -fsanitize=thread -fno-omit-frame-pointer
+  OUT := lib/tsan
+else
+  SAN :=
+  OUT := lib
+endif
+
+CFLAGS += $(CFLAGS_BASE) $(SAN) $(BLIS_CFLAGS) -g
+LDFLAGS += $(SAN)
+
+SRCS := $(sort $(wildcard src/*.c))
+STATIC_OBJS := $(patsubst src/%.c,$(OUT)/obj/static/%.o,$(SRCS))
+SHARED_OBJS := $(patsubst src/%.c,$(OUT)/obj/shared/%.o,$(SRCS))
+
+STATIC_LIB := $(OUT)/libbsnn.a
+SHARED_REAL := $(OUT)/libbsnn.so.$(VERSION)
+SHARED_SONAME := libbsnn.so.$(MAJOR)
+SHARED_LIB := $(OUT)/libbsnn.so
+
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(EXAMPLE_SRCS))
+
+.PHONY: all lib deps test check-exports check-header examples demo install uninstall \
+        clean help bench
+
+all: lib
+
+lib: $(STATIC_LIB) $(SHARED_LIB) $(OUT)/bsnn.pc
+
+help:
+	@echo "make            build $(STATIC_LIB), $(SHARED_REAL) and bsnn.pc"
+	@echo "make deps       install missing Debian packages (as root) or print the command"
+	@echo "make test       build and run every test (SANITIZE=1: address+undefined)"
+	@echo "make demo       run the batch-size study"
+	@echo "make examples   build the example programs"
+	@echo "make install    install under PREFIX=$(PREFIX) (LIBDIR, DESTDIR honoured)"
+
+# ---- libraries -----------------------------------------------------------------
+$(OUT)/obj/static/%.o: src/%.c src/internal.h include/bsnn.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DBSNN_BUILDING -c $< -o $@
+
+$(OUT)/obj/shared/%.o: src/%.c src/internal.h include/bsnn.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DBSNN_BUILDING -fPIC -fvisibility=hidden -c $< -o $@
+
+$(STATIC_LIB): $(STATIC_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SHARED_REAL): $(SHARED_OBJS) src/bsnn.map
+	@mkdir -p $(@D)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SHARED_SONAME) -Wl,--version-script=src/bsnn.map \
+	    -Wl,--no-undefined -o $@ $(SHARED_OBJS) $(BLIS_LIBS)
+
+$(SHARED_LIB): $(SHARED_REAL)
+	ln -sf libbsnn.so.$(VERSION) $(OUT)/$(SHARED_SONAME)
+	ln -sf libbsnn.so.$(VERSION) $@
+
+$(OUT)/bsnn.pc: bsnn.pc.in include/bsnn.h
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---- dependencies ----------------------------------------------------------------
+DEPS_PKGS := libblis-dev libcriterion-dev pkg-config
+deps:
+	@missing=; \
+	printf '#include <blis.h>\nint main(void){return 0;}\n' | $(CC) -x c - -o /dev/null -lblis 2>/dev/null \
+	    || missing="$$missing libblis-dev"; \
+	pkg-config --exists criterion 2>/dev/null || missing="$$missing libcriterion-dev pkg-config"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS_PKGS); \
+	else \
+	    echo "make deps: missing packages. Run as root:"; \
+	    echo "    apt-get install -y $(DEPS_PKGS)"; exit 1; \
+	fi
+
+# ---- tests -----------------------------------------------------------------------
+TEST_LIBS := $(STATIC_LIB) $(BLIS_LIBS) $(shell pkg-config --libs criterion 2>/dev/null) -lpthread
+
+$(OUT)/tests/%: tests/%.c tests/testutil.h $(STATIC_LIB) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-pedantic -Isrc -o $@ $< $(TEST_LIBS) $(LDFLAGS)
+
+test: deps lib $(TEST_BINS) check-exports check-header
+	@sh tests/run-tests.sh $(TEST_BINS)
+
+check-exports: $(SHARED_REAL)
+	@bad=$$(nm -D --defined-only $(SHARED_REAL) | awk '{print $$3}' | grep -v '^bsnn_' | grep -v '^BSNN_' | grep -v '^$$'); \
+	if [ -n "$$bad" ]; then echo "check-exports: non-bsnn symbols exported:"; echo "$$bad"; exit 1; fi; \
+	soname=$$(objdump -p $(SHARED_REAL) | awk '/SONAME/{print $$2}'); \
+	[ "$$soname" = "$(SHARED_SONAME)" ] || { echo "check-exports: SONAME is $$soname"; exit 1; }; \
+	echo "check-exports: only bsnn_* exported, SONAME $$soname"
+
+# The public header must compile alone as C99, C11 and C++, warnings as errors,
+# and a C++ program must link the shared library and train a step.
+check-header: $(SHARED_LIB)
+	@mkdir -p $(OUT)/header
+	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude -c tests/header_c.c -o $(OUT)/header/c99.o
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude -c tests/header_c.c -o $(OUT)/header/c11.o
+	$(CXX) -std=c++11 -Wall -Wextra -Wpedantic -Werror $(SAN) -Iinclude tests/test_header.cpp \
+	    -o $(OUT)/header/test_header -L$(OUT) -lbsnn -Wl,-rpath,$(CURDIR)/$(OUT) $(LDFLAGS)
+	$(OUT)/header/test_header
+
+# ---- examples and demo -------------------------------------------------------------
+$(OUT)/examples/%: examples/%.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(STATIC_LIB) $(BLIS_LIBS) $(LDFLAGS)
+
+examples: deps $(EXAMPLE_BINS)
+
+demo: deps $(OUT)/examples/xor4
+	$(OUT)/examples/xor4
+
+# ---- install -------------------------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/bsnn.h $(DESTDIR)$(INCLUDEDIR)/bsnn.h
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libbsnn.a
+	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/libbsnn.so.$(VERSION)
+	ln -sf libbsnn.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME)
+	ln -sf libbsnn.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbsnn.so
+	install -m 644 $(OUT)/bsnn.pc $(DESTDIR)$(LIBDIR)/pkgconfig/bsnn.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/bsnn.h $(DESTDIR)$(LIBDIR)/libbsnn.a \
+	    $(DESTDIR)$(LIBDIR)/libbsnn.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libbsnn.so $(DESTDIR)$(LIBDIR)/pkgconfig/bsnn.pc
+
+clean:
+	rm -rf lib/*

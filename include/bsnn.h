@@ -1,0 +1,527 @@
+/*
+ * bsnn.h - the one public header of bsnn, a small C library that trains and
+ * evaluates multilayer perceptrons with any batch size the host chooses.
+ *
+ * This header is the manual. Conventions, once, for every declaration below:
+ *  - Objects are opaque handles made by bsnn_<object>_create (or a named
+ *    constructor) and released by bsnn_<object>_free; free(NULL) is a no-op.
+ *  - Functions that can fail return bsnn_status: 0 (BSNN_OK) or a stable
+ *    negative code. Constructors return NULL on failure. Either way the reason
+ *    is readable with bsnn_last_error() (thread-local) until the next failing
+ *    call on the same thread.
+ *  - Output arguments are named out / out_*, come first among the outputs, and
+ *    are left unchanged when the call fails.
+ *  - A callback is followed by its `void *user` argument.
+ *  - Thread safety: distinct objects may be used from distinct threads at the
+ *    same time; one object must not be used by two threads at once. The global
+ *    setters (allocator, thread count) are not thread-safe.
+ *  - Nothing in bsnn aborts, exits or prints on the caller's behalf.
+ *
+ * Compiles as C99, C11 and C++.
+ */
+#ifndef BSNN_H
+#define BSNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BSNN_BUILDING) && defined(__GNUC__)
+#define BSNN_API __attribute__((visibility("default")))
+#else
+#define BSNN_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Compile-time version; the Makefile reads the library version from here. */
+#define BSNN_VERSION_MAJOR 0
+#define BSNN_VERSION_MINOR 1
+#define BSNN_VERSION_PATCH 0
+#define BSNN_VERSION_NUMBER \
+    (BSNN_VERSION_MAJOR * 10000 + BSNN_VERSION_MINOR * 100 + BSNN_VERSION_PATCH)
+
+/* Run-time version of the linked library, as BSNN_VERSION_NUMBER. Compare it
+ * with the macro to detect a header/library mismatch. Never fails. */
+BSNN_API unsigned bsnn_version(void);
+
+/* The same as a static string, "MAJOR.MINOR.PATCH". Never fails. */
+BSNN_API const char *bsnn_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Every fallible call returns one of these. Values are stable: never
+ * renumbered, never reused. */
+typedef enum bsnn_status {
+    BSNN_OK = 0,
+    BSNN_E_NULL = -1,      /* a required pointer or handle was NULL          */
+    BSNN_E_ARG = -2,       /* an argument is out of range or not finite      */
+    BSNN_E_SHAPE = -3,     /* shapes or sizes do not agree                   */
+    BSNN_E_NOMEM = -4,     /* allocation failed; every object is still valid */
+    BSNN_E_STATE = -5,     /* call not allowed in the object's current state */
+    BSNN_E_IO = -6,        /* a file could not be read or written            */
+    BSNN_E_FORMAT = -7,    /* a file or buffer is malformed or unsupported   */
+    BSNN_E_DIVERGED = -8,  /* loss or gradient became NaN or infinite        */
+    BSNN_E_UNSUPPORTED = -9 /* the operation is not available in this build  */
+} bsnn_status;
+
+/* A short static English description of a status ("out of memory").
+ * Unknown values give "unknown status". Never fails. */
+BSNN_API const char *bsnn_status_string(bsnn_status status);
+
+/* The message of the last failure on the calling thread, naming the function,
+ * the argument and the offending value. Never NULL ("" if none). The string is
+ * owned by bsnn and valid until the next bsnn call on this thread. */
+BSNN_API const char *bsnn_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Global settings                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Allocator hooks. alloc(user, size) returns memory aligned to at least 16
+ * bytes or NULL; free(user, ptr, size) releases it, getting back the size
+ * requested. bsnn adds its own 64-byte alignment on top. */
+typedef void *(*bsnn_alloc_fn)(void *user, size_t size);
+typedef void (*bsnn_free_fn)(void *user, void *ptr, size_t size);
+
+/* Replace the process-wide allocator used for every bsnn allocation. Call it
+ * only when no bsnn object exists. Passing NULL for both restores malloc/free.
+ * Errors: BSNN_E_ARG if exactly one of alloc/free is NULL; BSNN_E_STATE if
+ * bsnn objects are alive. Not thread-safe. */
+BSNN_API bsnn_status bsnn_set_allocator(bsnn_alloc_fn alloc, bsnn_free_fn free_fn,
+                                        void *user);
+
+/* Number of threads the GEMM kernels may use (1..256); results are
+ * bit-identical for every count. Errors: BSNN_E_ARG when n is out of range.
+ * Process-wide, not thread-safe. */
+BSNN_API bsnn_status bsnn_set_num_threads(int n);
+
+/* The current thread count set by bsnn_set_num_threads (default 1). */
+BSNN_API int bsnn_get_num_threads(void);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A float32 array of rank 1 to 4, row-major; dimension 0 is the batch. */
+typedef struct bsnn_tensor bsnn_tensor;
+
+#define BSNN_MAX_RANK 4
+
+/* A new zero-filled tensor owning 64-byte aligned storage. shape holds rank
+ * dimensions, each >= 1. Returns NULL on bad arguments or out of memory. */
+BSNN_API bsnn_tensor *bsnn_tensor_create(int rank, const size_t *shape);
+
+/* A tensor that borrows the caller's array `data` (no copy) for FFI hosts.
+ * The caller keeps ownership and must keep data alive while the tensor is
+ * used. Returns NULL on bad arguments or out of memory. */
+BSNN_API bsnn_tensor *bsnn_tensor_wrap(float *data, int rank, const size_t *shape);
+
+/* Release a tensor (and its storage when owned). NULL is a no-op. */
+BSNN_API void bsnn_tensor_free(bsnn_tensor *t);
+
+/* Rank of t (1..4), or 0 when t is NULL. */
+BSNN_API int bsnn_tensor_rank(const bsnn_tensor *t);
+
+/* Size of dimension `dim`, or 0 when t is NULL or dim is out of range. */
+BSNN_API size_t bsnn_tensor_dim(const bsnn_tensor *t, int dim);
+
+/* Number of elements (product of the shape), or 0 when t is NULL. */
+BSNN_API size_t bsnn_tensor_size(const bsnn_tensor *t);
+
+/* Pointer to the elements (row-major), or NULL when t is NULL. Valid until
+ * the tensor is freed. */
+BSNN_API float *bsnn_tensor_data(bsnn_tensor *t);
+
+/* Copy `count` floats from src into t. Errors: BSNN_E_NULL, BSNN_E_SHAPE when
+ * count differs from bsnn_tensor_size(t). */
+BSNN_API bsnn_status bsnn_tensor_copy_in(bsnn_tensor *t, const float *src, size_t count);
+
+/* Copy the elements of t into out, which holds `count` floats. Errors:
+ * BSNN_E_NULL, BSNN_E_SHAPE when count differs from bsnn_tensor_size(t). */
+BSNN_API bsnn_status bsnn_tensor_copy_out(float *out, size_t count, const bsnn_tensor *t);
+
+/* Set every element of t to value. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_tensor_fill(bsnn_tensor *t, float value);
+
+/* ------------------------------------------------------------------------ */
+/* Layers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* One stage of a model. Made by a constructor below, then handed to
+ * bsnn_model_add, which takes ownership. */
+typedef struct bsnn_layer bsnn_layer;
+
+/* Layer kinds, as reported by bsnn_layer_kind. */
+typedef enum bsnn_layer_kind {
+    BSNN_LAYER_DENSE = 1,
+    BSNN_LAYER_ACTIVATION = 2,
+    BSNN_LAYER_BATCHNORM = 3,
+    BSNN_LAYER_DROPOUT = 4
+} bsnn_layer_kind;
+
+/* Elementwise (or row-wise, for softmax) nonlinearities. */
+typedef enum bsnn_activation {
+    BSNN_ACT_LINEAR = 0,
+    BSNN_ACT_SIGMOID = 1,
+    BSNN_ACT_TANH = 2,
+    BSNN_ACT_RELU = 3,
+    BSNN_ACT_LEAKY_RELU = 4,
+    BSNN_ACT_ELU = 5,
+    BSNN_ACT_SOFTMAX = 6
+} bsnn_activation;
+
+/* Weight initialisers of a dense layer (biases start at the layer's
+ * BSNN_LAYER_BIAS_INIT value, 0 by default). fan_in/fan_out are the layer's
+ * input and output widths. */
+typedef enum bsnn_init {
+    BSNN_INIT_DEFAULT = 0,        /* the model's default (uniform Glorot)    */
+    BSNN_INIT_ZEROS = 1,
+    BSNN_INIT_GLOROT_UNIFORM = 2, /* U(-a,a), a = sqrt(6/(fan_in+fan_out))   */
+    BSNN_INIT_GLOROT_NORMAL = 3,  /* N(0, 2/(fan_in+fan_out))                */
+    BSNN_INIT_HE_UNIFORM = 4,     /* U(-a,a), a = sqrt(6/fan_in)             */
+    BSNN_INIT_HE_NORMAL = 5,      /* N(0, 2/fan_in)                          */
+    BSNN_INIT_LECUN_UNIFORM = 6,  /* U(-a,a), a = sqrt(3/fan_in)             */
+    BSNN_INIT_LECUN_NORMAL = 7,   /* N(0, 1/fan_in)                          */
+    BSNN_INIT_UNIFORM = 8         /* U(lo,hi) from BSNN_LAYER_INIT_LO/HI     */
+} bsnn_init;
+
+/* Numeric settings of a layer, for bsnn_layer_set / bsnn_layer_get. */
+typedef enum bsnn_layer_param {
+    BSNN_LAYER_INIT = 1,          /* dense: a bsnn_init value                */
+    BSNN_LAYER_INIT_LO = 2,       /* dense, BSNN_INIT_UNIFORM: lower bound   */
+    BSNN_LAYER_INIT_HI = 3,       /* dense, BSNN_INIT_UNIFORM: upper bound   */
+    BSNN_LAYER_BIAS_INIT = 4,     /* dense: initial value of every bias      */
+    BSNN_LAYER_SLOPE = 5,         /* leaky relu: negative slope (0.01); elu: alpha (1) */
+    BSNN_LAYER_MOMENTUM = 6,      /* batch norm: running-average momentum    */
+    BSNN_LAYER_EPS = 7,           /* batch norm: variance epsilon (1e-5)     */
+    BSNN_LAYER_RATE = 8,          /* dropout: probability of dropping [0,1)  */
+    BSNN_LAYER_SEED = 9,          /* dropout: mask generator seed            */
+    BSNN_LAYER_L1 = 10,           /* dense: L1 penalty on weights (0)        */
+    BSNN_LAYER_L2 = 11            /* dense: L2 penalty on weights (0)        */
+} bsnn_layer_param;
+
+/* A fully connected layer with n_outputs units: y = x W + b. The input width
+ * is taken from the model when the layer is added. W is stored [in][out]
+ * row-major followed by b [out]. NULL if n_outputs is 0 or out of memory. */
+BSNN_API bsnn_layer *bsnn_layer_dense(size_t n_outputs);
+
+/* An activation layer (width unchanged). NULL for an unknown kind. */
+BSNN_API bsnn_layer *bsnn_layer_activation(bsnn_activation kind);
+
+/* Release a layer that was NOT added to a model. NULL is a no-op. */
+BSNN_API void bsnn_layer_free(bsnn_layer *layer);
+
+/* The kind of a layer, or 0 when layer is NULL. */
+BSNN_API int bsnn_layer_kind_of(const bsnn_layer *layer);
+
+/* Set a numeric setting. Errors: BSNN_E_NULL; BSNN_E_ARG when the setting
+ * does not apply to this kind or the value is out of bounds (see
+ * bsnn_layer_bounds); BSNN_E_STATE once training has started where the
+ * change would be unsafe. */
+BSNN_API bsnn_status bsnn_layer_set(bsnn_layer *layer, bsnn_layer_param param, double value);
+
+/* Read a numeric setting into *out. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param);
+
+/* The valid closed range [*out_lo, *out_hi] of a setting for a layer kind.
+ * Errors: BSNN_E_NULL, BSNN_E_ARG when the setting does not apply. */
+BSNN_API bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, bsnn_layer_kind kind,
+                                       bsnn_layer_param param);
+
+/* ------------------------------------------------------------------------ */
+/* Optimizers (update rules)                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bsnn_optimizer bsnn_optimizer;
+
+/* Update rules. Defaults are those published with each rule. */
+typedef enum bsnn_optimizer_kind {
+    BSNN_SGD = 1,
+    BSNN_MOMENTUM = 2,
+    BSNN_NESTEROV = 3,
+    BSNN_ADAGRAD = 4,
+    BSNN_ADADELTA = 5,
+    BSNN_RMSPROP = 6,
+    BSNN_ADAM = 7,
+    BSNN_ADAMAX = 8,
+    BSNN_NADAM = 9,
+    BSNN_AMSGRAD = 10,
+    BSNN_ADAMW = 11
+} bsnn_optimizer_kind;
+
+/* Hyperparameters, for bsnn_optimizer_set / _get / _bounds. */
+typedef enum bsnn_opt_param {
+    BSNN_OPT_LR = 1,            /* learning rate (> 0)                        */
+    BSNN_OPT_MOMENTUM = 2,      /* momentum, Nesterov: gamma in [0,1)         */
+    BSNN_OPT_BETA1 = 3,         /* Adam family: first-moment decay [0,1)      */
+    BSNN_OPT_BETA2 = 4,         /* Adam family: second-moment decay [0,1)     */
+    BSNN_OPT_EPS = 5,           /* denominators' epsilon (> 0)                */
+    BSNN_OPT_RHO = 6,           /* Adadelta / RMSprop decay [0,1)             */
+    BSNN_OPT_WEIGHT_DECAY = 7   /* AdamW: decoupled decay (>= 0)              */
+} bsnn_opt_param;
+
+/* A new optimizer of the given kind with its published defaults. State is
+ * bound to one model's parameters on first use. NULL on unknown kind or out of
+ * memory. */
+BSNN_API bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind);
+
+/* Release an optimizer. NULL is a no-op. */
+BSNN_API void bsnn_optimizer_free(bsnn_optimizer *opt);
+
+/* The kind an optimizer was created with, or 0 when opt is NULL. */
+BSNN_API int bsnn_optimizer_kind_of(const bsnn_optimizer *opt);
+
+/* Set a hyperparameter. Errors: BSNN_E_NULL; BSNN_E_ARG when the parameter
+ * does not apply to this rule, or the value is non-finite or outside
+ * bsnn_optimizer_bounds. */
+BSNN_API bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value);
+
+/* Read a hyperparameter into *out. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_optimizer_get(double *out, const bsnn_optimizer *opt,
+                                        bsnn_opt_param param);
+
+/* The valid range of a hyperparameter for a rule: value must satisfy
+ * lo <= value <= hi, except that an open bound is reported with *out_open
+ * bit 1 (lo excluded) and bit 2 (hi excluded). Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, int *out_open,
+                                           bsnn_optimizer_kind kind, bsnn_opt_param param);
+
+/* Forget the accumulated state (moments, step count) and the binding to a
+ * model, keeping the hyperparameters. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Datasets                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Rows of inputs with their targets, stored as two row-major float arrays. */
+typedef struct bsnn_dataset bsnn_dataset;
+
+/* A dataset holding copies of n rows: inputs x [n][n_inputs] and targets
+ * y [n][n_targets]. NULL on NULL arrays, zero sizes, non-finite values or out
+ * of memory. */
+BSNN_API bsnn_dataset *bsnn_dataset_create(const float *x, const float *y, size_t n,
+                                           size_t n_inputs, size_t n_targets);
+
+/* The n-bit parity set: all 2^bits rows of 0/1 inputs, target 1 when an odd
+ * number of bits is set, else 0, in counting order. bits in 1..20. */
+BSNN_API bsnn_dataset *bsnn_dataset_parity(int bits);
+
+/* Release a dataset. NULL is a no-op. */
+BSNN_API void bsnn_dataset_free(bsnn_dataset *ds);
+
+/* Number of rows, inputs per row, targets per row (0 when ds is NULL). */
+BSNN_API size_t bsnn_dataset_size(const bsnn_dataset *ds);
+BSNN_API size_t bsnn_dataset_n_inputs(const bsnn_dataset *ds);
+BSNN_API size_t bsnn_dataset_n_targets(const bsnn_dataset *ds);
+
+/* Read-only views of the row-major input and target arrays (NULL when ds is
+ * NULL); valid until the dataset is freed. */
+BSNN_API const float *bsnn_dataset_inputs(const bsnn_dataset *ds);
+BSNN_API const float *bsnn_dataset_targets(const bsnn_dataset *ds);
+
+/* Split ds into two new datasets: a random `fraction` (0 < fraction < 1) of
+ * the rows, chosen by a Fisher-Yates shuffle from `seed`, goes to *out_first,
+ * the rest to *out_second, both keeping the shuffled order. Each part gets at
+ * least one row. Errors: BSNN_E_NULL, BSNN_E_ARG, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_dataset_split(bsnn_dataset **out_first, bsnn_dataset **out_second,
+                                        const bsnn_dataset *ds, double fraction,
+                                        uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+/* Batch scheduler                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Decides which samples form each batch of an epoch and how the batch size
+ * evolves. Iterate it by hand with bsnn_scheduler_next, or hand it to
+ * bsnn_model_train. */
+typedef struct bsnn_scheduler bsnn_scheduler;
+
+/* Settings, for bsnn_scheduler_set / _get / _bounds. */
+typedef enum bsnn_sched_param {
+    BSNN_SCHED_BATCH_SIZE = 1,  /* samples per batch, 1..N (default 32, clamped to N) */
+    BSNN_SCHED_FULL_BATCH = 2,  /* 1: every batch is all N samples (GD)      */
+    BSNN_SCHED_SHUFFLE = 3,     /* 1: new random order each epoch (default 1) */
+    BSNN_SCHED_SEED = 4,        /* shuffle seed, an integer (default 0)      */
+    BSNN_SCHED_DROP_LAST = 5,   /* 1: skip the partial last batch (default 0) */
+    BSNN_SCHED_CARRY_OVER = 6   /* 1: Playground batching: the partial last
+                                   batch joins the next epoch's first batch  */
+} bsnn_sched_param;
+
+/* A scheduler over n_samples samples (>= 1) with the defaults above. NULL on
+ * n_samples == 0 or out of memory. */
+BSNN_API bsnn_scheduler *bsnn_scheduler_create(size_t n_samples);
+
+/* Release a scheduler. NULL is a no-op. */
+BSNN_API void bsnn_scheduler_free(bsnn_scheduler *s);
+
+/* Change a setting; takes effect at the start of the next epoch (the current
+ * epoch's order and batch size are kept). Errors: BSNN_E_NULL; BSNN_E_ARG for
+ * an unknown setting or a value out of bounds (a batch size of 0 or > N). */
+BSNN_API bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value);
+
+/* Read a setting into *out. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s,
+                                        bsnn_sched_param param);
+
+/* The next batch: *out_indices points at *out_count sample indices (owned by
+ * the scheduler, valid until the next call), and *out_epoch_end is 1 when this
+ * batch is the last of its epoch. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count,
+                                         int *out_epoch_end, bsnn_scheduler *s);
+
+/* Restart at epoch 0, step 0 with the original seed. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s);
+
+/* Completed epochs, and batches handed out in the current epoch. */
+BSNN_API size_t bsnn_scheduler_epoch(const bsnn_scheduler *s);
+BSNN_API size_t bsnn_scheduler_step(const bsnn_scheduler *s);
+
+/* The batch size the current (or, between epochs, next) epoch uses. */
+BSNN_API size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s);
+
+/* Number of samples the scheduler was made for. */
+BSNN_API size_t bsnn_scheduler_n_samples(const bsnn_scheduler *s);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* An ordered stack of layers, its parameters, gradients and workspace. */
+typedef struct bsnn_model bsnn_model;
+
+/* Objectives. Per-sample losses are averaged over the batch.
+ *  MSE: 1/2 * sum_j (o_j - t_j)^2 per sample (the classic backprop and
+ *       Playground convention; the gradient is o - t).
+ *  BCE_LOGITS: binary cross-entropy computed from the LAST LAYER'S RAW
+ *       OUTPUT z (logits, no sigmoid layer), targets in [0,1], summed over
+ *       outputs: max(z,0) - z t + log(1 + exp(-|z|)), stable for any z.
+ *  SOFTMAX_CE: softmax cross-entropy from logits via log-sum-exp; targets are
+ *       one-hot (or probability) rows. */
+typedef enum bsnn_loss {
+    BSNN_LOSS_MSE = 1,
+    BSNN_LOSS_BCE_LOGITS = 2,
+    BSNN_LOSS_SOFTMAX_CE = 3
+} bsnn_loss;
+
+/* Numeric settings of a model, for bsnn_model_set / bsnn_model_get. */
+typedef enum bsnn_model_param {
+    BSNN_MODEL_SEED = 1,          /* seed of weight initialisation (default 1)  */
+    BSNN_MODEL_THRESHOLD = 2,     /* one-output accuracy: class = output > this
+                                     (after a sigmoid for BCE_LOGITS); 0.5   */
+    BSNN_MODEL_INIT = 3,          /* default bsnn_init of dense layers          */
+    BSNN_MODEL_TRAINING = 4       /* 1 training mode, 0 evaluation mode (read)  */
+} bsnn_model_param;
+
+/* A model for rows of n_inputs features, using MSE until told otherwise.
+ * NULL when n_inputs is 0 or out of memory. */
+BSNN_API bsnn_model *bsnn_model_create(size_t n_inputs);
+
+/* Release a model and every layer it owns. NULL is a no-op. */
+BSNN_API void bsnn_model_free(bsnn_model *m);
+
+/* Append a layer; the model takes ownership on success AND on failure (the
+ * layer is freed then), so the caller never frees an added layer. New
+ * parameters are initialised from the model's seed. Errors: BSNN_E_NULL,
+ * BSNN_E_STATE once training has started, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer);
+
+/* The i-th layer (0-based), still owned by the model; NULL if out of range. */
+BSNN_API bsnn_layer *bsnn_model_layer(bsnn_model *m, size_t i);
+
+/* Number of layers, inputs and outputs (width of the last layer). */
+BSNN_API size_t bsnn_model_n_layers(const bsnn_model *m);
+BSNN_API size_t bsnn_model_n_inputs(const bsnn_model *m);
+BSNN_API size_t bsnn_model_n_outputs(const bsnn_model *m);
+
+/* Choose the objective. Errors: BSNN_E_NULL, BSNN_E_ARG for an unknown kind. */
+BSNN_API bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss);
+
+/* Set / read a numeric model setting. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value);
+BSNN_API bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param param);
+
+/* Reinitialise every parameter from `seed` (each layer's initialiser) and
+ * reset batch-norm statistics. Errors: BSNN_E_NULL, BSNN_E_STATE (no layers). */
+BSNN_API bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed);
+
+/* Total number of trainable parameters (0 when m is NULL). */
+BSNN_API size_t bsnn_model_param_count(const bsnn_model *m);
+
+/* Copy all parameters, as one flat array of count floats, into out. Order:
+ * layer by layer; a dense layer stores W [in][out] row-major then b [out]; a
+ * batch-norm layer gamma [n] then beta [n]. Errors: BSNN_E_NULL, BSNN_E_SHAPE
+ * when count != bsnn_model_param_count(m). */
+BSNN_API bsnn_status bsnn_model_get_params(float *out, size_t count, const bsnn_model *m);
+
+/* Overwrite all parameters from src (same order). Errors: BSNN_E_NULL,
+ * BSNN_E_SHAPE, BSNN_E_ARG on non-finite values (nothing is changed then). */
+BSNN_API bsnn_status bsnn_model_set_params(bsnn_model *m, const float *src, size_t count);
+
+/* Copy the gradient of the last train step (mean over its batch, before the
+ * update) in the parameter order. Errors: BSNN_E_NULL, BSNN_E_SHAPE. */
+BSNN_API bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m);
+
+/* Switch between training mode (1: dropout active, batch norm uses batch
+ * statistics) and evaluation mode (0). Forward and evaluate always run in
+ * evaluation mode; this affects train steps only. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_model_set_training(bsnn_model *m, int training);
+
+/* Inference on any number of rows: x is [n][n_inputs] (a rank-2 tensor, or
+ * rank >2 flattened after dim 0), out is [n][n_outputs]. Never changes
+ * parameters. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_STATE (no layers),
+ * BSNN_E_NOMEM when the workspace must grow. */
+BSNN_API bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x);
+
+/* The training primitive: one forward, backward and ONE optimizer update on
+ * the batch the host hands in (x [n][n_inputs], y [n][n_outputs], any n >= 1),
+ * with the gradient averaged over the batch. *out_loss (may be NULL) receives
+ * the batch's mean loss before the update. Errors: BSNN_E_NULL, BSNN_E_SHAPE,
+ * BSNN_E_ARG (non-finite input), BSNN_E_STATE (optimizer bound to another
+ * model), BSNN_E_DIVERGED (parameters unchanged), BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m,
+                                           bsnn_optimizer *opt, const bsnn_tensor *x,
+                                           const bsnn_tensor *y);
+
+/* Events passed to a training callback. */
+typedef enum bsnn_event {
+    BSNN_EVENT_STEP = 1,  /* after each update: loss is the batch's mean loss */
+    BSNN_EVENT_EPOCH = 2  /* after each epoch: loss is the epoch's mean
+                             training loss over the samples it used        */
+} bsnn_event;
+
+/* Training callback: return 0 to go on, non-zero to stop training early.
+ * step counts updates since training began. */
+typedef int (*bsnn_callback)(void *user, bsnn_event event, size_t epoch, size_t step,
+                             size_t batch_size, double loss);
+
+/* Train for `epochs` epochs over ds, batches drawn from the scheduler (made
+ * for bsnn_dataset_size(ds) samples), calling cb (may be NULL) after each step
+ * and epoch. *out_steps (may be NULL) receives the number of updates done.
+ * Errors: as bsnn_model_train_step, plus BSNN_E_SHAPE when the scheduler's
+ * size differs from the dataset's. A stop requested by cb is not an error. */
+BSNN_API bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                                      bsnn_scheduler *s, const bsnn_dataset *ds,
+                                      size_t epochs, bsnn_callback cb, void *user);
+
+/* Mean loss and accuracy over ds in evaluation mode, processed batch_size
+ * rows at a time (1..N; the result does not depend on it). Accuracy: argmax
+ * agreement for several outputs, BSNN_MODEL_THRESHOLD for one. out_loss and
+ * out_accuracy may be NULL. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
+                                         bsnn_model *m, const bsnn_dataset *ds,
+                                         size_t batch_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BSNN_H */

@@ -1,0 +1,98 @@
+/*
+ * alloc.c - the one door every bsnn allocation goes through, so a host can
+ * replace the allocator (and a test can fail the Nth allocation).
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static void *default_alloc(void *user, size_t size)
+{
+    (void)user;
+    return malloc(size);
+}
+
+static void default_free(void *user, void *ptr, size_t size)
+{
+    (void)user;
+    (void)size;
+    free(ptr);
+}
+
+static bsnn_alloc_fn host_alloc = default_alloc;
+static bsnn_free_fn host_free = default_free;
+static void *host_user;
+/* Atomic: distinct objects may allocate from distinct threads at once. */
+static _Atomic size_t live_allocations;
+
+/* Each block carries its raw pointer and requested size just below the
+ * aligned address, so bsnn__free can hand both back to the host. */
+typedef struct block_header {
+    void *raw;
+    size_t size;
+} block_header;
+
+bsnn_status bsnn_set_allocator(bsnn_alloc_fn alloc, bsnn_free_fn free_fn, void *user)
+{
+    if ((alloc == NULL) != (free_fn == NULL))
+        return bsnn__fail(BSNN_E_ARG,
+                          "bsnn_set_allocator: alloc and free_fn must both be set or both NULL");
+    if (live_allocations != 0)
+        return bsnn__fail(BSNN_E_STATE,
+                          "bsnn_set_allocator: %zu bsnn allocations are still alive",
+                          (size_t)live_allocations);
+    host_alloc = alloc ? alloc : default_alloc;
+    host_free = free_fn ? free_fn : default_free;
+    host_user = alloc ? user : NULL;
+    return BSNN_OK;
+}
+
+size_t bsnn__mul_size(size_t count, size_t size)
+{
+    if (size != 0 && count > SIZE_MAX / size) return 0;
+    return count * size;
+}
+
+void *bsnn__alloc(size_t size, const char *who)
+{
+    if (size == 0 || size > SIZE_MAX - BSNN_ALIGN - sizeof(block_header)) {
+        bsnn__fail(BSNN_E_NOMEM, "%s: cannot allocate %zu bytes", who, size);
+        return NULL;
+    }
+    size_t total = size + BSNN_ALIGN + sizeof(block_header);
+    unsigned char *raw = host_alloc(host_user, total);
+    if (raw == NULL) {
+        bsnn__fail(BSNN_E_NOMEM, "%s: out of memory allocating %zu bytes", who, size);
+        return NULL;
+    }
+    uintptr_t base = (uintptr_t)(raw + sizeof(block_header));
+    uintptr_t aligned = (base + BSNN_ALIGN - 1) & ~(uintptr_t)(BSNN_ALIGN - 1);
+    block_header *h = (block_header *)aligned - 1;
+    h->raw = raw;
+    h->size = total;
+    live_allocations++;
+    return (void *)aligned;
+}
+
+void *bsnn__calloc(size_t count, size_t size, const char *who)
+{
+    size_t bytes = bsnn__mul_size(count, size);
+    if (bytes == 0 && count != 0 && size != 0) {
+        bsnn__fail(BSNN_E_NOMEM, "%s: %zu x %zu bytes overflows", who, count, size);
+        return NULL;
+    }
+    void *p = bsnn__alloc(bytes, who);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void bsnn__free(void *ptr)
+{
+    if (ptr == NULL) return;
+    block_header *h = (block_header *)ptr - 1;
+    live_allocations--;
+    host_free(host_user, h->raw, h->size);
+}
+
+size_t bsnn__live_allocations(void) { return live_allocations; }

@@ -1,0 +1,146 @@
+/*
+ * dataset.c - bsnn_dataset: rows of inputs and targets in two row-major
+ * float arrays, built from caller arrays or generated (n-bit parity), and
+ * split at random with a seed.
+ */
+#include "internal.h"
+
+bsnn_dataset *bsnn__dataset_adopt(float *x, float *y, size_t n, size_t n_in, size_t n_out)
+{
+    bsnn_dataset *ds = bsnn__calloc(1, sizeof *ds, "bsnn_dataset");
+    if (ds == NULL) {
+        bsnn__free(x);
+        bsnn__free(y);
+        return NULL;
+    }
+    ds->x = x;
+    ds->y = y;
+    ds->n = n;
+    ds->n_in = n_in;
+    ds->n_out = n_out;
+    return ds;
+}
+
+/* Allocate the two arrays of an n-row dataset; NULL (and nothing leaked) on failure. */
+static bsnn_dataset *dataset_alloc(size_t n, size_t n_in, size_t n_out, const char *who)
+{
+    size_t nx = bsnn__mul_size(n, n_in), ny = bsnn__mul_size(n, n_out);
+    if (nx == 0 || ny == 0) {
+        bsnn__fail(BSNN_E_ARG, "%s: %zu rows of %zu inputs and %zu targets is too large", who, n,
+                   n_in, n_out);
+        return NULL;
+    }
+    float *x = bsnn__calloc(nx, sizeof(float), who);
+    float *y = x ? bsnn__calloc(ny, sizeof(float), who) : NULL;
+    if (y == NULL) {
+        bsnn__free(x);
+        return NULL;
+    }
+    return bsnn__dataset_adopt(x, y, n, n_in, n_out);
+}
+
+bsnn_dataset *bsnn_dataset_create(const float *x, const float *y, size_t n, size_t n_inputs,
+                                  size_t n_targets)
+{
+    const char *who = "bsnn_dataset_create";
+    if (x == NULL || y == NULL) {
+        bsnn__fail(BSNN_E_NULL, "%s: argument '%s' is NULL", who, x == NULL ? "x" : "y");
+        return NULL;
+    }
+    if (n == 0 || n_inputs == 0 || n_targets == 0) {
+        bsnn__fail(BSNN_E_ARG, "%s: n = %zu, n_inputs = %zu, n_targets = %zu: none may be 0", who,
+                   n, n_inputs, n_targets);
+        return NULL;
+    }
+    bsnn_dataset *ds = dataset_alloc(n, n_inputs, n_targets, who);
+    if (ds == NULL) return NULL;
+    memcpy(ds->x, x, n * n_inputs * sizeof(float));
+    memcpy(ds->y, y, n * n_targets * sizeof(float));
+    if (!bsnn__all_finite(ds->x, n * n_inputs) || !bsnn__all_finite(ds->y, n * n_targets)) {
+        bsnn_dataset_free(ds);
+        bsnn__fail(BSNN_E_ARG, "%s: x or y holds a NaN or infinite value", who);
+        return NULL;
+    }
+    return ds;
+}
+
+bsnn_dataset *bsnn_dataset_parity(int bits)
+{
+    const char *who = "bsnn_dataset_parity";
+    if (bits < 1 || bits > 20) {
+        bsnn__fail(BSNN_E_ARG, "%s: bits = %d is not in 1..20", who, bits);
+        return NULL;
+    }
+    size_t n = (size_t)1 << bits;
+    bsnn_dataset *ds = dataset_alloc(n, (size_t)bits, 1, who);
+    if (ds == NULL) return NULL;
+    for (size_t r = 0; r < n; r++) {
+        int ones = 0;
+        for (int b = 0; b < bits; b++) {
+            int bit = (int)((r >> (bits - 1 - b)) & 1u);
+            ds->x[r * (size_t)bits + (size_t)b] = (float)bit;
+            ones += bit;
+        }
+        ds->y[r] = (float)(ones & 1);
+    }
+    return ds;
+}
+
+void bsnn_dataset_free(bsnn_dataset *ds)
+{
+    if (ds == NULL) return;
+    bsnn__free(ds->x);
+    bsnn__free(ds->y);
+    bsnn__free(ds);
+}
+
+size_t bsnn_dataset_size(const bsnn_dataset *ds) { return ds ? ds->n : 0; }
+size_t bsnn_dataset_n_inputs(const bsnn_dataset *ds) { return ds ? ds->n_in : 0; }
+size_t bsnn_dataset_n_targets(const bsnn_dataset *ds) { return ds ? ds->n_out : 0; }
+const float *bsnn_dataset_inputs(const bsnn_dataset *ds) { return ds ? ds->x : NULL; }
+const float *bsnn_dataset_targets(const bsnn_dataset *ds) { return ds ? ds->y : NULL; }
+
+/* A new dataset holding rows idx[0..count) of ds, in that order. */
+static bsnn_dataset *dataset_rows(const bsnn_dataset *ds, const size_t *idx, size_t count,
+                                  const char *who)
+{
+    bsnn_dataset *part = dataset_alloc(count, ds->n_in, ds->n_out, who);
+    if (part == NULL) return NULL;
+    for (size_t r = 0; r < count; r++) {
+        memcpy(part->x + r * ds->n_in, ds->x + idx[r] * ds->n_in, ds->n_in * sizeof(float));
+        memcpy(part->y + r * ds->n_out, ds->y + idx[r] * ds->n_out, ds->n_out * sizeof(float));
+    }
+    return part;
+}
+
+bsnn_status bsnn_dataset_split(bsnn_dataset **out_first, bsnn_dataset **out_second,
+                               const bsnn_dataset *ds, double fraction, uint64_t seed)
+{
+    const char *who = "bsnn_dataset_split";
+    BSNN_CHECK_NULL(who, out_first);
+    BSNN_CHECK_NULL(who, out_second);
+    BSNN_CHECK_NULL(who, ds);
+    if (!(fraction > 0.0 && fraction < 1.0))
+        return bsnn__fail(BSNN_E_ARG, "%s: fraction %g is not in (0, 1)", who, fraction);
+    if (ds->n < 2)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: a dataset of %zu row cannot be split", who, ds->n);
+    size_t n_first = (size_t)floor(fraction * (double)ds->n + 0.5);
+    if (n_first < 1) n_first = 1;
+    if (n_first > ds->n - 1) n_first = ds->n - 1;
+    size_t *idx = bsnn__calloc(ds->n, sizeof(size_t), who);
+    if (idx == NULL) return BSNN_E_NOMEM;
+    bsnn_rng rng;
+    bsnn__rng_seed(&rng, seed);
+    for (size_t i = 0; i < ds->n; i++) idx[i] = i;
+    bsnn__shuffle(idx, ds->n, &rng);
+    bsnn_dataset *a = dataset_rows(ds, idx, n_first, who);
+    bsnn_dataset *b = a ? dataset_rows(ds, idx + n_first, ds->n - n_first, who) : NULL;
+    bsnn__free(idx);
+    if (b == NULL) {
+        bsnn_dataset_free(a);
+        return BSNN_E_NOMEM;
+    }
+    *out_first = a;
+    *out_second = b;
+    return BSNN_OK;
+}

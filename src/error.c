@@ -1,0 +1,58 @@
+/*
+ * error.c - status strings, the thread-local last-error message and the
+ * library version: the pieces every other file reports through.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static _Thread_local char last_error[512];
+
+#define BSNN_STR2(x) #x
+#define BSNN_STR(x) BSNN_STR2(x)
+
+unsigned bsnn_version(void) { return BSNN_VERSION_NUMBER; }
+
+const char *bsnn_version_string(void)
+{
+    return BSNN_STR(BSNN_VERSION_MAJOR) "." BSNN_STR(BSNN_VERSION_MINOR) "." BSNN_STR(
+        BSNN_VERSION_PATCH);
+}
+
+const char *bsnn_status_string(bsnn_status status)
+{
+    switch (status) {
+    case BSNN_OK: return "ok";
+    case BSNN_E_NULL: return "NULL argument";
+    case BSNN_E_ARG: return "invalid argument";
+    case BSNN_E_SHAPE: return "shape mismatch";
+    case BSNN_E_NOMEM: return "out of memory";
+    case BSNN_E_STATE: return "invalid state for this call";
+    case BSNN_E_IO: return "input/output error";
+    case BSNN_E_FORMAT: return "malformed or unsupported data";
+    case BSNN_E_DIVERGED: return "training diverged (non-finite loss or gradient)";
+    case BSNN_E_UNSUPPORTED: return "not supported";
+    }
+    return "unknown status";
+}
+
+const char *bsnn_last_error(void) { return last_error; }
+
+bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int bsnn__all_finite(const float *v, size_t count)
+{
+    /* Summing x*0 keeps the loop branch-free and vectorisable: it is NaN
+     * exactly when some element is NaN or infinite. */
+    float acc = 0.0f;
+    for (size_t i = 0; i < count; i++) acc += v[i] * 0.0f;
+    return acc == 0.0f;
+}

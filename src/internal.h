@@ -1,0 +1,271 @@
+/*
+ * internal.h - private structures and helpers shared by bsnn's source files.
+ * Nothing here is part of the ABI; every name is static, bsnn__*, or a
+ * struct tag completing a public opaque handle.
+ */
+#ifndef BSNN_INTERNAL_H
+#define BSNN_INTERNAL_H
+
+#include "bsnn.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BSNN_ALIGN 64
+
+/* ---- errors (error.c) ---------------------------------------------------- */
+
+/* Record a formatted message for bsnn_last_error() and return status. */
+bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Forward a failing status without adding to its message. */
+#define BSNN_TRY(expr)                                                         \
+    do {                                                                       \
+        bsnn_status bsnn__st = (expr);                                         \
+        if (bsnn__st != BSNN_OK) return bsnn__st;                              \
+    } while (0)
+
+/* Fail with BSNN_E_NULL naming the function and the argument. */
+#define BSNN_CHECK_NULL(fn, arg)                                               \
+    do {                                                                       \
+        if ((arg) == NULL)                                                     \
+            return bsnn__fail(BSNN_E_NULL, "%s: argument '%s' is NULL", fn, #arg); \
+    } while (0)
+
+/* ---- memory (alloc.c) ---------------------------------------------------- */
+
+/* 64-byte aligned allocation through the host's allocator; records a
+ * BSNN_E_NOMEM message naming `who` on failure. Sizes of 0 return NULL. */
+void *bsnn__alloc(size_t size, const char *who);
+/* Same, zero-filled. */
+void *bsnn__calloc(size_t count, size_t size, const char *who);
+/* Release memory from bsnn__alloc. NULL is a no-op. */
+void bsnn__free(void *ptr);
+/* Live allocations, for bsnn_set_allocator's "no object alive" rule. */
+size_t bsnn__live_allocations(void);
+/* Overflow-checked count*size; 0 on overflow. */
+size_t bsnn__mul_size(size_t count, size_t size);
+
+/* ---- random numbers (rng.c) ---------------------------------------------- */
+
+/* xoshiro256** state: small, fast, splittable with a seed expander. */
+typedef struct bsnn_rng {
+    uint64_t s[4];
+} bsnn_rng;
+
+void bsnn__rng_seed(bsnn_rng *rng, uint64_t seed);
+uint64_t bsnn__rng_next(bsnn_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+double bsnn__rng_uniform(bsnn_rng *rng);
+/* Uniform integer in [0, bound), bound >= 1, without modulo bias. */
+uint64_t bsnn__rng_below(bsnn_rng *rng, uint64_t bound);
+/* Standard normal draw (Marsaglia polar method). */
+double bsnn__rng_normal(bsnn_rng *rng);
+/* Fisher-Yates shuffle of v[0..n) in place. */
+void bsnn__shuffle(size_t *v, size_t n, bsnn_rng *rng);
+
+/* ---- tensors (tensor.c) -------------------------------------------------- */
+
+struct bsnn_tensor {
+    float *data;
+    size_t shape[BSNN_MAX_RANK];
+    int rank;
+    int owned;
+};
+
+/* Rows (dim 0) and columns (product of the other dims) of a tensor. */
+size_t bsnn__tensor_rows(const bsnn_tensor *t);
+size_t bsnn__tensor_cols(const bsnn_tensor *t);
+
+/* ---- layers (layer.c and one file per kind) ------------------------------- */
+
+/* What a layer kind does. Each kind lives in its own file and exposes one
+ * const bsnn_layer_ops; adding a kind means adding such a file plus its
+ * public constructor. Pointers passed to hooks:
+ *   params / grads  this layer's slice of the model's flat arenas
+ *   state           this layer's persistent non-trainable floats (running
+ *                   statistics); n_state floats
+ *   scratch         per-step workspace: scratch_per_row * n + scratch_fixed
+ *                   floats, valid from forward to the matching backward
+ * x is the layer input [n][n_in], y its output [n][n_out]. */
+typedef struct bsnn_layer_ops {
+    bsnn_layer_kind kind;
+    const char *name;
+    /* Fix n_out, n_params, n_state, scratch sizes for input width n_in. */
+    bsnn_status (*setup)(bsnn_layer *l, size_t n_in);
+    /* Initialise params and state (called on add and by init_params). */
+    void (*init)(bsnn_layer *l, float *params, float *state, bsnn_rng *rng);
+    /* y = f(x). training selects batch statistics / dropout masks. */
+    void (*forward)(bsnn_layer *l, const float *params, float *state, float *scratch,
+                    const float *x, float *y, size_t n, int training);
+    /* Given dy = dL/dy, ADD dL/dparams into grads and write dx = dL/dx
+     * (dx may be NULL for the first layer: skip it). dy may be overwritten. */
+    void (*backward)(bsnn_layer *l, const float *params, float *grads, float *scratch,
+                     const float *x, const float *y, float *dy, float *dx, size_t n);
+    /* ADD penalty gradients (L1/L2) once per update; NULL when none. */
+    void (*regularize)(const bsnn_layer *l, const float *params, float *grads);
+    /* Settings through bsnn_layer_set/get; NULL when the kind has none. */
+    bsnn_status (*set)(bsnn_layer *l, bsnn_layer_param p, double v);
+    bsnn_status (*get)(const bsnn_layer *l, bsnn_layer_param p, double *out);
+    /* Release kind-specific memory in l->impl; may be NULL. */
+    void (*destroy)(bsnn_layer *l);
+} bsnn_layer_ops;
+
+struct bsnn_layer {
+    const bsnn_layer_ops *ops;
+    size_t n_in, n_out;
+    size_t n_params;        /* floats in the model's parameter arena       */
+    size_t n_state;         /* persistent non-trainable floats             */
+    size_t scratch_per_row; /* floats of per-step workspace per batch row   */
+    size_t scratch_fixed;   /* floats of per-step workspace independent of n */
+    size_t param_off;       /* offsets into the model's arenas             */
+    size_t state_off;
+    int act;                /* activation: bsnn_activation                  */
+    int init;               /* dense: bsnn_init                             */
+    int model_init;         /* the model's default, used for BSNN_INIT_DEFAULT */
+    double init_lo, init_hi, bias_init;
+    double slope;           /* leaky relu slope, elu alpha                  */
+    double l1, l2;          /* dense: penalties on weights                  */
+    double momentum, eps;   /* batch norm                                   */
+    double rate;            /* dropout                                      */
+    uint64_t seed;          /* dropout                                      */
+    bsnn_rng rng;           /* dropout mask generator                       */
+    int owned_by_model;
+    void *impl;             /* kind-specific extra data                     */
+};
+
+/* Allocate a layer of the given kind with default settings. */
+bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops, const char *who);
+
+extern const bsnn_layer_ops bsnn__dense_ops;
+extern const bsnn_layer_ops bsnn__activation_ops;
+
+/* Dense initialisation helper: fill weights for (fan_in, fan_out). */
+void bsnn__init_weights(float *w, size_t fan_in, size_t fan_out, int init, double lo,
+                        double hi, bsnn_rng *rng);
+
+/* ---- GEMM (gemm.c) ------------------------------------------------------- */
+
+/* C[m][n] = alpha * op(A) op(B) + beta * C with explicit strides: element
+ * (i,p) of A is A[i*rsa + p*csa]; likewise for B (p,j) and C (i,j). Chooses
+ * BLIS or a plain loop by shape. */
+void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
+                 ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
+                 float *c, ptrdiff_t rsc, ptrdiff_t csc);
+
+/* ---- losses (loss.c) ----------------------------------------------------- */
+
+/* Sum over the n rows of the per-sample loss (in double), and, when grad is
+ * not NULL, grad = scale * dL_sample/dout for each row (scale = 1/batch).
+ * target rows are `width` wide, or 1 wide holding a class index (softmax
+ * cross-entropy only: see bsnn__loss_target_width_ok). */
+double bsnn__loss(bsnn_loss kind, const float *out, const float *target, size_t n,
+                  size_t width, size_t target_width, float *grad, float scale);
+int bsnn__loss_valid(int kind);
+/* 1 if targets of target_width suit a model with `width` outputs. */
+int bsnn__loss_target_width_ok(bsnn_loss kind, size_t width, size_t target_width);
+/* 1 if a target value is acceptable (class indices must be whole, in range). */
+int bsnn__loss_targets_ok(bsnn_loss kind, const float *target, size_t n, size_t width,
+                          size_t target_width);
+
+/* ---- optimizers (optimizer.c) --------------------------------------------- */
+
+struct bsnn_optimizer {
+    bsnn_optimizer_kind kind;
+    double lr, momentum, beta1, beta2, eps, rho, weight_decay;
+    uint64_t t;                 /* updates applied since bind/reset        */
+    const bsnn_model *bound;    /* model whose arena the state belongs to  */
+    size_t n;                   /* floats per state vector                 */
+    float *state;               /* kind-specific: up to 3 vectors of n     */
+    size_t n_state_vectors;
+};
+
+/* Bind opt to model m with n parameters (allocating state on first use).
+ * BSNN_E_STATE if already bound to another model. */
+bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n);
+/* One update of params from grads with learning rate lr. decay_mask[i] is
+ * 1 for weights and 0 for biases (for decoupled weight decay); may be NULL. */
+void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *grads,
+                            const float *decay_mask, size_t n, double lr);
+
+/* ---- datasets (dataset.c) ------------------------------------------------- */
+
+struct bsnn_dataset {
+    float *x, *y;
+    size_t n, n_in, n_out;
+};
+
+/* A dataset taking ownership of already allocated x and y. */
+bsnn_dataset *bsnn__dataset_adopt(float *x, float *y, size_t n, size_t n_in, size_t n_out);
+
+/* ---- scheduler (scheduler.c) ---------------------------------------------- */
+
+struct bsnn_scheduler {
+    size_t n;                /* samples                                     */
+    size_t batch;            /* requested batch size                        */
+    int full_batch, shuffle, drop_last, carry_over;
+    uint64_t seed;
+    bsnn_rng rng;
+    size_t *order;           /* this epoch's sample order (n)               */
+    size_t *batch_buf;       /* indices of a carry-over batch (2n)          */
+    size_t epoch, step;      /* completed epochs, batches in this epoch      */
+    size_t pos;              /* next position in order                      */
+    size_t cur_batch;        /* batch size of the current epoch             */
+    int in_epoch;            /* an epoch's order has been drawn             */
+    size_t carried;          /* leftovers waiting in batch_buf (carry-over) */
+};
+
+/* ---- models (model.c, train.c) -------------------------------------------- */
+
+struct bsnn_model {
+    size_t n_in;
+    bsnn_layer **layers;
+    size_t n_layers, cap_layers;
+    bsnn_loss loss;
+    int init_default;
+    uint64_t seed;
+    bsnn_rng rng;            /* initialisation stream                       */
+    double threshold;
+    int training;            /* mode for train steps                        */
+    int started;             /* a train step has happened                   */
+    float *params, *grads, *decay_mask, *state;
+    size_t n_params, n_state;
+    /* workspace, sized for ws_rows rows */
+    size_t ws_rows;
+    float **acts;            /* acts[i] = output of layer i, [rows][width]   */
+    float *scratch;          /* all layers' scratch, laid end to end        */
+    float *delta[2];         /* ping-pong dL/d(activation) buffers          */
+    float *xbuf, *ybuf;      /* gathered batch for scheduler-driven training */
+    size_t max_width;
+};
+
+/* Make the workspace hold at least rows rows (allocates only when growing). */
+bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who);
+/* Forward n rows of x through every layer; returns the output buffer. */
+const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, int training);
+/* One train step on row-major arrays already validated and reserved:
+ * zero grads, accumulate with scale 1/n, apply. */
+bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                  const float *x, const float *y, size_t n, size_t target_width,
+                                  double lr, const char *who);
+/* The pieces of a step, for gradient accumulation over micro-batches:
+ * zero the gradient arena; forward+backward n rows ADDING scale * the sum
+ * of per-sample gradients (returns the summed loss); then add penalties,
+ * check for divergence and apply one optimizer update with rate lr. */
+void bsnn__model_zero_grads(bsnn_model *m);
+double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, size_t n,
+                              size_t target_width, float scale);
+bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss,
+                              const char *who);
+/* Per-layer scratch pointer for a workspace of `rows` rows. */
+float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows);
+
+/* 1 if all count floats are finite. */
+int bsnn__all_finite(const float *v, size_t count);
+
+#endif /* BSNN_INTERNAL_H */

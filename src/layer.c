@@ -1,0 +1,93 @@
+/*
+ * layer.c - what every layer kind shares: allocation, the public setters
+ * with their bounds, and release. Each kind's maths lives in its own file
+ * (dense.c, activation.c, ...) behind a bsnn_layer_ops table.
+ */
+#include "internal.h"
+
+typedef struct layer_bound {
+    bsnn_layer_kind kind;
+    bsnn_layer_param param;
+    double lo, hi;
+} layer_bound;
+
+static const layer_bound bounds[] = {
+    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT, BSNN_INIT_DEFAULT, BSNN_INIT_UNIFORM},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_LO, -1e6, 1e6},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_HI, -1e6, 1e6},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_BIAS_INIT, -1e6, 1e6},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_L1, 0.0, 1e6},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_L2, 0.0, 1e6},
+    {BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE, 0.0, 1e6},
+    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_MOMENTUM, 0.0, 1.0},
+    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_EPS, 1e-12, 1.0},
+    {BSNN_LAYER_DROPOUT, BSNN_LAYER_RATE, 0.0, 0x1.fffffep-1},
+    {BSNN_LAYER_DROPOUT, BSNN_LAYER_SEED, 0.0, 9007199254740992.0},
+};
+
+static const layer_bound *find_bound(int kind, int param)
+{
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++)
+        if ((int)bounds[i].kind == kind && (int)bounds[i].param == param) return &bounds[i];
+    return NULL;
+}
+
+bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops, const char *who)
+{
+    bsnn_layer *l = bsnn__calloc(1, sizeof *l, who);
+    if (l == NULL) return NULL;
+    l->ops = ops;
+    l->init = BSNN_INIT_DEFAULT;
+    l->init_lo = -0.5;
+    l->init_hi = 0.5;
+    l->slope = 0.01;
+    l->momentum = 0.1;
+    l->eps = 1e-5;
+    return l;
+}
+
+void bsnn_layer_free(bsnn_layer *layer)
+{
+    if (layer == NULL) return;
+    if (layer->ops->destroy) layer->ops->destroy(layer);
+    bsnn__free(layer);
+}
+
+int bsnn_layer_kind_of(const bsnn_layer *layer) { return layer ? (int)layer->ops->kind : 0; }
+
+bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, bsnn_layer_kind kind,
+                              bsnn_layer_param param)
+{
+    BSNN_CHECK_NULL("bsnn_layer_bounds", out_lo);
+    BSNN_CHECK_NULL("bsnn_layer_bounds", out_hi);
+    const layer_bound *b = find_bound((int)kind, (int)param);
+    if (b == NULL)
+        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_bounds: setting %d does not apply to layer kind %d",
+                          (int)param, (int)kind);
+    *out_lo = b->lo;
+    *out_hi = b->hi;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_layer_set(bsnn_layer *layer, bsnn_layer_param param, double value)
+{
+    BSNN_CHECK_NULL("bsnn_layer_set", layer);
+    const layer_bound *b = find_bound((int)layer->ops->kind, (int)param);
+    if (b == NULL || layer->ops->set == NULL)
+        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: setting %d does not apply to a %s layer",
+                          (int)param, layer->ops->name);
+    if (!(value >= b->lo && value <= b->hi))
+        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: value %g of setting %d is not in [%g, %g]",
+                          value, (int)param, b->lo, b->hi);
+    return layer->ops->set(layer, param, value);
+}
+
+bsnn_status bsnn_layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param)
+{
+    BSNN_CHECK_NULL("bsnn_layer_get", out);
+    BSNN_CHECK_NULL("bsnn_layer_get", layer);
+    if (find_bound((int)layer->ops->kind, (int)param) == NULL || layer->ops->get == NULL)
+        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get: setting %d does not apply to a %s layer",
+                          (int)param, layer->ops->name);
+    return layer->ops->get(layer, param, out);
+}

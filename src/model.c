@@ -1,0 +1,338 @@
+/*
+ * model.c - bsnn_model: the layer stack, its flat parameter / gradient /
+ * state arenas, and the workspace that grows only when the batch grows, so
+ * a steady-state training step allocates nothing.
+ */
+#include "internal.h"
+
+bsnn_model *bsnn_model_create(size_t n_inputs)
+{
+    if (n_inputs == 0) {
+        bsnn__fail(BSNN_E_ARG, "bsnn_model_create: n_inputs is 0");
+        return NULL;
+    }
+    bsnn_model *m = bsnn__calloc(1, sizeof *m, "bsnn_model_create");
+    if (m == NULL) return NULL;
+    m->n_in = n_inputs;
+    m->loss = BSNN_LOSS_MSE;
+    m->init_default = BSNN_INIT_GLOROT_UNIFORM;
+    m->seed = 1;
+    bsnn__rng_seed(&m->rng, m->seed);
+    m->threshold = 0.5;
+    m->training = 1;
+    m->max_width = n_inputs;
+    return m;
+}
+
+static void free_workspace(bsnn_model *m)
+{
+    if (m->acts)
+        for (size_t i = 0; i < m->n_layers; i++) bsnn__free(m->acts[i]);
+    bsnn__free(m->acts);
+    bsnn__free(m->scratch);
+    bsnn__free(m->delta[0]);
+    bsnn__free(m->delta[1]);
+    bsnn__free(m->xbuf);
+    bsnn__free(m->ybuf);
+    m->acts = NULL;
+    m->scratch = m->delta[0] = m->delta[1] = m->xbuf = m->ybuf = NULL;
+    m->ws_rows = 0;
+}
+
+void bsnn_model_free(bsnn_model *m)
+{
+    if (m == NULL) return;
+    free_workspace(m);
+    for (size_t i = 0; i < m->n_layers; i++) bsnn_layer_free(m->layers[i]);
+    bsnn__free(m->layers);
+    bsnn__free(m->params);
+    bsnn__free(m->grads);
+    bsnn__free(m->decay_mask);
+    bsnn__free(m->state);
+    bsnn__free(m);
+}
+
+size_t bsnn_model_n_layers(const bsnn_model *m) { return m ? m->n_layers : 0; }
+size_t bsnn_model_n_inputs(const bsnn_model *m) { return m ? m->n_in : 0; }
+size_t bsnn_model_param_count(const bsnn_model *m) { return m ? m->n_params : 0; }
+
+size_t bsnn_model_n_outputs(const bsnn_model *m)
+{
+    if (m == NULL) return 0;
+    return m->n_layers ? m->layers[m->n_layers - 1]->n_out : m->n_in;
+}
+
+bsnn_layer *bsnn_model_layer(bsnn_model *m, size_t i)
+{
+    return (m && i < m->n_layers) ? m->layers[i] : NULL;
+}
+
+/* Grow an arena from old_n to new_n floats, keeping its contents; the old
+ * block is released only once the new one exists. */
+static bsnn_status grow_arena(float **arena, size_t old_n, size_t new_n, const char *who)
+{
+    if (new_n == old_n) return BSNN_OK;
+    float *fresh = bsnn__calloc(new_n, sizeof(float), who);
+    if (fresh == NULL) return BSNN_E_NOMEM;
+    if (old_n) memcpy(fresh, *arena, old_n * sizeof(float));
+    bsnn__free(*arena);
+    *arena = fresh;
+    return BSNN_OK;
+}
+
+static void init_layer(bsnn_model *m, bsnn_layer *l)
+{
+    l->model_init = m->init_default;
+    if (l->ops->init) l->ops->init(l, m->params + l->param_off, m->state + l->state_off, &m->rng);
+}
+
+/* The parameters that decoupled weight decay and penalties apply to: the
+ * weights of dense layers, not biases or batch-norm scale/shift. */
+static void mark_decay(bsnn_model *m, const bsnn_layer *l)
+{
+    float *mask = m->decay_mask + l->param_off;
+    size_t weights = l->ops->kind == BSNN_LAYER_DENSE ? l->n_in * l->n_out : 0;
+    for (size_t i = 0; i < l->n_params; i++) mask[i] = i < weights ? 1.0f : 0.0f;
+}
+
+static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l, const char *who)
+{
+    if (m->started)
+        return bsnn__fail(BSNN_E_STATE, "%s: cannot add a layer after training has started", who);
+    if (l->owned_by_model)
+        return bsnn__fail(BSNN_E_STATE, "%s: layer already belongs to a model", who);
+    BSNN_TRY(l->ops->setup(l, bsnn_model_n_outputs(m)));
+    if (m->n_layers == m->cap_layers) {
+        size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
+        bsnn_layer **grown = bsnn__calloc(cap, sizeof *grown, who);
+        if (grown == NULL) return BSNN_E_NOMEM;
+        if (m->n_layers) memcpy(grown, m->layers, m->n_layers * sizeof *grown);
+        bsnn__free(m->layers);
+        m->layers = grown;
+        m->cap_layers = cap;
+    }
+    size_t np = m->n_params + l->n_params, ns = m->n_state + l->n_state;
+    if (np < m->n_params || ns < m->n_state)
+        return bsnn__fail(BSNN_E_ARG, "%s: parameter count overflows", who);
+    /* Grow every arena before committing any, so a failure changes nothing
+     * visible: grown arenas keep their old contents and old counts. */
+    BSNN_TRY(grow_arena(&m->params, m->n_params, np, who));
+    BSNN_TRY(grow_arena(&m->grads, m->n_params, np, who));
+    BSNN_TRY(grow_arena(&m->decay_mask, m->n_params, np, who));
+    BSNN_TRY(grow_arena(&m->state, m->n_state, ns, who));
+    free_workspace(m); /* the new layer changes its shape */
+    l->param_off = m->n_params;
+    l->state_off = m->n_state;
+    m->n_params = np;
+    m->n_state = ns;
+    m->layers[m->n_layers++] = l;
+    l->owned_by_model = 1;
+    if (l->n_out > m->max_width) m->max_width = l->n_out;
+    init_layer(m, l);
+    mark_decay(m, l);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer)
+{
+    const char *who = "bsnn_model_add";
+    if (m == NULL) {
+        bsnn_layer_free(layer);
+        return bsnn__fail(BSNN_E_NULL, "%s: argument 'm' is NULL", who);
+    }
+    BSNN_CHECK_NULL(who, layer);
+    bsnn_status st = add_layer(m, layer, who);
+    /* Ownership passed even on failure, except a layer owned elsewhere. */
+    if (st != BSNN_OK && !layer->owned_by_model) bsnn_layer_free(layer);
+    return st;
+}
+
+bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss)
+{
+    BSNN_CHECK_NULL("bsnn_model_set_loss", m);
+    if (!bsnn__loss_valid((int)loss))
+        return bsnn__fail(BSNN_E_ARG, "bsnn_model_set_loss: unknown loss %d", (int)loss);
+    m->loss = loss;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed)
+{
+    BSNN_CHECK_NULL("bsnn_model_init_params", m);
+    m->seed = seed;
+    bsnn__rng_seed(&m->rng, seed);
+    for (size_t i = 0; i < m->n_layers; i++) init_layer(m, m->layers[i]);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
+{
+    const char *who = "bsnn_model_set";
+    BSNN_CHECK_NULL(who, m);
+    switch (param) {
+    case BSNN_MODEL_SEED:
+        if (!(value >= 0.0 && value <= 9007199254740992.0 && value == floor(value)))
+            return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53", who, value);
+        return bsnn_model_init_params(m, (uint64_t)value);
+    case BSNN_MODEL_THRESHOLD:
+        if (!isfinite(value))
+            return bsnn__fail(BSNN_E_ARG, "%s: threshold %g is not finite", who, value);
+        m->threshold = value;
+        return BSNN_OK;
+    case BSNN_MODEL_INIT:
+        if (!(value >= BSNN_INIT_ZEROS && value <= BSNN_INIT_UNIFORM && value == floor(value)))
+            return bsnn__fail(BSNN_E_ARG, "%s: initialiser %g is not in 1..%d", who, value,
+                              BSNN_INIT_UNIFORM);
+        m->init_default = (int)value;
+        return BSNN_OK;
+    case BSNN_MODEL_TRAINING:
+        return bsnn_model_set_training(m, value != 0.0);
+    }
+    return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+}
+
+bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param param)
+{
+    const char *who = "bsnn_model_get";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, m);
+    switch (param) {
+    case BSNN_MODEL_SEED: *out = (double)m->seed; break;
+    case BSNN_MODEL_THRESHOLD: *out = m->threshold; break;
+    case BSNN_MODEL_INIT: *out = m->init_default; break;
+    case BSNN_MODEL_TRAINING: *out = m->training; break;
+    default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    }
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_set_training(bsnn_model *m, int training)
+{
+    BSNN_CHECK_NULL("bsnn_model_set_training", m);
+    m->training = training != 0;
+    return BSNN_OK;
+}
+
+static bsnn_status check_count(const char *who, const bsnn_model *m, size_t count)
+{
+    if (count != m->n_params)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: count is %zu, the model has %zu parameters", who,
+                          count, m->n_params);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_get_params(float *out, size_t count, const bsnn_model *m)
+{
+    const char *who = "bsnn_model_get_params";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, m);
+    BSNN_TRY(check_count(who, m, count));
+    if (count) memcpy(out, m->params, count * sizeof(float));
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_set_params(bsnn_model *m, const float *src, size_t count)
+{
+    const char *who = "bsnn_model_set_params";
+    BSNN_CHECK_NULL(who, m);
+    BSNN_CHECK_NULL(who, src);
+    BSNN_TRY(check_count(who, m, count));
+    if (!bsnn__all_finite(src, count))
+        return bsnn__fail(BSNN_E_ARG, "%s: src holds a NaN or infinite value", who);
+    if (count) memcpy(m->params, src, count * sizeof(float));
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m)
+{
+    const char *who = "bsnn_model_get_grads";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, m);
+    BSNN_TRY(check_count(who, m, count));
+    if (count) memcpy(out, m->grads, count * sizeof(float));
+    return BSNN_OK;
+}
+
+/* Floats of scratch all layers need for `rows` rows. */
+static size_t scratch_floats(const bsnn_model *m, size_t rows)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < m->n_layers; i++)
+        total += m->layers[i]->scratch_per_row * rows + m->layers[i]->scratch_fixed;
+    return total;
+}
+
+float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < layer; i++)
+        off += m->layers[i]->scratch_per_row * rows + m->layers[i]->scratch_fixed;
+    return m->scratch ? m->scratch + off : NULL;
+}
+
+bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who)
+{
+    if (rows <= m->ws_rows) return BSNN_OK;
+    free_workspace(m);
+    size_t wide = bsnn__mul_size(rows, m->max_width);
+    if (wide == 0) return bsnn__fail(BSNN_E_NOMEM, "%s: %zu rows overflow the workspace", who, rows);
+    m->acts = bsnn__calloc(m->n_layers, sizeof(float *), who);
+    if (m->acts == NULL) return BSNN_E_NOMEM;
+    for (size_t i = 0; i < m->n_layers; i++)
+        if ((m->acts[i] = bsnn__calloc(rows, m->layers[i]->n_out * sizeof(float), who)) == NULL)
+            goto nomem;
+    size_t sf = scratch_floats(m, rows);
+    if (sf && (m->scratch = bsnn__calloc(sf, sizeof(float), who)) == NULL) goto nomem;
+    if ((m->delta[0] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
+    if ((m->delta[1] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
+    if ((m->xbuf = bsnn__calloc(rows, m->n_in * sizeof(float), who)) == NULL) goto nomem;
+    if ((m->ybuf = bsnn__calloc(rows, bsnn_model_n_outputs(m) * sizeof(float), who)) == NULL)
+        goto nomem;
+    m->ws_rows = rows;
+    return BSNN_OK;
+nomem:
+    free_workspace(m);
+    return BSNN_E_NOMEM;
+}
+
+const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, int training)
+{
+    const float *in = x;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        bsnn_layer *l = m->layers[i];
+        l->ops->forward(l, m->params + l->param_off, m->state + l->state_off,
+                        bsnn__layer_scratch(m, i, m->ws_rows), in, m->acts[i], n, training);
+        in = m->acts[i];
+    }
+    return in;
+}
+
+/* Validate a rank>=1 tensor as [rows][cols]. */
+static bsnn_status check_rows(const char *who, const char *name, const bsnn_tensor *t, size_t cols)
+{
+    if (bsnn__tensor_cols(t) != cols)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: %s has %zu columns, model expects %zu", who, name,
+                          bsnn__tensor_cols(t), cols);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x)
+{
+    const char *who = "bsnn_model_forward";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, m);
+    BSNN_CHECK_NULL(who, x);
+    if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
+    size_t n = bsnn__tensor_rows(x);
+    BSNN_TRY(check_rows(who, "x", x, m->n_in));
+    BSNN_TRY(check_rows(who, "out", out, bsnn_model_n_outputs(m)));
+    if (bsnn__tensor_rows(out) != n)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: out has %zu rows, x has %zu", who,
+                          bsnn__tensor_rows(out), n);
+    if (!bsnn__all_finite(x->data, n * m->n_in))
+        return bsnn__fail(BSNN_E_ARG, "%s: x holds a NaN or infinite value", who);
+    BSNN_TRY(bsnn__model_reserve(m, n, who));
+    const float *y = bsnn__model_forward_rows(m, x->data, n, 0);
+    memcpy(out->data, y, n * bsnn_model_n_outputs(m) * sizeof(float));
+    return BSNN_OK;
+}

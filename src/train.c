@@ -1,0 +1,228 @@
+/*
+ * train.c - training and evaluation: the one-batch training primitive
+ * (forward, backward, one update with the batch-mean gradient), the
+ * scheduler-driven loop with its callback, and batched evaluation.
+ */
+#include "internal.h"
+
+void bsnn__model_zero_grads(bsnn_model *m)
+{
+    memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+/* Forward and backward n rows (already validated, workspace reserved),
+ * ADDING scale * sum of per-sample gradients into m->grads; returns the sum
+ * of per-sample losses. */
+double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, size_t n,
+                              size_t target_width, float scale)
+{
+    size_t last = m->n_layers - 1;
+    const float *out = bsnn__model_forward_rows(m, x, n, m->training);
+    int cur = 0;
+    double loss = bsnn__loss(m->loss, out, y, n, m->layers[last]->n_out, target_width,
+                             m->delta[cur], scale);
+    for (size_t i = m->n_layers; i-- > 0;) {
+        bsnn_layer *l = m->layers[i];
+        const float *in = i ? m->acts[i - 1] : x;
+        float *dx = i ? m->delta[1 - cur] : NULL;
+        l->ops->backward(l, m->params + l->param_off, m->grads + l->param_off,
+                         bsnn__layer_scratch(m, i, m->ws_rows), in, m->acts[i], m->delta[cur],
+                         dx, n);
+        cur = 1 - cur;
+    }
+    return loss;
+}
+
+bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss,
+                              const char *who)
+{
+    for (size_t i = 0; i < m->n_layers; i++) {
+        bsnn_layer *l = m->layers[i];
+        if (l->ops->regularize)
+            l->ops->regularize(l, m->params + l->param_off, m->grads + l->param_off);
+    }
+    if (!isfinite(loss) || !bsnn__all_finite(m->grads, m->n_params))
+        return bsnn__fail(BSNN_E_DIVERGED,
+                          "%s: loss %g or its gradient is not finite; parameters left unchanged",
+                          who, loss);
+    bsnn__optimizer_update(opt, m->params, m->grads, m->decay_mask, m->n_params, lr);
+    return BSNN_OK;
+}
+
+/* Checks shared by every training entry point. */
+static bsnn_status check_trainable(const char *who, bsnn_model *m, bsnn_optimizer *opt)
+{
+    if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
+    if (m->n_params == 0)
+        return bsnn__fail(BSNN_E_STATE, "%s: the model has no trainable parameters", who);
+    return bsnn__optimizer_bind(opt, m, m->n_params);
+}
+
+static bsnn_status check_targets(const char *who, const bsnn_model *m, size_t target_width)
+{
+    size_t width = bsnn_model_n_outputs(m);
+    if (!bsnn__loss_target_width_ok(m->loss, width, target_width))
+        return bsnn__fail(BSNN_E_SHAPE, "%s: targets have %zu columns, model outputs %zu", who,
+                          target_width, width);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                  const float *x, const float *y, size_t n, size_t target_width,
+                                  double lr, const char *who)
+{
+    bsnn__model_zero_grads(m);
+    double loss = bsnn__model_accumulate(m, x, y, n, target_width, 1.0f / (float)n) / (double)n;
+    BSNN_TRY(bsnn__model_apply(m, opt, lr, loss, who));
+    m->started = 1;
+    if (out_loss) *out_loss = loss;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                  const bsnn_tensor *x, const bsnn_tensor *y)
+{
+    const char *who = "bsnn_model_train_step";
+    BSNN_CHECK_NULL(who, m);
+    BSNN_CHECK_NULL(who, opt);
+    BSNN_CHECK_NULL(who, x);
+    BSNN_CHECK_NULL(who, y);
+    BSNN_TRY(check_trainable(who, m, opt));
+    size_t n = bsnn__tensor_rows(x), tw = bsnn__tensor_cols(y);
+    if (bsnn__tensor_cols(x) != m->n_in)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: batch has %zu columns, model expects %zu", who,
+                          bsnn__tensor_cols(x), m->n_in);
+    if (bsnn__tensor_rows(y) != n)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: y has %zu rows, x has %zu", who,
+                          bsnn__tensor_rows(y), n);
+    BSNN_TRY(check_targets(who, m, tw));
+    if (!bsnn__all_finite(x->data, n * m->n_in))
+        return bsnn__fail(BSNN_E_ARG, "%s: x holds a NaN or infinite value", who);
+    if (!bsnn__loss_targets_ok(m->loss, y->data, n, bsnn_model_n_outputs(m), tw))
+        return bsnn__fail(BSNN_E_ARG, "%s: y holds a non-finite value or a bad class index", who);
+    BSNN_TRY(bsnn__model_reserve(m, n, who));
+    return bsnn__model_step_rows(out_loss, m, opt, x->data, y->data, n, tw, opt->lr, who);
+}
+
+/* Copy the rows idx[0..n) of ds into the model's batch buffers. */
+static void gather(bsnn_model *m, const bsnn_dataset *ds, const size_t *idx, size_t n)
+{
+    for (size_t r = 0; r < n; r++) {
+        memcpy(m->xbuf + r * ds->n_in, ds->x + idx[r] * ds->n_in, ds->n_in * sizeof(float));
+        memcpy(m->ybuf + r * ds->n_out, ds->y + idx[r] * ds->n_out, ds->n_out * sizeof(float));
+    }
+}
+
+static bsnn_status check_dataset(const char *who, const bsnn_model *m, const bsnn_dataset *ds)
+{
+    if (ds->n_in != m->n_in)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: dataset has %zu inputs, model expects %zu", who,
+                          ds->n_in, m->n_in);
+    BSNN_TRY(check_targets(who, m, ds->n_out));
+    if (!bsnn__loss_targets_ok(m->loss, ds->y, ds->n, bsnn_model_n_outputs(m), ds->n_out))
+        return bsnn__fail(BSNN_E_ARG, "%s: dataset targets hold a bad class index", who);
+    return BSNN_OK;
+}
+
+/* The largest batch a scheduler can hand out (carry-over batches can hold up
+ * to two batches' worth). */
+static size_t max_batch(const bsnn_scheduler *s)
+{
+    size_t b = s->full_batch ? s->n : s->batch;
+    return s->carry_over ? 2 * b : b;
+}
+
+bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                             bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
+                             bsnn_callback cb, void *user)
+{
+    const char *who = "bsnn_model_train";
+    BSNN_CHECK_NULL(who, m);
+    BSNN_CHECK_NULL(who, opt);
+    BSNN_CHECK_NULL(who, s);
+    BSNN_CHECK_NULL(who, ds);
+    if (s->n != ds->n)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: scheduler is for %zu samples, dataset has %zu", who,
+                          s->n, ds->n);
+    BSNN_TRY(check_dataset(who, m, ds));
+    BSNN_TRY(check_trainable(who, m, opt));
+    BSNN_TRY(bsnn__model_reserve(m, max_batch(s), who));
+    size_t steps = 0, end_epoch = s->epoch + epochs;
+    double epoch_loss = 0.0;
+    size_t epoch_samples = 0;
+    bsnn_status st = BSNN_OK;
+    while (s->epoch < end_epoch) {
+        const size_t *idx;
+        size_t n;
+        int epoch_end;
+        bsnn_scheduler_next(&idx, &n, &epoch_end, s);
+        st = bsnn__model_reserve(m, n, who); /* a no-op unless a schedule grew the batch */
+        if (st != BSNN_OK) break;
+        gather(m, ds, idx, n);
+        double loss;
+        st = bsnn__model_step_rows(&loss, m, opt, m->xbuf, m->ybuf, n, ds->n_out, opt->lr, who);
+        if (st != BSNN_OK) break;
+        steps++;
+        epoch_loss += loss * (double)n;
+        epoch_samples += n;
+        size_t epoch = s->epoch - (size_t)epoch_end;
+        if (cb && cb(user, BSNN_EVENT_STEP, epoch, steps, n, loss)) break;
+        if (epoch_end) {
+            double mean = epoch_loss / (double)epoch_samples;
+            epoch_loss = 0.0;
+            epoch_samples = 0;
+            if (cb && cb(user, BSNN_EVENT_EPOCH, epoch, steps, n, mean)) break;
+        }
+    }
+    if (out_steps) *out_steps = steps;
+    return st;
+}
+
+/* Accuracy count over n rows of outputs o against targets t. */
+static size_t count_correct(const bsnn_model *m, const float *o, const float *t, size_t n,
+                            size_t width, size_t tw)
+{
+    size_t correct = 0;
+    for (size_t r = 0; r < n; r++) {
+        const float *orow = o + r * width, *trow = t + r * tw;
+        if (width == 1) {
+            double p = m->loss == BSNN_LOSS_BCE_LOGITS ? 1.0 / (1.0 + exp(-orow[0])) : orow[0];
+            correct += (p > m->threshold) == (trow[0] > m->threshold);
+            continue;
+        }
+        size_t po = 0, pt = 0;
+        for (size_t j = 1; j < width; j++) po = orow[j] > orow[po] ? j : po;
+        if (tw == 1)
+            pt = (size_t)trow[0];
+        else
+            for (size_t j = 1; j < width; j++) pt = trow[j] > trow[pt] ? j : pt;
+        correct += po == pt;
+    }
+    return correct;
+}
+
+bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_model *m,
+                                const bsnn_dataset *ds, size_t batch_size)
+{
+    const char *who = "bsnn_model_evaluate";
+    BSNN_CHECK_NULL(who, m);
+    BSNN_CHECK_NULL(who, ds);
+    if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
+    if (batch_size == 0 || batch_size > ds->n)
+        return bsnn__fail(BSNN_E_ARG, "%s: batch_size %zu is not in 1..%zu", who, batch_size,
+                          ds->n);
+    BSNN_TRY(check_dataset(who, m, ds));
+    BSNN_TRY(bsnn__model_reserve(m, batch_size, who));
+    size_t width = bsnn_model_n_outputs(m), correct = 0;
+    double loss = 0.0;
+    for (size_t start = 0; start < ds->n; start += batch_size) {
+        size_t n = ds->n - start < batch_size ? ds->n - start : batch_size;
+        const float *o = bsnn__model_forward_rows(m, ds->x + start * ds->n_in, n, 0);
+        const float *t = ds->y + start * ds->n_out;
+        loss += bsnn__loss(m->loss, o, t, n, width, ds->n_out, NULL, 0.0f);
+        correct += count_correct(m, o, t, n, width, ds->n_out);
+    }
+    if (out_loss) *out_loss = loss / (double)ds->n;
+    if (out_accuracy) *out_accuracy = (double)correct / (double)ds->n;
+    return BSNN_OK;
+}
