@@ -148,6 +148,10 @@ examples: deps $(EXAMPLE_BINS)
 demo: deps $(OUT)/examples/xor4
 	$(OUT)/examples/xor4
 
+# ---- benchmarks (issue 6) --------------------------------------------------------------
+
+# ---- persistence, fuzzing, valgrind (issue 7) -----------------------------------------
+
 # ---- install -------------------------------------------------------------------------
 install: lib
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig

@@ -216,6 +216,8 @@ BSNN_API bsnn_layer *bsnn_layer_dense(size_t n_outputs);
 /* An activation layer (width unchanged). NULL for an unknown kind. */
 BSNN_API bsnn_layer *bsnn_layer_activation(bsnn_activation kind);
 
+/* (issue 3 adds batch-norm and dropout constructors here) */
+
 /* Release a layer that was NOT added to a model. NULL is a no-op. */
 BSNN_API void bsnn_layer_free(bsnn_layer *layer);
 
@@ -519,6 +521,21 @@ BSNN_API bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_opt
 BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
                                          bsnn_model *m, const bsnn_dataset *ds,
                                          size_t batch_size);
+
+/* ------------------------------------------------------------------------ */
+/* Batch-size tools: schedules, accumulation, memory, search, history      */
+/* ------------------------------------------------------------------------ */
+/* (issue 4 adds its declarations here) */
+
+/* ------------------------------------------------------------------------ */
+/* Data: generators and loaders                                            */
+/* ------------------------------------------------------------------------ */
+/* (issue 5 adds its declarations here) */
+
+/* ------------------------------------------------------------------------ */
+/* Persistence: models and checkpoints                                     */
+/* ------------------------------------------------------------------------ */
+/* (issue 7 adds its declarations here) */
 
 #ifdef __cplusplus
 }

@@ -268,4 +268,14 @@ float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows);
 /* 1 if all count floats are finite. */
 int bsnn__all_finite(const float *v, size_t count);
 
+/* ---- issue 3: update rules, batch norm, dropout ---------------------------- */
+
+/* ---- issue 4: schedules, accumulation, memory, search, history -------------- */
+
+/* ---- issue 5: generators, loaders ------------------------------------------ */
+
+/* ---- issue 6: performance --------------------------------------------------- */
+
+/* ---- issue 7: persistence, robustness --------------------------------------- */
+
 #endif /* BSNN_INTERNAL_H */
