@@ -99,7 +99,7 @@ $(OUT)/bsnn.pc: bsnn.pc.in include/bsnn.h
 DEPS_PKGS := libblis-dev libcriterion-dev pkg-config
 deps:
 	@missing=; \
-	printf '#include <blis.h>\nint main(void){return 0;}\n' | $(CC) -x c - -o /dev/null -lblis 2>/dev/null \
+	printf '#include <blis.h>\nint main(void){return 0;}\n' | $(CC) -x c - -o /dev/null $(BLIS_LIBS) 2>/dev/null \
 	    || missing="$$missing libblis-dev"; \
 	pkg-config --exists criterion 2>/dev/null || missing="$$missing libcriterion-dev pkg-config"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
