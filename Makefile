@@ -148,6 +148,11 @@ examples: deps $(EXAMPLE_BINS)
 demo: deps $(OUT)/examples/xor4
 	$(OUT)/examples/xor4
 
+# ---- update rules, layers, docs (issue 3) ------------------------------------------
+# The update loops (src/optimizer.c) vectorise only at -O3 without errno from
+# sqrtf; elementwise and IEEE-exact, so results stay bit-identical to scalar code.
+$(OUT)/obj/static/optimizer.o $(OUT)/obj/shared/optimizer.o: CFLAGS += -O3 -fno-math-errno
+
 # ---- benchmarks (issue 6) --------------------------------------------------------------
 
 # ---- persistence, fuzzing, valgrind (issue 7) -----------------------------------------

@@ -244,7 +244,23 @@ BSNN_API bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, bsnn_laye
 
 typedef struct bsnn_optimizer bsnn_optimizer;
 
-/* Update rules. Defaults are those published with each rule. */
+/* Update rules of Ruder's survey, with the defaults published with each
+ * (docs/optimizers.md gives every formula and its source). g is the batch-mean
+ * gradient (plus L1/L2 penalty gradients), t counts updates since bind/reset.
+ *  SGD       theta -= lr g                                   lr 0.01
+ *  MOMENTUM  v = mu v + lr g; theta -= v                     lr 0.01, mu 0.9
+ *  NESTEROV  as MOMENTUM with g taken at theta - mu v; the parameters hold
+ *            that look-ahead point (Bengio et al. form)      lr 0.01, mu 0.9
+ *  ADAGRAD   G += g^2; theta -= lr g / sqrt(G + eps)         lr 0.01, eps 1e-8
+ *  ADADELTA  Zeiler's rule, lr a plain multiplier            lr 1, rho 0.95, eps 1e-6
+ *  RMSPROP   E = rho E + (1-rho) g^2; theta -= lr g / sqrt(E + eps)
+ *                                                            lr 0.001, rho 0.9, eps 1e-8
+ *  ADAM      bias-corrected moments, lr mhat/(sqrt(vhat)+eps) lr 0.001, b1 0.9, b2 0.999, eps 1e-8
+ *  ADAMAX    infinity-norm Adam (eps added to u)             lr 0.002, b1 0.9, b2 0.999
+ *  NADAM     Adam with Nesterov momentum (Ruder's form)      lr 0.002, b1 0.9, b2 0.999
+ *  AMSGRAD   Adam with vmax = max(vmax, v), no bias correction   as ADAM
+ *  ADAMW     Adam plus decoupled decay theta -= lr wd theta on dense WEIGHTS
+ *            only (biases, batch-norm gamma/beta excluded)   as ADAM, wd 0.01 */
 typedef enum bsnn_optimizer_kind {
     BSNN_SGD = 1,
     BSNN_MOMENTUM = 2,
@@ -259,20 +275,25 @@ typedef enum bsnn_optimizer_kind {
     BSNN_ADAMW = 11
 } bsnn_optimizer_kind;
 
-/* Hyperparameters, for bsnn_optimizer_set / _get / _bounds. */
+/* Hyperparameters, for bsnn_optimizer_set / _get / _bounds. Setting or
+ * reading one that the rule does not use is an error (BSNN_E_ARG). */
 typedef enum bsnn_opt_param {
-    BSNN_OPT_LR = 1,            /* learning rate (> 0)                        */
-    BSNN_OPT_MOMENTUM = 2,      /* momentum, Nesterov: gamma in [0,1)         */
+    BSNN_OPT_LR = 1,            /* learning rate, every rule (0, 1e6]         */
+    BSNN_OPT_MOMENTUM = 2,      /* momentum, Nesterov: mu in [0,1)            */
     BSNN_OPT_BETA1 = 3,         /* Adam family: first-moment decay [0,1)      */
     BSNN_OPT_BETA2 = 4,         /* Adam family: second-moment decay [0,1)     */
-    BSNN_OPT_EPS = 5,           /* denominators' epsilon (> 0)                */
+    BSNN_OPT_EPS = 5,           /* Adagrad, Adadelta, RMSprop, Adam family:
+                                   denominators' epsilon (0, 1]               */
     BSNN_OPT_RHO = 6,           /* Adadelta / RMSprop decay [0,1)             */
-    BSNN_OPT_WEIGHT_DECAY = 7   /* AdamW: decoupled decay (>= 0)              */
+    BSNN_OPT_WEIGHT_DECAY = 7   /* AdamW: decoupled decay [0, 1e6], with
+                                   lr * weight_decay < 1                      */
 } bsnn_opt_param;
 
-/* A new optimizer of the given kind with its published defaults. State is
- * bound to one model's parameters on first use. NULL on unknown kind or out of
- * memory. */
+/* A new optimizer of the given kind with its published defaults. Its state
+ * (moments, accumulators: 0 to 3 floats per parameter) is allocated when it
+ * is first used with a model and bound to that model until
+ * bsnn_optimizer_reset; a training step then allocates nothing. NULL on
+ * unknown kind or out of memory. */
 BSNN_API bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind);
 
 /* Release an optimizer. NULL is a no-op. */
@@ -281,9 +302,11 @@ BSNN_API void bsnn_optimizer_free(bsnn_optimizer *opt);
 /* The kind an optimizer was created with, or 0 when opt is NULL. */
 BSNN_API int bsnn_optimizer_kind_of(const bsnn_optimizer *opt);
 
-/* Set a hyperparameter. Errors: BSNN_E_NULL; BSNN_E_ARG when the parameter
- * does not apply to this rule, or the value is non-finite or outside
- * bsnn_optimizer_bounds. */
+/* Set a hyperparameter; takes effect at the next update. Errors:
+ * BSNN_E_NULL; BSNN_E_ARG when the parameter does not apply to this rule, the
+ * value is non-finite or outside bsnn_optimizer_bounds (beta1 >= 1, eps <= 0,
+ * lr <= 0, ...), or it makes lr * weight_decay >= 1 for AdamW. A failed call
+ * leaves the optimizer unchanged. */
 BSNN_API bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value);
 
 /* Read a hyperparameter into *out. Errors: BSNN_E_NULL, BSNN_E_ARG. */

@@ -189,7 +189,8 @@ struct bsnn_optimizer {
  * BSNN_E_STATE if already bound to another model. */
 bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n);
 /* One update of params from grads with learning rate lr. decay_mask[i] is
- * 1 for weights and 0 for biases (for decoupled weight decay); may be NULL. */
+ * 1 for weights and 0 for biases (for decoupled weight decay); NULL decays
+ * every parameter. */
 void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *grads,
                             const float *decay_mask, size_t n, double lr);
 

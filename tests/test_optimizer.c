@@ -1,0 +1,533 @@
+/*
+ * test_optimizer.c - every update rule against its published formula,
+ * recomputed here in double on a small linear least-squares problem whose
+ * gradient the test derives itself; hyperparameter defaults, bounds and bad
+ * values; binding, reset, no allocation per step; every rule fits 4-bit
+ * parity; Adam and RMSprop beat plain full-batch GD there.
+ */
+#include "testutil.h"
+
+#include <float.h>
+
+/* ---- the fixed problem: y = x W + b, W 3x2, b 2, MSE over 5 rows ---------- */
+
+enum { NI = 3, NO = 2, NR = 5, NP = NI * NO + NO };
+
+static const float X[NR][NI] = {
+    {0.5f, -1.0f, 0.25f}, {1.5f, 0.5f, -0.75f}, {-0.5f, 2.0f, 1.0f},
+    {0.0f, -0.5f, -1.5f}, {1.0f, 1.0f, 0.5f}};
+static const float T[NR][NO] = {{1.0f, -0.5f}, {0.0f, 2.0f}, {-1.0f, 0.5f},
+                                {0.5f, 0.0f}, {2.0f, -1.0f}};
+static const float P0[NP] = {0.3f, -0.6f, 0.8f, 0.45f, -0.35f, 0.7f, 0.25f, -0.4f};
+
+/* Gradient of mean_r 1/2 |x_r W + b - t_r|^2 at p, in double. */
+static void lsq_grad(double *g, const double *p)
+{
+    memset(g, 0, NP * sizeof *g);
+    for (int r = 0; r < NR; r++)
+        for (int j = 0; j < NO; j++) {
+            double o = p[NI * NO + j];
+            for (int i = 0; i < NI; i++) o += X[r][i] * p[i * NO + j];
+            double d = (o - T[r][j]) / NR;
+            for (int i = 0; i < NI; i++) g[i * NO + j] += X[r][i] * d;
+            g[NI * NO + j] += d;
+        }
+}
+
+static int is_weight(int i) { return i < NI * NO; }
+
+/* Hyperparameters of one reference run. */
+typedef struct hp {
+    double lr, mu, b1, b2, eps, rho, wd;
+} hp;
+
+/* Reference state: the published formulas, literally, in double. */
+typedef struct ref {
+    double theta[NP], s1[NP], s2[NP], s3[NP];
+    int t;
+} ref;
+
+/* One step of rule `kind` on r; returns nothing, updates r->theta. For
+ * Nesterov, theta is the published (not look-ahead) point and s1 is v. */
+static void ref_step(ref *r, int kind, hp h)
+{
+    double g[NP], look[NP];
+    r->t++;
+    double t = r->t;
+    if (kind == BSNN_NESTEROV) { /* Ruder eq. 5: gradient at theta - mu v */
+        for (int i = 0; i < NP; i++) look[i] = r->theta[i] - h.mu * r->s1[i];
+        lsq_grad(g, look);
+    } else {
+        lsq_grad(g, r->theta);
+    }
+    double c1 = 1.0 / (1.0 - pow(h.b1, t)), c2 = 1.0 / (1.0 - pow(h.b2, t));
+    for (int i = 0; i < NP; i++) {
+        double *p = &r->theta[i], *a = &r->s1[i], *b = &r->s2[i], *c = &r->s3[i], gi = g[i];
+        switch (kind) {
+        case BSNN_SGD: *p -= h.lr * gi; break;
+        case BSNN_MOMENTUM:
+        case BSNN_NESTEROV:
+            *a = h.mu * *a + h.lr * gi;
+            *p -= *a;
+            break;
+        case BSNN_ADAGRAD:
+            *a += gi * gi;
+            *p -= h.lr / sqrt(*a + h.eps) * gi;
+            break;
+        case BSNN_ADADELTA: {
+            *a = h.rho * *a + (1 - h.rho) * gi * gi;
+            double dx = -sqrt(*b + h.eps) / sqrt(*a + h.eps) * gi;
+            *b = h.rho * *b + (1 - h.rho) * dx * dx;
+            *p += h.lr * dx;
+            break;
+        }
+        case BSNN_RMSPROP:
+            *a = h.rho * *a + (1 - h.rho) * gi * gi;
+            *p -= h.lr / sqrt(*a + h.eps) * gi;
+            break;
+        case BSNN_ADAM:
+        case BSNN_ADAMW: {
+            *a = h.b1 * *a + (1 - h.b1) * gi;
+            *b = h.b2 * *b + (1 - h.b2) * gi * gi;
+            double step = *a * c1 / (sqrt(*b * c2) + h.eps);
+            double decay = kind == BSNN_ADAMW && is_weight(i) ? h.wd * *p : 0.0;
+            *p -= h.lr * (step + decay);
+            break;
+        }
+        case BSNN_ADAMAX:
+            *a = h.b1 * *a + (1 - h.b1) * gi;
+            *b = fmax(h.b2 * *b, fabs(gi));
+            *p -= h.lr * c1 * *a / (*b + h.eps);
+            break;
+        case BSNN_NADAM:
+            *a = h.b1 * *a + (1 - h.b1) * gi;
+            *b = h.b2 * *b + (1 - h.b2) * gi * gi;
+            *p -= h.lr / (sqrt(*b * c2) + h.eps) * (h.b1 * *a * c1 + (1 - h.b1) * gi * c1);
+            break;
+        case BSNN_AMSGRAD:
+            *a = h.b1 * *a + (1 - h.b1) * gi;
+            *b = h.b2 * *b + (1 - h.b2) * gi * gi;
+            *c = fmax(*c, *b);
+            *p -= h.lr * *a / (sqrt(*c) + h.eps);
+            break;
+        }
+    }
+}
+
+static bsnn_model *linear_model(void)
+{
+    bsnn_model *m = bsnn_model_create(NI);
+    cr_assert_not_null(m);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(NO)), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_set_params(m, P0, NP), BSNN_OK, "%s", bsnn_last_error());
+    return m;
+}
+
+static void set_if_applies(bsnn_optimizer *o, bsnn_opt_param p, double v)
+{
+    double lo, hi;
+    int open;
+    if (bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)bsnn_optimizer_kind_of(o), p) ==
+        BSNN_OK)
+        cr_assert_eq(bsnn_optimizer_set(o, p, v), BSNN_OK, "%s", bsnn_last_error());
+}
+
+static void get_or(double *out, const bsnn_optimizer *o, bsnn_opt_param p, double fallback)
+{
+    if (bsnn_optimizer_get(out, o, p) != BSNN_OK) *out = fallback;
+}
+
+/* Run `steps` updates of bsnn and of the reference from the same start and
+ * compare every parameter after every step to 1e-5 relative (floor 0.05:
+ * the parameters of this problem stay of order 0.1..1). */
+static void check_rule(int kind, const hp *custom, int steps)
+{
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *o = bsnn_optimizer_create((bsnn_optimizer_kind)kind);
+    cr_assert_not_null(o, "%s", bsnn_last_error());
+    if (custom) {
+        set_if_applies(o, BSNN_OPT_LR, custom->lr);
+        set_if_applies(o, BSNN_OPT_MOMENTUM, custom->mu);
+        set_if_applies(o, BSNN_OPT_BETA1, custom->b1);
+        set_if_applies(o, BSNN_OPT_BETA2, custom->b2);
+        set_if_applies(o, BSNN_OPT_EPS, custom->eps);
+        set_if_applies(o, BSNN_OPT_RHO, custom->rho);
+        set_if_applies(o, BSNN_OPT_WEIGHT_DECAY, custom->wd);
+    }
+    hp h;
+    get_or(&h.lr, o, BSNN_OPT_LR, 0);
+    get_or(&h.mu, o, BSNN_OPT_MOMENTUM, 0);
+    get_or(&h.b1, o, BSNN_OPT_BETA1, 0);
+    get_or(&h.b2, o, BSNN_OPT_BETA2, 0);
+    get_or(&h.eps, o, BSNN_OPT_EPS, 0);
+    get_or(&h.rho, o, BSNN_OPT_RHO, 0);
+    get_or(&h.wd, o, BSNN_OPT_WEIGHT_DECAY, 0);
+    ref r;
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < NP; i++) r.theta[i] = P0[i];
+    float x[NR * NI], y[NR * NO], got[NP];
+    memcpy(x, X, sizeof x);
+    memcpy(y, T, sizeof y);
+    bsnn_tensor *tx = tu_wrap(x, NR, NI), *ty = tu_wrap(y, NR, NO);
+    for (int s = 1; s <= steps; s++) {
+        cr_assert_eq(bsnn_model_train_step(NULL, m, o, tx, ty), BSNN_OK, "%s", bsnn_last_error());
+        ref_step(&r, kind, h);
+        cr_assert_eq(bsnn_model_get_params(got, NP, m), BSNN_OK);
+        for (int i = 0; i < NP; i++) {
+            /* Nesterov's arena holds the look-ahead point theta - mu v. */
+            double want = kind == BSNN_NESTEROV ? r.theta[i] - h.mu * r.s1[i] : r.theta[i];
+            cr_assert_leq(tu_rel(got[i], want, 0.05), 1e-5,
+                          "kind %d step %d param %d: bsnn %.9g, formula %.9g", kind, s, i, got[i],
+                          want);
+        }
+    }
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(ty);
+    bsnn_optimizer_free(o);
+    bsnn_model_free(m);
+}
+
+/* Large enough rates that a wrong formula moves parameters by far more than
+ * 1e-5; non-default betas, eps and decays so each is seen to be used. */
+static const hp custom_hp = {0.05, 0.7, 0.8, 0.99, 1e-3, 0.8, 0.5};
+
+#define RULE_TESTS(name, kind)                                                                  \
+    Test(optimizer_formula, name##_with_defaults_matches_published_update)                     \
+    {                                                                                          \
+        check_rule(kind, NULL, 8);                                                             \
+    }                                                                                          \
+    Test(optimizer_formula, name##_with_set_hyperparameters_matches_published_update)          \
+    {                                                                                          \
+        check_rule(kind, &custom_hp, 8);                                                       \
+    }
+
+RULE_TESTS(sgd, BSNN_SGD)
+RULE_TESTS(momentum, BSNN_MOMENTUM)
+RULE_TESTS(nesterov, BSNN_NESTEROV)
+RULE_TESTS(adagrad, BSNN_ADAGRAD)
+RULE_TESTS(adadelta, BSNN_ADADELTA)
+RULE_TESTS(rmsprop, BSNN_RMSPROP)
+RULE_TESTS(adam, BSNN_ADAM)
+RULE_TESTS(adamax, BSNN_ADAMAX)
+RULE_TESTS(nadam, BSNN_NADAM)
+RULE_TESTS(amsgrad, BSNN_AMSGRAD)
+RULE_TESTS(adamw, BSNN_ADAMW)
+
+/* ---- defaults, bounds, bad values ---------------------------------------- */
+
+typedef struct published {
+    int kind;
+    double lr, mu, b1, b2, eps, rho, wd; /* -1: does not apply */
+} published;
+
+static const published defaults[] = {
+    {BSNN_SGD, 0.01, -1, -1, -1, -1, -1, -1},
+    {BSNN_MOMENTUM, 0.01, 0.9, -1, -1, -1, -1, -1},
+    {BSNN_NESTEROV, 0.01, 0.9, -1, -1, -1, -1, -1},
+    {BSNN_ADAGRAD, 0.01, -1, -1, -1, 1e-8, -1, -1},
+    {BSNN_ADADELTA, 1.0, -1, -1, -1, 1e-6, 0.95, -1},
+    {BSNN_RMSPROP, 0.001, -1, -1, -1, 1e-8, 0.9, -1},
+    {BSNN_ADAM, 0.001, -1, 0.9, 0.999, 1e-8, -1, -1},
+    {BSNN_ADAMAX, 0.002, -1, 0.9, 0.999, 1e-8, -1, -1},
+    {BSNN_NADAM, 0.002, -1, 0.9, 0.999, 1e-8, -1, -1},
+    {BSNN_AMSGRAD, 0.001, -1, 0.9, 0.999, 1e-8, -1, -1},
+    {BSNN_ADAMW, 0.001, -1, 0.9, 0.999, 1e-8, -1, 0.01},
+};
+
+Test(optimizer_params, defaults_are_the_published_ones_and_only_applicable_params_exist)
+{
+    for (size_t k = 0; k < sizeof defaults / sizeof defaults[0]; k++) {
+        const published *d = &defaults[k];
+        bsnn_optimizer *o = bsnn_optimizer_create((bsnn_optimizer_kind)d->kind);
+        cr_assert_not_null(o);
+        cr_assert_eq(bsnn_optimizer_kind_of(o), d->kind);
+        double want[8] = {0, d->lr, d->mu, d->b1, d->b2, d->eps, d->rho, d->wd};
+        for (int p = 1; p <= 7; p++) {
+            double v = -7, lo, hi;
+            int open;
+            bsnn_status st = bsnn_optimizer_get(&v, o, (bsnn_opt_param)p);
+            bsnn_status sb = bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)d->kind,
+                                                   (bsnn_opt_param)p);
+            if (want[p] < 0) {
+                cr_assert_eq(st, BSNN_E_ARG, "kind %d param %d should not apply", d->kind, p);
+                cr_assert_eq(sb, BSNN_E_ARG);
+                cr_assert_eq(bsnn_optimizer_set(o, (bsnn_opt_param)p, 0.5), BSNN_E_ARG);
+                cr_assert(strstr(bsnn_last_error(), "does not apply") != NULL, "%s",
+                          bsnn_last_error());
+            } else {
+                cr_assert_eq(st, BSNN_OK, "kind %d param %d: %s", d->kind, p, bsnn_last_error());
+                cr_assert_eq(v, want[p], "kind %d param %d: %g, published %g", d->kind, p, v,
+                             want[p]);
+                cr_assert_eq(sb, BSNN_OK);
+                /* the default lies inside its own bounds */
+                cr_assert((open & 1) ? v > lo : v >= lo);
+                cr_assert((open & 2) ? v < hi : v <= hi);
+            }
+        }
+        bsnn_optimizer_free(o);
+    }
+}
+
+Test(optimizer_params, bounds_are_reported_per_parameter)
+{
+    double lo, hi;
+    int open;
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_ADAM, BSNN_OPT_BETA1), BSNN_OK);
+    cr_assert(lo == 0.0 && hi == 1.0 && open == 2, "beta1 in [0,1)");
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_ADAM, BSNN_OPT_EPS), BSNN_OK);
+    cr_assert(lo == 0.0 && (open & 1), "eps > 0");
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_SGD, BSNN_OPT_LR), BSNN_OK);
+    cr_assert(lo == 0.0 && (open & 1), "lr > 0");
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_ADAMW, BSNN_OPT_WEIGHT_DECAY),
+                 BSNN_OK);
+    cr_assert(lo == 0.0 && open == 0, "weight decay >= 0");
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_SGD, BSNN_OPT_MOMENTUM), BSNN_E_ARG);
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)0, BSNN_OPT_LR),
+                 BSNN_E_ARG);
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_ADAM, (bsnn_opt_param)99), BSNN_E_ARG);
+    cr_assert_eq(bsnn_optimizer_bounds(NULL, &hi, &open, BSNN_ADAM, BSNN_OPT_LR), BSNN_E_NULL);
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, NULL, &open, BSNN_ADAM, BSNN_OPT_LR), BSNN_E_NULL);
+    cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, NULL, BSNN_ADAM, BSNN_OPT_LR), BSNN_E_NULL);
+}
+
+typedef struct bad_case {
+    int kind, param;
+    double value;
+} bad_case;
+
+Test(optimizer_params, every_nonsense_value_is_an_error_and_leaves_the_value)
+{
+    const bad_case bad[] = {
+        {BSNN_SGD, BSNN_OPT_LR, -0.1},        {BSNN_SGD, BSNN_OPT_LR, 0.0},
+        {BSNN_SGD, BSNN_OPT_LR, NAN},         {BSNN_SGD, BSNN_OPT_LR, INFINITY},
+        {BSNN_MOMENTUM, BSNN_OPT_MOMENTUM, 1.0}, {BSNN_MOMENTUM, BSNN_OPT_MOMENTUM, -0.1},
+        {BSNN_NESTEROV, BSNN_OPT_MOMENTUM, NAN}, {BSNN_ADAGRAD, BSNN_OPT_EPS, 0.0},
+        {BSNN_ADAGRAD, BSNN_OPT_EPS, -1e-8},  {BSNN_ADADELTA, BSNN_OPT_RHO, 1.0},
+        {BSNN_ADADELTA, BSNN_OPT_RHO, -0.5},  {BSNN_RMSPROP, BSNN_OPT_RHO, 1.5},
+        {BSNN_ADAM, BSNN_OPT_BETA1, 1.0},     {BSNN_ADAM, BSNN_OPT_BETA1, -0.1},
+        {BSNN_ADAM, BSNN_OPT_BETA2, 1.0},     {BSNN_ADAM, BSNN_OPT_EPS, 0.0},
+        {BSNN_ADAMAX, BSNN_OPT_BETA1, 2.0},   {BSNN_NADAM, BSNN_OPT_BETA2, NAN},
+        {BSNN_AMSGRAD, BSNN_OPT_EPS, -INFINITY}, {BSNN_ADAMW, BSNN_OPT_WEIGHT_DECAY, -0.01},
+        {BSNN_ADAMW, BSNN_OPT_WEIGHT_DECAY, NAN}, {BSNN_ADAMW, BSNN_OPT_WEIGHT_DECAY, 1000.0},
+        {BSNN_SGD, BSNN_OPT_BETA1, 0.9},      {BSNN_ADAM, BSNN_OPT_MOMENTUM, 0.9},
+        {BSNN_ADAM, BSNN_OPT_RHO, 0.9},       {BSNN_ADAM, BSNN_OPT_WEIGHT_DECAY, 0.1},
+        {BSNN_ADADELTA, BSNN_OPT_BETA2, 0.9}, {BSNN_RMSPROP, BSNN_OPT_MOMENTUM, 0.9},
+        {BSNN_SGD, 0, 0.1},                   {BSNN_SGD, 99, 0.1},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        bsnn_optimizer *o = bsnn_optimizer_create((bsnn_optimizer_kind)bad[k].kind);
+        double before = -1, after = -1;
+        bsnn_optimizer_get(&before, o, (bsnn_opt_param)bad[k].param);
+        cr_assert_eq(bsnn_optimizer_set(o, (bsnn_opt_param)bad[k].param, bad[k].value), BSNN_E_ARG,
+                     "case %zu: kind %d param %d value %g accepted", k, bad[k].kind, bad[k].param,
+                     bad[k].value);
+        cr_assert(strlen(bsnn_last_error()) > 20, "case %zu: message '%s'", k, bsnn_last_error());
+        cr_assert(strstr(bsnn_last_error(), "bsnn_optimizer_set") != NULL);
+        bsnn_optimizer_get(&after, o, (bsnn_opt_param)bad[k].param);
+        cr_assert_eq(before, after, "case %zu: value changed by a failed set", k);
+        bsnn_optimizer_free(o);
+    }
+}
+
+Test(optimizer_params, adamw_rejects_lr_times_decay_of_one_or_more)
+{
+    bsnn_optimizer *o = bsnn_optimizer_create(BSNN_ADAMW);
+    cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_WEIGHT_DECAY, 100.0), BSNN_OK); /* 0.001*100 */
+    cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, 0.01), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "weight_decay") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, 0.005), BSNN_OK);
+    bsnn_optimizer_free(o);
+}
+
+Test(optimizer_params, null_and_unknown_arguments_are_errors)
+{
+    cr_assert_null(bsnn_optimizer_create((bsnn_optimizer_kind)0));
+    cr_assert_null(bsnn_optimizer_create((bsnn_optimizer_kind)12));
+    cr_assert(strstr(bsnn_last_error(), "unknown optimizer kind") != NULL);
+    double v;
+    cr_assert_eq(bsnn_optimizer_set(NULL, BSNN_OPT_LR, 0.1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_optimizer_get(&v, NULL, BSNN_OPT_LR), BSNN_E_NULL);
+    bsnn_optimizer *o = bsnn_optimizer_create(BSNN_ADAM);
+    cr_assert_eq(bsnn_optimizer_get(NULL, o, BSNN_OPT_LR), BSNN_E_NULL);
+    cr_assert_eq(bsnn_optimizer_reset(NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_optimizer_kind_of(NULL), 0);
+    bsnn_optimizer_free(o);
+    bsnn_optimizer_free(NULL);
+}
+
+/* ---- binding, reset, allocation ------------------------------------------ */
+
+static bsnn_status one_step(bsnn_model *m, bsnn_optimizer *o)
+{
+    float x[NR * NI], y[NR * NO];
+    memcpy(x, X, sizeof x);
+    memcpy(y, T, sizeof y);
+    bsnn_tensor *tx = tu_wrap(x, NR, NI), *ty = tu_wrap(y, NR, NO);
+    bsnn_status st = bsnn_model_train_step(NULL, m, o, tx, ty);
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(ty);
+    return st;
+}
+
+Test(optimizer_state, binding_to_a_second_model_is_an_error_until_reset)
+{
+    bsnn_model *a = linear_model(), *b = linear_model();
+    bsnn_optimizer *o = bsnn_optimizer_create(BSNN_ADAM);
+    cr_assert_eq(one_step(a, o), BSNN_OK, "%s", bsnn_last_error());
+    float pb[NP], pb2[NP];
+    bsnn_model_get_params(pb, NP, b);
+    cr_assert_eq(one_step(b, o), BSNN_E_STATE);
+    cr_assert(strstr(bsnn_last_error(), "another model") != NULL, "%s", bsnn_last_error());
+    bsnn_model_get_params(pb2, NP, b);
+    cr_assert_arr_eq(pb, pb2, sizeof pb, "a refused step changed the model");
+    cr_assert_eq(bsnn_optimizer_reset(o), BSNN_OK);
+    cr_assert_eq(one_step(b, o), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(one_step(a, o), BSNN_E_STATE);
+    bsnn_optimizer_free(o);
+    bsnn_model_free(a);
+    bsnn_model_free(b);
+}
+
+Test(optimizer_state, reset_clears_moments_and_step_count)
+{
+    /* After reset, a run from the same start repeats a fresh optimizer's
+     * trajectory bit for bit. */
+    for (int kind = BSNN_SGD; kind <= BSNN_ADAMW; kind++) {
+        bsnn_model *m = linear_model();
+        bsnn_optimizer *o = bsnn_optimizer_create((bsnn_optimizer_kind)kind);
+        float first[NP], second[NP];
+        for (int s = 0; s < 4; s++) cr_assert_eq(one_step(m, o), BSNN_OK);
+        bsnn_model_get_params(first, NP, m);
+        cr_assert_eq(bsnn_optimizer_reset(o), BSNN_OK);
+        cr_assert_eq(bsnn_model_set_params(m, P0, NP), BSNN_OK);
+        for (int s = 0; s < 4; s++) cr_assert_eq(one_step(m, o), BSNN_OK);
+        bsnn_model_get_params(second, NP, m);
+        cr_assert_arr_eq(first, second, sizeof first, "kind %d differs after reset", kind);
+        bsnn_optimizer_free(o);
+        bsnn_model_free(m);
+    }
+}
+
+Test(optimizer_state, steady_state_steps_allocate_nothing)
+{
+    tu_count_allocations(0);
+    for (int kind = BSNN_SGD; kind <= BSNN_ADAMW; kind++) {
+        bsnn_model *m = linear_model();
+        bsnn_optimizer *o = bsnn_optimizer_create((bsnn_optimizer_kind)kind);
+        cr_assert_eq(one_step(m, o), BSNN_OK);
+        size_t before = tu_stats.allocs;
+        for (int s = 0; s < 5; s++) cr_assert_eq(one_step(m, o), BSNN_OK);
+        /* one_step wraps two tensors (2 allocations each step) */
+        cr_assert_eq(tu_stats.allocs - before, 5 * 2, "kind %d allocated during steps", kind);
+        bsnn_optimizer_free(o);
+        bsnn_model_free(m);
+    }
+    cr_assert_eq(tu_stats.live_bytes, 0);
+    tu_restore_allocator();
+}
+
+Test(optimizer_state, failed_state_allocation_is_nomem_and_leaves_the_model)
+{
+    float x[NR * NI], y[NR * NO];
+    memcpy(x, X, sizeof x);
+    memcpy(y, T, sizeof y);
+    for (size_t fail = 1; fail < 40; fail++) {
+        tu_count_allocations(0);
+        bsnn_model *m = linear_model();
+        bsnn_optimizer *o = bsnn_optimizer_create(BSNN_AMSGRAD);
+        bsnn_tensor *tx = tu_wrap(x, NR, NI), *ty = tu_wrap(y, NR, NO);
+        tu_stats.fail_at = tu_stats.allocs + fail;
+        bsnn_status st = bsnn_model_train_step(NULL, m, o, tx, ty);
+        size_t failed = tu_stats.failed;
+        tu_stats.fail_at = 0;
+        if (st != BSNN_OK) {
+            cr_assert_eq(st, BSNN_E_NOMEM, "fail %zu: status %d", fail, st);
+            float p[NP];
+            bsnn_model_get_params(p, NP, m);
+            cr_assert_arr_eq(p, P0, sizeof p, "fail %zu: model changed", fail);
+            cr_assert_eq(bsnn_model_train_step(NULL, m, o, tx, ty), BSNN_OK,
+                         "fail %zu: no recovery: %s", fail, bsnn_last_error());
+        }
+        bsnn_tensor_free(tx);
+        bsnn_tensor_free(ty);
+        bsnn_optimizer_free(o);
+        bsnn_model_free(m);
+        cr_assert_eq(tu_stats.live_bytes, 0, "fail %zu leaked", fail);
+        tu_restore_allocator();
+        if (st == BSNN_OK && failed == 0) break; /* every allocation was tried */
+    }
+}
+
+/* ---- fitting 4-bit parity ------------------------------------------------- */
+
+typedef struct fit_state {
+    bsnn_model *m;
+    const bsnn_dataset *ds;
+    size_t fitted_at;
+} fit_state;
+
+static int fit_cb(void *user, bsnn_event ev, size_t epoch, size_t step, size_t batch, double loss)
+{
+    (void)epoch, (void)batch, (void)loss;
+    fit_state *fs = user;
+    double acc = 0;
+    if (ev != BSNN_EVENT_EPOCH) return 0;
+    bsnn_model_evaluate(NULL, &acc, fs->m, fs->ds, 16);
+    if (acc == 1.0) fs->fitted_at = step;
+    return acc == 1.0;
+}
+
+/* Full-batch updates the xor4 net (4-8-1 sigmoid, MSE, seed 1) needs to
+ * classify all 16 parity rows; 0 if not within max_updates. lr <= 0 keeps
+ * the rule's default. */
+static size_t parity_updates(int kind, double lr, size_t max_updates)
+{
+    bsnn_dataset *ds = bsnn_dataset_parity(4);
+    bsnn_model *m = bsnn_model_create(4);
+    bsnn_model_add(m, bsnn_layer_dense(8));
+    bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID));
+    bsnn_model_add(m, bsnn_layer_dense(1));
+    bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID));
+    bsnn_model_init_params(m, 1);
+    bsnn_optimizer *o = bsnn_optimizer_create((bsnn_optimizer_kind)kind);
+    if (lr > 0) cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, lr), BSNN_OK);
+    bsnn_scheduler *s = bsnn_scheduler_create(16);
+    bsnn_scheduler_set(s, BSNN_SCHED_FULL_BATCH, 1);
+    fit_state fs = {m, ds, 0};
+    cr_assert_eq(bsnn_model_train(NULL, m, o, s, ds, max_updates, fit_cb, &fs), BSNN_OK, "%s",
+                 bsnn_last_error());
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(o);
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+    return fs.fitted_at;
+}
+
+/* The plain-GD learning rate of examples/xor4.c; momentum and Nesterov use
+ * 0.5 (their default 0.01 is far too small for this sigmoid/MSE net). */
+#define GD_LR 2.0
+
+Test(optimizer_fit, every_rule_fits_4bit_parity_from_seed_1, .timeout = 60)
+{
+    const struct {
+        int kind;
+        double lr;
+    } runs[] = {{BSNN_SGD, GD_LR},  {BSNN_MOMENTUM, 0.5}, {BSNN_NESTEROV, 0.5}, {BSNN_ADAGRAD, 0},
+                {BSNN_ADADELTA, 0}, {BSNN_RMSPROP, 0},    {BSNN_ADAM, 0},       {BSNN_ADAMAX, 0},
+                {BSNN_NADAM, 0},    {BSNN_AMSGRAD, 0},    {BSNN_ADAMW, 0}};
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        size_t u = parity_updates(runs[k].kind, runs[k].lr, 60000);
+        cr_assert_gt(u, 0, "kind %d (lr %g) did not fit 4-bit parity in 60000 updates",
+                     runs[k].kind, runs[k].lr);
+    }
+}
+
+Test(optimizer_fit, adam_and_rmsprop_defaults_fit_parity_in_fewer_updates_than_gd, .timeout = 60)
+{
+    size_t gd = parity_updates(BSNN_SGD, GD_LR, 60000);
+    size_t adam = parity_updates(BSNN_ADAM, 0, 60000);
+    size_t rms = parity_updates(BSNN_RMSPROP, 0, 60000);
+    cr_assert_gt(gd, 0);
+    cr_assert(adam > 0 && adam < gd, "adam %zu updates, GD (lr %g) %zu", adam, GD_LR, gd);
+    cr_assert(rms > 0 && rms < gd, "rmsprop %zu updates, GD (lr %g) %zu", rms, GD_LR, gd);
+}
