@@ -558,7 +558,44 @@ BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
 /* ------------------------------------------------------------------------ */
 /* Persistence: models and checkpoints                                     */
 /* ------------------------------------------------------------------------ */
-/* (issue 7 adds its declarations here) */
+/* Files and buffers use the format of docs/format.md: versioned, little-endian
+ * on every host, a CRC-32 per section. A model file holds the layers, their
+ * settings, parameters and batch-norm statistics; loading rebuilds the model
+ * exactly. Loaders treat input as hostile: damaged, truncated or forged data
+ * gives BSNN_E_FORMAT (or BSNN_E_IO for file errors) with a message naming
+ * what is wrong, and nothing larger than the input justifies is allocated. */
+
+/* Write m to path atomically: a temporary file in the same directory is
+ * written, fsync'ed and renamed over path (then the directory is synced), so
+ * a crash leaves the old file or the new one, never a torn one. Needs a
+ * transient buffer of the file's size. Errors: BSNN_E_NULL, BSNN_E_IO,
+ * BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_save(const bsnn_model *m, const char *path);
+
+/* Read a model written by bsnn_model_save (the model part of a checkpoint
+ * file is accepted too) into a new *out, which the caller frees. Errors:
+ * BSNN_E_NULL, BSNN_E_IO, BSNN_E_FORMAT, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_load(bsnn_model **out, const char *path);
+
+/* Bytes bsnn_model_save_buffer needs for m, into *out_size. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_model_save_size(size_t *out_size, const bsnn_model *m);
+
+/* Serialise m into the caller's buffer out of `capacity` bytes; *out_size
+ * receives the bytes written. Errors: BSNN_E_NULL, BSNN_E_SHAPE when capacity
+ * is smaller than bsnn_model_save_size (nothing is written then). */
+BSNN_API bsnn_status bsnn_model_save_buffer(void *out, size_t capacity, size_t *out_size,
+                                            const bsnn_model *m);
+
+/* Serialise m into a buffer bsnn allocates: *out (release it with
+ * bsnn_buffer_free) of *out_size bytes. Errors: BSNN_E_NULL, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_save_alloc(void **out, size_t *out_size, const bsnn_model *m);
+
+/* Release a buffer from a bsnn_*_save_alloc call. NULL is a no-op. */
+BSNN_API void bsnn_buffer_free(void *buf);
+
+/* Parse a model from size bytes at data (not retained) into a new *out,
+ * which the caller frees. Errors: BSNN_E_NULL, BSNN_E_FORMAT, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_load_buffer(bsnn_model **out, const void *data, size_t size);
 
 #ifdef __cplusplus
 }

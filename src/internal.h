@@ -236,6 +236,8 @@ struct bsnn_model {
     int started;             /* a train step has happened                   */
     float *params, *grads, *decay_mask, *state;
     size_t n_params, n_state;
+    float *undo;             /* params then state as a step began: a step
+                                that diverges puts them back (issue 7)    */
     /* workspace, sized for ws_rows rows */
     size_t ws_rows;
     float **acts;            /* acts[i] = output of layer i, [rows][width]   */
@@ -278,5 +280,11 @@ int bsnn__all_finite(const float *v, size_t count);
 /* ---- issue 6: performance --------------------------------------------------- */
 
 /* ---- issue 7: persistence, robustness --------------------------------------- */
+
+/* CRC-32 (IEEE, as zlib) of n bytes, continuing from crc (0 to start). */
+uint32_t bsnn__crc32(uint32_t crc, const void *data, size_t n);
+/* The ops of a layer kind, for loaders; NULL for an unknown kind. Every
+ * kind must be listed in layer.c's table. */
+const bsnn_layer_ops *bsnn__layer_ops_of(int kind);
 
 #endif /* BSNN_INTERNAL_H */

@@ -32,6 +32,20 @@ static const layer_bound *find_bound(int kind, int param)
     return NULL;
 }
 
+/* Every layer kind, so a loader can rebuild a layer from its saved kind.
+ * A new kind adds its ops here. */
+static const bsnn_layer_ops *const kinds[] = {
+    &bsnn__dense_ops,
+    &bsnn__activation_ops,
+};
+
+const bsnn_layer_ops *bsnn__layer_ops_of(int kind)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if ((int)kinds[i]->kind == kind) return kinds[i];
+    return NULL;
+}
+
 bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops, const char *who)
 {
     bsnn_layer *l = bsnn__calloc(1, sizeof *l, who);

@@ -49,6 +49,7 @@ void bsnn_model_free(bsnn_model *m)
     bsnn__free(m->grads);
     bsnn__free(m->decay_mask);
     bsnn__free(m->state);
+    bsnn__free(m->undo);
     bsnn__free(m);
 }
 
@@ -120,6 +121,7 @@ static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l, const char *who)
     BSNN_TRY(grow_arena(&m->grads, m->n_params, np, who));
     BSNN_TRY(grow_arena(&m->decay_mask, m->n_params, np, who));
     BSNN_TRY(grow_arena(&m->state, m->n_state, ns, who));
+    BSNN_TRY(grow_arena(&m->undo, m->n_params + m->n_state, np + ns, who));
     free_workspace(m); /* the new layer changes its shape */
     l->param_off = m->n_params;
     l->state_off = m->n_state;

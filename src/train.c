@@ -5,9 +5,22 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
+
 void bsnn__model_zero_grads(bsnn_model *m)
 {
     memset(m->grads, 0, m->n_params * sizeof(float));
+    /* A step starts here: remember parameters and running statistics so a
+     * step that diverges can leave the model exactly as it found it. */
+    memcpy(m->undo, m->params, m->n_params * sizeof(float));
+    if (m->n_state) memcpy(m->undo + m->n_params, m->state, m->n_state * sizeof(float));
+}
+
+/* Put back the parameters and state saved when the step began. */
+static void undo_step(bsnn_model *m)
+{
+    memcpy(m->params, m->undo, m->n_params * sizeof(float));
+    if (m->n_state) memcpy(m->state, m->undo + m->n_params, m->n_state * sizeof(float));
 }
 
 /* Forward and backward n rows (already validated, workspace reserved),
@@ -41,11 +54,21 @@ bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, dou
         if (l->ops->regularize)
             l->ops->regularize(l, m->params + l->param_off, m->grads + l->param_off);
     }
-    if (!isfinite(loss) || !bsnn__all_finite(m->grads, m->n_params))
+    if (!isfinite(loss) || !bsnn__all_finite(m->grads, m->n_params)) {
+        undo_step(m);
         return bsnn__fail(BSNN_E_DIVERGED,
                           "%s: loss %g or its gradient is not finite; parameters left unchanged",
                           who, loss);
+    }
     bsnn__optimizer_update(opt, m->params, m->grads, m->decay_mask, m->n_params, lr);
+    /* A finite gradient can still overflow a parameter (a huge rate). */
+    if (!bsnn__all_finite(m->params, m->n_params)) {
+        undo_step(m);
+        return bsnn__fail(BSNN_E_DIVERGED,
+                          "%s: the update (learning rate %g) made a parameter NaN or infinite; "
+                          "parameters restored to their values before it",
+                          who, lr);
+    }
     return BSNN_OK;
 }
 
@@ -132,6 +155,16 @@ static size_t max_batch(const bsnn_scheduler *s)
     return s->carry_over ? 2 * b : b;
 }
 
+/* Add where training stopped to the divergence message (0-based epoch and
+ * batch within it, as the callback counts epochs; 1-based update count). */
+static void report_divergence(size_t epoch, size_t batch, size_t update)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", bsnn_last_error());
+    bsnn__fail(BSNN_E_DIVERGED, "%s (epoch %zu, batch %zu of the epoch, update %zu of this call)",
+               why, epoch, batch, update);
+}
+
 bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
                              bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
                              bsnn_callback cb, void *user)
@@ -155,12 +188,17 @@ bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *o
         const size_t *idx;
         size_t n;
         int epoch_end;
+        size_t at_epoch = s->epoch, at_batch = s->step; /* for a divergence report */
         bsnn_scheduler_next(&idx, &n, &epoch_end, s);
         st = bsnn__model_reserve(m, n, who); /* a no-op unless a schedule grew the batch */
         if (st != BSNN_OK) break;
         gather(m, ds, idx, n);
         double loss;
         st = bsnn__model_step_rows(&loss, m, opt, m->xbuf, m->ybuf, n, ds->n_out, opt->lr, who);
+        if (st == BSNN_E_DIVERGED) {
+            report_divergence(at_epoch, at_batch, steps + 1);
+            break;
+        }
         if (st != BSNN_OK) break;
         steps++;
         epoch_loss += loss * (double)n;

@@ -1,0 +1,735 @@
+/*
+ * io.c - persistence: models and checkpoints to files and memory buffers in
+ * the format of docs/format.md (magic, version, little-endian sections each
+ * with a length and a CRC-32). Writers go through a two-pass byte writer
+ * (count, then fill) so every section length is known before it is written;
+ * files are replaced atomically (temp file, fsync, rename, fsync of the
+ * directory). Readers treat every byte as hostile: each read is bounds
+ * checked, each size is checked against the bytes that remain before anything
+ * is allocated, and every value is validated through the public setters.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FMT_MAJOR 1
+#define FMT_MINOR 0
+#define HEADER_SIZE 20
+#define SECTION_OVERHEAD 20 /* tag, flags, length, crc */
+#define SECTION_OPTIONAL 1u /* flag: a reader that does not know it may skip it */
+/* Settings ids probed on save; the enums stay far below this. */
+#define MAX_SETTING 64
+
+enum { KIND_MODEL = 1, KIND_CHECKPOINT = 2 };
+
+static const unsigned char magic[8] = {0x89, 'B', 'S', 'N', 'N', '\r', '\n', 0x1a};
+
+/* ---- CRC-32 (IEEE 802.3, reflected, as zlib and PNG) ----------------------- */
+
+uint32_t bsnn__crc32(uint32_t crc, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* ---- writer: counts when buf is NULL, fills otherwise ---------------------- */
+
+typedef struct writer {
+    unsigned char *buf;
+    size_t len;
+    size_t section; /* offset of the open section's tag */
+} writer;
+
+static void put_u8(writer *w, unsigned v)
+{
+    if (w->buf) w->buf[w->len] = (unsigned char)v;
+    w->len++;
+}
+
+/* Byte by byte, least significant first: the same file on every host. */
+static void put_uint(writer *w, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) put_u8(w, (unsigned)(v >> (8 * i)) & 0xffu);
+}
+
+static void put_u32(writer *w, uint32_t v) { put_uint(w, v, 4); }
+static void put_u64(writer *w, uint64_t v) { put_uint(w, v, 8); }
+
+static void put_f64(writer *w, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    put_u64(w, bits);
+}
+
+static void put_floats(writer *w, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        put_u32(w, bits);
+    }
+}
+
+static void put_rng(writer *w, const bsnn_rng *rng)
+{
+    for (int i = 0; i < 4; i++) put_u64(w, rng->s[i]);
+}
+
+static void put_tag(writer *w, const char *tag)
+{
+    for (int i = 0; i < 4; i++) put_u8(w, (unsigned char)tag[i]);
+}
+
+static void begin_section(writer *w, const char *tag, uint32_t flags)
+{
+    w->section = w->len;
+    put_tag(w, tag);
+    put_u32(w, flags);
+    put_u64(w, 0); /* length, patched by end_section */
+}
+
+static void end_section(writer *w)
+{
+    size_t payload = w->len - w->section - 16;
+    if (w->buf) {
+        writer patch = {w->buf, w->section + 8, 0};
+        put_u64(&patch, payload);
+    }
+    uint32_t crc = w->buf ? bsnn__crc32(0, w->buf + w->section, w->len - w->section) : 0;
+    put_u32(w, crc);
+}
+
+static void put_header(writer *w, uint32_t kind)
+{
+    for (int i = 0; i < 8; i++) put_u8(w, magic[i]);
+    put_uint(w, FMT_MAJOR, 2);
+    put_uint(w, FMT_MINOR, 2);
+    put_u32(w, kind);
+    put_u32(w, w->buf ? bsnn__crc32(0, w->buf, 16) : 0);
+}
+
+/* ---- model sections ----------------------------------------------------- */
+
+static void put_layer(writer *w, const bsnn_layer *l)
+{
+    begin_section(w, "LAYR", 0);
+    put_u32(w, (uint32_t)l->ops->kind);
+    put_u32(w, (uint32_t)l->act);
+    put_u64(w, l->n_in);
+    put_u64(w, l->n_out);
+    put_u64(w, l->n_params);
+    put_u64(w, l->n_state);
+    put_rng(w, &l->rng);
+    /* Every setting the kind answers to, through its own getter, so kinds
+     * added later are saved without touching this file. */
+    double values[MAX_SETTING];
+    uint32_t ids[MAX_SETTING], count = 0;
+    char saved_error[512];
+    snprintf(saved_error, sizeof saved_error, "%s", bsnn_last_error());
+    for (int p = 1; p < MAX_SETTING; p++)
+        if (bsnn_layer_get(&values[count], l, (bsnn_layer_param)p) == BSNN_OK) ids[count++] = (uint32_t)p;
+    bsnn__fail(BSNN_OK, "%s", saved_error); /* probing must not clobber the caller's message */
+    put_u32(w, count);
+    for (uint32_t i = 0; i < count; i++) {
+        put_u32(w, ids[i]);
+        put_f64(w, values[i]);
+    }
+    end_section(w);
+}
+
+static void put_model(writer *w, const bsnn_model *m)
+{
+    begin_section(w, "MODL", 0);
+    put_u64(w, m->n_in);
+    put_u32(w, (uint32_t)m->loss);
+    put_u32(w, (uint32_t)m->init_default);
+    put_u64(w, m->seed);
+    put_f64(w, m->threshold);
+    put_u32(w, (uint32_t)m->training);
+    put_u32(w, (uint32_t)m->started);
+    put_rng(w, &m->rng);
+    put_u64(w, m->n_layers);
+    put_u64(w, m->n_params);
+    put_u64(w, m->n_state);
+    end_section(w);
+    for (size_t i = 0; i < m->n_layers; i++) put_layer(w, m->layers[i]);
+    begin_section(w, "PARM", 0);
+    put_floats(w, m->params, m->n_params);
+    end_section(w);
+    begin_section(w, "STAT", 0);
+    put_floats(w, m->state, m->n_state);
+    end_section(w);
+}
+
+/* ---- reader: every access bounds checked ------------------------------------ */
+
+typedef struct reader {
+    const unsigned char *p;
+    size_t len, pos;
+    int bad; /* a read ran past the end */
+} reader;
+
+static uint64_t get_uint(reader *r, int bytes)
+{
+    if (r->len - r->pos < (size_t)bytes) {
+        r->bad = 1;
+        r->pos = r->len;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) v |= (uint64_t)r->p[r->pos + (size_t)i] << (8 * i);
+    r->pos += (size_t)bytes;
+    return v;
+}
+
+static uint32_t get_u32(reader *r) { return (uint32_t)get_uint(r, 4); }
+static uint64_t get_u64(reader *r) { return get_uint(r, 8); }
+
+static double get_f64(reader *r)
+{
+    uint64_t bits = get_u64(r);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+static void get_rng(reader *r, bsnn_rng *rng)
+{
+    for (int i = 0; i < 4; i++) rng->s[i] = get_u64(r);
+}
+
+/* n floats into out; the caller has checked that 4n bytes remain. */
+static void get_floats(reader *r, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = get_u32(r);
+        memcpy(&out[i], &bits, sizeof bits);
+    }
+}
+
+/* A size_t from a u64, failing (bad) when it does not fit this host. */
+static size_t get_size(reader *r)
+{
+    uint64_t v = get_u64(r);
+    if (v > SIZE_MAX) r->bad = 1;
+    return (size_t)v;
+}
+
+static size_t remaining(const reader *r) { return r->len - r->pos; }
+
+/* One verified section: its tag and a reader over its payload. */
+typedef struct section {
+    char tag[5];
+    uint32_t flags;
+    reader body;
+} section;
+
+static bsnn_status next_section(section *out, reader *r, const char *who)
+{
+    size_t start = r->pos;
+    if (remaining(r) < SECTION_OVERHEAD)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: truncated at byte %zu: no room for a section header",
+                          who, start);
+    for (int i = 0; i < 4; i++) out->tag[i] = (char)r->p[r->pos + (size_t)i];
+    out->tag[4] = '\0';
+    for (int i = 0; i < 4; i++)
+        if (out->tag[i] < 0x20 || out->tag[i] > 0x7e) out->tag[i] = '?';
+    r->pos += 4;
+    out->flags = get_u32(r);
+    uint64_t length = get_u64(r);
+    if (length > remaining(r) || remaining(r) - length < 4)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: section '%s' at byte %zu declares %llu bytes, only %zu remain", who,
+                          out->tag, start, (unsigned long long)length, remaining(r));
+    size_t body = r->pos;
+    r->pos += (size_t)length;
+    uint32_t want = get_u32(r);
+    uint32_t got = bsnn__crc32(0, r->p + start, body + (size_t)length - start);
+    if (want != got)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: section '%s' at byte %zu fails its CRC-32 (stored %08x, computed %08x)",
+                          who, out->tag, start, want, got);
+    out->body = (reader){r->p + body, (size_t)length, 0, 0};
+    return BSNN_OK;
+}
+
+static bsnn_status check_header(reader *r, uint32_t *out_kind, const char *who)
+{
+    if (r->len < HEADER_SIZE)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %zu bytes is too short for a bsnn file (header is %d)",
+                          who, r->len, HEADER_SIZE);
+    if (memcmp(r->p, magic, sizeof magic) != 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: not a bsnn file (wrong magic bytes)", who);
+    r->pos = 8;
+    unsigned major = (unsigned)get_uint(r, 2), minor = (unsigned)get_uint(r, 2);
+    uint32_t kind = get_u32(r), crc = get_u32(r);
+    if (crc != bsnn__crc32(0, r->p, 16))
+        return bsnn__fail(BSNN_E_FORMAT, "%s: file header fails its CRC-32", who);
+    if (major != FMT_MAJOR)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: format version %u.%u is not readable by this bsnn (reads %d.x)%s",
+                          who, major, minor, FMT_MAJOR,
+                          major > FMT_MAJOR ? "; it was written by a newer bsnn: upgrade" : "");
+    if (kind != KIND_MODEL && kind != KIND_CHECKPOINT)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: unknown file kind %u", who, kind);
+    *out_kind = kind;
+    return BSNN_OK;
+}
+
+/* Skip unknown optional sections; fail on unknown required ones. Returns
+ * BSNN_OK with *out set to the next section the caller knows about. */
+static bsnn_status next_known(section *out, reader *r, const char *const *known, const char *who)
+{
+    for (;;) {
+        BSNN_TRY(next_section(out, r, who));
+        for (const char *const *k = known; *k; k++)
+            if (memcmp(out->tag, *k, 4) == 0) return BSNN_OK;
+        if (!(out->flags & SECTION_OPTIONAL))
+            return bsnn__fail(BSNN_E_FORMAT,
+                              "%s: required section '%s' is unknown to this reader "
+                              "(written by a newer bsnn?)",
+                              who, out->tag);
+    }
+}
+
+static bsnn_status expect(section *out, reader *r, const char *tag, const char *who)
+{
+    const char *known[] = {"MODL", "LAYR", "PARM", "STAT", "OPTM", "SCHD", "END ", NULL};
+    BSNN_TRY(next_known(out, r, known, who));
+    if (memcmp(out->tag, tag, 4) != 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: expected section '%s', found '%s'", who, tag,
+                          out->tag);
+    return BSNN_OK;
+}
+
+static bsnn_status body_ok(const section *s, const char *who)
+{
+    if (s->body.bad)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: section '%s' is shorter than its fields", who,
+                          s->tag);
+    return BSNN_OK;
+}
+
+/* ---- model loading -------------------------------------------------------- */
+
+typedef struct model_header {
+    size_t n_in, n_layers, n_params, n_state;
+    bsnn_rng rng; /* restored last: adding layers draws from the model's stream */
+    int started;  /* restored last: a started model refuses new layers */
+} model_header;
+
+static bsnn_status read_model_header(bsnn_model **out, model_header *h, section *s,
+                                     size_t file_size, const char *who)
+{
+    reader *b = &s->body;
+    h->n_in = get_size(b);
+    uint32_t loss = get_u32(b), init = get_u32(b);
+    uint64_t seed = get_u64(b);
+    double threshold = get_f64(b);
+    uint32_t training = get_u32(b), started = get_u32(b);
+    get_rng(b, &h->rng);
+    h->n_layers = get_size(b);
+    h->n_params = get_size(b);
+    h->n_state = get_size(b);
+    BSNN_TRY(body_ok(s, who));
+    /* Each layer, parameter and state float needs bytes of its own in the
+     * file, so sizes beyond the file's are lies: refuse before allocating. */
+    if (h->n_layers > file_size / SECTION_OVERHEAD || h->n_params > file_size / 4 ||
+        h->n_state > file_size / 4)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: model declares %zu layers, %zu parameters, %zu state values: "
+                          "more than a %zu-byte file can hold",
+                          who, h->n_layers, h->n_params, h->n_state, file_size);
+    if (h->n_in == 0 || !bsnn__loss_valid((int)loss) || init < BSNN_INIT_ZEROS ||
+        init > BSNN_INIT_UNIFORM || !isfinite(threshold) || training > 1 || started > 1)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: model header holds invalid values (inputs %zu, loss %u, init %u, "
+                          "threshold %g, training %u, started %u)",
+                          who, h->n_in, loss, init, threshold, training, started);
+    bsnn_model *m = bsnn_model_create(h->n_in);
+    if (m == NULL) return BSNN_E_NOMEM;
+    m->loss = (bsnn_loss)loss;
+    m->init_default = (int)init;
+    m->seed = seed;
+    m->threshold = threshold;
+    m->training = (int)training;
+    h->started = (int)started;
+    *out = m;
+    return BSNN_OK;
+}
+
+/* Apply one saved setting through the public setter, which bounds-checks it. */
+static bsnn_status apply_setting(bsnn_layer *l, uint32_t id, double v, size_t index,
+                                 const char *who)
+{
+    if (bsnn_layer_set(l, (bsnn_layer_param)id, v) == BSNN_OK) return BSNN_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", bsnn_last_error());
+    return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu: setting %u = %g rejected (%s)", who, index,
+                      id, v, why);
+}
+
+/* Build layer `index` from its section and add it to m; budget holds the
+ * parameter and state floats the header still allows. */
+static bsnn_status read_layer(bsnn_model *m, section *s, size_t index, size_t *budget_params,
+                              size_t *budget_state, const char *who)
+{
+    reader *b = &s->body;
+    uint32_t kind = get_u32(b), act = get_u32(b);
+    size_t n_in = get_size(b), n_out = get_size(b), n_params = get_size(b), n_state = get_size(b);
+    bsnn_rng rng;
+    get_rng(b, &rng);
+    uint32_t count = get_u32(b);
+    BSNN_TRY(body_ok(s, who));
+    const bsnn_layer_ops *ops = bsnn__layer_ops_of((int)kind);
+    if (ops == NULL)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu has unknown kind %u", who, index, kind);
+    if (act > BSNN_ACT_SOFTMAX)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu has unknown activation %u", who, index, act);
+    if (count > remaining(b) / 12)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu declares %u settings in %zu bytes", who,
+                          index, count, remaining(b));
+    bsnn_layer *l = bsnn__layer_new(ops, who);
+    if (l == NULL) return BSNN_E_NOMEM;
+    l->act = (int)act;
+    l->n_out = n_out;
+    bsnn_status st = BSNN_OK;
+    for (uint32_t i = 0; i < count && st == BSNN_OK; i++) {
+        uint32_t id = get_u32(b);
+        double v = get_f64(b);
+        st = apply_setting(l, id, v, index, who);
+    }
+    /* Size the layer before the model allocates for it, and hold it to what
+     * the header (itself bounded by the file size) declared. */
+    if (st == BSNN_OK && (ops->setup(l, bsnn_model_n_outputs(m)) != BSNN_OK ||
+                          l->n_in != n_in || l->n_out != n_out || l->n_params != n_params ||
+                          l->n_state != n_state || n_params > *budget_params ||
+                          n_state > *budget_state))
+        st = bsnn__fail(BSNN_E_FORMAT,
+                        "%s: layer %zu (%s, %zu -> %zu, %zu parameters, %zu state) does not fit "
+                        "the model (input width %zu)",
+                        who, index, ops->name, n_in, n_out, n_params, n_state,
+                        bsnn_model_n_outputs(m));
+    if (st != BSNN_OK) {
+        bsnn_layer_free(l);
+        return st;
+    }
+    st = bsnn_model_add(m, l); /* takes l even on failure */
+    if (st == BSNN_E_NOMEM) return st;
+    if (st != BSNN_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", bsnn_last_error());
+        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu cannot be added: %s", who, index, why);
+    }
+    l->rng = rng;
+    *budget_params -= n_params;
+    *budget_state -= n_state;
+    return BSNN_OK;
+}
+
+/* A float section holding exactly n finite values into out. */
+static bsnn_status read_floats(float *out, size_t n, section *s, const char *who)
+{
+    if (remaining(&s->body) != n * 4)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: section '%s' holds %zu bytes, expected %zu", who,
+                          s->tag, remaining(&s->body), n * 4);
+    get_floats(&s->body, out, n);
+    if (!bsnn__all_finite(out, n))
+        return bsnn__fail(BSNN_E_FORMAT, "%s: section '%s' holds a NaN or infinite value", who,
+                          s->tag);
+    return BSNN_OK;
+}
+
+static bsnn_status read_model_sections(bsnn_model *m, const model_header *h, reader *r,
+                                       const char *who)
+{
+    section s;
+    size_t budget_params = h->n_params, budget_state = h->n_state;
+    for (size_t i = 0; i < h->n_layers; i++) {
+        BSNN_TRY(expect(&s, r, "LAYR", who));
+        BSNN_TRY(read_layer(m, &s, i, &budget_params, &budget_state, who));
+    }
+    if (m->n_params != h->n_params || m->n_state != h->n_state)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: layers hold %zu parameters and %zu state values, header says %zu "
+                          "and %zu",
+                          who, m->n_params, m->n_state, h->n_params, h->n_state);
+    BSNN_TRY(expect(&s, r, "PARM", who));
+    BSNN_TRY(read_floats(m->params, m->n_params, &s, who));
+    BSNN_TRY(expect(&s, r, "STAT", who));
+    BSNN_TRY(read_floats(m->state, m->n_state, &s, who));
+    m->rng = h->rng;
+    m->started = h->started;
+    return BSNN_OK;
+}
+
+/* Read the model at the reader's position (after the file header). */
+static bsnn_status read_model(bsnn_model **out, reader *r, const char *who)
+{
+    section s;
+    model_header h;
+    bsnn_model *m = NULL;
+    BSNN_TRY(expect(&s, r, "MODL", who));
+    BSNN_TRY(read_model_header(&m, &h, &s, r->len, who));
+    bsnn_status st = read_model_sections(m, &h, r, who);
+    if (st != BSNN_OK) {
+        bsnn_model_free(m);
+        return st;
+    }
+    *out = m;
+    return BSNN_OK;
+}
+
+static bsnn_status expect_end(reader *r, const char *who)
+{
+    section s;
+    BSNN_TRY(expect(&s, r, "END ", who));
+    if (remaining(r) != 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %zu unexpected bytes after the end section", who,
+                          remaining(r));
+    return BSNN_OK;
+}
+
+/* ---- files: atomic replace, whole-file read ---------------------------------- */
+
+static bsnn_status io_fail(const char *who, const char *what, const char *path)
+{
+    return bsnn__fail(BSNN_E_IO, "%s: %s '%s': %s", who, what, path, strerror(errno));
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path, so the rename itself is durable. */
+static int sync_dir(char *path_copy)
+{
+    char *slash = strrchr(path_copy, '/');
+    const char *dir = ".";
+    if (slash == path_copy) dir = "/";
+    else if (slash) *slash = '\0', dir = path_copy;
+    int fd = open(dir, O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Create a fresh temp file beside path (name in tmp); O_EXCL so two savers
+ * never share one. Mode 0666 honours the process umask. */
+static int open_temp(char *tmp, size_t cap, const char *path)
+{
+    static _Atomic unsigned long counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmp, cap, "%s.tmp-%ld-%lu", path, (long)getpid(), counter++);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1;
+}
+
+static bsnn_status write_atomic(const char *path, const unsigned char *data, size_t size,
+                                const char *who)
+{
+    size_t cap = strlen(path) + 64;
+    char *tmp = bsnn__alloc(cap, who);
+    if (tmp == NULL) return BSNN_E_NOMEM;
+    bsnn_status st = BSNN_OK;
+    int fd = open_temp(tmp, cap, path);
+    if (fd < 0) {
+        st = io_fail(who, "cannot create a temporary file beside", path);
+    } else {
+        int bad = write_all(fd, data, size) != 0 || fsync(fd) != 0;
+        if (bad) st = io_fail(who, "cannot write", tmp);
+        if (close(fd) != 0 && !bad) st = io_fail(who, "cannot close", tmp);
+        if (st == BSNN_OK && rename(tmp, path) != 0) st = io_fail(who, "cannot rename over", path);
+        if (st != BSNN_OK) unlink(tmp);
+    }
+    if (st == BSNN_OK) {
+        snprintf(tmp, cap, "%s", path);
+        if (sync_dir(tmp) != 0) st = io_fail(who, "cannot sync the directory of", path);
+    }
+    bsnn__free(tmp);
+    return st;
+}
+
+/* The whole file in a fresh buffer of its size (nothing larger is ever
+ * allocated on the file's say-so). */
+static bsnn_status read_file(unsigned char **out, size_t *out_size, const char *path,
+                             const char *who)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return io_fail(who, "cannot open", path);
+    struct stat st;
+    bsnn_status status = BSNN_OK;
+    unsigned char *buf = NULL;
+    if (fstat(fd, &st) != 0) {
+        status = io_fail(who, "cannot stat", path);
+    } else if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX / 2) {
+        status = bsnn__fail(BSNN_E_IO, "%s: '%s' is not a non-empty regular file", who, path);
+    } else if ((buf = bsnn__alloc((size_t)st.st_size, who)) == NULL) {
+        status = BSNN_E_NOMEM;
+    } else {
+        size_t n = (size_t)st.st_size, got = 0;
+        while (got < n) {
+            ssize_t k = read(fd, buf + got, n - got);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) break;
+            got += (size_t)k;
+        }
+        if (got != n) status = bsnn__fail(BSNN_E_IO, "%s: '%s' shrank while being read", who, path);
+    }
+    close(fd);
+    if (status != BSNN_OK) {
+        bsnn__free(buf);
+        return status;
+    }
+    *out = buf;
+    *out_size = (size_t)st.st_size;
+    return BSNN_OK;
+}
+
+/* ---- public: models ------------------------------------------------------- */
+
+static void write_model_file(writer *w, const bsnn_model *m)
+{
+    put_header(w, KIND_MODEL);
+    put_model(w, m);
+    begin_section(w, "END ", 0);
+    end_section(w);
+}
+
+/* Serialise into a fresh buffer through the two-pass writer. */
+static bsnn_status serialise(unsigned char **out, size_t *out_size,
+                             void (*fill)(writer *, const void *), const void *obj,
+                             const char *who)
+{
+    writer w = {NULL, 0, 0};
+    fill(&w, obj);
+    unsigned char *buf = bsnn__alloc(w.len, who);
+    if (buf == NULL) return BSNN_E_NOMEM;
+    size_t size = w.len;
+    w = (writer){buf, 0, 0};
+    fill(&w, obj);
+    *out = buf;
+    *out_size = size;
+    return BSNN_OK;
+}
+
+static void fill_model(writer *w, const void *m) { write_model_file(w, m); }
+
+bsnn_status bsnn_model_save_size(size_t *out_size, const bsnn_model *m)
+{
+    BSNN_CHECK_NULL("bsnn_model_save_size", out_size);
+    BSNN_CHECK_NULL("bsnn_model_save_size", m);
+    writer w = {NULL, 0, 0};
+    write_model_file(&w, m);
+    *out_size = w.len;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_save_buffer(void *out, size_t capacity, size_t *out_size,
+                                   const bsnn_model *m)
+{
+    const char *who = "bsnn_model_save_buffer";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, out_size);
+    BSNN_CHECK_NULL(who, m);
+    writer w = {NULL, 0, 0};
+    write_model_file(&w, m);
+    if (w.len > capacity)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: capacity is %zu bytes, the model needs %zu", who,
+                          capacity, w.len);
+    size_t size = w.len;
+    w = (writer){out, 0, 0};
+    write_model_file(&w, m);
+    *out_size = size;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_save_alloc(void **out, size_t *out_size, const bsnn_model *m)
+{
+    const char *who = "bsnn_model_save_alloc";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, out_size);
+    BSNN_CHECK_NULL(who, m);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    BSNN_TRY(serialise(&buf, &size, fill_model, m, who));
+    *out = buf;
+    *out_size = size;
+    return BSNN_OK;
+}
+
+void bsnn_buffer_free(void *buf) { bsnn__free(buf); }
+
+bsnn_status bsnn_model_save(const bsnn_model *m, const char *path)
+{
+    const char *who = "bsnn_model_save";
+    BSNN_CHECK_NULL(who, m);
+    BSNN_CHECK_NULL(who, path);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    BSNN_TRY(serialise(&buf, &size, fill_model, m, who));
+    bsnn_status st = write_atomic(path, buf, size, who);
+    bsnn__free(buf);
+    return st;
+}
+
+/* Parse a model from a whole file image; a checkpoint's model is accepted. */
+static bsnn_status model_from(bsnn_model **out, const unsigned char *data, size_t size,
+                              const char *who)
+{
+    reader r = {data, size, 0, 0};
+    uint32_t kind = 0;
+    bsnn_model *m = NULL;
+    BSNN_TRY(check_header(&r, &kind, who));
+    BSNN_TRY(read_model(&m, &r, who));
+    bsnn_status st = kind == KIND_MODEL ? expect_end(&r, who) : BSNN_OK;
+    if (st != BSNN_OK) {
+        bsnn_model_free(m);
+        return st;
+    }
+    *out = m;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_load_buffer(bsnn_model **out, const void *data, size_t size)
+{
+    const char *who = "bsnn_model_load_buffer";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, data);
+    return model_from(out, data, size, who);
+}
+
+bsnn_status bsnn_model_load(bsnn_model **out, const char *path)
+{
+    const char *who = "bsnn_model_load";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, path);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    BSNN_TRY(read_file(&buf, &size, path, who));
+    bsnn_status st = model_from(out, buf, size, who);
+    bsnn__free(buf);
+    return st;
+}
