@@ -377,9 +377,57 @@ typedef enum bsnn_sched_param {
     BSNN_SCHED_SHUFFLE = 3,     /* 1: new random order each epoch (default 1) */
     BSNN_SCHED_SEED = 4,        /* shuffle seed, an integer (default 0)      */
     BSNN_SCHED_DROP_LAST = 5,   /* 1: skip the partial last batch (default 0) */
-    BSNN_SCHED_CARRY_OVER = 6   /* 1: Playground batching: the partial last
+    BSNN_SCHED_CARRY_OVER = 6,  /* 1: Playground batching: the partial last
                                    batch joins the next epoch's first batch  */
+    /* Batch-size schedule (docs/scheduler.md has every formula). */
+    BSNN_SCHED_BATCH_SCHEDULE = 7, /* a bsnn_batch_schedule (default CONSTANT) */
+    BSNN_SCHED_GROWTH_FACTOR = 8,  /* GEOMETRIC: factor f > 1 (default 2)      */
+    BSNN_SCHED_GROWTH_EVERY = 9,   /* GEOMETRIC: every k >= 1 epochs (default 1) */
+    BSNN_SCHED_BATCH_CAP = 10,     /* GEOMETRIC: largest batch, BATCH_SIZE..N
+                                      (default 0: N)                         */
+    /* Learning-rate schedule, scaling and warmup: the lr of each update is
+     * base * schedule(epoch) * scaling(B) * warmup(update). */
+    BSNN_SCHED_LR_SCHEDULE = 11,   /* a bsnn_lr_schedule (default CONSTANT)    */
+    BSNN_SCHED_LR_DECAY = 12,      /* STEP / EXPONENTIAL: factor gamma in (0,1]
+                                      (default 0.1)                          */
+    BSNN_SCHED_LR_STEP_EPOCHS = 13, /* STEP: decay every s >= 1 epochs (10);
+                                      COSINE: period T >= 1 epochs           */
+    BSNN_SCHED_LR_MIN_FACTOR = 14, /* COSINE: floor as a fraction of base [0,1] (0) */
+    BSNN_SCHED_WARMUP_STEPS = 15,  /* linear warmup over W >= 0 updates (0: off) */
+    BSNN_SCHED_LR_SCALING = 16,    /* a bsnn_lr_scaling (default NONE)          */
+    BSNN_SCHED_BASE_BATCH = 17,    /* B0 >= 1 of the scaling rule (default 32)  */
+    /* Gradient accumulation and memory. */
+    BSNN_SCHED_MICRO_BATCH = 18,   /* process each batch m >= 1 rows at a time,
+                                      one update per batch (default 0: off)  */
+    BSNN_SCHED_MEMORY_BUDGET = 19  /* bytes bsnn_model_train may use for model,
+                                      optimizer and workspace; batches that do
+                                      not fit are split (default 0: none)    */
 } bsnn_sched_param;
+
+/* Batch-size schedules (BSNN_SCHED_BATCH_SCHEDULE). */
+typedef enum bsnn_batch_schedule {
+    BSNN_BATCH_CONSTANT = 0,  /* BATCH_SIZE every epoch                        */
+    BSNN_BATCH_STEPS = 1,     /* list from bsnn_scheduler_set_batch_steps      */
+    BSNN_BATCH_GEOMETRIC = 2  /* min(cap, floor(B * f^floor(e/k))) (Smith et al.
+                                 2017, "Don't decay the learning rate, increase
+                                 the batch size")                          */
+} bsnn_batch_schedule;
+
+/* Learning-rate schedules (BSNN_SCHED_LR_SCHEDULE); e is the epoch (0-based). */
+typedef enum bsnn_lr_schedule {
+    BSNN_LR_CONSTANT = 0,     /* 1                                             */
+    BSNN_LR_STEP = 1,         /* gamma^floor(e/s)                              */
+    BSNN_LR_EXPONENTIAL = 2,  /* gamma^e                                       */
+    BSNN_LR_COSINE = 3        /* mn + (1-mn)(1+cos(pi min(e,T)/T))/2 (Loshchilov
+                                 and Hutter 2017, without restarts)        */
+} bsnn_lr_schedule;
+
+/* Scaling of the lr with the epoch's batch size B (BSNN_SCHED_LR_SCALING). */
+typedef enum bsnn_lr_scaling {
+    BSNN_SCALE_NONE = 0,      /* 1                                             */
+    BSNN_SCALE_LINEAR = 1,    /* B / B0 (Goyal et al. 2017)                    */
+    BSNN_SCALE_SQRT = 2       /* sqrt(B / B0) (Krizhevsky 2014; Hoffer et al. 2017) */
+} bsnn_lr_scaling;
 
 /* A scheduler over n_samples samples (>= 1) with the defaults above. NULL on
  * n_samples == 0 or out of memory. */
@@ -415,6 +463,33 @@ BSNN_API size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s);
 
 /* Number of samples the scheduler was made for. */
 BSNN_API size_t bsnn_scheduler_n_samples(const bsnn_scheduler *s);
+
+/* Batch-size steps for BSNN_BATCH_STEPS: from epoch epochs[i] on, batches
+ * hold sizes[i] samples; before epochs[0], BATCH_SIZE. epochs must be
+ * strictly increasing, sizes in 1..N; the lists are copied. count 0 clears
+ * them. Errors: BSNN_E_NULL, BSNN_E_ARG, BSNN_E_NOMEM (old list kept). */
+BSNN_API bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
+                                                    const size_t *sizes, size_t count);
+
+/* The batch size the schedule gives epoch `epoch` (0-based), ignoring the
+ * memory budget (which splits batches, never changes them). 0 if s is NULL. */
+BSNN_API size_t bsnn_scheduler_batch_size_at(const bsnn_scheduler *s, size_t epoch);
+
+/* The learning rate of the update for the batch last returned by
+ * bsnn_scheduler_next (before the first call: of the first batch), given the
+ * optimizer's base rate base_lr > 0: base_lr * schedule * scaling * warmup.
+ * bsnn_model_train uses exactly this. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_scheduler_lr(double *out, const bsnn_scheduler *s, double base_lr);
+
+/* Updates (batches) handed out since the start (or reset): the warmup clock. */
+BSNN_API size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s);
+
+/* Move to the start of batch `step` of epoch `epoch`, as if reset and
+ * iterated there, so the remaining batches, sizes and lrs are those of an
+ * uninterrupted run with the current settings. Errors: BSNN_E_NULL;
+ * BSNN_E_ARG when step is beyond the epoch's batches (the scheduler is then
+ * reset to epoch 0). Cost: one shuffle per skipped epoch. */
+BSNN_API bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step);
 
 /* ------------------------------------------------------------------------ */
 /* Models                                                                   */
@@ -549,6 +624,172 @@ BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
 /* Batch-size tools: schedules, accumulation, memory, search, history      */
 /* ------------------------------------------------------------------------ */
 /* (issue 4 adds its declarations here) */
+
+/* --- Memory ---
+ * Bytes bsnn allocates to train m with opt at `batch` rows per forward pass
+ * (the micro-batch size when accumulating): the model's parameters,
+ * gradients, state and structures, the optimizer's state, activations and
+ * workspace, including allocator alignment overhead. Datasets, schedulers
+ * and histories are not counted. Errors: BSNN_E_NULL, BSNN_E_ARG (batch 0),
+ * BSNN_E_STATE (no layers). */
+BSNN_API bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m,
+                                       const bsnn_optimizer *opt, size_t batch);
+
+/* The largest batch (rows per pass, capped at max_rows >= 1) whose
+ * bsnn_model_memory fits in budget_bytes. Errors: BSNN_E_NULL, BSNN_E_STATE,
+ * BSNN_E_ARG when even one row does not fit (the message gives the need). */
+BSNN_API bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m,
+                                          const bsnn_optimizer *opt, double budget_bytes,
+                                          size_t max_rows);
+
+/* --- History ---
+ * Per-epoch training records, filled by bsnn_model_train_ex. */
+typedef struct bsnn_history bsnn_history;
+
+/* Columns of a history row, for bsnn_history_get. */
+typedef enum bsnn_hist_field {
+    BSNN_HIST_EPOCH = 1,        /* 0-based epoch index                         */
+    BSNN_HIST_BATCH_SIZE = 2,   /* the epoch's scheduled batch size            */
+    BSNN_HIST_LR = 3,           /* lr of the epoch's last update               */
+    BSNN_HIST_TRAIN_LOSS = 4,   /* mean training loss over the epoch's samples */
+    BSNN_HIST_VAL_LOSS = 5,     /* validation loss after the epoch (NaN: none) */
+    BSNN_HIST_VAL_ACCURACY = 6, /* validation accuracy (NaN: none)             */
+    BSNN_HIST_WALL_SECONDS = 7, /* seconds since this training call began      */
+    BSNN_HIST_SAMPLES = 8,      /* samples seen since this training call began */
+    BSNN_HIST_UPDATES = 9       /* updates since this training call began      */
+} bsnn_hist_field;
+
+/* An empty history. NULL on out of memory. */
+BSNN_API bsnn_history *bsnn_history_create(void);
+
+/* Release a history. NULL is a no-op. */
+BSNN_API void bsnn_history_free(bsnn_history *h);
+
+/* Number of rows (0 when h is NULL). */
+BSNN_API size_t bsnn_history_size(const bsnn_history *h);
+
+/* Forget every row (keeps the memory). Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_history_clear(bsnn_history *h);
+
+/* Read column `field` of row `row` into *out. Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (row out of range or unknown field). */
+BSNN_API bsnn_status bsnn_history_get(double *out, const bsnn_history *h, size_t row,
+                                      bsnn_hist_field field);
+
+/* Write the history as CSV to path (a header line, then one line per row;
+ * missing validation values are written as nan). The file is written under
+ * a temporary name and renamed. Errors: BSNN_E_NULL, BSNN_E_IO. */
+BSNN_API bsnn_status bsnn_history_write_csv(const bsnn_history *h, const char *path);
+
+/* bsnn_model_train plus a validation set and a history: after each epoch,
+ * when val is not NULL, evaluates it (evaluation mode) and appends a row to
+ * history (when not NULL; rows are appended to existing ones). Either may be
+ * NULL; with both NULL this is bsnn_model_train. Errors: as
+ * bsnn_model_train, plus BSNN_E_SHAPE when val does not suit the model and
+ * BSNN_E_ARG when the scheduler's memory budget cannot hold batch 1. */
+BSNN_API bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                                         bsnn_scheduler *s, const bsnn_dataset *ds,
+                                         const bsnn_dataset *val, bsnn_history *history,
+                                         size_t epochs, bsnn_callback cb, void *user);
+
+/* --- The batch-size search ---
+ * Trains the same model from the same initial parameters and data order at
+ * several batch sizes and compares a validation metric. The heuristic
+ * (bsnn_search_run): start at START clamped to N; try B/2 then 2B (clamped
+ * to [1,N], skipping repeats); if neither beats B, choose B; otherwise keep
+ * halving (or doubling, whichever of the two was better; ties go to the
+ * smaller) while the result improves, stopping at 1 or N. Rows are recorded
+ * in the order candidates were tried. */
+typedef struct bsnn_search bsnn_search;
+
+/* Settings, for bsnn_search_set / bsnn_search_get. */
+typedef enum bsnn_search_param {
+    BSNN_SEARCH_START = 1,         /* first batch size of the heuristic (128) */
+    BSNN_SEARCH_BUDGET_KIND = 2,   /* a bsnn_search_budget (default EPOCHS)   */
+    BSNN_SEARCH_BUDGET = 3,        /* per-candidate amount: epochs, samples or
+                                      seconds, > 0 (default 5)              */
+    BSNN_SEARCH_METRIC = 4,        /* a bsnn_search_metric (default VAL_LOSS) */
+    BSNN_SEARCH_SEED = 5,          /* data-order (shuffle) seed (default 0)   */
+    BSNN_SEARCH_MEMORY_BUDGET = 6  /* bytes per candidate (0: none); larger
+                                      batches run with accumulation, flagged */
+} bsnn_search_param;
+
+/* What each candidate may spend (BSNN_SEARCH_BUDGET_KIND). */
+typedef enum bsnn_search_budget {
+    BSNN_BUDGET_EPOCHS = 1,   /* whole epochs                                  */
+    BSNN_BUDGET_SAMPLES = 2,  /* stop after the update that reaches this many
+                                 samples seen                              */
+    BSNN_BUDGET_SECONDS = 3   /* stop after the update that reaches this wall
+                                 time (not deterministic)                  */
+} bsnn_search_budget;
+
+/* The comparison (BSNN_SEARCH_METRIC). */
+typedef enum bsnn_search_metric {
+    BSNN_METRIC_VAL_LOSS = 1,     /* lower is better                          */
+    BSNN_METRIC_VAL_ACCURACY = 2  /* higher is better; ties: lower val loss   */
+} bsnn_search_metric;
+
+/* Columns of a result row, for bsnn_search_result. */
+typedef enum bsnn_search_col {
+    BSNN_SEARCH_COL_BATCH = 1,        /* batch size (samples per update)    */
+    BSNN_SEARCH_COL_EPOCHS = 2,       /* epochs (fractional when cut short) */
+    BSNN_SEARCH_COL_UPDATES = 3,      /* optimizer updates                  */
+    BSNN_SEARCH_COL_TRAIN_LOSS = 4,   /* mean loss of the last epoch's (or
+                                         last partial epoch's) updates      */
+    BSNN_SEARCH_COL_VAL_LOSS = 5,     /* +inf when training diverged        */
+    BSNN_SEARCH_COL_VAL_ACCURACY = 6, /* 0 when training diverged           */
+    BSNN_SEARCH_COL_SECONDS = 7,      /* wall seconds of training           */
+    BSNN_SEARCH_COL_PEAK_BYTES = 8,   /* bsnn_model_memory at the rows per pass */
+    BSNN_SEARCH_COL_ACCUMULATED = 9,  /* 1: split into micro-batches        */
+    BSNN_SEARCH_COL_MICRO_BATCH = 10  /* rows per pass (== batch unless split) */
+} bsnn_search_col;
+
+/* A search with the defaults above and no results. NULL on out of memory. */
+BSNN_API bsnn_search *bsnn_search_create(void);
+
+/* Release a search and its results. NULL is a no-op. */
+BSNN_API void bsnn_search_free(bsnn_search *search);
+
+/* Change / read a setting. Errors: BSNN_E_NULL, BSNN_E_ARG (unknown setting
+ * or value out of range). */
+BSNN_API bsnn_status bsnn_search_set(bsnn_search *search, bsnn_search_param param, double value);
+BSNN_API bsnn_status bsnn_search_get(double *out, const bsnn_search *search,
+                                     bsnn_search_param param);
+
+/* Run the heuristic on train (candidates) and val (comparison). Each
+ * candidate starts from m's current parameters and state, with opt reset
+ * (hyperparameters kept) and a scheduler over train that copies `tmpl`'s
+ * settings (tmpl may be NULL: defaults, shuffled) except the batch size,
+ * schedule (forced CONSTANT) and seed (BSNN_SEARCH_SEED). m's parameters
+ * are restored afterwards. Previous results are discarded. *out_best gets
+ * the chosen size. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_NOMEM, and any
+ * training error other than divergence (recorded as the worst result). */
+BSNN_API bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *search, bsnn_model *m,
+                                     bsnn_optimizer *opt, const bsnn_dataset *train,
+                                     const bsnn_dataset *val, const bsnn_scheduler *tmpl);
+
+/* The same for a plain sweep: every size in sizes[0..count) (each 1..N), in
+ * that order; the best by the metric (ties: the earlier) is chosen. Errors:
+ * as bsnn_search_run, plus BSNN_E_ARG for a size out of range or count 0. */
+BSNN_API bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *search, bsnn_model *m,
+                                       bsnn_optimizer *opt, const bsnn_dataset *train,
+                                       const bsnn_dataset *val, const bsnn_scheduler *tmpl,
+                                       const size_t *sizes, size_t count);
+
+/* Number of result rows (candidates tried), 0 when search is NULL. */
+BSNN_API size_t bsnn_search_count(const bsnn_search *search);
+
+/* The chosen batch size of the last run or sweep, 0 if none. */
+BSNN_API size_t bsnn_search_best(const bsnn_search *search);
+
+/* Read column `col` of result row `row` into *out. Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (row out of range or unknown column). */
+BSNN_API bsnn_status bsnn_search_result(double *out, const bsnn_search *search, size_t row,
+                                        bsnn_search_col col);
+
+/* Write the result rows as CSV (header line first) to path, via a temporary
+ * file and rename. Errors: BSNN_E_NULL, BSNN_E_IO. */
+BSNN_API bsnn_status bsnn_search_write_csv(const bsnn_search *search, const char *path);
 
 /* ------------------------------------------------------------------------ */
 /* Data: generators and loaders                                            */

@@ -219,6 +219,27 @@ struct bsnn_scheduler {
     size_t cur_batch;        /* batch size of the current epoch             */
     int in_epoch;            /* an epoch's order has been drawn             */
     size_t carried;          /* leftovers waiting in batch_buf (carry-over) */
+    /* batch-size schedule (issue 4) */
+    int batch_schedule;      /* bsnn_batch_schedule                         */
+    double growth;           /* geometric factor f > 1                      */
+    size_t growth_every;     /* k epochs                                    */
+    size_t batch_cap;        /* geometric cap, 0: N                         */
+    size_t *step_epochs, *step_sizes, n_steps; /* BSNN_BATCH_STEPS list      */
+    /* learning rate */
+    int lr_schedule;         /* bsnn_lr_schedule                            */
+    double lr_decay;         /* gamma                                       */
+    size_t lr_step_epochs;   /* step period s, cosine period T              */
+    double lr_min_factor;    /* cosine floor / base                         */
+    size_t warmup;           /* W updates                                   */
+    int lr_scaling;          /* bsnn_lr_scaling                             */
+    size_t base_batch;       /* B0                                          */
+    /* accumulation and memory */
+    size_t micro;            /* rows per pass, 0: whole batch               */
+    double budget;           /* bytes, 0: none                              */
+    /* position of the lr clock */
+    size_t total_steps;      /* batches handed out since reset              */
+    int have_last;           /* a batch was handed out since reset/seek     */
+    size_t last_epoch, last_batch, last_update; /* that batch's lr inputs   */
 };
 
 /* ---- models (model.c, train.c) -------------------------------------------- */
@@ -274,6 +295,49 @@ int bsnn__all_finite(const float *v, size_t count);
 /* ---- issue 3: update rules, batch norm, dropout ---------------------------- */
 
 /* ---- issue 4: schedules, accumulation, memory, search, history -------------- */
+
+/* Scheduler (scheduler.c). The batch size the schedule gives an epoch. */
+size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch);
+/* The lr for an update: base * schedule(epoch) * scaling(batch) * warmup(update). */
+double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch, size_t batch,
+                              size_t update);
+/* Rows per forward pass for a batch of n under the micro-batch setting
+ * and a budget-derived cap (0: none): min(n, micro, cap). */
+size_t bsnn__scheduler_rows(const bsnn_scheduler *s, size_t n, size_t cap);
+/* Copy every setting (not the position) of src into dst, both for the same
+ * number of samples or not (batch sizes are clamped to dst's N). */
+bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_scheduler *src);
+/* Checkpoint support: the scheduler's position and RNG as a flat array of
+ * uint64 words (settings are not included: the host sets them again).
+ * _state_words gives the count for the current position; _save writes that
+ * many; _load validates (returns BSNN_E_FORMAT on a bad array, leaving s
+ * unchanged) and restores, so the remaining sequence is bit-identical. */
+size_t bsnn__scheduler_state_words(const bsnn_scheduler *s);
+void bsnn__scheduler_save(const bsnn_scheduler *s, uint64_t *out);
+bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t count);
+
+/* Memory (memory.c, model.c). Bytes an allocation of size bytes costs,
+ * counting the allocator's alignment header as bsnn__alloc requests it. */
+size_t bsnn__alloc_cost(size_t size);
+/* Bytes of the workspace bsnn__model_reserve(m, rows) allocates; model.c
+ * keeps it next to reserve, in step with it (test_memory checks). */
+size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows);
+/* Floats of optimizer state per parameter for a rule (optimizer.c). */
+size_t bsnn__optimizer_state_per_param(bsnn_optimizer_kind kind);
+
+/* History (history.c): append one row of BSNN_HIST_* values 1..9. */
+bsnn_status bsnn__history_append(bsnn_history *h, const double *row);
+#define BSNN__HIST_COLS 9
+/* Append a row of cols doubles to a growing row table (history, search). */
+bsnn_status bsnn__rows_append(double **rows, size_t *n, size_t *cap, size_t cols,
+                              const double *row, const char *who);
+/* Write a text file through write(f, obj) to path.tmp, then rename it over
+ * path; f is a FILE * (void * here to keep stdio out of this header). */
+bsnn_status bsnn__write_csv_file(const char *path, const char *who,
+                                 int (*write)(void *f, const void *obj), const void *obj);
+
+/* Wall clock in seconds (monotonic), for histories and the search. */
+double bsnn__now(void);
 
 /* ---- issue 5: generators, loaders ------------------------------------------ */
 

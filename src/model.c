@@ -272,6 +272,22 @@ float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows)
     return m->scratch ? m->scratch + off : NULL;
 }
 
+/* Keep in step with bsnn__model_reserve below: bsnn_model_memory counts
+ * the workspace with this (tests/test_memory.c compares it with the bytes
+ * actually allocated). */
+size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows)
+{
+    size_t bytes = bsnn__alloc_cost(m->n_layers * sizeof(float *));
+    for (size_t i = 0; i < m->n_layers; i++)
+        bytes += bsnn__alloc_cost(rows * m->layers[i]->n_out * sizeof(float));
+    size_t sf = scratch_floats(m, rows);
+    if (sf) bytes += bsnn__alloc_cost(sf * sizeof(float));
+    bytes += 2 * bsnn__alloc_cost(rows * m->max_width * sizeof(float));
+    bytes += bsnn__alloc_cost(rows * m->n_in * sizeof(float));
+    bytes += bsnn__alloc_cost(rows * bsnn_model_n_outputs(m) * sizeof(float));
+    return bytes;
+}
+
 bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who)
 {
     if (rows <= m->ws_rows) return BSNN_OK;

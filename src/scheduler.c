@@ -2,8 +2,10 @@
  * scheduler.c - the batch scheduler: which samples form each batch of an
  * epoch (shuffled with its own seeded generator or in stored order), how a
  * partial last batch is treated (kept, dropped, or carried into the next
- * epoch's first batch as the TensorFlow Playground does), and how the batch
- * size is chosen per epoch.
+ * epoch's first batch as the TensorFlow Playground does), how the batch
+ * size is chosen per epoch (constant, steps, geometric growth), and the
+ * learning rate of every update (schedule x batch-size scaling x warmup).
+ * Formulas and sources: docs/scheduler.md.
  */
 #include "internal.h"
 
@@ -25,6 +27,11 @@ bsnn_scheduler *bsnn_scheduler_create(size_t n_samples)
     s->n = n_samples;
     s->batch = n_samples < 32 ? n_samples : 32;
     s->shuffle = 1;
+    s->growth = 2.0;
+    s->growth_every = 1;
+    s->lr_decay = 0.1;
+    s->lr_step_epochs = 10;
+    s->base_batch = 32;
     bsnn_scheduler_reset(s);
     return s;
 }
@@ -34,6 +41,8 @@ void bsnn_scheduler_free(bsnn_scheduler *s)
     if (s == NULL) return;
     bsnn__free(s->order);
     bsnn__free(s->batch_buf);
+    bsnn__free(s->step_epochs);
+    bsnn__free(s->step_sizes);
     bsnn__free(s);
 }
 
@@ -44,24 +53,130 @@ bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s)
     s->epoch = s->step = s->pos = 0;
     s->in_epoch = 0;
     s->carried = 0;
+    s->total_steps = 0;
+    s->have_last = 0;
     return BSNN_OK;
 }
 
 static int is_flag(double v) { return v == 0.0 || v == 1.0; }
+
+static int is_count(double v, double lo, double hi)
+{
+    return v >= lo && v <= hi && v == floor(v);
+}
+
+#define BSNN_MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in double */
+
+static bsnn_status set_flag(bsnn_scheduler *s, bsnn_sched_param param, double value,
+                            const char *who)
+{
+    if (!is_flag(value))
+        return bsnn__fail(BSNN_E_ARG, "%s: setting %d takes 0 or 1, not %g", who, (int)param,
+                          value);
+    if (param == BSNN_SCHED_FULL_BATCH) s->full_batch = (int)value;
+    if (param == BSNN_SCHED_SHUFFLE) s->shuffle = (int)value;
+    if (param == BSNN_SCHED_DROP_LAST) s->drop_last = (int)value;
+    if (param == BSNN_SCHED_CARRY_OVER) s->carry_over = (int)value;
+    if (s->drop_last && s->carry_over)
+        return s->drop_last = s->carry_over = 0,
+               bsnn__fail(BSNN_E_ARG, "%s: drop-last and carry-over exclude each other", who);
+    return BSNN_OK;
+}
+
+/* Settings of the batch-size schedule. */
+static bsnn_status set_batch(bsnn_scheduler *s, bsnn_sched_param param, double value,
+                             const char *who)
+{
+    switch (param) {
+    case BSNN_SCHED_BATCH_SIZE:
+        if (!is_count(value, 1.0, (double)s->n))
+            return bsnn__fail(BSNN_E_ARG, "%s: batch size %g is not an integer in 1..%zu", who,
+                              value, s->n);
+        if (s->batch_cap && value > (double)s->batch_cap)
+            return bsnn__fail(BSNN_E_ARG, "%s: batch size %g exceeds the batch cap %zu", who,
+                              value, s->batch_cap);
+        s->batch = (size_t)value;
+        return BSNN_OK;
+    case BSNN_SCHED_BATCH_SCHEDULE:
+        if (!is_count(value, BSNN_BATCH_CONSTANT, BSNN_BATCH_GEOMETRIC))
+            return bsnn__fail(BSNN_E_ARG, "%s: batch schedule %g is not 0..2", who, value);
+        s->batch_schedule = (int)value;
+        return BSNN_OK;
+    case BSNN_SCHED_GROWTH_FACTOR:
+        if (!(value > 1.0 && value <= 1e6))
+            return bsnn__fail(BSNN_E_ARG, "%s: growth factor %g must be > 1 (and <= 1e6)", who,
+                              value);
+        s->growth = value;
+        return BSNN_OK;
+    case BSNN_SCHED_GROWTH_EVERY:
+        if (!is_count(value, 1.0, BSNN_MAX_EXACT))
+            return bsnn__fail(BSNN_E_ARG, "%s: growth period %g is not an integer >= 1 epochs",
+                              who, value);
+        s->growth_every = (size_t)value;
+        return BSNN_OK;
+    default: /* BSNN_SCHED_BATCH_CAP */
+        if (value != 0.0 && !is_count(value, (double)s->batch, (double)s->n))
+            return bsnn__fail(BSNN_E_ARG,
+                              "%s: batch cap %g is not 0 or an integer in %zu (the batch "
+                              "size)..%zu",
+                              who, value, s->batch, s->n);
+        s->batch_cap = (size_t)value;
+        return BSNN_OK;
+    }
+}
+
+/* Settings of the learning rate. */
+static bsnn_status set_lr(bsnn_scheduler *s, bsnn_sched_param param, double value,
+                          const char *who)
+{
+    switch (param) {
+    case BSNN_SCHED_LR_SCHEDULE:
+        if (!is_count(value, BSNN_LR_CONSTANT, BSNN_LR_COSINE))
+            return bsnn__fail(BSNN_E_ARG, "%s: lr schedule %g is not 0..3", who, value);
+        s->lr_schedule = (int)value;
+        return BSNN_OK;
+    case BSNN_SCHED_LR_DECAY:
+        if (!(value > 0.0 && value <= 1.0))
+            return bsnn__fail(BSNN_E_ARG, "%s: lr decay %g is not in (0, 1]", who, value);
+        s->lr_decay = value;
+        return BSNN_OK;
+    case BSNN_SCHED_LR_STEP_EPOCHS:
+        if (!is_count(value, 1.0, BSNN_MAX_EXACT))
+            return bsnn__fail(BSNN_E_ARG, "%s: lr step period %g is not an integer >= 1", who,
+                              value);
+        s->lr_step_epochs = (size_t)value;
+        return BSNN_OK;
+    case BSNN_SCHED_LR_MIN_FACTOR:
+        if (!(value >= 0.0 && value <= 1.0))
+            return bsnn__fail(BSNN_E_ARG, "%s: lr floor factor %g is not in [0, 1]", who, value);
+        s->lr_min_factor = value;
+        return BSNN_OK;
+    case BSNN_SCHED_WARMUP_STEPS:
+        if (!is_count(value, 0.0, BSNN_MAX_EXACT))
+            return bsnn__fail(BSNN_E_ARG, "%s: warmup %g is not an integer >= 0 updates", who,
+                              value);
+        s->warmup = (size_t)value;
+        return BSNN_OK;
+    case BSNN_SCHED_LR_SCALING:
+        if (!is_count(value, BSNN_SCALE_NONE, BSNN_SCALE_SQRT))
+            return bsnn__fail(BSNN_E_ARG, "%s: lr scaling %g is not 0..2", who, value);
+        s->lr_scaling = (int)value;
+        return BSNN_OK;
+    default: /* BSNN_SCHED_BASE_BATCH */
+        if (!is_count(value, 1.0, BSNN_MAX_EXACT))
+            return bsnn__fail(BSNN_E_ARG, "%s: base batch %g is not an integer >= 1", who, value);
+        s->base_batch = (size_t)value;
+        return BSNN_OK;
+    }
+}
 
 bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value)
 {
     const char *who = "bsnn_scheduler_set";
     BSNN_CHECK_NULL(who, s);
     switch (param) {
-    case BSNN_SCHED_BATCH_SIZE:
-        if (!(value >= 1.0 && value <= (double)s->n && value == floor(value)))
-            return bsnn__fail(BSNN_E_ARG, "%s: batch size %g is not an integer in 1..%zu", who,
-                              value, s->n);
-        s->batch = (size_t)value;
-        return BSNN_OK;
     case BSNN_SCHED_SEED:
-        if (!(value >= 0.0 && value <= 9007199254740992.0 && value == floor(value)))
+        if (!is_count(value, 0.0, BSNN_MAX_EXACT))
             return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53", who, value);
         s->seed = (uint64_t)value;
         bsnn__rng_seed(&s->rng, s->seed);
@@ -69,17 +184,29 @@ bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double
     case BSNN_SCHED_FULL_BATCH:
     case BSNN_SCHED_SHUFFLE:
     case BSNN_SCHED_DROP_LAST:
-    case BSNN_SCHED_CARRY_OVER:
-        if (!is_flag(value))
-            return bsnn__fail(BSNN_E_ARG, "%s: setting %d takes 0 or 1, not %g", who, (int)param,
+    case BSNN_SCHED_CARRY_OVER: return set_flag(s, param, value, who);
+    case BSNN_SCHED_BATCH_SIZE:
+    case BSNN_SCHED_BATCH_SCHEDULE:
+    case BSNN_SCHED_GROWTH_FACTOR:
+    case BSNN_SCHED_GROWTH_EVERY:
+    case BSNN_SCHED_BATCH_CAP: return set_batch(s, param, value, who);
+    case BSNN_SCHED_LR_SCHEDULE:
+    case BSNN_SCHED_LR_DECAY:
+    case BSNN_SCHED_LR_STEP_EPOCHS:
+    case BSNN_SCHED_LR_MIN_FACTOR:
+    case BSNN_SCHED_WARMUP_STEPS:
+    case BSNN_SCHED_LR_SCALING:
+    case BSNN_SCHED_BASE_BATCH: return set_lr(s, param, value, who);
+    case BSNN_SCHED_MICRO_BATCH:
+        if (!is_count(value, 0.0, BSNN_MAX_EXACT))
+            return bsnn__fail(BSNN_E_ARG, "%s: micro-batch %g is not an integer >= 0", who, value);
+        s->micro = (size_t)value;
+        return BSNN_OK;
+    case BSNN_SCHED_MEMORY_BUDGET:
+        if (!(value >= 0.0 && value <= BSNN_MAX_EXACT))
+            return bsnn__fail(BSNN_E_ARG, "%s: memory budget %g bytes is not in 0..2^53", who,
                               value);
-        if (param == BSNN_SCHED_FULL_BATCH) s->full_batch = (int)value;
-        if (param == BSNN_SCHED_SHUFFLE) s->shuffle = (int)value;
-        if (param == BSNN_SCHED_DROP_LAST) s->drop_last = (int)value;
-        if (param == BSNN_SCHED_CARRY_OVER) s->carry_over = (int)value;
-        if (s->drop_last && s->carry_over)
-            return s->drop_last = s->carry_over = 0,
-                   bsnn__fail(BSNN_E_ARG, "%s: drop-last and carry-over exclude each other", who);
+        s->budget = floor(value);
         return BSNN_OK;
     }
     return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
@@ -97,14 +224,160 @@ bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_
     case BSNN_SCHED_SEED: *out = (double)s->seed; break;
     case BSNN_SCHED_DROP_LAST: *out = s->drop_last; break;
     case BSNN_SCHED_CARRY_OVER: *out = s->carry_over; break;
+    case BSNN_SCHED_BATCH_SCHEDULE: *out = s->batch_schedule; break;
+    case BSNN_SCHED_GROWTH_FACTOR: *out = s->growth; break;
+    case BSNN_SCHED_GROWTH_EVERY: *out = (double)s->growth_every; break;
+    case BSNN_SCHED_BATCH_CAP: *out = (double)s->batch_cap; break;
+    case BSNN_SCHED_LR_SCHEDULE: *out = s->lr_schedule; break;
+    case BSNN_SCHED_LR_DECAY: *out = s->lr_decay; break;
+    case BSNN_SCHED_LR_STEP_EPOCHS: *out = (double)s->lr_step_epochs; break;
+    case BSNN_SCHED_LR_MIN_FACTOR: *out = s->lr_min_factor; break;
+    case BSNN_SCHED_WARMUP_STEPS: *out = (double)s->warmup; break;
+    case BSNN_SCHED_LR_SCALING: *out = s->lr_scaling; break;
+    case BSNN_SCHED_BASE_BATCH: *out = (double)s->base_batch; break;
+    case BSNN_SCHED_MICRO_BATCH: *out = (double)s->micro; break;
+    case BSNN_SCHED_MEMORY_BUDGET: *out = s->budget; break;
     default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
     }
     return BSNN_OK;
 }
 
+bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
+                                           const size_t *sizes, size_t count)
+{
+    const char *who = "bsnn_scheduler_set_batch_steps";
+    BSNN_CHECK_NULL(who, s);
+    size_t *e = NULL, *z = NULL;
+    if (count > 0) {
+        BSNN_CHECK_NULL(who, epochs);
+        BSNN_CHECK_NULL(who, sizes);
+        for (size_t i = 0; i < count; i++) {
+            if (sizes[i] == 0 || sizes[i] > s->n)
+                return bsnn__fail(BSNN_E_ARG, "%s: sizes[%zu] is %zu, expected 1..%zu", who, i,
+                                  sizes[i], s->n);
+            if (i > 0 && epochs[i] <= epochs[i - 1])
+                return bsnn__fail(BSNN_E_ARG,
+                                  "%s: epochs[%zu] is %zu, not above epochs[%zu] = %zu", who, i,
+                                  epochs[i], i - 1, epochs[i - 1]);
+        }
+        e = bsnn__calloc(count, sizeof *e, who);
+        z = e ? bsnn__calloc(count, sizeof *z, who) : NULL;
+        if (z == NULL) {
+            bsnn__free(e);
+            return BSNN_E_NOMEM;
+        }
+        memcpy(e, epochs, count * sizeof *e);
+        memcpy(z, sizes, count * sizeof *z);
+    }
+    bsnn__free(s->step_epochs);
+    bsnn__free(s->step_sizes);
+    s->step_epochs = e;
+    s->step_sizes = z;
+    s->n_steps = count;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_scheduler *src)
+{
+    size_t *e = NULL, *z = NULL, n = dst->n;
+    if (src->n_steps) {
+        e = bsnn__calloc(src->n_steps, sizeof *e, "bsnn_scheduler");
+        z = e ? bsnn__calloc(src->n_steps, sizeof *z, "bsnn_scheduler") : NULL;
+        if (z == NULL) {
+            bsnn__free(e);
+            return BSNN_E_NOMEM;
+        }
+        for (size_t i = 0; i < src->n_steps; i++) {
+            e[i] = src->step_epochs[i];
+            z[i] = src->step_sizes[i] < n ? src->step_sizes[i] : n;
+        }
+    }
+    bsnn_scheduler saved = *dst;
+    *dst = *src;
+    dst->n = n;
+    dst->order = saved.order;
+    dst->batch_buf = saved.batch_buf;
+    bsnn__free(saved.step_epochs);
+    bsnn__free(saved.step_sizes);
+    dst->step_epochs = e;
+    dst->step_sizes = z;
+    if (dst->batch > n) dst->batch = n;
+    if (dst->batch_cap > n) dst->batch_cap = n;
+    return bsnn_scheduler_reset(dst);
+}
+
+size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch)
+{
+    if (s->full_batch) return s->n;
+    size_t b = s->batch;
+    if (s->batch_schedule == BSNN_BATCH_STEPS) {
+        for (size_t i = 0; i < s->n_steps && s->step_epochs[i] <= epoch; i++)
+            b = s->step_sizes[i];
+    } else if (s->batch_schedule == BSNN_BATCH_GEOMETRIC) {
+        size_t cap = s->batch_cap ? s->batch_cap : s->n;
+        double grown = (double)b * pow(s->growth, (double)(epoch / s->growth_every));
+        b = grown >= (double)cap ? cap : (size_t)floor(grown);
+    }
+    return b;
+}
+
 static size_t epoch_batch_size(const bsnn_scheduler *s)
 {
-    return s->full_batch ? s->n : s->batch;
+    return bsnn__scheduler_batch_at(s, s->epoch);
+}
+
+size_t bsnn_scheduler_batch_size_at(const bsnn_scheduler *s, size_t epoch)
+{
+    return s ? bsnn__scheduler_batch_at(s, epoch) : 0;
+}
+
+static double schedule_factor(const bsnn_scheduler *s, size_t epoch)
+{
+    const double pi = 3.14159265358979323846;
+    switch (s->lr_schedule) {
+    case BSNN_LR_STEP: return pow(s->lr_decay, (double)(epoch / s->lr_step_epochs));
+    case BSNN_LR_EXPONENTIAL: return pow(s->lr_decay, (double)epoch);
+    case BSNN_LR_COSINE: {
+        double t = (double)(epoch < s->lr_step_epochs ? epoch : s->lr_step_epochs);
+        double mn = s->lr_min_factor;
+        return mn + (1.0 - mn) * 0.5 * (1.0 + cos(pi * t / (double)s->lr_step_epochs));
+    }
+    default: return 1.0;
+    }
+}
+
+double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch, size_t batch,
+                              size_t update)
+{
+    double ratio = (double)batch / (double)s->base_batch;
+    double scale = s->lr_scaling == BSNN_SCALE_LINEAR ? ratio
+                   : s->lr_scaling == BSNN_SCALE_SQRT ? sqrt(ratio)
+                                                       : 1.0;
+    double warm = update < s->warmup ? (double)(update + 1) / (double)s->warmup : 1.0;
+    return base * schedule_factor(s, epoch) * scale * warm;
+}
+
+bsnn_status bsnn_scheduler_lr(double *out, const bsnn_scheduler *s, double base_lr)
+{
+    const char *who = "bsnn_scheduler_lr";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, s);
+    if (!(base_lr > 0.0 && isfinite(base_lr)))
+        return bsnn__fail(BSNN_E_ARG, "%s: base_lr %g is not a finite value > 0", who, base_lr);
+    if (s->have_last)
+        *out = bsnn__scheduler_lr_for(s, base_lr, s->last_epoch, s->last_batch, s->last_update);
+    else
+        *out = bsnn__scheduler_lr_for(s, base_lr, s->epoch, bsnn_scheduler_batch_size(s),
+                                      s->total_steps);
+    return BSNN_OK;
+}
+
+size_t bsnn__scheduler_rows(const bsnn_scheduler *s, size_t n, size_t cap)
+{
+    size_t rows = n;
+    if (s->micro && s->micro < rows) rows = s->micro;
+    if (cap && cap < rows) rows = cap;
+    return rows;
 }
 
 static void start_epoch(bsnn_scheduler *s)
@@ -153,6 +426,10 @@ bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count, i
     }
     s->pos += take;
     s->step++;
+    s->have_last = 1;
+    s->last_epoch = s->epoch;
+    s->last_batch = s->cur_batch;
+    s->last_update = s->total_steps++;
     int end = epoch_ends_after(s, s->pos);
     if (end) {
         s->in_epoch = 0;
@@ -173,4 +450,74 @@ size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s)
 {
     if (s == NULL) return 0;
     return s->in_epoch ? s->cur_batch : epoch_batch_size(s);
+}
+
+size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s) { return s ? s->total_steps : 0; }
+
+bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step)
+{
+    const char *who = "bsnn_scheduler_seek";
+    BSNN_CHECK_NULL(who, s);
+    bsnn_scheduler_reset(s);
+    const size_t *idx;
+    size_t count;
+    int end;
+    /* Replaying is the only way to reproduce the RNG draws, carried
+     * leftovers and the warmup clock exactly; it costs no allocation. */
+    while (s->epoch < epoch || (s->epoch == epoch && s->step < step)) {
+        bsnn_scheduler_next(&idx, &count, &end, s);
+        if (s->epoch > epoch) {
+            bsnn_scheduler_reset(s);
+            return bsnn__fail(BSNN_E_ARG, "%s: epoch %zu has fewer than %zu batches", who, epoch,
+                              step);
+        }
+    }
+    s->have_last = 0;
+    return BSNN_OK;
+}
+
+/* Checkpoint layout: a version word, the scalar position, the RNG, the
+ * epoch's order, then the carried leftovers. */
+enum { SCHED_STATE_VERSION = 1, SCHED_STATE_FIXED = 14 };
+
+size_t bsnn__scheduler_state_words(const bsnn_scheduler *s)
+{
+    return SCHED_STATE_FIXED + s->n + s->carried;
+}
+
+void bsnn__scheduler_save(const bsnn_scheduler *s, uint64_t *out)
+{
+    uint64_t head[SCHED_STATE_FIXED] = {
+        SCHED_STATE_VERSION, s->n, s->epoch, s->step, s->pos, s->cur_batch, (uint64_t)s->in_epoch,
+        s->carried, s->total_steps, 0, s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]};
+    memcpy(out, head, sizeof head);
+    for (size_t i = 0; i < s->n; i++) out[SCHED_STATE_FIXED + i] = s->order[i];
+    for (size_t i = 0; i < s->carried; i++) out[SCHED_STATE_FIXED + s->n + i] = s->batch_buf[i];
+}
+
+bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t count)
+{
+    const char *who = "bsnn_scheduler (checkpoint)";
+    if (count < SCHED_STATE_FIXED || in[0] != SCHED_STATE_VERSION || in[1] != s->n)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler state is not version %d for %zu samples",
+                          who, SCHED_STATE_VERSION, s->n);
+    uint64_t pos = in[4], cur = in[5], carried = in[7];
+    if (pos > s->n || cur == 0 || cur > s->n || in[6] > 1 || carried >= s->n ||
+        count != SCHED_STATE_FIXED + s->n + carried)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler position is inconsistent", who);
+    for (size_t i = 0; i < s->n + carried; i++)
+        if (in[SCHED_STATE_FIXED + i] >= s->n)
+            return bsnn__fail(BSNN_E_FORMAT, "%s: sample index %zu is out of range", who, i);
+    s->epoch = (size_t)in[2];
+    s->step = (size_t)in[3];
+    s->pos = (size_t)pos;
+    s->cur_batch = (size_t)cur;
+    s->in_epoch = (int)in[6];
+    s->carried = (size_t)carried;
+    s->total_steps = (size_t)in[8];
+    for (int i = 0; i < 4; i++) s->rng.s[i] = in[10 + i];
+    for (size_t i = 0; i < s->n; i++) s->order[i] = (size_t)in[SCHED_STATE_FIXED + i];
+    for (size_t i = 0; i < s->carried; i++) s->batch_buf[i] = (size_t)in[SCHED_STATE_FIXED + s->n + i];
+    s->have_last = 0;
+    return BSNN_OK;
 }

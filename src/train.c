@@ -1,7 +1,9 @@
 /*
  * train.c - training and evaluation: the one-batch training primitive
  * (forward, backward, one update with the batch-mean gradient), the
- * scheduler-driven loop with its callback, and batched evaluation.
+ * scheduler-driven loop (per-update lr from the scheduler, micro-batch
+ * gradient accumulation, memory budget, per-epoch history) with its
+ * callback, and batched evaluation.
  */
 #include "internal.h"
 
@@ -147,12 +149,32 @@ static bsnn_status check_dataset(const char *who, const bsnn_model *m, const bsn
     return BSNN_OK;
 }
 
-/* The largest batch a scheduler can hand out (carry-over batches can hold up
- * to two batches' worth). */
-static size_t max_batch(const bsnn_scheduler *s)
+/* One update on the batch idx[0..n) of ds: processed `rows` rows at a time
+ * (micro-batches), each adding (1/n) * its per-sample gradient sum, so the
+ * accumulated gradient is the mean over the whole batch and ONE update is
+ * applied with rate lr. rows == n is the plain step. */
+static bsnn_status batch_update(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                const bsnn_dataset *ds, const size_t *idx, size_t n, size_t rows,
+                                double lr, const char *who)
 {
-    size_t b = s->full_batch ? s->n : s->batch;
-    return s->carry_over ? 2 * b : b;
+    BSNN_TRY(bsnn__model_reserve(m, rows, who)); /* a no-op unless the batch grew */
+    if (rows == n) {
+        gather(m, ds, idx, n);
+        return bsnn__model_step_rows(out_loss, m, opt, m->xbuf, m->ybuf, n, ds->n_out, lr, who);
+    }
+    bsnn__model_zero_grads(m);
+    float scale = 1.0f / (float)n;
+    double loss = 0.0;
+    for (size_t off = 0; off < n; off += rows) {
+        size_t k = n - off < rows ? n - off : rows;
+        gather(m, ds, idx + off, k);
+        loss += bsnn__model_accumulate(m, m->xbuf, m->ybuf, k, ds->n_out, scale);
+    }
+    loss /= (double)n;
+    BSNN_TRY(bsnn__model_apply(m, opt, lr, loss, who));
+    m->started = 1;
+    *out_loss = loss;
+    return BSNN_OK;
 }
 
 /* Add where training stopped to the divergence message (0-based epoch and
@@ -165,9 +187,43 @@ static void report_divergence(size_t epoch, size_t batch, size_t update)
                why, epoch, batch, update);
 }
 
-bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
-                             bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
-                             bsnn_callback cb, void *user)
+/* Rows per pass allowed by the scheduler's memory budget (0: no budget). */
+static bsnn_status budget_rows(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
+                               const bsnn_scheduler *s, const char *who)
+{
+    *out = 0;
+    if (s->budget <= 0.0) return BSNN_OK;
+    if (bsnn_model_max_batch(out, m, opt, s->budget, 2 * s->n) != BSNN_OK)
+        return bsnn__fail(BSNN_E_ARG, "%s: scheduler memory budget: %s", who, bsnn_last_error());
+    return BSNN_OK;
+}
+
+/* Per-epoch bookkeeping of a training call, for callbacks and histories. */
+typedef struct epoch_log {
+    double t0, loss, lr;
+    size_t samples, epoch_samples, updates;
+} epoch_log;
+
+static bsnn_status log_epoch(bsnn_model *m, const bsnn_dataset *val, bsnn_history *h,
+                             const epoch_log *log, size_t epoch, size_t batch)
+{
+    if (h == NULL) return BSNN_OK;
+    double vl = NAN, va = NAN;
+    if (val) {
+        /* Evaluate within the training workspace so it never grows here. */
+        size_t rows = m->ws_rows < val->n ? m->ws_rows : val->n;
+        BSNN_TRY(bsnn_model_evaluate(&vl, &va, m, val, rows ? rows : 1));
+    }
+    double row[BSNN__HIST_COLS] = {(double)epoch, (double)batch, log->lr,
+                                   log->loss / (double)log->epoch_samples, vl, va,
+                                   bsnn__now() - log->t0, (double)log->samples,
+                                   (double)log->updates};
+    return bsnn__history_append(h, row);
+}
+
+bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                                bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
+                                bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
 {
     const char *who = "bsnn_model_train";
     BSNN_CHECK_NULL(who, m);
@@ -178,42 +234,52 @@ bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *o
         return bsnn__fail(BSNN_E_SHAPE, "%s: scheduler is for %zu samples, dataset has %zu", who,
                           s->n, ds->n);
     BSNN_TRY(check_dataset(who, m, ds));
+    if (val) BSNN_TRY(check_dataset(who, m, val));
     BSNN_TRY(check_trainable(who, m, opt));
-    BSNN_TRY(bsnn__model_reserve(m, max_batch(s), who));
-    size_t steps = 0, end_epoch = s->epoch + epochs;
-    double epoch_loss = 0.0;
-    size_t epoch_samples = 0;
+    size_t cap;
+    BSNN_TRY(budget_rows(&cap, m, opt, s, who));
+    size_t stop = epochs > SIZE_MAX - s->epoch ? SIZE_MAX : s->epoch + epochs;
+    epoch_log log = {bsnn__now(), 0.0, 0.0, 0, 0, 0};
     bsnn_status st = BSNN_OK;
-    while (s->epoch < end_epoch) {
+    while (s->epoch < stop) {
         const size_t *idx;
         size_t n;
         int epoch_end;
         size_t at_epoch = s->epoch, at_batch = s->step; /* for a divergence report */
         bsnn_scheduler_next(&idx, &n, &epoch_end, s);
-        st = bsnn__model_reserve(m, n, who); /* a no-op unless a schedule grew the batch */
-        if (st != BSNN_OK) break;
-        gather(m, ds, idx, n);
+        size_t batch = s->last_batch;
+        log.lr = bsnn__scheduler_lr_for(s, opt->lr, s->last_epoch, batch, s->last_update);
         double loss;
-        st = bsnn__model_step_rows(&loss, m, opt, m->xbuf, m->ybuf, n, ds->n_out, opt->lr, who);
+        st = batch_update(&loss, m, opt, ds, idx, n, bsnn__scheduler_rows(s, n, cap), log.lr, who);
         if (st == BSNN_E_DIVERGED) {
-            report_divergence(at_epoch, at_batch, steps + 1);
+            report_divergence(at_epoch, at_batch, log.updates + 1);
             break;
         }
         if (st != BSNN_OK) break;
-        steps++;
-        epoch_loss += loss * (double)n;
-        epoch_samples += n;
-        size_t epoch = s->epoch - (size_t)epoch_end;
-        if (cb && cb(user, BSNN_EVENT_STEP, epoch, steps, n, loss)) break;
+        log.updates++;
+        log.loss += loss * (double)n;
+        log.epoch_samples += n;
+        log.samples += n;
+        size_t epoch = s->last_epoch;
+        if (cb && cb(user, BSNN_EVENT_STEP, epoch, log.updates, n, loss)) break;
         if (epoch_end) {
-            double mean = epoch_loss / (double)epoch_samples;
-            epoch_loss = 0.0;
-            epoch_samples = 0;
-            if (cb && cb(user, BSNN_EVENT_EPOCH, epoch, steps, n, mean)) break;
+            double mean = log.loss / (double)log.epoch_samples;
+            st = log_epoch(m, val, history, &log, epoch, batch);
+            if (st != BSNN_OK) break;
+            log.loss = 0.0;
+            log.epoch_samples = 0;
+            if (cb && cb(user, BSNN_EVENT_EPOCH, epoch, log.updates, n, mean)) break;
         }
     }
-    if (out_steps) *out_steps = steps;
+    if (out_steps) *out_steps = log.updates;
     return st;
+}
+
+bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                             bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
+                             bsnn_callback cb, void *user)
+{
+    return bsnn_model_train_ex(out_steps, m, opt, s, ds, NULL, NULL, epochs, cb, user);
 }
 
 /* Accuracy count over n rows of outputs o against targets t. */

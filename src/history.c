@@ -1,0 +1,122 @@
+/*
+ * history.c - bsnn_history: one row of doubles per training epoch (epoch,
+ * batch size, lr, losses, accuracy, time, samples, updates), readable by
+ * index for FFI hosts and written to CSV in one call for plots.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <time.h>
+
+struct bsnn_history {
+    double *rows; /* BSNN__HIST_COLS per row */
+    size_t n, cap;
+};
+
+double bsnn__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+bsnn_history *bsnn_history_create(void)
+{
+    return bsnn__calloc(1, sizeof(bsnn_history), "bsnn_history_create");
+}
+
+void bsnn_history_free(bsnn_history *h)
+{
+    if (h == NULL) return;
+    bsnn__free(h->rows);
+    bsnn__free(h);
+}
+
+size_t bsnn_history_size(const bsnn_history *h) { return h ? h->n : 0; }
+
+bsnn_status bsnn_history_clear(bsnn_history *h)
+{
+    BSNN_CHECK_NULL("bsnn_history_clear", h);
+    h->n = 0;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__rows_append(double **rows, size_t *n, size_t *cap, size_t cols,
+                              const double *row, const char *who)
+{
+    if (*n == *cap) {
+        /* Doubling keeps appends amortised O(1). */
+        size_t grown_cap = *cap ? 2 * *cap : 64;
+        double *grown = bsnn__calloc(grown_cap, cols * sizeof(double), who);
+        if (grown == NULL) return BSNN_E_NOMEM;
+        if (*n) memcpy(grown, *rows, *n * cols * sizeof(double));
+        bsnn__free(*rows);
+        *rows = grown;
+        *cap = grown_cap;
+    }
+    memcpy(*rows + *n * cols, row, cols * sizeof(double));
+    (*n)++;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__history_append(bsnn_history *h, const double *row)
+{
+    return bsnn__rows_append(&h->rows, &h->n, &h->cap, BSNN__HIST_COLS, row, "bsnn_history");
+}
+
+bsnn_status bsnn_history_get(double *out, const bsnn_history *h, size_t row,
+                             bsnn_hist_field field)
+{
+    const char *who = "bsnn_history_get";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, h);
+    if (row >= h->n)
+        return bsnn__fail(BSNN_E_ARG, "%s: row %zu is out of range (%zu rows)", who, row, h->n);
+    if (field < BSNN_HIST_EPOCH || field > BSNN_HIST_UPDATES)
+        return bsnn__fail(BSNN_E_ARG, "%s: unknown field %d", who, (int)field);
+    *out = h->rows[row * BSNN__HIST_COLS + (size_t)field - 1];
+    return BSNN_OK;
+}
+
+static const char *const hist_header =
+    "epoch,batch_size,lr,train_loss,val_loss,val_accuracy,wall_seconds,samples,updates\n";
+
+static int write_rows(FILE *f, const bsnn_history *h)
+{
+    if (fputs(hist_header, f) < 0) return -1;
+    for (size_t r = 0; r < h->n; r++) {
+        const double *v = h->rows + r * BSNN__HIST_COLS;
+        if (fprintf(f, "%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f\n", v[0], v[1], v[2], v[3],
+                    v[4], v[5], v[6], v[7], v[8]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+bsnn_status bsnn__write_csv_file(const char *path, const char *who,
+                                 int (*write)(void *f, const void *obj), const void *obj)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return bsnn__fail(BSNN_E_IO, "%s: path '%s' is too long", who, path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) return bsnn__fail(BSNN_E_IO, "%s: cannot open '%s' for writing", who, tmp);
+    int bad = write(f, obj) != 0;
+    bad |= fflush(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return bsnn__fail(BSNN_E_IO, "%s: writing '%s' failed", who, path);
+    }
+    return BSNN_OK;
+}
+
+static int write_history(void *f, const void *obj) { return write_rows(f, obj); }
+
+bsnn_status bsnn_history_write_csv(const bsnn_history *h, const char *path)
+{
+    const char *who = "bsnn_history_write_csv";
+    BSNN_CHECK_NULL(who, h);
+    BSNN_CHECK_NULL(who, path);
+    return bsnn__write_csv_file(path, who, write_history, h);
+}

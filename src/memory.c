@@ -1,0 +1,79 @@
+/*
+ * memory.c - what training costs in bytes: bsnn_model_memory adds up every
+ * block the model and optimizer hold while training at a batch size (as
+ * bsnn__alloc requests them, alignment header included), and
+ * bsnn_model_max_batch inverts it for a memory budget.
+ */
+#include "internal.h"
+
+size_t bsnn__alloc_cost(size_t size)
+{
+    /* bsnn__alloc asks the host for size + alignment slack + its header. */
+    return size ? size + BSNN_ALIGN + 2 * sizeof(void *) : 0;
+}
+
+/* Bytes that do not depend on the batch: structures, arenas, optimizer. */
+static size_t fixed_bytes(const bsnn_model *m, const bsnn_optimizer *opt)
+{
+    size_t arena = m->n_params * sizeof(float);
+    size_t bytes = bsnn__alloc_cost(sizeof *m) + bsnn__alloc_cost(m->cap_layers * sizeof(bsnn_layer *));
+    for (size_t i = 0; i < m->n_layers; i++) bytes += bsnn__alloc_cost(sizeof(bsnn_layer));
+    bytes += 3 * bsnn__alloc_cost(arena); /* params, grads, decay mask */
+    bytes += bsnn__alloc_cost(m->n_state * sizeof(float));
+    if (opt) {
+        size_t per = bsnn__optimizer_state_per_param(opt->kind);
+        bytes += bsnn__alloc_cost(sizeof *opt) + bsnn__alloc_cost(per * arena);
+    }
+    return bytes;
+}
+
+static bsnn_status check_model(const char *who, const bsnn_model *m)
+{
+    BSNN_CHECK_NULL(who, m);
+    if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
+                              size_t batch)
+{
+    const char *who = "bsnn_model_memory";
+    BSNN_CHECK_NULL(who, out_bytes);
+    BSNN_TRY(check_model(who, m));
+    BSNN_CHECK_NULL(who, opt);
+    if (batch == 0) return bsnn__fail(BSNN_E_ARG, "%s: batch is 0, expected >= 1", who);
+    if (bsnn__mul_size(batch, m->max_width * sizeof(float)) == 0)
+        return bsnn__fail(BSNN_E_ARG, "%s: batch %zu overflows the workspace size", who, batch);
+    *out_bytes = fixed_bytes(m, opt) + bsnn__model_workspace_bytes(m, batch);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
+                                 double budget_bytes, size_t max_rows)
+{
+    const char *who = "bsnn_model_max_batch";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_TRY(check_model(who, m));
+    BSNN_CHECK_NULL(who, opt);
+    if (max_rows == 0) return bsnn__fail(BSNN_E_ARG, "%s: max_rows is 0, expected >= 1", who);
+    if (!(budget_bytes >= 0.0))
+        return bsnn__fail(BSNN_E_ARG, "%s: budget %g bytes is negative or NaN", who, budget_bytes);
+    size_t fixed = fixed_bytes(m, opt);
+    size_t need1 = fixed + bsnn__model_workspace_bytes(m, 1);
+    if ((double)need1 > budget_bytes)
+        return bsnn__fail(BSNN_E_ARG,
+                          "%s: budget %.0f bytes is below the %zu bytes one row needs", who,
+                          budget_bytes, need1);
+    /* The cost grows with rows; bisect for the last row count that fits. */
+    size_t lo = 1, hi = max_rows;
+    if (bsnn__mul_size(hi, m->max_width * sizeof(float)) == 0) hi = SIZE_MAX / 64 / m->max_width;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if ((double)(fixed + bsnn__model_workspace_bytes(m, mid)) <= budget_bytes)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    *out = lo;
+    return BSNN_OK;
+}

@@ -1,0 +1,267 @@
+/*
+ * test_search.c - the batch-size search: on a problem where the answer is
+ * forced (one epoch of noise-free linear regression: every extra update
+ * helps, so the smallest batch wins) the heuristic visits the documented
+ * sizes in order, never leaves [1, N], returns 1, and is deterministic; the
+ * sweep picks the best listed size; bad input is refused.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+/* y = 2 x0 - x1 + 0.5 on n points from a fixed LCG (independent of bsnn). */
+static bsnn_dataset *linear_set(size_t n, unsigned seed)
+{
+    float *x = malloc(n * 2 * sizeof(float)), *y = malloc(n * sizeof(float));
+    unsigned st = seed;
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 2; j++) {
+            st = st * 1103515245u + 12345u;
+            x[i * 2 + j] = (float)((st >> 8) % 2001) / 1000.0f - 1.0f;
+        }
+        y[i] = 2.0f * x[i * 2] - x[i * 2 + 1] + 0.5f;
+    }
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, n, 2, 1);
+    free(x);
+    free(y);
+    cr_assert_not_null(ds);
+    return ds;
+}
+
+static bsnn_model *linear_model(void)
+{
+    bsnn_model *m = bsnn_model_create(2);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_init_params(m, 3), BSNN_OK);
+    return m;
+}
+
+static double col(const bsnn_search *se, size_t row, bsnn_search_col c)
+{
+    double v;
+    cr_assert_eq(bsnn_search_result(&v, se, row, c), BSNN_OK, "%s", bsnn_last_error());
+    return v;
+}
+
+Test(search, heuristic_visits_documented_order_and_finds_forced_smallest_batch)
+{
+    bsnn_dataset *tr = linear_set(256, 1), *va = linear_set(64, 2);
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_optimizer_set(opt, BSNN_OPT_LR, 0.05);
+    bsnn_search *se = bsnn_search_create();
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_BUDGET, 1), BSNN_OK);
+    float before[3], after[3];
+    bsnn_model_get_params(before, 3, m);
+    size_t best = 0;
+    cr_assert_eq(bsnn_search_run(&best, se, m, opt, tr, va, NULL), BSNN_OK, "%s", bsnn_last_error());
+    const size_t want[] = {128, 64, 256, 32, 16, 8, 4, 2, 1};
+    size_t nw = sizeof want / sizeof want[0];
+    cr_assert_eq(bsnn_search_count(se), nw);
+    for (size_t i = 0; i < nw; i++) {
+        double b = col(se, i, BSNN_SEARCH_COL_BATCH);
+        cr_assert(b >= 1 && b <= 256);
+        cr_assert_eq((size_t)b, want[i], "row %zu: batch %g, expected %zu", i, b, want[i]);
+        /* one epoch: updates = ceil(N / B), epochs = 1 */
+        cr_assert_eq((size_t)col(se, i, BSNN_SEARCH_COL_UPDATES), (256 + want[i] - 1) / want[i]);
+        cr_assert_float_eq(col(se, i, BSNN_SEARCH_COL_EPOCHS), 1.0, 1e-12);
+        cr_assert_eq(col(se, i, BSNN_SEARCH_COL_ACCUMULATED), 0.0);
+    }
+    cr_assert_eq(best, 1);
+    cr_assert_eq(bsnn_search_best(se), 1);
+    /* the model is back at its starting point */
+    bsnn_model_get_params(after, 3, m);
+    cr_assert_arr_eq(before, after, sizeof before);
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+Test(search, same_seed_gives_identical_rows)
+{
+    bsnn_dataset *tr = linear_set(100, 4), *va = linear_set(30, 5);
+    double rows[2][8][6];
+    size_t count[2];
+    for (int run = 0; run < 2; run++) {
+        bsnn_model *m = linear_model();
+        bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+        bsnn_search *se = bsnn_search_create();
+        bsnn_search_set(se, BSNN_SEARCH_START, 16);
+        bsnn_search_set(se, BSNN_SEARCH_BUDGET_KIND, BSNN_BUDGET_SAMPLES);
+        bsnn_search_set(se, BSNN_SEARCH_BUDGET, 150);
+        bsnn_search_set(se, BSNN_SEARCH_SEED, 9);
+        size_t best;
+        cr_assert_eq(bsnn_search_run(&best, se, m, opt, tr, va, NULL), BSNN_OK, "%s",
+                     bsnn_last_error());
+        count[run] = bsnn_search_count(se);
+        cr_assert(count[run] >= 2 && count[run] <= 8);
+        for (size_t i = 0; i < count[run]; i++)
+            for (int c = 0; c < 6; c++) rows[run][i][c] = col(se, i, (bsnn_search_col)(c + 1));
+        /* a samples budget: the last update reaches >= 150 samples */
+        for (size_t i = 0; i < count[run]; i++) {
+            double b = rows[run][i][0], seen = rows[run][i][1] * 100.0;
+            cr_assert(seen >= 150 && seen < 150 + b, "batch %g saw %g samples", b, seen);
+        }
+        bsnn_search_free(se);
+        bsnn_optimizer_free(opt);
+        bsnn_model_free(m);
+    }
+    cr_assert_eq(count[0], count[1]);
+    for (size_t i = 0; i < count[0]; i++)
+        for (int c = 0; c < 6; c++) cr_assert_eq(rows[0][i][c], rows[1][i][c]);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+Test(search, heuristic_clamps_start_to_n_and_stays_within_range)
+{
+    bsnn_dataset *tr = linear_set(40, 6), *va = linear_set(10, 7);
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_search *se = bsnn_search_create(); /* start 128 > N = 40 */
+    size_t best;
+    cr_assert_eq(bsnn_search_run(&best, se, m, opt, tr, va, NULL), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq((size_t)col(se, 0, BSNN_SEARCH_COL_BATCH), 40);
+    cr_assert_eq((size_t)col(se, 1, BSNN_SEARCH_COL_BATCH), 20); /* 2 x 40 is N again: skipped */
+    for (size_t i = 0; i < bsnn_search_count(se); i++) {
+        double b = col(se, i, BSNN_SEARCH_COL_BATCH);
+        cr_assert(b >= 1 && b <= 40);
+    }
+    cr_assert(best >= 1 && best <= 40);
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+Test(search, sweep_tries_sizes_in_order_and_picks_best)
+{
+    bsnn_dataset *tr = linear_set(128, 8), *va = linear_set(32, 9);
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_optimizer_set(opt, BSNN_OPT_LR, 0.05);
+    bsnn_search *se = bsnn_search_create();
+    bsnn_search_set(se, BSNN_SEARCH_BUDGET, 2);
+    const size_t sizes[] = {64, 4, 128, 16};
+    size_t best;
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, sizes, 4), BSNN_OK, "%s",
+                 bsnn_last_error());
+    cr_assert_eq(bsnn_search_count(se), 4);
+    size_t argmin = 0;
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq((size_t)col(se, i, BSNN_SEARCH_COL_BATCH), sizes[i]);
+        if (col(se, i, BSNN_SEARCH_COL_VAL_LOSS) < col(se, argmin, BSNN_SEARCH_COL_VAL_LOSS))
+            argmin = i;
+    }
+    cr_assert_eq(best, sizes[argmin]);
+    cr_assert_eq(best, 4); /* forced: most updates in 2 epochs */
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+Test(search, memory_budget_runs_large_candidates_with_accumulation)
+{
+    bsnn_dataset *tr = linear_set(64, 10), *va = linear_set(16, 11);
+    bsnn_model *m = tu_mlp(2, 8, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 2);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    size_t need16;
+    cr_assert_eq(bsnn_model_memory(&need16, m, opt, 16), BSNN_OK);
+    bsnn_search *se = bsnn_search_create();
+    bsnn_search_set(se, BSNN_SEARCH_MEMORY_BUDGET, (double)need16);
+    bsnn_search_set(se, BSNN_SEARCH_BUDGET, 1);
+    const size_t sizes[] = {8, 16, 64};
+    size_t best;
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, sizes, 3), BSNN_OK, "%s",
+                 bsnn_last_error());
+    cr_assert_eq(col(se, 0, BSNN_SEARCH_COL_ACCUMULATED), 0.0);
+    cr_assert_eq(col(se, 1, BSNN_SEARCH_COL_ACCUMULATED), 0.0);
+    cr_assert_eq(col(se, 2, BSNN_SEARCH_COL_ACCUMULATED), 1.0);
+    cr_assert_eq(col(se, 2, BSNN_SEARCH_COL_MICRO_BATCH), 16.0);
+    cr_assert(col(se, 2, BSNN_SEARCH_COL_PEAK_BYTES) <= (double)need16);
+    cr_assert_eq(col(se, 2, BSNN_SEARCH_COL_UPDATES), 1.0);
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+Test(search, bad_input_is_refused_with_a_message)
+{
+    bsnn_dataset *tr = linear_set(16, 1), *va = linear_set(4, 2);
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_search *se = bsnn_search_create();
+    size_t best = 77, zero = 0, big = 17;
+    double v;
+    cr_assert_eq(bsnn_search_set(NULL, BSNN_SEARCH_START, 1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_START, 0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_BUDGET, 0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_BUDGET_KIND, 4), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_METRIC, 0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_MEMORY_BUDGET, -1), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, (bsnn_search_param)99, 1), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_get(&v, se, (bsnn_search_param)99), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_get(&v, se, BSNN_SEARCH_START), BSNN_OK);
+    cr_assert_eq(v, 128.0);
+    cr_assert_eq(bsnn_search_run(&best, se, NULL, opt, tr, va, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_search_run(&best, se, m, opt, tr, NULL, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, &zero, 1), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "sizes[0]") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, &big, 1), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, &big, 0), BSNN_E_ARG);
+    cr_assert_eq(best, 77);
+    bsnn_search_set(se, BSNN_SEARCH_MEMORY_BUDGET, 100);
+    cr_assert_eq(bsnn_search_run(&best, se, m, opt, tr, va, NULL), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "budget") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_search_result(&v, se, 0, BSNN_SEARCH_COL_BATCH), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_result(&v, NULL, 0, BSNN_SEARCH_COL_BATCH), BSNN_E_NULL);
+    cr_assert_eq(bsnn_search_count(NULL), 0);
+    cr_assert_eq(bsnn_search_best(NULL), 0);
+    cr_assert_eq(bsnn_search_write_csv(se, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_search_write_csv(se, "/nonexistent-dir/x.csv"), BSNN_E_IO);
+    bsnn_search_free(NULL);
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+Test(search, csv_has_a_header_and_one_line_per_candidate)
+{
+    bsnn_dataset *tr = linear_set(32, 1), *va = linear_set(8, 2);
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_search *se = bsnn_search_create();
+    bsnn_search_set(se, BSNN_SEARCH_BUDGET, 1);
+    const size_t sizes[] = {4, 32};
+    size_t best;
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, sizes, 2), BSNN_OK);
+    char path[] = "/tmp/bsnn-search-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(bsnn_search_write_csv(se, path), BSNN_OK, "%s", bsnn_last_error());
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int lines = 0;
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert(strncmp(line, "batch,epochs,updates", 20) == 0);
+    while (fgets(line, sizeof line, f)) lines++;
+    fclose(f);
+    remove(path);
+    cr_assert_eq(lines, 2);
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
