@@ -322,8 +322,6 @@ size_t bsnn__alloc_cost(size_t size);
 /* Bytes of the workspace bsnn__model_reserve(m, rows) allocates; model.c
  * keeps it next to reserve, in step with it (test_memory checks). */
 size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows);
-/* Floats of optimizer state per parameter for a rule (optimizer.c). */
-size_t bsnn__optimizer_state_per_param(bsnn_optimizer_kind kind);
 
 /* History (history.c): append one row of BSNN_HIST_* values 1..9. */
 bsnn_status bsnn__history_append(bsnn_history *h, const double *row);

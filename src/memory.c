@@ -21,8 +21,8 @@ static size_t fixed_bytes(const bsnn_model *m, const bsnn_optimizer *opt)
     bytes += 3 * bsnn__alloc_cost(arena); /* params, grads, decay mask */
     bytes += bsnn__alloc_cost(m->n_state * sizeof(float));
     if (opt) {
-        size_t per = bsnn__optimizer_state_per_param(opt->kind);
-        bytes += bsnn__alloc_cost(sizeof *opt) + bsnn__alloc_cost(per * arena);
+        /* optimizer.c allocates n_state_vectors arena-sized vectors on bind */
+        bytes += bsnn__alloc_cost(sizeof *opt) + bsnn__alloc_cost(opt->n_state_vectors * arena);
     }
     return bytes;
 }

@@ -394,24 +394,3 @@ void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *gra
     }
 }
 
-/* ---- issue 4: memory estimates ---- */
-
-/* Floats of state per parameter each rule keeps (velocity, moments, the
- * AMSGrad maximum), for bsnn_model_memory. The update rules' owner keeps
- * this in step with what bsnn__optimizer_bind allocates. */
-size_t bsnn__optimizer_state_per_param(bsnn_optimizer_kind kind)
-{
-    switch (kind) {
-    case BSNN_MOMENTUM:
-    case BSNN_NESTEROV:
-    case BSNN_ADAGRAD:
-    case BSNN_RMSPROP: return 1;
-    case BSNN_ADADELTA:
-    case BSNN_ADAM:
-    case BSNN_ADAMAX:
-    case BSNN_NADAM:
-    case BSNN_ADAMW: return 2;
-    case BSNN_AMSGRAD: return 3;
-    default: return 0;
-    }
-}
