@@ -393,4 +393,3 @@ void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *gra
     default: rule_sgd(params, grads, n, c); break;
     }
 }
-
