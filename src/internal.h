@@ -322,6 +322,9 @@ size_t bsnn__alloc_cost(size_t size);
 /* Bytes of the workspace bsnn__model_reserve(m, rows) allocates; model.c
  * keeps it next to reserve, in step with it (test_memory checks). */
 size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows);
+/* Bytes of the model's structures and arenas (all but the workspace),
+ * kept next to bsnn_model_free in model.c. */
+size_t bsnn__model_fixed_bytes(const bsnn_model *m);
 
 /* History (history.c): append one row of BSNN_HIST_* values 1..9. */
 bsnn_status bsnn__history_append(bsnn_history *h, const double *row);

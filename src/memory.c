@@ -16,10 +16,7 @@ size_t bsnn__alloc_cost(size_t size)
 static size_t fixed_bytes(const bsnn_model *m, const bsnn_optimizer *opt)
 {
     size_t arena = m->n_params * sizeof(float);
-    size_t bytes = bsnn__alloc_cost(sizeof *m) + bsnn__alloc_cost(m->cap_layers * sizeof(bsnn_layer *));
-    for (size_t i = 0; i < m->n_layers; i++) bytes += bsnn__alloc_cost(sizeof(bsnn_layer));
-    bytes += 3 * bsnn__alloc_cost(arena); /* params, grads, decay mask */
-    bytes += bsnn__alloc_cost(m->n_state * sizeof(float));
+    size_t bytes = bsnn__model_fixed_bytes(m);
     if (opt) {
         /* optimizer.c allocates n_state_vectors arena-sized vectors on bind */
         bytes += bsnn__alloc_cost(sizeof *opt) + bsnn__alloc_cost(opt->n_state_vectors * arena);

@@ -53,6 +53,19 @@ void bsnn_model_free(bsnn_model *m)
     bsnn__free(m);
 }
 
+/* Bytes of everything bsnn_model_free releases except the workspace: keep
+ * in step with it (bsnn_model_memory counts with this; tests/test_memory.c
+ * compares it with the bytes actually allocated). */
+size_t bsnn__model_fixed_bytes(const bsnn_model *m)
+{
+    size_t p = m->n_params * sizeof(float), st = m->n_state * sizeof(float);
+    size_t bytes = bsnn__alloc_cost(sizeof *m) + bsnn__alloc_cost(m->cap_layers * sizeof(bsnn_layer *));
+    for (size_t i = 0; i < m->n_layers; i++) bytes += bsnn__alloc_cost(sizeof(bsnn_layer));
+    bytes += 3 * bsnn__alloc_cost(p) + bsnn__alloc_cost(st); /* params, grads, mask, state */
+    bytes += bsnn__alloc_cost(p + st);                         /* undo */
+    return bytes;
+}
+
 size_t bsnn_model_n_layers(const bsnn_model *m) { return m ? m->n_layers : 0; }
 size_t bsnn_model_n_inputs(const bsnn_model *m) { return m ? m->n_in : 0; }
 size_t bsnn_model_param_count(const bsnn_model *m) { return m ? m->n_params : 0; }

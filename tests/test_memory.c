@@ -1,0 +1,131 @@
+/*
+ * test_memory.c - bsnn_model_memory against the bytes really allocated
+ * (counted through the allocator hook) while building and training several
+ * nets at several batch sizes with several update rules; it must agree
+ * within 5%. Also bsnn_model_max_batch and bad input.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+
+typedef struct net_case {
+    size_t n_in, widths[4], n_dense, n_out;
+} net_case;
+
+static bsnn_model *build(const net_case *c)
+{
+    bsnn_model *m = bsnn_model_create(c->n_in);
+    for (size_t i = 0; i < c->n_dense; i++) {
+        cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(c->widths[i])), BSNN_OK);
+        cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_RELU)), BSNN_OK);
+    }
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(c->n_out)), BSNN_OK);
+    return m;
+}
+
+static bsnn_dataset *data(size_t n, size_t n_in, size_t n_out)
+{
+    float *x = calloc(n * n_in, sizeof(float)), *y = calloc(n * n_out, sizeof(float));
+    for (size_t i = 0; i < n * n_in; i++) x[i] = (float)((i * 7919) % 13) / 13.0f - 0.5f;
+    for (size_t i = 0; i < n * n_out; i++) y[i] = (float)((i * 104729) % 5) / 5.0f;
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, n, n_in, n_out);
+    free(x);
+    free(y);
+    return ds;
+}
+
+/* Peak bytes allocated from model creation through training at batch b,
+ * minus the dataset and scheduler made before; and the estimate. */
+static void measure(size_t *out_measured, size_t *out_estimate, const net_case *c, size_t b,
+                    bsnn_optimizer_kind kind)
+{
+    tu_count_allocations(0);
+    bsnn_dataset *ds = data(b, c->n_in, c->n_out);
+    bsnn_scheduler *s = bsnn_scheduler_create(b);
+    bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)b);
+    size_t base = tu_stats.live_bytes;
+    bsnn_model *m = build(c);
+    bsnn_optimizer *opt = bsnn_optimizer_create(kind);
+    /* Building grows the arenas layer by layer; count from the built model. */
+    tu_stats.peak_bytes = tu_stats.live_bytes;
+    cr_assert_eq(bsnn_model_memory(out_estimate, m, opt, b), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 2, NULL, NULL), BSNN_OK, "%s",
+                 bsnn_last_error());
+    *out_measured = tu_stats.peak_bytes - base;
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_scheduler_free(s);
+    bsnn_dataset_free(ds);
+    tu_restore_allocator();
+}
+
+Test(memory, estimate_is_within_5_percent_of_allocated_bytes)
+{
+    const net_case nets[] = {
+        {2, {4}, 1, 1},
+        {16, {64, 32}, 2, 10},
+        {784, {128}, 1, 10},
+        {10, {256, 256, 128}, 3, 3},
+    };
+    const size_t batches[] = {1, 7, 64, 300};
+    const bsnn_optimizer_kind kinds[] = {BSNN_SGD, BSNN_ADAM, BSNN_AMSGRAD};
+    double worst = 0.0;
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++)
+        for (size_t j = 0; j < sizeof batches / sizeof batches[0]; j++)
+            for (size_t k = 0; k < 3; k++) {
+                size_t measured, est;
+                measure(&measured, &est, &nets[i], batches[j], kinds[k]);
+                double rel = tu_rel((double)est, (double)measured, 1.0);
+                worst = fmax(worst, rel);
+                cr_assert_lt(rel, 0.05, "net %zu batch %zu rule %d: estimate %zu, allocated %zu",
+                             i, batches[j], (int)kinds[k], est, measured);
+                if (k == 1 && (j == 0 || j == 3))
+                    cr_log_info("memory: net %zu batch %zu adam: estimate %zu B, allocated %zu B",
+                                i, batches[j], est, measured);
+            }
+    cr_log_info("memory: worst relative difference %.4f%%", 100.0 * worst);
+}
+
+Test(memory, estimate_grows_with_batch_and_max_batch_inverts_it)
+{
+    const net_case c = {8, {32}, 1, 2};
+    bsnn_model *m = build(&c);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    size_t prev = 0;
+    for (size_t b = 1; b <= 512; b *= 2) {
+        size_t bytes, fit;
+        cr_assert_eq(bsnn_model_memory(&bytes, m, opt, b), BSNN_OK);
+        cr_assert_gt(bytes, prev);
+        prev = bytes;
+        cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, (double)bytes, 100000), BSNN_OK);
+        cr_assert_eq(fit, b);
+        cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, (double)bytes, 3), BSNN_OK);
+        cr_assert_eq(fit, b < 3 ? b : 3);
+    }
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+}
+
+Test(memory, bad_input_is_refused)
+{
+    const net_case c = {8, {32}, 1, 2};
+    bsnn_model *m = build(&c), *empty = bsnn_model_create(3);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    size_t out = 42;
+    cr_assert_eq(bsnn_model_memory(NULL, m, opt, 1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_model_memory(&out, NULL, opt, 1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_model_memory(&out, m, NULL, 1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_model_memory(&out, m, opt, 0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_memory(&out, empty, opt, 1), BSNN_E_STATE);
+    cr_assert_eq(bsnn_model_memory(&out, m, opt, SIZE_MAX / 2), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_max_batch(&out, m, opt, -1.0, 10), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_max_batch(&out, m, opt, NAN, 10), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_max_batch(&out, m, opt, 1e9, 0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_max_batch(&out, m, opt, 100.0, 10), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "one row needs") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_max_batch(NULL, m, opt, 1e9, 10), BSNN_E_NULL);
+    cr_assert_eq(out, 42);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_model_free(empty);
+}

@@ -1,0 +1,513 @@
+/*
+ * test_scheduler.c - the batch scheduler's schedules and accumulation:
+ * exact (batch size, lr) sequences of every batch-size and lr schedule
+ * against values recomputed here from the published formulas; resuming with
+ * bsnn_scheduler_seek (and the checkpoint helpers) gives the same remaining
+ * sequence; micro-batch accumulation (also with a partial last micro-batch,
+ * and the automatic split under a memory budget) gives the single-batch
+ * update; no allocation in steady-state accumulated steps; bad settings are
+ * refused with messages.
+ */
+#include "refnet.h"
+#include "internal.h"
+
+static const double PI = 3.14159265358979323846;
+
+static bsnn_scheduler *sched(size_t n, size_t batch)
+{
+    bsnn_scheduler *s = bsnn_scheduler_create(n);
+    cr_assert_not_null(s, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_SHUFFLE, 0), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch), BSNN_OK, "%s",
+                 bsnn_last_error());
+    return s;
+}
+
+static void set(bsnn_scheduler *s, bsnn_sched_param p, double v)
+{
+    cr_assert_eq(bsnn_scheduler_set(s, p, v), BSNN_OK, "%s", bsnn_last_error());
+}
+
+/* Walk `epochs` epochs; check each batch's count against the expected batch
+ * size of its epoch (partial last batch kept) and its lr against want_lr. */
+typedef double (*lr_fn)(size_t epoch, size_t batch, size_t update);
+
+static void check_run(bsnn_scheduler *s, size_t n, size_t epochs, const size_t *want_batch,
+                      lr_fn want_lr)
+{
+    size_t update = 0;
+    for (size_t e = 0; e < epochs; e++) {
+        cr_assert_eq(bsnn_scheduler_batch_size_at(s, e), want_batch[e], "epoch %zu", e);
+        size_t seen = 0;
+        for (;;) {
+            const size_t *idx;
+            size_t count;
+            int end;
+            cr_assert_eq(bsnn_scheduler_next(&idx, &count, &end, s), BSNN_OK);
+            size_t want = n - seen < want_batch[e] ? n - seen : want_batch[e];
+            cr_assert_eq(count, want, "epoch %zu update %zu: %zu samples, want %zu", e, update,
+                         count, want);
+            double lr;
+            cr_assert_eq(bsnn_scheduler_lr(&lr, s, 0.1), BSNN_OK);
+            double ref = 0.1 * want_lr(e, want_batch[e], update);
+            cr_assert_lt(tu_rel(lr, ref, 1e-300), 1e-12, "epoch %zu update %zu: lr %.17g, want %.17g",
+                         e, update, lr, ref);
+            seen += count;
+            update++;
+            if (end) break;
+        }
+        cr_assert_eq(seen, n);
+    }
+    cr_assert_eq(bsnn_scheduler_total_steps(s), update);
+}
+
+static double lr_one(size_t e, size_t b, size_t u) { (void)e, (void)b, (void)u; return 1.0; }
+
+Test(scheduler, constant_schedule_gives_fixed_batches_and_base_lr)
+{
+    bsnn_scheduler *s = sched(10, 4);
+    const size_t want[] = {4, 4, 4};
+    check_run(s, 10, 3, want, lr_one);
+    bsnn_scheduler_free(s);
+}
+
+Test(scheduler, step_list_switches_batch_size_at_listed_epochs)
+{
+    bsnn_scheduler *s = sched(16, 2);
+    const size_t ep[] = {1, 3}, sz[] = {4, 8};
+    cr_assert_eq(bsnn_scheduler_set_batch_steps(s, ep, sz, 2), BSNN_OK);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_STEPS);
+    const size_t want[] = {2, 4, 4, 8, 8};
+    check_run(s, 16, 5, want, lr_one);
+    bsnn_scheduler_free(s);
+}
+
+Test(scheduler, geometric_growth_multiplies_every_k_epochs_up_to_cap)
+{
+    bsnn_scheduler *s = sched(100, 3);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC);
+    set(s, BSNN_SCHED_GROWTH_EVERY, 2);
+    set(s, BSNN_SCHED_BATCH_CAP, 20);
+    const size_t want[] = {3, 3, 6, 6, 12, 12, 20, 20};
+    check_run(s, 100, 8, want, lr_one);
+    bsnn_scheduler_free(s);
+    /* f = 1.5, no cap: floor(10 * 1.5^e), capped by N = 100 */
+    s = sched(100, 10);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC);
+    set(s, BSNN_SCHED_GROWTH_FACTOR, 1.5);
+    for (size_t e = 0; e < 9; e++) {
+        double ref = floor(10.0 * pow(1.5, (double)e));
+        size_t want_b = ref > 100 ? 100 : (size_t)ref;
+        cr_assert_eq(bsnn_scheduler_batch_size_at(s, e), want_b, "epoch %zu", e);
+    }
+    bsnn_scheduler_free(s);
+}
+
+static double lr_step(size_t e, size_t b, size_t u) { (void)b, (void)u; return pow(0.5, (double)(e / 2)); }
+static double lr_exp(size_t e, size_t b, size_t u) { (void)b, (void)u; return pow(0.9, (double)e); }
+static double lr_cos(size_t e, size_t b, size_t u)
+{
+    (void)b, (void)u;
+    double t = e < 4 ? (double)e : 4.0;
+    return 0.1 + 0.9 * (1.0 + cos(PI * t / 4.0)) / 2.0;
+}
+static double lr_warm(size_t e, size_t b, size_t u)
+{
+    (void)e, (void)b;
+    return u < 5 ? (double)(u + 1) / 5.0 : 1.0;
+}
+
+Test(scheduler, lr_step_decay_multiplies_by_gamma_every_s_epochs)
+{
+    bsnn_scheduler *s = sched(9, 4);
+    set(s, BSNN_SCHED_LR_SCHEDULE, BSNN_LR_STEP);
+    set(s, BSNN_SCHED_LR_DECAY, 0.5);
+    set(s, BSNN_SCHED_LR_STEP_EPOCHS, 2);
+    const size_t want[] = {4, 4, 4, 4, 4, 4};
+    check_run(s, 9, 6, want, lr_step);
+    bsnn_scheduler_free(s);
+}
+
+Test(scheduler, lr_exponential_is_gamma_to_the_epoch)
+{
+    bsnn_scheduler *s = sched(5, 5);
+    set(s, BSNN_SCHED_LR_SCHEDULE, BSNN_LR_EXPONENTIAL);
+    set(s, BSNN_SCHED_LR_DECAY, 0.9);
+    const size_t want[] = {5, 5, 5, 5, 5};
+    check_run(s, 5, 5, want, lr_exp);
+    bsnn_scheduler_free(s);
+}
+
+Test(scheduler, lr_cosine_anneals_to_floor_over_t_epochs_then_stays)
+{
+    bsnn_scheduler *s = sched(6, 3);
+    set(s, BSNN_SCHED_LR_SCHEDULE, BSNN_LR_COSINE);
+    set(s, BSNN_SCHED_LR_STEP_EPOCHS, 4);
+    set(s, BSNN_SCHED_LR_MIN_FACTOR, 0.1);
+    const size_t want[] = {3, 3, 3, 3, 3, 3, 3};
+    check_run(s, 6, 7, want, lr_cos);
+    bsnn_scheduler_free(s);
+}
+
+Test(scheduler, linear_warmup_ramps_over_w_updates_across_epochs)
+{
+    bsnn_scheduler *s = sched(6, 2); /* 3 updates per epoch: warmup spans epochs */
+    set(s, BSNN_SCHED_WARMUP_STEPS, 5);
+    const size_t want[] = {2, 2, 2};
+    check_run(s, 6, 3, want, lr_warm);
+    bsnn_scheduler_free(s);
+}
+
+static double lr_lin(size_t e, size_t b, size_t u) { (void)e, (void)u; return (double)b / 4.0; }
+static double lr_sqrt(size_t e, size_t b, size_t u) { (void)e, (void)u; return sqrt((double)b / 4.0); }
+static double lr_all(size_t e, size_t b, size_t u)
+{
+    return lr_exp(e, b, u) * lr_lin(e, b, u) * (u < 3 ? (double)(u + 1) / 3.0 : 1.0);
+}
+
+Test(scheduler, lr_scaling_follows_the_growing_batch)
+{
+    const size_t want[] = {2, 4, 8, 16, 32};
+    lr_fn fns[] = {lr_lin, lr_sqrt};
+    for (int k = 0; k < 2; k++) {
+        bsnn_scheduler *s = sched(32, 2);
+        set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC);
+        set(s, BSNN_SCHED_LR_SCALING, k == 0 ? BSNN_SCALE_LINEAR : BSNN_SCALE_SQRT);
+        set(s, BSNN_SCHED_BASE_BATCH, 4);
+        check_run(s, 32, 5, want, fns[k]);
+        bsnn_scheduler_free(s);
+    }
+    /* schedule x scaling x warmup together */
+    bsnn_scheduler *s = sched(32, 2);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC);
+    set(s, BSNN_SCHED_LR_SCALING, BSNN_SCALE_LINEAR);
+    set(s, BSNN_SCHED_BASE_BATCH, 4);
+    set(s, BSNN_SCHED_LR_SCHEDULE, BSNN_LR_EXPONENTIAL);
+    set(s, BSNN_SCHED_LR_DECAY, 0.9);
+    set(s, BSNN_SCHED_WARMUP_STEPS, 3);
+    check_run(s, 32, 5, want, lr_all);
+    bsnn_scheduler_free(s);
+}
+
+Test(scheduler, full_batch_overrides_every_schedule)
+{
+    bsnn_scheduler *s = sched(12, 2);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC);
+    set(s, BSNN_SCHED_FULL_BATCH, 1);
+    const size_t want[] = {12, 12, 12};
+    check_run(s, 12, 3, want, lr_one);
+    bsnn_scheduler_free(s);
+}
+
+/* A scheduler with shuffle, carry-over, growth and warmup: the hardest case
+ * to resume. */
+static bsnn_scheduler *resume_sched(void)
+{
+    bsnn_scheduler *s = bsnn_scheduler_create(23);
+    set(s, BSNN_SCHED_SEED, 5);
+    set(s, BSNN_SCHED_BATCH_SIZE, 3);
+    set(s, BSNN_SCHED_CARRY_OVER, 1);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC);
+    set(s, BSNN_SCHED_GROWTH_EVERY, 2);
+    set(s, BSNN_SCHED_WARMUP_STEPS, 7);
+    set(s, BSNN_SCHED_LR_SCALING, BSNN_SCALE_SQRT);
+    return s;
+}
+
+typedef struct rec {
+    size_t epoch, step, count, idx[64];
+    double lr;
+} rec;
+
+static size_t record(rec *out, size_t max, bsnn_scheduler *s, size_t epochs)
+{
+    size_t k = 0;
+    while (bsnn_scheduler_epoch(s) < epochs && k < max) {
+        out[k].epoch = bsnn_scheduler_epoch(s);
+        out[k].step = bsnn_scheduler_step(s);
+        const size_t *idx;
+        int end;
+        cr_assert_eq(bsnn_scheduler_next(&idx, &out[k].count, &end, s), BSNN_OK);
+        cr_assert_leq(out[k].count, 64);
+        memcpy(out[k].idx, idx, out[k].count * sizeof(size_t));
+        cr_assert_eq(bsnn_scheduler_lr(&out[k].lr, s, 0.01), BSNN_OK);
+        k++;
+    }
+    return k;
+}
+
+static void same_tail(const rec *full, size_t nfull, size_t from, const rec *tail, size_t ntail)
+{
+    cr_assert_eq(ntail, nfull - from);
+    for (size_t i = 0; i < ntail; i++) {
+        const rec *a = &full[from + i], *b = &tail[i];
+        cr_assert_eq(a->epoch, b->epoch);
+        cr_assert_eq(a->step, b->step);
+        cr_assert_eq(a->count, b->count, "batch %zu", from + i);
+        cr_assert_arr_eq(a->idx, b->idx, a->count * sizeof(size_t));
+        cr_assert_eq(a->lr, b->lr, "batch %zu: lr %.17g vs %.17g", from + i, a->lr, b->lr);
+    }
+}
+
+Test(scheduler, seek_resumes_the_same_remaining_sequence)
+{
+    static rec full[200], tail[200];
+    bsnn_scheduler *a = resume_sched();
+    size_t nfull = record(full, 200, a, 6);
+    for (size_t from = 0; from < nfull; from += 3) {
+        bsnn_scheduler *b = resume_sched();
+        cr_assert_eq(bsnn_scheduler_seek(b, full[from].epoch, full[from].step), BSNN_OK, "%s",
+                     bsnn_last_error());
+        same_tail(full, nfull, from, tail, record(tail, 200, b, 6));
+        bsnn_scheduler_free(b);
+    }
+    bsnn_scheduler_free(a);
+}
+
+Test(scheduler, checkpoint_words_restore_position_and_rng)
+{
+    static rec full[200], tail[200];
+    bsnn_scheduler *a = resume_sched();
+    size_t nfull = record(full, 200, a, 6);
+    bsnn_scheduler_reset(a);
+    size_t from = 11;
+    record(tail, from, a, 6);
+    size_t words = bsnn__scheduler_state_words(a);
+    uint64_t *buf = calloc(words, sizeof *buf);
+    bsnn__scheduler_save(a, buf);
+    bsnn_scheduler *b = resume_sched();
+    cr_assert_eq(bsnn__scheduler_load(b, buf, words - 1), BSNN_E_FORMAT);
+    buf[14] = 999; /* an index out of range */
+    cr_assert_eq(bsnn__scheduler_load(b, buf, words), BSNN_E_FORMAT);
+    bsnn__scheduler_save(a, buf);
+    cr_assert_eq(bsnn__scheduler_load(b, buf, words), BSNN_OK, "%s", bsnn_last_error());
+    same_tail(full, nfull, from, tail, record(tail, 200, b, 6));
+    free(buf);
+    bsnn_scheduler_free(a);
+    bsnn_scheduler_free(b);
+}
+
+Test(scheduler, bad_settings_are_refused_with_messages)
+{
+    bsnn_scheduler *s = sched(50, 10);
+    double v;
+    struct { bsnn_sched_param p; double v; const char *msg; } bad[] = {
+        {BSNN_SCHED_GROWTH_FACTOR, 1.0, "growth factor"},
+        {BSNN_SCHED_GROWTH_FACTOR, 0.5, "growth factor"},
+        {BSNN_SCHED_GROWTH_FACTOR, NAN, "growth factor"},
+        {BSNN_SCHED_GROWTH_EVERY, 0, "growth period"},
+        {BSNN_SCHED_BATCH_CAP, 5, "batch cap"},
+        {BSNN_SCHED_BATCH_CAP, 51, "batch cap"},
+        {BSNN_SCHED_WARMUP_STEPS, -1, "warmup"},
+        {BSNN_SCHED_WARMUP_STEPS, 1.5, "warmup"},
+        {BSNN_SCHED_LR_DECAY, 0, "lr decay"},
+        {BSNN_SCHED_LR_DECAY, 1.5, "lr decay"},
+        {BSNN_SCHED_LR_STEP_EPOCHS, 0, "step period"},
+        {BSNN_SCHED_LR_MIN_FACTOR, -0.1, "floor"},
+        {BSNN_SCHED_LR_SCHEDULE, 4, "lr schedule"},
+        {BSNN_SCHED_BATCH_SCHEDULE, 3, "batch schedule"},
+        {BSNN_SCHED_LR_SCALING, 3, "lr scaling"},
+        {BSNN_SCHED_BASE_BATCH, 0, "base batch"},
+        {BSNN_SCHED_MICRO_BATCH, -2, "micro-batch"},
+        {BSNN_SCHED_MEMORY_BUDGET, -1, "memory budget"},
+        {(bsnn_sched_param)99, 1, "unknown setting"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double before = 0;
+        bsnn_scheduler_get(&before, s, bad[i].p);
+        cr_assert_eq(bsnn_scheduler_set(s, bad[i].p, bad[i].v), BSNN_E_ARG, "case %zu", i);
+        cr_assert(strstr(bsnn_last_error(), bad[i].msg) != NULL, "case %zu: %s", i,
+                  bsnn_last_error());
+        cr_assert(strstr(bsnn_last_error(), "bsnn_scheduler_set") != NULL);
+        if (bad[i].p != 99) {
+            cr_assert_eq(bsnn_scheduler_get(&v, s, bad[i].p), BSNN_OK);
+            cr_assert_eq(v, before, "case %zu changed the setting", i);
+        }
+    }
+    /* cap below the batch, then a batch above the cap */
+    set(s, BSNN_SCHED_BATCH_CAP, 20);
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 21), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "cap") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_get(&v, s, (bsnn_sched_param)99), BSNN_E_ARG);
+    cr_assert_eq(bsnn_scheduler_get(NULL, s, BSNN_SCHED_SEED), BSNN_E_NULL);
+    /* steps lists */
+    const size_t e_bad[] = {2, 2}, z_ok[] = {3, 4}, z_bad[] = {3, 51}, e_ok[] = {1, 2};
+    cr_assert_eq(bsnn_scheduler_set_batch_steps(s, e_bad, z_ok, 2), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "epochs[1]") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_set_batch_steps(s, e_ok, z_bad, 2), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "sizes[1]") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_set_batch_steps(s, NULL, z_ok, 2), BSNN_E_NULL);
+    cr_assert_eq(bsnn_scheduler_set_batch_steps(NULL, e_ok, z_ok, 2), BSNN_E_NULL);
+    cr_assert_eq(bsnn_scheduler_set_batch_steps(s, NULL, NULL, 0), BSNN_OK);
+    /* lr and seek */
+    cr_assert_eq(bsnn_scheduler_lr(&v, s, 0.0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_scheduler_lr(&v, s, NAN), BSNN_E_ARG);
+    cr_assert_eq(bsnn_scheduler_lr(NULL, s, 0.1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_scheduler_seek(NULL, 0, 0), BSNN_E_NULL);
+    cr_assert_eq(bsnn_scheduler_seek(s, 1, 5), BSNN_E_ARG); /* epoch 1 has 5 batches: 0..4 */
+    cr_assert(strstr(bsnn_last_error(), "fewer than 5 batches") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_epoch(s), 0);
+    cr_assert_eq(bsnn_scheduler_seek(s, 1, 4), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_batch_size_at(NULL, 0), 0);
+    cr_assert_eq(bsnn_scheduler_total_steps(NULL), 0);
+    bsnn_scheduler_free(s);
+}
+
+/* ---- gradient accumulation ------------------------------------------------ */
+
+static const ref_net acc_net = {
+    3, {{1, 8, 0, 0}, {0, 0, BSNN_ACT_TANH, 0}, {1, 2, 0, 0}}, 3, BSNN_LOSS_MSE};
+
+enum { ACC_N = 37 };
+
+static bsnn_dataset *acc_data(void)
+{
+    float x[ACC_N * 3], y[ACC_N * 2];
+    ref_fill(x, ACC_N * 3, -1, 1, 1);
+    ref_fill(y, ACC_N * 2, -1, 1, 2);
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, ACC_N, 3, 2);
+    cr_assert_not_null(ds);
+    return ds;
+}
+
+/* Params after `epochs` epochs at batch `batch`, micro-batch `micro`, a
+ * memory budget (0: none), optimizer kind; grads of the last update in g. */
+static size_t train_params(float *p, float *g, bsnn_optimizer_kind kind, size_t batch,
+                           size_t micro, double budget, size_t epochs)
+{
+    bsnn_dataset *ds = acc_data();
+    bsnn_model *m = ref_build(&acc_net, 4);
+    bsnn_optimizer *opt = bsnn_optimizer_create(kind);
+    bsnn_optimizer_set(opt, BSNN_OPT_LR, 0.05);
+    bsnn_scheduler *s = bsnn_scheduler_create(ACC_N);
+    set(s, BSNN_SCHED_SEED, 3);
+    set(s, BSNN_SCHED_BATCH_SIZE, (double)batch);
+    set(s, BSNN_SCHED_MICRO_BATCH, (double)micro);
+    set(s, BSNN_SCHED_MEMORY_BUDGET, budget);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, epochs, NULL, NULL), BSNN_OK, "%s",
+                 bsnn_last_error());
+    size_t count = bsnn_model_param_count(m);
+    bsnn_model_get_params(p, count, m);
+    if (g) bsnn_model_get_grads(g, count, m);
+    size_t rows = m->ws_rows; /* rows per pass: proves the batch was split */
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+    return rows;
+}
+
+static void assert_close(const float *a, const float *b, size_t count, double tol, const char *what)
+{
+    for (size_t i = 0; i < count; i++)
+        cr_assert_lt(tu_rel(a[i], b[i], 1e-3), tol, "%s: param %zu: %.9g vs %.9g", what, i, a[i],
+                     b[i]);
+}
+
+Test(scheduler, micro_batches_give_the_single_batch_update)
+{
+    enum { P = 3 * 8 + 8 + 8 * 2 + 2 };
+    cr_assert_eq(ref_param_count(&acc_net), P);
+    float whole[P], split[P], g[P];
+    train_params(whole, NULL, BSNN_SGD, ACC_N, 0, 0, 1);
+    /* 37 = 7 x 5 + 2 and 4 x 9 + 1: partial last micro-batches */
+    const size_t micros[] = {1, 5, 9, 36, 37, 64};
+    for (size_t k = 0; k < sizeof micros / sizeof micros[0]; k++) {
+        size_t rows = train_params(split, g, BSNN_SGD, ACC_N, micros[k], 0, 1);
+        cr_assert_eq(rows, micros[k] < ACC_N ? micros[k] : ACC_N);
+        assert_close(whole, split, P, 1e-5, "sgd");
+    }
+    /* The accumulated gradient is the batch mean: check it against central
+     * differences of the double reference at the starting parameters. */
+    bsnn_dataset *ds = acc_data();
+    bsnn_model *m = ref_build(&acc_net, 4);
+    float p0[P];
+    double pd[P], fd[P];
+    bsnn_model_get_params(p0, P, m);
+    for (size_t i = 0; i < P; i++) pd[i] = p0[i];
+    ref_fd_grad(fd, &acc_net, pd, bsnn_dataset_inputs(ds), bsnn_dataset_targets(ds), ACC_N, 2, 1e-5);
+    train_params(split, g, BSNN_SGD, ACC_N, 5, 0, 1);
+    for (size_t i = 0; i < P; i++) {
+        cr_assert_lt(tu_rel(g[i], fd[i], 1e-4), 1e-3, "grad %zu: %.8g vs fd %.8g", i, g[i], fd[i]);
+        cr_assert_lt(tu_rel(split[i], p0[i] - 0.05 * fd[i], 1e-3), 1e-4);
+    }
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+}
+
+Test(scheduler, micro_batches_match_over_several_epochs_and_rules)
+{
+    enum { P = 3 * 8 + 8 + 8 * 2 + 2 };
+    float whole[P], split[P];
+    const bsnn_optimizer_kind kinds[] = {BSNN_SGD, BSNN_MOMENTUM, BSNN_ADAM};
+    const size_t batches[] = {8, 13};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t b = 0; b < 2; b++) {
+            train_params(whole, NULL, kinds[k], batches[b], 0, 0, 3);
+            cr_assert_eq(train_params(split, NULL, kinds[k], batches[b], 3, 0, 3), 3);
+            assert_close(whole, split, P, 1e-4, "several epochs");
+        }
+}
+
+Test(scheduler, memory_budget_splits_batches_and_keeps_the_update)
+{
+    enum { P = 3 * 8 + 8 + 8 * 2 + 2 };
+    float whole[P], split[P];
+    bsnn_model *m = ref_build(&acc_net, 4);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    size_t need6, fit;
+    cr_assert_eq(bsnn_model_memory(&need6, m, opt, 6), BSNN_OK);
+    cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, (double)need6, 1000), BSNN_OK);
+    cr_assert_eq(fit, 6);
+    cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, (double)need6 - 1, 1000), BSNN_OK);
+    cr_assert_eq(fit, 5);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    train_params(whole, NULL, BSNN_ADAM, ACC_N, 0, 0, 2);
+    cr_assert_eq(train_params(split, NULL, BSNN_ADAM, ACC_N, 0, (double)need6, 2), 6);
+    assert_close(whole, split, P, 1e-4, "budget split");
+}
+
+Test(scheduler, budget_below_one_row_is_an_error)
+{
+    bsnn_dataset *ds = acc_data();
+    bsnn_model *m = ref_build(&acc_net, 4);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_scheduler *s = bsnn_scheduler_create(ACC_N);
+    size_t need1;
+    cr_assert_eq(bsnn_model_memory(&need1, m, opt, 1), BSNN_OK);
+    set(s, BSNN_SCHED_MEMORY_BUDGET, (double)need1 - 1);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 1, NULL, NULL), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "budget") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_max_batch(&need1, m, opt, 10.0, 5), BSNN_E_ARG);
+    set(s, BSNN_SCHED_MEMORY_BUDGET, (double)need1);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 1, NULL, NULL), BSNN_OK, "%s",
+                 bsnn_last_error());
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+}
+
+Test(scheduler, accumulated_steps_allocate_nothing_in_steady_state)
+{
+    tu_count_allocations(0);
+    bsnn_dataset *ds = acc_data();
+    bsnn_model *m = ref_build(&acc_net, 4);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    bsnn_scheduler *s = bsnn_scheduler_create(ACC_N);
+    set(s, BSNN_SCHED_BATCH_SIZE, 16);
+    set(s, BSNN_SCHED_MICRO_BATCH, 5);
+    set(s, BSNN_SCHED_WARMUP_STEPS, 4);
+    set(s, BSNN_SCHED_LR_SCHEDULE, BSNN_LR_COSINE);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 1, NULL, NULL), BSNN_OK);
+    size_t before = tu_stats.allocs;
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 5, NULL, NULL), BSNN_OK);
+    cr_assert_eq(tu_stats.allocs, before, "%zu allocations in steady state",
+                 tu_stats.allocs - before);
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+    tu_restore_allocator();
+}
