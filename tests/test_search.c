@@ -265,3 +265,49 @@ Test(search, csv_has_a_header_and_one_line_per_candidate)
     bsnn_dataset_free(tr);
     bsnn_dataset_free(va);
 }
+
+/* Fail the k-th allocation for k = 1, 2, ... until the run succeeds: every
+ * failure is BSNN_E_NOMEM, leaks nothing and leaves the model unchanged. */
+Test(search, out_of_memory_at_any_allocation_leaks_nothing)
+{
+    int done = 0;
+    for (size_t k = 1; !done && k < 500; k++) {
+        tu_count_allocations(0);
+        bsnn_dataset *tr = linear_set(24, 1), *va = linear_set(8, 2);
+        bsnn_model *m = linear_model();
+        bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+        bsnn_scheduler *tmpl = bsnn_scheduler_create(5);
+        const size_t ep[] = {1}, sz[] = {5};
+        cr_assert_eq(bsnn_scheduler_set_batch_steps(tmpl, ep, sz, 1), BSNN_OK);
+        bsnn_search *se = bsnn_search_create();
+        bsnn_history *h = bsnn_history_create();
+        bsnn_search_set(se, BSNN_SEARCH_BUDGET, 2);
+        bsnn_search_set(se, BSNN_SEARCH_START, 8);
+        float before[3], after[3];
+        bsnn_model_get_params(before, 3, m);
+        tu_stats.fail_at = tu_stats.allocs + k;
+        size_t best = 0;
+        bsnn_status st = bsnn_search_run(&best, se, m, opt, tr, va, tmpl);
+        if (st == BSNN_OK) {
+            bsnn_scheduler *s = bsnn_scheduler_create(24);
+            st = s ? bsnn_model_train_ex(NULL, m, opt, s, tr, va, h, 2, NULL, NULL) : BSNN_E_NOMEM;
+            bsnn_scheduler_free(s);
+            done = st == BSNN_OK;
+        } else {
+            bsnn_model_get_params(after, 3, m);
+            cr_assert_arr_eq(before, after, sizeof before, "k = %zu", k);
+        }
+        cr_assert(st == BSNN_OK || st == BSNN_E_NOMEM, "k = %zu: %d %s", k, st, bsnn_last_error());
+        tu_stats.fail_at = 0;
+        bsnn_history_free(h);
+        bsnn_search_free(se);
+        bsnn_scheduler_free(tmpl);
+        bsnn_optimizer_free(opt);
+        bsnn_model_free(m);
+        bsnn_dataset_free(tr);
+        bsnn_dataset_free(va);
+        cr_assert_eq(tu_stats.live_bytes, 0, "k = %zu: %zu bytes leaked", k, tu_stats.live_bytes);
+        tu_restore_allocator();
+    }
+    cr_assert(done);
+}
