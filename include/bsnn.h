@@ -464,6 +464,14 @@ BSNN_API size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s);
 /* Number of samples the scheduler was made for. */
 BSNN_API size_t bsnn_scheduler_n_samples(const bsnn_scheduler *s);
 
+/* The valid range of a setting for this scheduler (some depend on N and the
+ * batch size): value must satisfy lo <= value <= hi, except that an open
+ * bound is reported with *out_open bit 1 (lo excluded) and bit 2 (hi
+ * excluded). Counts, flags and enum values must also be whole numbers; a
+ * batch cap is 0 or in the range. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, int *out_open,
+                                           const bsnn_scheduler *s, bsnn_sched_param param);
+
 /* Batch-size steps for BSNN_BATCH_STEPS: from epoch epochs[i] on, batches
  * hold sizes[i] samples; before epochs[0], BATCH_SIZE. epochs must be
  * strictly increasing, sizes in 1..N; the lists are copied. count 0 clears

@@ -242,6 +242,44 @@ bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_
     return BSNN_OK;
 }
 
+bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, int *out_open,
+                                  const bsnn_scheduler *s, bsnn_sched_param param)
+{
+    const char *who = "bsnn_scheduler_bounds";
+    BSNN_CHECK_NULL(who, out_lo);
+    BSNN_CHECK_NULL(who, out_hi);
+    BSNN_CHECK_NULL(who, out_open);
+    BSNN_CHECK_NULL(who, s);
+    double lo = 0.0, hi = BSNN_MAX_EXACT;
+    int open = 0;
+    switch (param) {
+    case BSNN_SCHED_BATCH_SIZE: lo = 1.0, hi = (double)(s->batch_cap ? s->batch_cap : s->n); break;
+    case BSNN_SCHED_FULL_BATCH:
+    case BSNN_SCHED_SHUFFLE:
+    case BSNN_SCHED_DROP_LAST:
+    case BSNN_SCHED_CARRY_OVER: hi = 1.0; break;
+    case BSNN_SCHED_BATCH_SCHEDULE: hi = BSNN_BATCH_GEOMETRIC; break;
+    case BSNN_SCHED_GROWTH_FACTOR: lo = 1.0, hi = 1e6, open = 1; break;
+    case BSNN_SCHED_BATCH_CAP: lo = (double)s->batch, hi = (double)s->n; break;
+    case BSNN_SCHED_LR_SCHEDULE: hi = BSNN_LR_COSINE; break;
+    case BSNN_SCHED_LR_DECAY: hi = 1.0, open = 1; break;
+    case BSNN_SCHED_LR_MIN_FACTOR: hi = 1.0; break;
+    case BSNN_SCHED_LR_SCALING: hi = BSNN_SCALE_SQRT; break;
+    case BSNN_SCHED_GROWTH_EVERY:
+    case BSNN_SCHED_LR_STEP_EPOCHS:
+    case BSNN_SCHED_BASE_BATCH: lo = 1.0; break;
+    case BSNN_SCHED_SEED:
+    case BSNN_SCHED_WARMUP_STEPS:
+    case BSNN_SCHED_MICRO_BATCH:
+    case BSNN_SCHED_MEMORY_BUDGET: break;
+    default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    }
+    *out_lo = lo;
+    *out_hi = hi;
+    *out_open = open;
+    return BSNN_OK;
+}
+
 bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
                                            const size_t *sizes, size_t count)
 {

@@ -353,6 +353,42 @@ Test(scheduler, bad_settings_are_refused_with_messages)
     bsnn_scheduler_free(s);
 }
 
+Test(scheduler, bounds_agree_with_the_setter_for_every_setting)
+{
+    for (int p = 1; p <= BSNN_SCHED_MEMORY_BUDGET; p++) {
+        bsnn_scheduler *s = sched(50, 10);
+        double lo, hi, v;
+        int open;
+        cr_assert_eq(bsnn_scheduler_bounds(&lo, &hi, &open, s, (bsnn_sched_param)p), BSNN_OK);
+        cr_assert_leq(lo, hi);
+        /* the ends are accepted unless open; just outside them is refused */
+        if (!(open & 1)) {
+            cr_assert_eq(bsnn_scheduler_set(s, (bsnn_sched_param)p, lo), BSNN_OK, "%d lo %g: %s", p,
+                         lo, bsnn_last_error());
+            cr_assert_eq(bsnn_scheduler_get(&v, s, (bsnn_sched_param)p), BSNN_OK);
+            cr_assert_eq(v, lo);
+        }
+        double below = (open & 1) ? lo : lo - 1.0, above = (open & 2) ? hi : hi * 2.0 + 1.0;
+        if (p != BSNN_SCHED_BATCH_CAP || below != 0.0) /* cap 0 means N */
+            cr_assert_eq(bsnn_scheduler_set(s, (bsnn_sched_param)p, below), BSNN_E_ARG, "%d", p);
+        cr_assert_eq(bsnn_scheduler_set(s, (bsnn_sched_param)p, above), BSNN_E_ARG, "%d %g", p,
+                     above);
+        bsnn_scheduler_free(s);
+        s = sched(50, 10);
+        if (!(open & 2))
+            cr_assert_eq(bsnn_scheduler_set(s, (bsnn_sched_param)p, hi), BSNN_OK, "%d hi %g: %s", p,
+                         hi, bsnn_last_error());
+        bsnn_scheduler_free(s);
+    }
+    double lo, hi;
+    int open;
+    bsnn_scheduler *s = sched(50, 10);
+    cr_assert_eq(bsnn_scheduler_bounds(&lo, &hi, &open, s, (bsnn_sched_param)0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_scheduler_bounds(&lo, &hi, &open, NULL, BSNN_SCHED_SEED), BSNN_E_NULL);
+    cr_assert_eq(bsnn_scheduler_bounds(NULL, &hi, &open, s, BSNN_SCHED_SEED), BSNN_E_NULL);
+    bsnn_scheduler_free(s);
+}
+
 /* ---- gradient accumulation ------------------------------------------------ */
 
 static const ref_net acc_net = {
