@@ -804,6 +804,101 @@ BSNN_API bsnn_status bsnn_search_write_csv(const bsnn_search *search, const char
 /* ------------------------------------------------------------------------ */
 /* (issue 5 adds its declarations here) */
 
+/* The TensorFlow Playground's data sets (tensorflow/playground, dataset.ts),
+ * generated with bsnn's own seeded generator. The formulas and the order of
+ * the random draws are the Playground's, but its ARC4 (seedrandom) stream is
+ * not reproduced, so a seed gives other points than the web page does. */
+typedef enum bsnn_playground {
+    BSNN_PG_CIRCLE = 1,      /* class: +1 inside radius 2.5, -1 on the ring 3.5..5 */
+    BSNN_PG_XOR = 2,         /* class: +1 when x1*x2 >= 0                          */
+    BSNN_PG_GAUSS = 3,       /* class: +1 around (2,2), -1 around (-2,-2)          */
+    BSNN_PG_SPIRAL = 4,      /* class: two arms turning 1.75 times, +1 and -1      */
+    BSNN_PG_PLANE = 5,       /* regression: (x1 + x2) / 10                         */
+    BSNN_PG_MULTI_GAUSS = 6  /* regression: six signed bumps in [-1, 1]            */
+} bsnn_playground;
+
+/* Flags of bsnn_dataset_playground. */
+typedef enum bsnn_pg_flag {
+    BSNN_PG_LABELS_01 = 1    /* classification targets 1/0 instead of +1/-1 */
+} bsnn_pg_flag;
+
+/* n points of a Playground set: inputs (x1, x2) in [-6, 6]-ish, one target.
+ * Classification sets hold n/2 points of each class (first +1, then -1, in
+ * generation order: split with bsnn_dataset_split to shuffle) and need an
+ * even n >= 2; regression sets any n >= 1. noise in [0, 1] is the value the
+ * Playground's generator sees (its slider / 100, so 0..0.5). The Playground
+ * uses n = 500 for classification and 1200 for regression. flags: OR of
+ * bsnn_pg_flag. NULL on an unknown set, bad n or noise, or out of memory. */
+BSNN_API bsnn_dataset *bsnn_dataset_playground(bsnn_playground set, size_t n, double noise,
+                                               uint64_t seed, int flags);
+
+/* Input features of the Playground, as bits of a mask; the columns come out
+ * in this order. */
+typedef enum bsnn_feature {
+    BSNN_FEAT_X1 = 1,
+    BSNN_FEAT_X2 = 2,
+    BSNN_FEAT_X1_SQ = 4,     /* x1^2      */
+    BSNN_FEAT_X2_SQ = 8,     /* x2^2      */
+    BSNN_FEAT_X1_X2 = 16,    /* x1 * x2   */
+    BSNN_FEAT_SIN_X1 = 32,   /* sin(x1)   */
+    BSNN_FEAT_SIN_X2 = 64    /* sin(x2)   */
+} bsnn_feature;
+
+/* A new dataset whose inputs are the features in `mask` (OR of bsnn_feature,
+ * nonzero) computed from a 2-input dataset, targets copied. NULL when ds is
+ * NULL, does not have 2 inputs, the mask is 0 or has unknown bits, or out of
+ * memory. */
+BSNN_API bsnn_dataset *bsnn_dataset_features(const bsnn_dataset *ds, unsigned mask);
+
+/* The 1-D toy of the batch-size study: 6 training and 2 test points (x, y)
+ * on x in [-1, 1], from a wavy curve, placed so that full-batch GD, small
+ * batches and SGD learn visibly different functions between the points (the
+ * points are listed in docs/guide.md). Errors: BSNN_E_NULL, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_dataset_toy1d(bsnn_dataset **out_train, bsnn_dataset **out_test);
+
+/* Per-input-column mean and standard deviation (population, computed in
+ * double) of ds, written to out_mean[count] and out_std[count] with count =
+ * bsnn_dataset_n_inputs(ds); a constant column gets std 1. Fit it on the
+ * training set only. Errors: BSNN_E_NULL, BSNN_E_SHAPE. */
+BSNN_API bsnn_status bsnn_dataset_input_stats(float *out_mean, float *out_std, size_t count,
+                                              const bsnn_dataset *ds);
+
+/* Standardise the inputs of ds in place: x = (x - mean) / std per column,
+ * with count = bsnn_dataset_n_inputs(ds). Errors: BSNN_E_NULL, BSNN_E_SHAPE,
+ * BSNN_E_ARG when a std is not finite and > 0 or a mean is not finite. */
+BSNN_API bsnn_status bsnn_dataset_standardize(bsnn_dataset *ds, const float *mean,
+                                              const float *std, size_t count);
+
+/* A new dataset with the same inputs and one-hot targets: ds must have one
+ * target column of whole numbers in 0..n_classes-1 (class k becomes row
+ * e_k of width n_classes). NULL when ds is NULL, has several target
+ * columns, n_classes < 2, a label is out of range, or out of memory. */
+BSNN_API bsnn_dataset *bsnn_dataset_one_hot(const bsnn_dataset *ds, size_t n_classes);
+
+/* Read a CSV file of numbers: fields separated by ',', optional spaces,
+ * LF or CRLF line ends, blank lines skipped. header: 1 the first line is a
+ * header, 0 it is data, -1 detect it (a header when any of its fields is not
+ * a number). target_cols[n_targets] are 0-based column indices that become
+ * the targets (in that order); every other column is an input. The file is
+ * read twice (count, then fill) so memory is the float arrays only; it must
+ * be a regular file, not a pipe. NULL on failure; the message names the
+ * file, line and column (a ragged row, a field that is not a finite number,
+ * an empty file, a target index out of range). */
+BSNN_API bsnn_dataset *bsnn_dataset_load_csv(const char *path, int header,
+                                             const size_t *target_cols, size_t n_targets);
+
+/* Read an MNIST-style pair of uncompressed IDX files: images (any item shape,
+ * flattened row-major into the inputs; unsigned bytes are scaled to [0, 1],
+ * other element types kept as stored) and labels (a rank-1 IDX of whole
+ * numbers, one target column holding the class index: see
+ * bsnn_dataset_one_hot). max_rows > 0 keeps only the first max_rows items.
+ * Gzipped files must be decompressed by the caller (bsnn does not link
+ * zlib). NULL on failure; the message names the file and byte offset (bad
+ * magic, truncated data, declared sizes larger than the file, counts that
+ * differ, non-finite values). */
+BSNN_API bsnn_dataset *bsnn_dataset_load_idx(const char *images_path, const char *labels_path,
+                                             size_t max_rows);
+
 /* ------------------------------------------------------------------------ */
 /* Persistence: models and checkpoints                                     */
 /* ------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
  * dataset.c - bsnn_dataset: rows of inputs and targets in two row-major
  * float arrays, built from caller arrays or generated (n-bit parity), and
- * split at random with a seed.
+ * split at random with a seed; standardised and one-hot encoded.
  */
 #include "internal.h"
 
@@ -22,7 +22,7 @@ bsnn_dataset *bsnn__dataset_adopt(float *x, float *y, size_t n, size_t n_in, siz
 }
 
 /* Allocate the two arrays of an n-row dataset; NULL (and nothing leaked) on failure. */
-static bsnn_dataset *dataset_alloc(size_t n, size_t n_in, size_t n_out, const char *who)
+bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out, const char *who)
 {
     size_t nx = bsnn__mul_size(n, n_in), ny = bsnn__mul_size(n, n_out);
     if (nx == 0 || ny == 0) {
@@ -52,7 +52,7 @@ bsnn_dataset *bsnn_dataset_create(const float *x, const float *y, size_t n, size
                    n, n_inputs, n_targets);
         return NULL;
     }
-    bsnn_dataset *ds = dataset_alloc(n, n_inputs, n_targets, who);
+    bsnn_dataset *ds = bsnn__dataset_alloc(n, n_inputs, n_targets, who);
     if (ds == NULL) return NULL;
     memcpy(ds->x, x, n * n_inputs * sizeof(float));
     memcpy(ds->y, y, n * n_targets * sizeof(float));
@@ -72,7 +72,7 @@ bsnn_dataset *bsnn_dataset_parity(int bits)
         return NULL;
     }
     size_t n = (size_t)1 << bits;
-    bsnn_dataset *ds = dataset_alloc(n, (size_t)bits, 1, who);
+    bsnn_dataset *ds = bsnn__dataset_alloc(n, (size_t)bits, 1, who);
     if (ds == NULL) return NULL;
     for (size_t r = 0; r < n; r++) {
         int ones = 0;
@@ -104,7 +104,7 @@ const float *bsnn_dataset_targets(const bsnn_dataset *ds) { return ds ? ds->y : 
 static bsnn_dataset *dataset_rows(const bsnn_dataset *ds, const size_t *idx, size_t count,
                                   const char *who)
 {
-    bsnn_dataset *part = dataset_alloc(count, ds->n_in, ds->n_out, who);
+    bsnn_dataset *part = bsnn__dataset_alloc(count, ds->n_in, ds->n_out, who);
     if (part == NULL) return NULL;
     for (size_t r = 0; r < count; r++) {
         memcpy(part->x + r * ds->n_in, ds->x + idx[r] * ds->n_in, ds->n_in * sizeof(float));
@@ -143,4 +143,80 @@ bsnn_status bsnn_dataset_split(bsnn_dataset **out_first, bsnn_dataset **out_seco
     *out_first = a;
     *out_second = b;
     return BSNN_OK;
+}
+
+bsnn_status bsnn_dataset_input_stats(float *out_mean, float *out_std, size_t count,
+                                     const bsnn_dataset *ds)
+{
+    const char *who = "bsnn_dataset_input_stats";
+    BSNN_CHECK_NULL(who, out_mean);
+    BSNN_CHECK_NULL(who, out_std);
+    BSNN_CHECK_NULL(who, ds);
+    if (count != ds->n_in)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: count %zu, dataset has %zu inputs", who, count,
+                          ds->n_in);
+    for (size_t j = 0; j < count; j++) {
+        /* Two passes in double: the mean first, then squared deviations,
+         * which stays accurate when the mean is large. */
+        double sum = 0.0, sq = 0.0;
+        for (size_t r = 0; r < ds->n; r++) sum += ds->x[r * count + j];
+        double mean = sum / (double)ds->n;
+        for (size_t r = 0; r < ds->n; r++) {
+            double d = ds->x[r * count + j] - mean;
+            sq += d * d;
+        }
+        double sd = sqrt(sq / (double)ds->n);
+        out_mean[j] = (float)mean;
+        out_std[j] = sd > 0.0 && (float)sd > 0.0f ? (float)sd : 1.0f;
+    }
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_dataset_standardize(bsnn_dataset *ds, const float *mean, const float *std,
+                                     size_t count)
+{
+    const char *who = "bsnn_dataset_standardize";
+    BSNN_CHECK_NULL(who, ds);
+    BSNN_CHECK_NULL(who, mean);
+    BSNN_CHECK_NULL(who, std);
+    if (count != ds->n_in)
+        return bsnn__fail(BSNN_E_SHAPE, "%s: count %zu, dataset has %zu inputs", who, count,
+                          ds->n_in);
+    for (size_t j = 0; j < count; j++)
+        if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0.0f))
+            return bsnn__fail(BSNN_E_ARG, "%s: column %zu has mean %g and std %g", who, j,
+                              (double)mean[j], (double)std[j]);
+    for (size_t r = 0; r < ds->n; r++)
+        for (size_t j = 0; j < count; j++) {
+            float *v = ds->x + r * count + j;
+            *v = (*v - mean[j]) / std[j];
+        }
+    return BSNN_OK;
+}
+
+bsnn_dataset *bsnn_dataset_one_hot(const bsnn_dataset *ds, size_t n_classes)
+{
+    const char *who = "bsnn_dataset_one_hot";
+    if (ds == NULL) {
+        bsnn__fail(BSNN_E_NULL, "%s: argument 'ds' is NULL", who);
+        return NULL;
+    }
+    if (ds->n_out != 1 || n_classes < 2) {
+        bsnn__fail(BSNN_E_SHAPE, "%s: ds has %zu target columns and n_classes is %zu; expected 1 "
+                   "column and n_classes >= 2", who, ds->n_out, n_classes);
+        return NULL;
+    }
+    for (size_t r = 0; r < ds->n; r++) {
+        float c = ds->y[r];
+        if (!(c >= 0.0f && c < (float)n_classes && c == floorf(c))) {
+            bsnn__fail(BSNN_E_ARG, "%s: row %zu has label %g, not a class in 0..%zu", who, r,
+                       (double)c, n_classes - 1);
+            return NULL;
+        }
+    }
+    bsnn_dataset *out = bsnn__dataset_alloc(ds->n, ds->n_in, n_classes, who);
+    if (out == NULL) return NULL;
+    memcpy(out->x, ds->x, ds->n * ds->n_in * sizeof(float));
+    for (size_t r = 0; r < ds->n; r++) out->y[r * n_classes + (size_t)ds->y[r]] = 1.0f;
+    return out;
 }

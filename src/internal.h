@@ -342,6 +342,10 @@ double bsnn__now(void);
 
 /* ---- issue 5: generators, loaders ------------------------------------------ */
 
+/* Allocate a zero-filled n-row dataset (dataset.c); NULL, with a message
+ * naming `who`, on overflow or out of memory. */
+bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out, const char *who);
+
 /* ---- issue 6: performance --------------------------------------------------- */
 
 /* ---- issue 7: persistence, robustness --------------------------------------- */

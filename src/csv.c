@@ -1,0 +1,273 @@
+/*
+ * csv.c - bsnn_dataset_load_csv: a CSV file of numbers into a dataset.
+ * The file is read twice through stdio's buffer: the first pass checks
+ * every field and counts the rows, the second fills arrays allocated to the
+ * exact size. So a large file costs its floats, never a copy of its text,
+ * and every error names the file, line and column before anything is built.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CSV_TOKEN 80 /* longest field accepted as a number, in characters */
+
+typedef struct csv {
+    FILE *f;
+    const char *path, *who;
+    size_t line, col;      /* position of the next character, 1-based   */
+    size_t n_cols;         /* fields per row, fixed by the first data row */
+    int has_header;
+    ptrdiff_t *role;       /* per column: target index t >= 0, or -1 - input index */
+    float *x, *y;          /* second pass: where values go; NULL before  */
+    size_t n_in, n_out;
+    size_t rows;           /* data rows read so far in this pass         */
+} csv;
+
+typedef struct csv_field {
+    char text[CSV_TOKEN + 1];
+    size_t len;            /* characters kept (text is cut at CSV_TOKEN) */
+    int too_long;
+    size_t line, col;      /* where the field starts                     */
+    int term;              /* ',', '\n' or EOF                           */
+} csv_field;
+
+static int next_char(csv *c)
+{
+    int ch = getc_unlocked(c->f);
+    if (ch == '\n') {
+        c->line++;
+        c->col = 1;
+    } else if (ch != EOF) {
+        c->col++;
+    }
+    return ch;
+}
+
+static int is_blank(int ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
+
+/* One field: leading and trailing blanks dropped, up to ',' / newline / EOF. */
+static void read_field(csv *c, csv_field *fl)
+{
+    int ch;
+    fl->len = 0;
+    fl->too_long = 0;
+    do {
+        fl->line = c->line;
+        fl->col = c->col;
+        ch = next_char(c);
+    } while (is_blank(ch));
+    size_t kept_nonblank = 0;
+    while (ch != ',' && ch != '\n' && ch != EOF) {
+        if (fl->len < CSV_TOKEN)
+            fl->text[fl->len++] = (char)ch;
+        else
+            fl->too_long = 1;
+        if (!is_blank(ch)) kept_nonblank = fl->len;
+        ch = next_char(c);
+    }
+    fl->len = kept_nonblank; /* trailing blanks */
+    fl->text[fl->len] = '\0';
+    fl->term = ch;
+}
+
+/* 1 and *out set if the field is a finite number and nothing else. */
+static int parse_number(const csv_field *fl, double *out)
+{
+    if (fl->len == 0 || fl->too_long) return 0;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(fl->text, &end);
+    if (end != fl->text + fl->len || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+static bsnn_status field_error(const csv *c, const csv_field *fl)
+{
+    if (fl->len == 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: empty field", c->who, c->path, fl->line,
+                          fl->col);
+    return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: '%s%s' is not a finite number", c->who,
+                      c->path, fl->line, fl->col, fl->text, fl->too_long ? "..." : "");
+}
+
+/* Store field j of the current data row (second pass only). */
+static void store(csv *c, size_t j, double v)
+{
+    if (c->x == NULL) return;
+    ptrdiff_t r = c->role[j];
+    if (r >= 0)
+        c->y[c->rows * c->n_out + (size_t)r] = (float)v;
+    else
+        c->x[c->rows * c->n_in + (size_t)(-1 - r)] = (float)v;
+}
+
+/* Read one non-blank line. numeric: every field must be a number (else
+ * error); otherwise *out_bad counts the fields that are not. *out_n is the
+ * field count, 0 at end of file. */
+static bsnn_status read_row(csv *c, int numeric, size_t *out_n, size_t *out_bad,
+                            csv_field *first_bad)
+{
+    csv_field fl;
+    size_t n, bad;
+    do {
+        n = bad = 0;
+        for (;;) {
+            read_field(c, &fl);
+            int blank_line = n == 0 && fl.len == 0 && fl.term != ',';
+            if (blank_line) break;
+            double v = 0.0;
+            if (!parse_number(&fl, &v)) {
+                if (numeric) return field_error(c, &fl);
+                if (bad++ == 0 && first_bad) *first_bad = fl;
+            }
+            if (numeric && c->n_cols && n >= c->n_cols)
+                return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: row has more than %zu fields",
+                                  c->who, c->path, fl.line, fl.col, c->n_cols);
+            if (numeric && c->n_cols) store(c, n, v);
+            n++;
+            if (fl.term != ',') break;
+        }
+    } while (n == 0 && fl.term != EOF);
+    if (ferror(c->f))
+        return bsnn__fail(BSNN_E_IO, "%s: %s:%zu: read error", c->who, c->path, c->line);
+    *out_n = n;
+    if (out_bad) *out_bad = bad;
+    if (n && numeric && c->n_cols && n != c->n_cols)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: row has %zu fields, expected %zu", c->who,
+                          c->path, fl.line, fl.col, n, c->n_cols);
+    return BSNN_OK;
+}
+
+/* First non-blank line: a header or the first data row, per `header`. */
+static bsnn_status read_first(csv *c, int header, size_t *out_n, int *out_is_header)
+{
+    csv_field bad_field;
+    size_t n = 0, bad = 0;
+    size_t line = c->line;
+    BSNN_TRY(read_row(c, 0, &n, &bad, &bad_field));
+    if (n == 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu: the file holds no rows", c->who, c->path,
+                          line);
+    int is_header = header == 1 || (header == -1 && bad > 0);
+    if (!is_header && bad > 0) return field_error(c, &bad_field);
+    *out_n = n;
+    *out_is_header = is_header;
+    return BSNN_OK;
+}
+
+/* Pass one: field count, row count, every value checked. */
+static bsnn_status count_rows(csv *c, int header)
+{
+    size_t n = 0;
+    int is_header = 0;
+    BSNN_TRY(read_first(c, header, &n, &is_header));
+    if (is_header) {
+        c->has_header = 1;
+    } else {
+        c->n_cols = n;
+        c->rows = 1;
+    }
+    for (;;) {
+        size_t before = c->n_cols;
+        BSNN_TRY(read_row(c, 1, &n, NULL, NULL));
+        if (n == 0) break;
+        if (before == 0) c->n_cols = n;
+        c->rows++;
+    }
+    if (c->rows == 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %s: no data rows", c->who, c->path);
+    return BSNN_OK;
+}
+
+static bsnn_status assign_roles(csv *c, const size_t *target_cols, size_t n_targets)
+{
+    if (n_targets >= c->n_cols)
+        return bsnn__fail(BSNN_E_ARG, "%s: %s: %zu target columns leave no input among %zu columns",
+                          c->who, c->path, n_targets, c->n_cols);
+    c->role = bsnn__alloc(c->n_cols * sizeof *c->role, c->who);
+    if (c->role == NULL) return BSNN_E_NOMEM;
+    for (size_t j = 0; j < c->n_cols; j++) c->role[j] = -1;
+    for (size_t t = 0; t < n_targets; t++) {
+        size_t j = target_cols[t];
+        if (j >= c->n_cols || c->role[j] >= 0)
+            return bsnn__fail(BSNN_E_ARG, "%s: %s: target column %zu is %s (the file has %zu "
+                              "columns, numbered from 0)", c->who, c->path, j,
+                              j >= c->n_cols ? "out of range" : "repeated", c->n_cols);
+        c->role[j] = (ptrdiff_t)t;
+    }
+    size_t in = 0;
+    for (size_t j = 0; j < c->n_cols; j++)
+        if (c->role[j] < 0) c->role[j] = -1 - (ptrdiff_t)in++;
+    c->n_out = n_targets;
+    c->n_in = in;
+    return BSNN_OK;
+}
+
+/* Pass two: fill the arrays; the file must not have changed meanwhile. */
+static bsnn_status fill_rows(csv *c, size_t expected)
+{
+    rewind(c->f);
+    c->line = c->col = 1;
+    c->rows = 0;
+    size_t n = 0;
+    if (c->has_header) BSNN_TRY(read_row(c, 0, &n, NULL, NULL));
+    for (;;) {
+        if (c->rows == expected) {
+            /* A row beyond the count would overflow the arrays. */
+            BSNN_TRY(read_row(c, 0, &n, NULL, NULL));
+            if (n != 0) break;
+            return BSNN_OK;
+        }
+        BSNN_TRY(read_row(c, 1, &n, NULL, NULL));
+        if (n == 0) break;
+        c->rows++;
+    }
+    return bsnn__fail(BSNN_E_IO, "%s: %s: the file changed while it was read", c->who, c->path);
+}
+
+static bsnn_dataset *load(csv *c, int header, const size_t *target_cols, size_t n_targets)
+{
+    if (count_rows(c, header) != BSNN_OK) return NULL;
+    if (assign_roles(c, target_cols, n_targets) != BSNN_OK) return NULL;
+    size_t rows = c->rows;
+    bsnn_dataset *ds = bsnn__dataset_alloc(rows, c->n_in, c->n_out, c->who);
+    if (ds == NULL) return NULL;
+    c->x = ds->x;
+    c->y = ds->y;
+    if (fill_rows(c, rows) != BSNN_OK) {
+        bsnn_dataset_free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+bsnn_dataset *bsnn_dataset_load_csv(const char *path, int header, const size_t *target_cols,
+                                    size_t n_targets)
+{
+    const char *who = "bsnn_dataset_load_csv";
+    if (path == NULL || (target_cols == NULL && n_targets > 0)) {
+        bsnn__fail(BSNN_E_NULL, "%s: argument '%s' is NULL", who, path ? "target_cols" : "path");
+        return NULL;
+    }
+    if (n_targets == 0 || header < -1 || header > 1) {
+        bsnn__fail(BSNN_E_ARG, "%s: n_targets %zu (>= 1 needed), header %d (-1, 0 or 1)", who,
+                   n_targets, header);
+        return NULL;
+    }
+    csv c = {0};
+    c.path = path;
+    c.who = who;
+    c.line = c.col = 1;
+    c.f = fopen(path, "rb");
+    if (c.f == NULL) {
+        bsnn__fail(BSNN_E_IO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+        return NULL;
+    }
+    bsnn_dataset *ds = load(&c, header, target_cols, n_targets);
+    bsnn__free(c.role);
+    fclose(c.f);
+    return ds;
+}
