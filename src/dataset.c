@@ -145,16 +145,23 @@ bsnn_status bsnn_dataset_split(bsnn_dataset **out_first, bsnn_dataset **out_seco
     return BSNN_OK;
 }
 
-bsnn_status bsnn_dataset_input_stats(float *out_mean, float *out_std, size_t count,
-                                     const bsnn_dataset *ds)
+/* Arguments shared by the per-column statistics functions. */
+static bsnn_status check_columns(const char *who, const bsnn_dataset *ds, const float *mean,
+                                 const float *std, size_t count)
 {
-    const char *who = "bsnn_dataset_input_stats";
-    BSNN_CHECK_NULL(who, out_mean);
-    BSNN_CHECK_NULL(who, out_std);
     BSNN_CHECK_NULL(who, ds);
+    BSNN_CHECK_NULL(who, mean);
+    BSNN_CHECK_NULL(who, std);
     if (count != ds->n_in)
         return bsnn__fail(BSNN_E_SHAPE, "%s: count %zu, dataset has %zu inputs", who, count,
                           ds->n_in);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_dataset_input_stats(float *out_mean, float *out_std, size_t count,
+                                     const bsnn_dataset *ds)
+{
+    BSNN_TRY(check_columns("bsnn_dataset_input_stats", ds, out_mean, out_std, count));
     for (size_t j = 0; j < count; j++) {
         /* Two passes in double: the mean first, then squared deviations,
          * which stays accurate when the mean is large. */
@@ -176,12 +183,7 @@ bsnn_status bsnn_dataset_standardize(bsnn_dataset *ds, const float *mean, const 
                                      size_t count)
 {
     const char *who = "bsnn_dataset_standardize";
-    BSNN_CHECK_NULL(who, ds);
-    BSNN_CHECK_NULL(who, mean);
-    BSNN_CHECK_NULL(who, std);
-    if (count != ds->n_in)
-        return bsnn__fail(BSNN_E_SHAPE, "%s: count %zu, dataset has %zu inputs", who, count,
-                          ds->n_in);
+    BSNN_TRY(check_columns(who, ds, mean, std, count));
     for (size_t j = 0; j < count; j++)
         if (!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0.0f))
             return bsnn__fail(BSNN_E_ARG, "%s: column %zu has mean %g and std %g", who, j,
