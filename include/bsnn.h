@@ -851,9 +851,9 @@ typedef enum bsnn_feature {
 BSNN_API bsnn_dataset *bsnn_dataset_features(const bsnn_dataset *ds, unsigned mask);
 
 /* The 1-D toy of the batch-size study: 6 training and 2 test points (x, y)
- * on x in [-1, 1], from a wavy curve, placed so that full-batch GD, small
- * batches and SGD learn visibly different functions between the points (the
- * points are listed in docs/guide.md). Errors: BSNN_E_NULL, BSNN_E_NOMEM. */
+ * on x in [-1, 1] from y = 0.8 sin(3x) with small offsets; the test points
+ * (x = -0.5 and 0.7) are the curve's extremes between training points,
+ * where GD, small batches and SGD learn different functions (docs/guide.md). Errors: BSNN_E_NULL, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_dataset_toy1d(bsnn_dataset **out_train, bsnn_dataset **out_test);
 
 /* Per-input-column mean and standard deviation (population, computed in

@@ -181,11 +181,12 @@ bsnn_dataset *bsnn_dataset_features(const bsnn_dataset *ds, unsigned mask)
     return out;
 }
 
-/* The toy's points: a wavy curve, sampled unevenly so that the test points
- * (-0.5 and 0.7) sit in gaps where the fitted functions disagree. */
-static const float toy_train[6][2] = {{-1.0f, -0.30f}, {-0.7f, 0.45f}, {-0.3f, -0.55f},
-                                      {0.1f, 0.35f},   {0.5f, 0.60f},  {0.9f, -0.25f}};
-static const float toy_test[2][2] = {{-0.5f, 0.00f}, {0.7f, 0.30f}};
+/* The toy's points: y = 0.8 sin(3x) plus small fixed offsets. The two test
+ * points sit on the curve's extremes (x = -0.5 and 0.7), between training
+ * points, where the fitted functions differ most. */
+static const float toy_train[6][2] = {{-1.0f, -0.05f}, {-0.7f, -0.65f}, {-0.3f, -0.55f},
+                                      {0.1f, 0.30f},   {0.5f, 0.75f},   {0.9f, 0.40f}};
+static const float toy_test[2][2] = {{-0.5f, -0.80f}, {0.7f, 0.69f}};
 
 static bsnn_dataset *toy_part(const float (*pts)[2], size_t n, const char *who)
 {
