@@ -311,3 +311,27 @@ Test(search, out_of_memory_at_any_allocation_leaks_nothing)
     }
     cr_assert(done);
 }
+
+Test(search, diverging_candidates_are_recorded_as_worst_not_errors)
+{
+    bsnn_dataset *tr = linear_set(64, 1), *va = linear_set(16, 2);
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_optimizer_set(opt, BSNN_OPT_LR, 1e5); /* every size blows up */
+    bsnn_search *se = bsnn_search_create();
+    bsnn_search_set(se, BSNN_SEARCH_BUDGET, 40);
+    const size_t sizes[] = {2, 64};
+    size_t best = 0;
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, sizes, 2), BSNN_OK, "%s",
+                 bsnn_last_error());
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert(isinf(col(se, i, BSNN_SEARCH_COL_VAL_LOSS)));
+        cr_assert_eq(col(se, i, BSNN_SEARCH_COL_VAL_ACCURACY), 0.0);
+    }
+    cr_assert_eq(best, 2); /* all equal: the earlier */
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
