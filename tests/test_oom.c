@@ -1,0 +1,175 @@
+/*
+ * test_oom.c - out-of-memory injection, the way SQLite tests: run a whole
+ * scenario (build a model, train with every update rule, evaluate, save and
+ * load through files and buffers) with the k-th allocation failing, for
+ * k = 1, 2, ... until the scenario completes without reaching k. Every
+ * failure must be BSNN_E_NOMEM with a message; because the injected failure
+ * is one-shot, repeating the failed call must then succeed (the objects
+ * stayed usable); and after freeing everything no byte may be live.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#define MAX_SITES 128
+
+/* Distinct functions that reported an injected failure. */
+static char sites[MAX_SITES][64];
+static size_t n_sites;
+
+static void note_site(const char *msg)
+{
+    char name[64];
+    size_t len = strcspn(msg, ":");
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, msg, len);
+    name[len] = '\0';
+    for (size_t i = 0; i < n_sites; i++)
+        if (strcmp(sites[i], name) == 0) return;
+    if (n_sites < MAX_SITES) snprintf(sites[n_sites++], sizeof sites[0], "%s", name);
+}
+
+/* A failed call must report NOMEM and say so in its message. */
+static void check_failure(bsnn_status st, const char *call)
+{
+    const char *msg = bsnn_last_error();
+    cr_assert_eq(st, BSNN_E_NOMEM, "k=%zu: %s returned %d: %s", tu_stats.fail_at, call, st, msg);
+    cr_assert(strstr(msg, "memory") || strstr(msg, "allocate"), "k=%zu: %s: message '%s'",
+              tu_stats.fail_at, call, msg);
+    note_site(msg);
+}
+
+/* Run a status call; on failure check it, then repeat it: the one-shot
+ * failure is spent, so the object must now do what was asked. */
+#define STEP(call)                                                                 \
+    do {                                                                           \
+        bsnn_status st_ = (call);                                                  \
+        if (st_ != BSNN_OK) {                                                      \
+            check_failure(st_, #call);                                             \
+            st_ = (call);                                                          \
+            cr_assert_eq(st_, BSNN_OK, "retry of %s: %s", #call, bsnn_last_error()); \
+        }                                                                          \
+    } while (0)
+
+/* The same for a constructor returning NULL. */
+#define MAKE(var, ctor)                                                            \
+    do {                                                                           \
+        (var) = (ctor);                                                            \
+        if ((var) == NULL) {                                                       \
+            check_failure(BSNN_E_NOMEM, #ctor);                                    \
+            (var) = (ctor);                                                        \
+            cr_assert_not_null((var), "retry of %s: %s", #ctor, bsnn_last_error()); \
+        }                                                                          \
+    } while (0)
+
+typedef struct objects {
+    bsnn_model *m, *from_buf, *from_file;
+    bsnn_dataset *ds, *train, *test;
+    bsnn_scheduler *s;
+    bsnn_optimizer *opt;
+    bsnn_tensor *x, *out;
+    void *buf;
+} objects;
+
+static void free_all(objects *o)
+{
+    bsnn_model_free(o->m);
+    bsnn_model_free(o->from_buf);
+    bsnn_model_free(o->from_file);
+    bsnn_dataset_free(o->ds);
+    bsnn_dataset_free(o->train);
+    bsnn_dataset_free(o->test);
+    bsnn_scheduler_free(o->s);
+    bsnn_optimizer_free(o->opt);
+    bsnn_tensor_free(o->x);
+    bsnn_tensor_free(o->out);
+    bsnn_buffer_free(o->buf);
+    memset(o, 0, sizeof *o);
+}
+
+/* bsnn_model_add frees the layer when it fails, so a retry needs a new one. */
+static void add_dense(bsnn_model *m, size_t width)
+{
+    bsnn_layer *l;
+    MAKE(l, bsnn_layer_dense(width));
+    bsnn_status st = bsnn_model_add(m, l);
+    if (st != BSNN_OK) {
+        check_failure(st, "bsnn_model_add(dense)");
+        MAKE(l, bsnn_layer_dense(width));
+        cr_assert_eq(bsnn_model_add(m, l), BSNN_OK, "%s", bsnn_last_error());
+    }
+}
+
+static void add_activation(bsnn_model *m, bsnn_activation act)
+{
+    bsnn_layer *l;
+    MAKE(l, bsnn_layer_activation(act));
+    bsnn_status st = bsnn_model_add(m, l);
+    if (st != BSNN_OK) {
+        check_failure(st, "bsnn_model_add(activation)");
+        MAKE(l, bsnn_layer_activation(act));
+        cr_assert_eq(bsnn_model_add(m, l), BSNN_OK, "%s", bsnn_last_error());
+    }
+}
+
+static char path[128];
+
+static void scenario(objects *o)
+{
+    MAKE(o->ds, bsnn_dataset_parity(4));
+    STEP(bsnn_dataset_split(&o->train, &o->test, o->ds, 0.75, 3));
+    MAKE(o->m, bsnn_model_create(4));
+    add_dense(o->m, 6);
+    add_activation(o->m, BSNN_ACT_TANH);
+    add_dense(o->m, 1);
+    add_activation(o->m, BSNN_ACT_SIGMOID);
+    MAKE(o->s, bsnn_scheduler_create(bsnn_dataset_size(o->train)));
+    STEP(bsnn_scheduler_set(o->s, BSNN_SCHED_BATCH_SIZE, 4));
+    for (int kind = BSNN_SGD; kind <= BSNN_ADAMW; kind++) {
+        MAKE(o->opt, bsnn_optimizer_create((bsnn_optimizer_kind)kind));
+        STEP(bsnn_model_train(NULL, o->m, o->opt, o->s, o->train, 2, NULL, NULL));
+        bsnn_optimizer_free(o->opt);
+        o->opt = NULL;
+    }
+    double loss, acc;
+    STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->test, 2));
+    size_t shape[2] = {5, 4}, oshape[2] = {5, 1};
+    MAKE(o->x, bsnn_tensor_create(2, shape));
+    MAKE(o->out, bsnn_tensor_create(2, oshape));
+    STEP(bsnn_model_forward(o->out, o->m, o->x));
+    size_t size = 0;
+    STEP(bsnn_model_save_alloc(&o->buf, &size, o->m));
+    STEP(bsnn_model_load_buffer(&o->from_buf, o->buf, size));
+    STEP(bsnn_model_save(o->m, path));
+    STEP(bsnn_model_load(&o->from_file, path));
+    STEP(bsnn_model_evaluate(&loss, &acc, o->from_file, o->test, 4));
+}
+
+Test(oom, every_allocation_failure_is_nomem_recoverable_and_leak_free, .timeout = 300)
+{
+    char dir[] = "/tmp/bsnn-oom-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.bsnn", dir);
+    size_t k = 1, total_allocs = 0;
+    for (;; k++) {
+        objects o = {0};
+        tu_count_allocations(k);
+        scenario(&o);
+        free_all(&o);
+        cr_assert_eq(tu_stats.live_bytes, 0, "k=%zu: %zu bytes leaked", k, tu_stats.live_bytes);
+        cr_assert_eq(tu_stats.allocs - tu_stats.failed, tu_stats.frees, "k=%zu: blocks leaked", k);
+        int done = tu_stats.failed == 0;
+        total_allocs = tu_stats.allocs;
+        tu_restore_allocator();
+        if (done) break;
+    }
+    unlink(path);
+    rmdir(dir);
+    fprintf(stderr,
+            "oom: failed allocations 1..%zu one at a time (%zu allocations in the scenario), "
+            "%zu distinct functions reported NOMEM; every failure recovered, 0 bytes leaked\n",
+            k - 1, total_allocs, n_sites);
+    for (size_t i = 0; i < n_sites; i++) fprintf(stderr, "oom:   %s\n", sites[i]);
+    cr_assert_gt(k, 20, "the scenario allocates");
+}
