@@ -52,7 +52,7 @@ TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(EXAMPLE_SRCS))
 
-.PHONY: all lib deps test check-exports check-header examples demo install uninstall \
+.PHONY: all lib deps test check-exports check-header examples demo demo-deps docs install uninstall \
         clean help bench
 
 all: lib
@@ -63,7 +63,8 @@ help:
 	@echo "make            build $(STATIC_LIB), $(SHARED_REAL) and bsnn.pc"
 	@echo "make deps       install missing Debian packages (as root) or print the command"
 	@echo "make test       build and run every test (SANITIZE=1: address+undefined)"
-	@echo "make demo       run the batch-size study"
+	@echo "make demo       run the batch-size study (QUICK=1: reduced), output in out/demo"
+	@echo "make docs       rerun the study and refresh docs/img/ for docs/guide.md"
 	@echo "make examples   build the example programs"
 	@echo "make install    install under PREFIX=$(PREFIX) (LIBDIR, DESTDIR honoured)"
 
@@ -145,8 +146,30 @@ $(OUT)/examples/%: examples/%.c $(STATIC_LIB)
 
 examples: deps $(EXAMPLE_BINS)
 
-demo: deps $(OUT)/examples/xor4
-	$(OUT)/examples/xor4
+# The batch-size study (issue 5): figures and CSV files in DEMO_OUT.
+# QUICK=1 (or DEMO_QUICK=1) runs the reduced version CI uses.
+DEMO_OUT ?= out/demo
+DEMO_QUICK_FLAG := $(if $(filter-out 0,$(QUICK)$(DEMO_QUICK)),--quick)
+$(OUT)/examples/demo $(OUT)/examples/bsnn-train: examples/exutil.h examples/svgplot.h
+
+# Part 4 reads Fashion-MNIST from Debian's package; installed when missing (as root).
+demo-deps:
+	@[ -d /usr/share/datasets/fashion-mnist ] || { [ "$$(id -u)" = 0 ] && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; } || \
+	    echo "make demo: Fashion-MNIST missing (apt-get install dataset-fashion-mnist); part 4 is skipped"
+
+demo: deps demo-deps $(OUT)/examples/demo
+	@mkdir -p $(DEMO_OUT)
+	$(OUT)/examples/demo --out $(DEMO_OUT) $(DEMO_QUICK_FLAG)
+
+# The guide's pictures: a full demo run, then the small SVGs copied to docs/img.
+DOC_FIGURES := parity toy1d spiral_loss spiral_boundary fashion_sweep
+docs: demo
+	@mkdir -p docs/img
+	for f in $(DOC_FIGURES); do cp $(DEMO_OUT)/$$f.svg docs/img/$$f.svg; done
+
+# The command-line tool's test runs the built binary.
+$(OUT)/tests/test_bsnn_train: $(OUT)/examples/bsnn-train
 
 # ---- update rules, layers, docs (issue 3) ------------------------------------------
 # The update loops (src/optimizer.c) vectorise only at -O3 without errno from
@@ -158,8 +181,9 @@ $(OUT)/obj/static/optimizer.o $(OUT)/obj/shared/optimizer.o: CFLAGS += -O3 -fno-
 # ---- persistence, fuzzing, valgrind (issue 7) -----------------------------------------
 
 # ---- install -------------------------------------------------------------------------
-install: lib
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+install: lib $(OUT)/examples/bsnn-train
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -m 755 $(OUT)/examples/bsnn-train $(DESTDIR)$(BINDIR)/bsnn-train
 	install -m 644 include/bsnn.h $(DESTDIR)$(INCLUDEDIR)/bsnn.h
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libbsnn.a
 	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/libbsnn.so.$(VERSION)
@@ -168,6 +192,7 @@ install: lib
 	install -m 644 $(OUT)/bsnn.pc $(DESTDIR)$(LIBDIR)/pkgconfig/bsnn.pc
 
 uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/bsnn-train
 	rm -f $(DESTDIR)$(INCLUDEDIR)/bsnn.h $(DESTDIR)$(LIBDIR)/libbsnn.a \
 	    $(DESTDIR)$(LIBDIR)/libbsnn.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME) \
 	    $(DESTDIR)$(LIBDIR)/libbsnn.so $(DESTDIR)$(LIBDIR)/pkgconfig/bsnn.pc

@@ -1,0 +1,106 @@
+/*
+ * test_bsnn_train.c - the bsnn-train command-line tool, run as a program:
+ * --help documents every flag, a short training run works on a generated
+ * set, a CSV file and with --save, and bad flags or values exit 2 naming
+ * the flag. The binary is the one built beside this test (../examples).
+ */
+#include "testutil.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tool[4096];
+static char output[65536];
+
+/* Run the tool with args (a shell-quoted string); returns its exit status
+ * and leaves stdout+stderr in `output`. */
+static int run(const char *args)
+{
+    if (tool[0] == '\0') {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        cr_assert(n > 0);
+        self[n] = '\0';
+        snprintf(tool, sizeof tool, "%s/../examples/bsnn-train", dirname(self));
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", tool, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t len = fread(output, 1, sizeof output - 1, p);
+    output[len] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(bsnn_train, help_documents_every_flag_and_exits_0)
+{
+    cr_assert_eq(run("--help"), 0, "%s", output);
+    const char *flags[] = {"--dataset", "--points", "--noise", "--features", "--csv", "--target",
+                           "--header", "--images", "--labels", "--max-rows", "--val-fraction",
+                           "--standardize", "--layers", "--activation", "--output", "--init",
+                           "--loss", "--optimizer", "--lr", "--momentum", "--beta1", "--beta2",
+                           "--eps", "--rho", "--weight-decay", "--batch", "--full-batch",
+                           "--playground", "--search", "--search-epochs", "--epochs", "--seed",
+                           "--threads", "--save", "--quiet", "--help"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        cr_assert(strstr(output, flags[i]) != NULL, "--help lacks %s", flags[i]);
+}
+
+Test(bsnn_train, short_run_on_a_generated_set_reports_every_epoch)
+{
+    int rc = run("--dataset circle --points 200 --layers 2,8,1 --activation tanh --output tanh "
+                 "--batch 10 --epochs 3 --lr 0.1 --seed 2");
+    cr_assert_eq(rc, 0, "%s", output);
+    cr_assert(strstr(output, "epoch 3/3") != NULL, "%s", output);
+    /* 160 training rows (20% validation) in batches of 10: 16 updates per epoch. */
+    cr_assert(strstr(output, "result: batch 10  updates 48") != NULL, "%s", output);
+}
+
+Test(bsnn_train, csv_training_with_save_writes_a_model)
+{
+    char csv[64], model[64];
+    snprintf(csv, sizeof csv, "/tmp/bsnn_tool_%d.csv", (int)getpid());
+    snprintf(model, sizeof model, "/tmp/bsnn_tool_%d.bsnn", (int)getpid());
+    FILE *f = fopen(csv, "w");
+    fprintf(f, "a,b,label\n");
+    for (int i = 0; i < 60; i++) fprintf(f, "%d,%d,%d\n", i % 7, i % 5, (i % 7 + i % 5) % 2);
+    fclose(f);
+    char args[512];
+    snprintf(args, sizeof args, "--csv %s --layers 2,4,1 --loss bce --batch 8 --epochs 2 "
+             "--optimizer adam --lr 0.01 --standardize --save %s", csv, model);
+    cr_assert_eq(run(args), 0, "%s", output);
+    cr_assert(access(model, R_OK) == 0, "%s", output);
+    bsnn_model *m = NULL;
+    cr_assert_eq(bsnn_model_load(&m, model), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_n_inputs(m), 2);
+    bsnn_model_free(m);
+    remove(csv);
+    remove(model);
+}
+
+Test(bsnn_train, bad_flags_and_values_exit_2_naming_them)
+{
+    cr_assert_eq(run("--dataset xor --layers 2,1 --bogus 3"), 2);
+    cr_assert(strstr(output, "--bogus") != NULL, "%s", output);
+    cr_assert_eq(run("--dataset xor --layers 2,1 --lr fast"), 2);
+    cr_assert(strstr(output, "--lr: 'fast'") != NULL, "%s", output);
+    cr_assert_eq(run("--dataset xor --layers 2,1 --batch 0"), 2);
+    cr_assert(strstr(output, "--batch") != NULL, "%s", output);
+    cr_assert_eq(run("--dataset xor --layers 2,1 --activation swish"), 2);
+    cr_assert(strstr(output, "--activation: 'swish'") != NULL, "%s", output);
+    cr_assert_eq(run("--dataset xor --layers 2,1 --lr -1"), 2);
+    cr_assert(strstr(output, "--lr") != NULL, "%s", output);
+    cr_assert_eq(run("--layers 2,1"), 2);
+    cr_assert_eq(run("--dataset xor --layers 5,1"), 2);
+    cr_assert(strstr(output, "--layers") != NULL, "%s", output);
+    cr_assert_eq(run("--dataset xor --layers"), 2);
+}
+
+Test(bsnn_train, missing_file_is_a_runtime_error_exit_1)
+{
+    cr_assert_eq(run("--csv /nonexistent/data.csv --layers 2,1"), 1);
+    cr_assert(strstr(output, "/nonexistent/data.csv") != NULL, "%s", output);
+}
