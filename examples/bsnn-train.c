@@ -444,6 +444,7 @@ int main(int argc, char **argv)
     if (bsnn_dataset_n_inputs(all) != o.layers[0]) {
         fprintf(stderr, "bsnn-train: --layers: the data has %zu inputs but the first width is %zu\n",
                 bsnn_dataset_n_inputs(all), o.layers[0]);
+        bsnn_dataset_free(all);
         return 2;
     }
     bsnn_dataset *tr, *val;
