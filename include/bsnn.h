@@ -436,9 +436,12 @@ BSNN_API bsnn_scheduler *bsnn_scheduler_create(size_t n_samples);
 /* Release a scheduler. NULL is a no-op. */
 BSNN_API void bsnn_scheduler_free(bsnn_scheduler *s);
 
-/* Change a setting; takes effect at the start of the next epoch (the current
- * epoch's order and batch size are kept). Errors: BSNN_E_NULL; BSNN_E_ARG for
- * an unknown setting or a value out of bounds (a batch size of 0 or > N). */
+/* Change a setting. Batch settings take effect at the start of the next
+ * epoch (the current epoch's order and batch size are kept); lr, micro-batch
+ * and budget settings at the next update. Errors: BSNN_E_NULL; BSNN_E_ARG for
+ * an unknown setting or a value out of bounds (see bsnn_scheduler_bounds;
+ * e.g. a batch size of 0 or > N, a growth factor <= 1, a negative warmup);
+ * the old value is kept then. */
 BSNN_API bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value);
 
 /* Read a setting into *out. Errors: BSNN_E_NULL, BSNN_E_ARG. */

@@ -335,3 +335,35 @@ Test(search, diverging_candidates_are_recorded_as_worst_not_errors)
     bsnn_dataset_free(tr);
     bsnn_dataset_free(va);
 }
+
+Test(search, template_settings_apply_and_accumulation_keeps_the_result)
+{
+    bsnn_dataset *tr = linear_set(48, 3), *va = linear_set(16, 4);
+    const size_t sizes[] = {6, 16};
+    double loss[2][2];
+    for (int k = 0; k < 2; k++) {
+        bsnn_model *m = linear_model();
+        bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+        bsnn_scheduler *tmpl = bsnn_scheduler_create(10); /* another N: settings only */
+        bsnn_scheduler_set(tmpl, BSNN_SCHED_WARMUP_STEPS, 5);
+        bsnn_scheduler_set(tmpl, BSNN_SCHED_MICRO_BATCH, k ? 4 : 0);
+        bsnn_search *se = bsnn_search_create();
+        bsnn_search_set(se, BSNN_SEARCH_BUDGET, 2);
+        size_t best;
+        cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, tmpl, sizes, 2), BSNN_OK, "%s",
+                     bsnn_last_error());
+        for (int i = 0; i < 2; i++) {
+            loss[k][i] = col(se, (size_t)i, BSNN_SEARCH_COL_VAL_LOSS);
+            cr_assert_eq(col(se, (size_t)i, BSNN_SEARCH_COL_ACCUMULATED), (double)k);
+            cr_assert_eq(col(se, (size_t)i, BSNN_SEARCH_COL_MICRO_BATCH), k ? 4.0 : (double)sizes[i]);
+        }
+        bsnn_search_free(se);
+        bsnn_scheduler_free(tmpl);
+        bsnn_optimizer_free(opt);
+        bsnn_model_free(m);
+    }
+    for (int i = 0; i < 2; i++)
+        cr_assert_lt(tu_rel(loss[0][i], loss[1][i], 1e-9), 1e-5, "%g vs %g", loss[0][i], loss[1][i]);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
