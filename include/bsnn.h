@@ -944,6 +944,36 @@ BSNN_API void bsnn_buffer_free(void *buf);
  * which the caller frees. Errors: BSNN_E_NULL, BSNN_E_FORMAT, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_load_buffer(bsnn_model **out, const void *data, size_t size);
 
+/* A checkpoint: the model plus the optimizer's state (moments, step count,
+ * hyperparameters) and the scheduler's settings and position (epoch, step,
+ * the epoch's order, carried samples, every RNG state), so training resumed
+ * from it gives parameters bit-identical to a run that never stopped.
+ * opt and s may be NULL (not stored). Written atomically like
+ * bsnn_model_save. Errors: BSNN_E_NULL, BSNN_E_STATE (opt bound to another
+ * model), BSNN_E_IO, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_checkpoint_save(const bsnn_model *m, const bsnn_optimizer *opt,
+                                          const bsnn_scheduler *s, const char *path);
+
+/* The same into a buffer bsnn allocates (free it with bsnn_buffer_free). */
+BSNN_API bsnn_status bsnn_checkpoint_save_alloc(void **out, size_t *out_size,
+                                                const bsnn_model *m, const bsnn_optimizer *opt,
+                                                const bsnn_scheduler *s);
+
+/* Read a checkpoint into new objects the caller frees: *out_model always;
+ * *out_opt and *out_sched (either pointer may be NULL to discard that part)
+ * receive the stored optimizer (already bound to *out_model) and scheduler,
+ * or NULL when the checkpoint holds none. Errors: BSNN_E_NULL, BSNN_E_IO,
+ * BSNN_E_FORMAT (also for a model file), BSNN_E_NOMEM; nothing is returned
+ * then. */
+BSNN_API bsnn_status bsnn_checkpoint_load(bsnn_model **out_model, bsnn_optimizer **out_opt,
+                                          bsnn_scheduler **out_sched, const char *path);
+
+/* The same from size bytes at data (not retained). */
+BSNN_API bsnn_status bsnn_checkpoint_load_buffer(bsnn_model **out_model,
+                                                 bsnn_optimizer **out_opt,
+                                                 bsnn_scheduler **out_sched, const void *data,
+                                                 size_t size);
+
 #ifdef __cplusplus
 }
 #endif

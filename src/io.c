@@ -121,6 +121,43 @@ static void put_header(writer *w, uint32_t kind)
 
 /* ---- model sections ----------------------------------------------------- */
 
+/* A getter of setting `id` of an object, as the public *_get functions. */
+typedef bsnn_status (*getter)(double *out, const void *obj, int id);
+
+static bsnn_status layer_get(double *out, const void *obj, int id)
+{
+    return bsnn_layer_get(out, obj, (bsnn_layer_param)id);
+}
+
+static bsnn_status optimizer_get(double *out, const void *obj, int id)
+{
+    return bsnn_optimizer_get(out, obj, (bsnn_opt_param)id);
+}
+
+static bsnn_status scheduler_get(double *out, const void *obj, int id)
+{
+    return bsnn_scheduler_get(out, obj, (bsnn_sched_param)id);
+}
+
+/* Every setting the object answers to, through its own public getter, so
+ * settings and kinds added later are saved without touching this file:
+ * a count, then (u32 id, f64 value) pairs in increasing id order. */
+static void put_settings(writer *w, getter get, const void *obj)
+{
+    double values[MAX_SETTING];
+    uint32_t ids[MAX_SETTING], count = 0;
+    char saved_error[512];
+    snprintf(saved_error, sizeof saved_error, "%s", bsnn_last_error());
+    for (int p = 1; p < MAX_SETTING; p++)
+        if (get(&values[count], obj, p) == BSNN_OK) ids[count++] = (uint32_t)p;
+    bsnn__fail(BSNN_OK, "%s", saved_error); /* probing must not clobber the caller's message */
+    put_u32(w, count);
+    for (uint32_t i = 0; i < count; i++) {
+        put_u32(w, ids[i]);
+        put_f64(w, values[i]);
+    }
+}
+
 static void put_layer(writer *w, const bsnn_layer *l)
 {
     begin_section(w, "LAYR", 0);
@@ -131,20 +168,7 @@ static void put_layer(writer *w, const bsnn_layer *l)
     put_u64(w, l->n_params);
     put_u64(w, l->n_state);
     put_rng(w, &l->rng);
-    /* Every setting the kind answers to, through its own getter, so kinds
-     * added later are saved without touching this file. */
-    double values[MAX_SETTING];
-    uint32_t ids[MAX_SETTING], count = 0;
-    char saved_error[512];
-    snprintf(saved_error, sizeof saved_error, "%s", bsnn_last_error());
-    for (int p = 1; p < MAX_SETTING; p++)
-        if (bsnn_layer_get(&values[count], l, (bsnn_layer_param)p) == BSNN_OK) ids[count++] = (uint32_t)p;
-    bsnn__fail(BSNN_OK, "%s", saved_error); /* probing must not clobber the caller's message */
-    put_u32(w, count);
-    for (uint32_t i = 0; i < count; i++) {
-        put_u32(w, ids[i]);
-        put_f64(w, values[i]);
-    }
+    put_settings(w, layer_get, l);
     end_section(w);
 }
 
@@ -369,15 +393,44 @@ static bsnn_status read_model_header(bsnn_model **out, model_header *h, section 
     return BSNN_OK;
 }
 
-/* Apply one saved setting through the public setter, which bounds-checks it. */
-static bsnn_status apply_setting(bsnn_layer *l, uint32_t id, double v, size_t index,
+/* A setter of setting `id`, as the public *_set functions. */
+typedef bsnn_status (*setter)(void *obj, int id, double v);
+
+static bsnn_status layer_set(void *obj, int id, double v)
+{
+    return bsnn_layer_set(obj, (bsnn_layer_param)id, v);
+}
+
+static bsnn_status optimizer_set(void *obj, int id, double v)
+{
+    return bsnn_optimizer_set(obj, (bsnn_opt_param)id, v);
+}
+
+static bsnn_status scheduler_set(void *obj, int id, double v)
+{
+    return bsnn_scheduler_set(obj, (bsnn_sched_param)id, v);
+}
+
+/* Read a settings list and apply each through the public setter, which
+ * bounds-checks it; `what` names the object in messages. */
+static bsnn_status read_settings(reader *b, setter set, void *obj, const char *what,
                                  const char *who)
 {
-    if (bsnn_layer_set(l, (bsnn_layer_param)id, v) == BSNN_OK) return BSNN_OK;
-    char why[512];
-    snprintf(why, sizeof why, "%s", bsnn_last_error());
-    return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu: setting %u = %g rejected (%s)", who, index,
-                      id, v, why);
+    uint32_t count = get_u32(b);
+    if (b->bad || count > remaining(b) / 12)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %s declares %u settings in %zu bytes", who, what,
+                          count, remaining(b));
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t id = get_u32(b);
+        double v = get_f64(b);
+        if (set(obj, (int)id, v) != BSNN_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", bsnn_last_error());
+            return bsnn__fail(BSNN_E_FORMAT, "%s: %s: setting %u = %g rejected (%s)", who, what,
+                              id, v, why);
+        }
+    }
+    return BSNN_OK;
 }
 
 /* Build layer `index` from its section and add it to m; budget holds the
@@ -390,26 +443,19 @@ static bsnn_status read_layer(bsnn_model *m, section *s, size_t index, size_t *b
     size_t n_in = get_size(b), n_out = get_size(b), n_params = get_size(b), n_state = get_size(b);
     bsnn_rng rng;
     get_rng(b, &rng);
-    uint32_t count = get_u32(b);
     BSNN_TRY(body_ok(s, who));
     const bsnn_layer_ops *ops = bsnn__layer_ops_of((int)kind);
     if (ops == NULL)
         return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu has unknown kind %u", who, index, kind);
     if (act > BSNN_ACT_SOFTMAX)
         return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu has unknown activation %u", who, index, act);
-    if (count > remaining(b) / 12)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu declares %u settings in %zu bytes", who,
-                          index, count, remaining(b));
     bsnn_layer *l = bsnn__layer_new(ops, who);
     if (l == NULL) return BSNN_E_NOMEM;
     l->act = (int)act;
     l->n_out = n_out;
-    bsnn_status st = BSNN_OK;
-    for (uint32_t i = 0; i < count && st == BSNN_OK; i++) {
-        uint32_t id = get_u32(b);
-        double v = get_f64(b);
-        st = apply_setting(l, id, v, index, who);
-    }
+    char what[32];
+    snprintf(what, sizeof what, "layer %zu", index);
+    bsnn_status st = read_settings(b, layer_set, l, what, who);
     /* Size the layer before the model allocates for it, and hold it to what
      * the header (itself bounded by the file size) declared. */
     if (st == BSNN_OK && (ops->setup(l, bsnn_model_n_outputs(m)) != BSNN_OK ||
@@ -730,6 +776,284 @@ bsnn_status bsnn_model_load(bsnn_model **out, const char *path)
     size_t size = 0;
     BSNN_TRY(read_file(&buf, &size, path, who));
     bsnn_status st = model_from(out, buf, size, who);
+    bsnn__free(buf);
+    return st;
+}
+
+/* ---- checkpoints: model + optimizer state + scheduler position ------------ */
+
+typedef struct checkpoint {
+    const bsnn_model *m;
+    const bsnn_optimizer *opt;    /* may be NULL */
+    const bsnn_scheduler *s;      /* may be NULL */
+    const uint64_t *sched_words;  /* the scheduler's position, from scheduler.c */
+    size_t n_words;
+} checkpoint;
+
+static void put_optimizer(writer *w, const bsnn_optimizer *opt)
+{
+    size_t count = opt->bound && opt->state ? opt->n * opt->n_state_vectors : 0;
+    begin_section(w, "OPTM", 0);
+    put_u32(w, (uint32_t)opt->kind);
+    put_settings(w, optimizer_get, opt);
+    put_u32(w, opt->bound != NULL);
+    put_u64(w, opt->t);
+    put_u64(w, opt->n);
+    put_u64(w, opt->n_state_vectors);
+    put_u64(w, count);
+    put_floats(w, opt->state, count);
+    end_section(w);
+}
+
+static void put_scheduler(writer *w, const bsnn_scheduler *s, const uint64_t *words, size_t n)
+{
+    begin_section(w, "SCHD", 0);
+    put_u64(w, s->n);
+    put_settings(w, scheduler_get, s);
+    put_u64(w, s->n_steps);
+    for (size_t i = 0; i < s->n_steps; i++) {
+        put_u64(w, s->step_epochs[i]);
+        put_u64(w, s->step_sizes[i]);
+    }
+    put_u64(w, n);
+    for (size_t i = 0; i < n; i++) put_u64(w, words[i]);
+    end_section(w);
+}
+
+static void fill_checkpoint(writer *w, const void *obj)
+{
+    const checkpoint *c = obj;
+    put_header(w, KIND_CHECKPOINT);
+    put_model(w, c->m);
+    if (c->opt) put_optimizer(w, c->opt);
+    if (c->s) put_scheduler(w, c->s, c->sched_words, c->n_words);
+    begin_section(w, "END ", 0);
+    end_section(w);
+}
+
+/* Serialise a checkpoint into a fresh buffer. */
+static bsnn_status checkpoint_bytes(unsigned char **out, size_t *out_size, const bsnn_model *m,
+                                    const bsnn_optimizer *opt, const bsnn_scheduler *s,
+                                    const char *who)
+{
+    BSNN_CHECK_NULL(who, m);
+    if (opt && opt->bound && opt->bound != m)
+        return bsnn__fail(BSNN_E_STATE, "%s: the optimizer is bound to another model", who);
+    checkpoint c = {m, opt, s, NULL, 0};
+    uint64_t *words = NULL;
+    if (s) {
+        c.n_words = bsnn__scheduler_state_words(s);
+        words = bsnn__calloc(c.n_words, sizeof *words, who);
+        if (words == NULL) return BSNN_E_NOMEM;
+        bsnn__scheduler_save(s, words);
+        c.sched_words = words;
+    }
+    bsnn_status st = serialise(out, out_size, fill_checkpoint, &c, who);
+    bsnn__free(words);
+    return st;
+}
+
+bsnn_status bsnn_checkpoint_save_alloc(void **out, size_t *out_size, const bsnn_model *m,
+                                       const bsnn_optimizer *opt, const bsnn_scheduler *s)
+{
+    const char *who = "bsnn_checkpoint_save_alloc";
+    BSNN_CHECK_NULL(who, out);
+    BSNN_CHECK_NULL(who, out_size);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    BSNN_TRY(checkpoint_bytes(&buf, &size, m, opt, s, who));
+    *out = buf;
+    *out_size = size;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_checkpoint_save(const bsnn_model *m, const bsnn_optimizer *opt,
+                                 const bsnn_scheduler *s, const char *path)
+{
+    const char *who = "bsnn_checkpoint_save";
+    BSNN_CHECK_NULL(who, path);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    BSNN_TRY(checkpoint_bytes(&buf, &size, m, opt, s, who));
+    bsnn_status st = write_atomic(path, buf, size, who);
+    bsnn__free(buf);
+    return st;
+}
+
+/* The optimizer of an OPTM section, bound to m with its state restored. */
+static bsnn_status read_optimizer(bsnn_optimizer **out, section *sec, bsnn_model *m,
+                                  const char *who)
+{
+    reader *b = &sec->body;
+    uint32_t kind = get_u32(b);
+    double lo, hi;
+    int open;
+    if (bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)kind, BSNN_OPT_LR) != BSNN_OK)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: unknown optimizer kind %u", who, kind);
+    bsnn_optimizer *opt = bsnn_optimizer_create((bsnn_optimizer_kind)kind);
+    if (opt == NULL) return BSNN_E_NOMEM;
+    bsnn_status st = read_settings(b, optimizer_set, opt, "optimizer", who);
+    uint32_t bound = get_u32(b);
+    uint64_t t = get_u64(b);
+    size_t n = get_size(b), vectors = get_size(b), count = get_size(b);
+    if (st == BSNN_OK) st = body_ok(sec, who);
+    if (st == BSNN_OK && (bound > 1 || (bound && n != m->n_params) || (!bound && count != 0)))
+        st = bsnn__fail(BSNN_E_FORMAT,
+                        "%s: optimizer state (bound %u, %zu values per vector) does not match "
+                        "the model's %zu parameters",
+                        who, bound, n, m->n_params);
+    if (st == BSNN_OK && bound) {
+        st = bsnn__optimizer_bind(opt, m, n);
+        if (st == BSNN_OK && (vectors != opt->n_state_vectors ||
+                              count != bsnn__mul_size(n, opt->n_state_vectors)))
+            st = bsnn__fail(BSNN_E_FORMAT,
+                            "%s: optimizer holds %zu state vectors (%zu values), its kind has %zu",
+                            who, vectors, count, opt->n_state_vectors);
+        if (st == BSNN_OK) st = read_floats(opt->state, count, sec, who);
+        opt->t = t;
+    }
+    if (st != BSNN_OK) {
+        bsnn_optimizer_free(opt);
+        return st;
+    }
+    *out = opt;
+    return BSNN_OK;
+}
+
+/* Read the batch-size step list into s (validated by the public setter). */
+static bsnn_status read_batch_steps(bsnn_scheduler *s, reader *b, const char *who)
+{
+    size_t count = get_size(b);
+    if (b->bad || count > remaining(b) / 16)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler declares %zu batch steps in %zu bytes",
+                          who, count, remaining(b));
+    if (count == 0) return BSNN_OK;
+    size_t *epochs = bsnn__calloc(count, 2 * sizeof(size_t), who);
+    if (epochs == NULL) return BSNN_E_NOMEM;
+    size_t *sizes = epochs + count;
+    for (size_t i = 0; i < count; i++) {
+        epochs[i] = get_size(b);
+        sizes[i] = get_size(b);
+    }
+    bsnn_status st = b->bad ? BSNN_E_FORMAT
+                            : bsnn_scheduler_set_batch_steps(s, epochs, sizes, count);
+    bsnn__free(epochs);
+    if (st == BSNN_E_NOMEM) return st;
+    if (st != BSNN_OK)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: the scheduler's batch steps are invalid", who);
+    return BSNN_OK;
+}
+
+/* Restore the position words (scheduler.c validates and applies them). */
+static bsnn_status read_position(bsnn_scheduler *s, reader *b, const char *who)
+{
+    size_t count = get_size(b);
+    if (b->bad || count > remaining(b) / 8 || count == 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler declares %zu position words in %zu bytes",
+                          who, count, remaining(b));
+    uint64_t *words = bsnn__calloc(count, sizeof *words, who);
+    if (words == NULL) return BSNN_E_NOMEM;
+    for (size_t i = 0; i < count; i++) words[i] = get_u64(b);
+    bsnn_status st = bsnn__scheduler_load(s, words, count);
+    bsnn__free(words);
+    return st;
+}
+
+static bsnn_status read_scheduler(bsnn_scheduler **out, section *sec, size_t file_size,
+                                  const char *who)
+{
+    reader *b = &sec->body;
+    size_t n = get_size(b);
+    /* The position holds one word per sample: n is bounded by the file. */
+    if (b->bad || n == 0 || n > file_size / 8)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler for %zu samples in a %zu-byte file", who,
+                          n, file_size);
+    bsnn_scheduler *s = bsnn_scheduler_create(n);
+    if (s == NULL) return BSNN_E_NOMEM;
+    bsnn_status st = read_settings(b, scheduler_set, s, "scheduler", who);
+    if (st == BSNN_OK) st = read_batch_steps(s, b, who);
+    if (st == BSNN_OK) st = read_position(s, b, who);
+    if (st != BSNN_OK) {
+        bsnn_scheduler_free(s);
+        return st;
+    }
+    *out = s;
+    return BSNN_OK;
+}
+
+/* After the model: an optional OPTM, an optional SCHD, then END. */
+static bsnn_status read_checkpoint_rest(bsnn_optimizer **out_opt, bsnn_scheduler **out_s,
+                                        bsnn_model *m, reader *r, const char *who)
+{
+    const char *known[] = {"MODL", "LAYR", "PARM", "STAT", "OPTM", "SCHD", "END ", NULL};
+    section sec;
+    BSNN_TRY(next_known(&sec, r, known, who));
+    if (memcmp(sec.tag, "OPTM", 4) == 0) {
+        BSNN_TRY(read_optimizer(out_opt, &sec, m, who));
+        BSNN_TRY(next_known(&sec, r, known, who));
+    }
+    if (memcmp(sec.tag, "SCHD", 4) == 0) {
+        BSNN_TRY(read_scheduler(out_s, &sec, r->len, who));
+        BSNN_TRY(next_known(&sec, r, known, who));
+    }
+    if (memcmp(sec.tag, "END ", 4) != 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: unexpected section '%s' in a checkpoint", who,
+                          sec.tag);
+    if (remaining(r) != 0)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: %zu unexpected bytes after the end section", who,
+                          remaining(r));
+    return BSNN_OK;
+}
+
+static bsnn_status checkpoint_from(bsnn_model **out_m, bsnn_optimizer **out_opt,
+                                   bsnn_scheduler **out_s, const unsigned char *data,
+                                   size_t size, const char *who)
+{
+    reader r = {data, size, 0, 0};
+    uint32_t kind = 0;
+    BSNN_TRY(check_header(&r, &kind, who));
+    if (kind != KIND_CHECKPOINT)
+        return bsnn__fail(BSNN_E_FORMAT, "%s: this is a model file, not a checkpoint "
+                                         "(use bsnn_model_load)", who);
+    bsnn_model *m = NULL;
+    bsnn_optimizer *opt = NULL;
+    bsnn_scheduler *s = NULL;
+    BSNN_TRY(read_model(&m, &r, who));
+    bsnn_status st = read_checkpoint_rest(&opt, &s, m, &r, who);
+    if (st != BSNN_OK) {
+        bsnn_optimizer_free(opt);
+        bsnn_scheduler_free(s);
+        bsnn_model_free(m);
+        return st;
+    }
+    *out_m = m;
+    if (out_opt) *out_opt = opt;
+    else bsnn_optimizer_free(opt);
+    if (out_s) *out_s = s;
+    else bsnn_scheduler_free(s);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_checkpoint_load_buffer(bsnn_model **out_model, bsnn_optimizer **out_opt,
+                                        bsnn_scheduler **out_sched, const void *data,
+                                        size_t size)
+{
+    const char *who = "bsnn_checkpoint_load_buffer";
+    BSNN_CHECK_NULL(who, out_model);
+    BSNN_CHECK_NULL(who, data);
+    return checkpoint_from(out_model, out_opt, out_sched, data, size, who);
+}
+
+bsnn_status bsnn_checkpoint_load(bsnn_model **out_model, bsnn_optimizer **out_opt,
+                                 bsnn_scheduler **out_sched, const char *path)
+{
+    const char *who = "bsnn_checkpoint_load";
+    BSNN_CHECK_NULL(who, out_model);
+    BSNN_CHECK_NULL(who, path);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    BSNN_TRY(read_file(&buf, &size, path, who));
+    bsnn_status st = checkpoint_from(out_model, out_opt, out_sched, buf, size, who);
     bsnn__free(buf);
     return st;
 }

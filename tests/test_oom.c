@@ -1,7 +1,8 @@
 /*
  * test_oom.c - out-of-memory injection, the way SQLite tests: run a whole
- * scenario (build a model, train with every update rule, evaluate, save and
- * load through files and buffers) with the k-th allocation failing, for
+ * scenario (build a model, train with every update rule, checkpoint and resume,
+ * run the batch-size search, evaluate, save and load through files and
+ * buffers) with the k-th allocation failing, for
  * k = 1, 2, ... until the scenario completes without reaching k. Every
  * failure must be BSNN_E_NOMEM with a message; because the injected failure
  * is one-shot, repeating the failed call must then succeed (the objects
@@ -69,7 +70,11 @@ typedef struct objects {
     bsnn_scheduler *s;
     bsnn_optimizer *opt;
     bsnn_tensor *x, *out;
-    void *buf;
+    void *buf, *ckpt;
+    bsnn_model *ck_m;
+    bsnn_optimizer *ck_opt;
+    bsnn_scheduler *ck_s;
+    bsnn_search *search;
 } objects;
 
 static void free_all(objects *o)
@@ -85,6 +90,11 @@ static void free_all(objects *o)
     bsnn_tensor_free(o->x);
     bsnn_tensor_free(o->out);
     bsnn_buffer_free(o->buf);
+    bsnn_buffer_free(o->ckpt);
+    bsnn_model_free(o->ck_m);
+    bsnn_optimizer_free(o->ck_opt);
+    bsnn_scheduler_free(o->ck_s);
+    bsnn_search_free(o->search);
     memset(o, 0, sizeof *o);
 }
 
@@ -129,9 +139,28 @@ static void scenario(objects *o)
     for (int kind = BSNN_SGD; kind <= BSNN_ADAMW; kind++) {
         MAKE(o->opt, bsnn_optimizer_create((bsnn_optimizer_kind)kind));
         STEP(bsnn_model_train(NULL, o->m, o->opt, o->s, o->train, 2, NULL, NULL));
-        bsnn_optimizer_free(o->opt);
-        o->opt = NULL;
+        if (kind < BSNN_ADAMW) {
+            bsnn_optimizer_free(o->opt);
+            o->opt = NULL;
+        }
     }
+    /* Checkpoint through memory and a file, then train on from it. */
+    size_t ck_size = 0;
+    STEP(bsnn_checkpoint_save_alloc(&o->ckpt, &ck_size, o->m, o->opt, o->s));
+    STEP(bsnn_checkpoint_load_buffer(&o->ck_m, &o->ck_opt, &o->ck_s, o->ckpt, ck_size));
+    STEP(bsnn_checkpoint_save(o->m, o->opt, o->s, path));
+    bsnn_model_free(o->ck_m);
+    bsnn_optimizer_free(o->ck_opt);
+    bsnn_scheduler_free(o->ck_s);
+    o->ck_m = NULL, o->ck_opt = NULL, o->ck_s = NULL;
+    STEP(bsnn_checkpoint_load(&o->ck_m, &o->ck_opt, &o->ck_s, path));
+    STEP(bsnn_model_train(NULL, o->ck_m, o->ck_opt, o->ck_s, o->train, 1, NULL, NULL));
+    /* The batch-size search over the same model. */
+    size_t best = 0;
+    MAKE(o->search, bsnn_search_create());
+    STEP(bsnn_search_set(o->search, BSNN_SEARCH_START, 4));
+    STEP(bsnn_search_set(o->search, BSNN_SEARCH_BUDGET, 1));
+    STEP(bsnn_search_run(&best, o->search, o->m, o->opt, o->train, o->test, o->s));
     double loss, acc;
     STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->test, 2));
     size_t shape[2] = {5, 4}, oshape[2] = {5, 1};

@@ -1,0 +1,342 @@
+/*
+ * test_checkpoint.c - checkpoints: training resumed from a checkpoint (model,
+ * optimizer state, scheduler settings and position, RNG states) gives
+ * parameters bit-identical to a run that never stopped, whether it stopped
+ * at an epoch boundary or mid-epoch; hostile checkpoints are rejected.
+ */
+#include "testutil.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+typedef struct config {
+    bsnn_optimizer_kind kind;
+    double batch;
+    int carry_over, warmup_cosine, geometric;
+} config;
+
+static const config configs[] = {
+    {BSNN_ADAM, 5, 1, 0, 0},
+    {BSNN_NESTEROV, 3, 0, 1, 0},
+    {BSNN_ADADELTA, 4, 0, 0, 1},
+    {BSNN_AMSGRAD, 1, 0, 1, 0},
+    {BSNN_RMSPROP, 6, 1, 0, 0},
+    {BSNN_SGD, 16, 0, 0, 0},
+};
+
+static void setup(bsnn_model **m, bsnn_optimizer **opt, bsnn_scheduler **s, const config *c)
+{
+    *m = tu_mlp(4, 7, BSNN_ACT_TANH, 1, BSNN_ACT_SIGMOID, 11);
+    *opt = bsnn_optimizer_create(c->kind);
+    cr_assert_not_null(*opt);
+    *s = bsnn_scheduler_create(16);
+    cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_SEED, 99), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_BATCH_SIZE, c->batch), BSNN_OK);
+    if (c->carry_over) cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_CARRY_OVER, 1), BSNN_OK);
+    if (c->warmup_cosine) {
+        cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_WARMUP_STEPS, 7), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_LR_SCHEDULE, BSNN_LR_COSINE), BSNN_OK,
+                     "%s", bsnn_last_error());
+    }
+    if (c->geometric) {
+        cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC),
+                     BSNN_OK, "%s", bsnn_last_error());
+        size_t epochs[2] = {2, 4}, sizes[2] = {3, 8};
+        cr_assert_eq(bsnn_scheduler_set_batch_steps(*s, epochs, sizes, 2), BSNN_OK);
+    }
+}
+
+static float *params_of(const bsnn_model *m)
+{
+    size_t n = bsnn_model_param_count(m);
+    float *p = malloc(n * sizeof *p);
+    cr_assert_eq(bsnn_model_get_params(p, n, m), BSNN_OK);
+    return p;
+}
+
+typedef struct stopper {
+    size_t stop_after;
+} stopper;
+
+static int stop_at(void *user, bsnn_event event, size_t epoch, size_t step, size_t batch_size,
+                   double loss)
+{
+    (void)epoch, (void)batch_size, (void)loss;
+    const stopper *st = user;
+    return event == BSNN_EVENT_STEP && step == st->stop_after;
+}
+
+/* Train `total` epochs straight; then again stopping after `stop_steps`
+ * updates (0: after `total/2` epochs), checkpoint through a file, free
+ * everything, load, and finish: the parameters must match bit for bit. */
+static void check_resume(const config *c, size_t total, size_t stop_steps, const char *path)
+{
+    bsnn_dataset *ds = bsnn_dataset_parity(4);
+    bsnn_model *m;
+    bsnn_optimizer *opt;
+    bsnn_scheduler *s;
+    setup(&m, &opt, &s, c);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, total, NULL, NULL), BSNN_OK, "%s",
+                 bsnn_last_error());
+    float *straight = params_of(m);
+    size_t n = bsnn_model_param_count(m);
+    size_t end_epoch = bsnn_scheduler_epoch(s);
+    bsnn_model_free(m);
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+
+    setup(&m, &opt, &s, c);
+    stopper st = {stop_steps};
+    if (stop_steps)
+        cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, total, stop_at, &st), BSNN_OK);
+    else
+        cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, total / 2, NULL, NULL), BSNN_OK);
+    cr_assert_eq(bsnn_checkpoint_save(m, opt, s, path), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_model_free(m);
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+    m = NULL, opt = NULL, s = NULL;
+
+    cr_assert_eq(bsnn_checkpoint_load(&m, &opt, &s, path), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_not_null(opt);
+    cr_assert_not_null(s);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, end_epoch - bsnn_scheduler_epoch(s), NULL,
+                                  NULL),
+                 BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_epoch(s), end_epoch);
+    float *resumed = params_of(m);
+    cr_assert(memcmp(straight, resumed, n * sizeof(float)) == 0,
+              "rule %d, batch %g, stop %zu: resumed parameters differ", (int)c->kind, c->batch,
+              stop_steps);
+    free(straight);
+    free(resumed);
+    bsnn_model_free(m);
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+    bsnn_dataset_free(ds);
+}
+
+static char dir[32], path[96];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/bsnn-ckpt-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/run.ckpt", dir);
+}
+
+static void remove_dir(void)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(checkpoint, resume_at_epoch_boundary_is_bit_identical)
+{
+    make_dir();
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
+        check_resume(&configs[i], 6, 0, path);
+    remove_dir();
+}
+
+Test(checkpoint, resume_mid_epoch_is_bit_identical)
+{
+    make_dir();
+    size_t stops[] = {1, 5, 9};
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
+        for (size_t k = 0; k < 3; k++) check_resume(&configs[i], 6, stops[k], path);
+    remove_dir();
+}
+
+Test(checkpoint, optimizer_and_scheduler_are_optional)
+{
+    bsnn_model *m = tu_mlp(4, 3, BSNN_ACT_RELU, 1, BSNN_ACT_LINEAR, 2), *back = NULL;
+    void *buf = NULL;
+    size_t size = 0;
+    cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, &size, m, NULL, NULL), BSNN_OK);
+    bsnn_optimizer *opt = (bsnn_optimizer *)&size; /* must be overwritten with NULL */
+    bsnn_scheduler *s = (bsnn_scheduler *)&size;
+    cr_assert_eq(bsnn_checkpoint_load_buffer(&back, &opt, &s, buf, size), BSNN_OK, "%s",
+                 bsnn_last_error());
+    cr_assert_null(opt);
+    cr_assert_null(s);
+    cr_assert_eq(bsnn_model_param_count(back), bsnn_model_param_count(m));
+    bsnn_model_free(back);
+    back = NULL;
+    /* A checkpoint's model loads with bsnn_model_load_buffer. */
+    cr_assert_eq(bsnn_model_load_buffer(&back, buf, size), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_model_free(back);
+    bsnn_buffer_free(buf);
+    /* A model file is not a checkpoint. */
+    cr_assert_eq(bsnn_model_save_alloc(&buf, &size, m), BSNN_OK);
+    back = NULL;
+    cr_assert_eq(bsnn_checkpoint_load_buffer(&back, NULL, NULL, buf, size), BSNN_E_FORMAT);
+    cr_assert(strstr(bsnn_last_error(), "not a checkpoint"), "%s", bsnn_last_error());
+    cr_assert_null(back);
+    bsnn_buffer_free(buf);
+    bsnn_model_free(m);
+}
+
+/* A checkpoint of a trained model, optimizer and mid-epoch scheduler. */
+static unsigned char *trained_checkpoint(size_t *out_size)
+{
+    bsnn_dataset *ds = bsnn_dataset_parity(4);
+    bsnn_model *m;
+    bsnn_optimizer *opt;
+    bsnn_scheduler *s;
+    setup(&m, &opt, &s, &configs[0]);
+    stopper st = {5};
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 3, stop_at, &st), BSNN_OK);
+    void *buf = NULL;
+    cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, out_size, m, opt, s), BSNN_OK);
+    unsigned char *copy = malloc(*out_size);
+    memcpy(copy, buf, *out_size);
+    bsnn_buffer_free(buf);
+    bsnn_model_free(m);
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+    bsnn_dataset_free(ds);
+    return copy;
+}
+
+static void assert_rejected(const unsigned char *b, size_t size, const char *what)
+{
+    bsnn_model *m = NULL;
+    bsnn_optimizer *opt = NULL;
+    bsnn_scheduler *s = NULL;
+    bsnn_status st = bsnn_checkpoint_load_buffer(&m, &opt, &s, b, size);
+    cr_assert_eq(st, BSNN_E_FORMAT, "%s: status %d (%s)", what, st, bsnn_last_error());
+    cr_assert(m == NULL && opt == NULL && s == NULL, "%s: outputs written on failure", what);
+}
+
+Test(checkpoint, truncated_and_bit_flipped_checkpoints_are_rejected)
+{
+    size_t size;
+    unsigned char *b = trained_checkpoint(&size);
+    tu_count_allocations(0);
+    for (size_t cut = 0; cut < size; cut += 1 + cut / 64) {
+        char what[64];
+        snprintf(what, sizeof what, "truncated to %zu of %zu", cut, size);
+        assert_rejected(b, cut, what);
+    }
+    for (size_t i = 0; i < size; i++) {
+        b[i] ^= 0x10;
+        char what[64];
+        snprintf(what, sizeof what, "byte %zu flipped", i);
+        assert_rejected(b, size, what);
+        b[i] ^= 0x10;
+    }
+    cr_assert_eq(tu_stats.live_bytes, 0, "leaked");
+    tu_restore_allocator();
+    free(b);
+}
+
+/* CRC-32 recomputed independently of io.c (see test_io.c for the check). */
+static uint32_t ref_crc(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xedb88320u : c >> 1;
+    }
+    return c ^ 0xffffffffu;
+}
+
+static uint64_t rd(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void wr(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static size_t find_section(const unsigned char *b, size_t size, const char *tag)
+{
+    for (size_t pos = 20; pos + 20 <= size; pos += 20 + (size_t)rd(b + pos + 8, 8))
+        if (memcmp(b + pos, tag, 4) == 0) return pos;
+    cr_assert_fail("no section %s", tag);
+    return 0;
+}
+
+static void fix_crc(unsigned char *b, size_t pos)
+{
+    size_t len = (size_t)rd(b + pos + 8, 8);
+    wr(b + pos + 16 + len, ref_crc(b + pos, 16 + len), 4);
+}
+
+Test(checkpoint, forged_scheduler_and_optimizer_fields_are_rejected)
+{
+    size_t size;
+    unsigned char *b = trained_checkpoint(&size);
+    size_t sch = find_section(b, size, "SCHD"), opt = find_section(b, size, "OPTM");
+    /* SCHD: n @0, settings count @8 then 12 bytes each, steps count, words
+     * count, words: version, n, epoch, step, pos, cur_batch, in_epoch, ... */
+    size_t settings = (size_t)rd(b + sch + 16 + 8, 4);
+    size_t words = sch + 16 + 12 + 12 * settings + 8 + 8;
+    struct {
+        size_t at;
+        uint64_t v;
+        int bytes;
+        const char *what;
+    } cases[] = {
+        {sch + 16, UINT64_C(1) << 50, 8, "scheduler of 2^50 samples"},
+        {sch + 16, 17, 8, "scheduler for 17 samples, position for 16"},
+        {words + 8 * 4, 99, 8, "position beyond the samples"},
+        {words + 8 * 5, 0, 8, "batch of 0"},
+        {words + 8 * 14, 16, 8, "sample index 16 of 16"},
+        {sch + 16 + 12 + 12 * settings, UINT64_C(1) << 40, 8, "2^40 batch steps"},
+        {opt + 16, 77, 4, "unknown optimizer kind"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        unsigned char *t = malloc(size);
+        memcpy(t, b, size);
+        wr(t + cases[k].at, cases[k].v, cases[k].bytes);
+        fix_crc(t, cases[k].at > sch ? sch : opt);
+        tu_count_allocations(0);
+        assert_rejected(t, size, cases[k].what);
+        cr_assert_leq(tu_stats.peak_bytes, 64 * size + 65536, "%s: peak %zu", cases[k].what,
+                      tu_stats.peak_bytes);
+        cr_assert_eq(tu_stats.live_bytes, 0, "%s: leaked", cases[k].what);
+        tu_restore_allocator();
+        free(t);
+    }
+    free(b);
+}
+
+Test(checkpoint, bad_arguments_report_errors)
+{
+    bsnn_model *m = tu_mlp(2, 2, BSNN_ACT_RELU, 1, BSNN_ACT_LINEAR, 1), *other = NULL;
+    bsnn_model *m2 = tu_mlp(2, 2, BSNN_ACT_RELU, 1, BSNN_ACT_LINEAR, 1);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    float x[2] = {1, 2}, y[1] = {1};
+    bsnn_tensor *tx = tu_wrap(x, 1, 2), *ty = tu_wrap(y, 1, 1);
+    cr_assert_eq(bsnn_model_train_step(NULL, m2, opt, tx, ty), BSNN_OK);
+    void *buf = NULL;
+    size_t size = 0;
+    unsigned char byte = 0;
+    cr_assert_eq(bsnn_checkpoint_save(NULL, NULL, NULL, "/tmp/x"), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_save(m, NULL, NULL, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_save(m, opt, NULL, "/tmp/x"), BSNN_E_STATE,
+                 "optimizer bound to m2");
+    cr_assert_eq(bsnn_checkpoint_save(m, NULL, NULL, "/nonexistent-dir/x"), BSNN_E_IO);
+    cr_assert_eq(bsnn_checkpoint_save_alloc(NULL, &size, m, NULL, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, NULL, m, NULL, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, &size, NULL, NULL, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_load(NULL, NULL, NULL, "/tmp/x"), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_load(&other, NULL, NULL, NULL), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_load(&other, NULL, NULL, "/nonexistent-dir/x"), BSNN_E_IO);
+    cr_assert_eq(bsnn_checkpoint_load_buffer(NULL, NULL, NULL, &byte, 1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_load_buffer(&other, NULL, NULL, NULL, 1), BSNN_E_NULL);
+    cr_assert_eq(bsnn_checkpoint_load_buffer(&other, NULL, NULL, &byte, 1), BSNN_E_FORMAT);
+    cr_assert_null(other);
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(ty);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_model_free(m2);
+}
