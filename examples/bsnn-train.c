@@ -367,8 +367,9 @@ static int on_event(void *user, bsnn_event ev, size_t epoch, size_t step, size_t
     if (ev == BSNN_EVENT_STEP && p->tty && step % 16 == 0) {
         double done = p->steps_per_epoch ? (double)(step % p->steps_per_epoch) / p->steps_per_epoch : 0;
         int w = (int)(done * 30);
-        fprintf(stderr, "\r  epoch %zu/%zu [%.*s%*s] loss %.5f ", epoch + 1, p->epochs, w,
-                "##############################", 30 - w, "", loss);
+        double rate = done * (double)p->n / (ex_now() - p->t_epoch + 1e-9);
+        fprintf(stderr, "\r  epoch %zu/%zu [%.*s%*s] loss %.5f  %.0f samples/s ", epoch + 1,
+                p->epochs, w, "##############################", 30 - w, "", loss, rate);
         fflush(stderr);
     }
     if (ev == BSNN_EVENT_EPOCH) {

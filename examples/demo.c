@@ -150,12 +150,19 @@ static double median_of(const double *v, size_t n, double q)
 
 #define P_METHODS 3
 
+/* A count, or "never" for a run that did not fit (INFINITY). */
+static void fmt_count(char *buf, double v)
+{
+    if (isinf(v)) strcpy(buf, "never");
+    else snprintf(buf, 16, "%.0f", v);
+}
+
 static void parity_study(void)
 {
     const size_t batches[P_METHODS] = {16, 1, 4};
     const char *names[P_METHODS] = {"GD (batch 16)", "SGD (batch 1)", "minibatch 4"};
     const int seeds = quick ? 2 : 9;
-    const size_t max_epochs = quick ? 4000 : 20000;
+    const size_t max_epochs = 20000;
     const double lr = 2.0;
     printf("\n[1/4] 4-bit parity: 4-8-1 sigmoid net, MSE, SGD lr %g, %d seeds, up to %zu epochs\n",
            lr, seeds, max_epochs);
@@ -193,9 +200,8 @@ static void parity_study(void)
             }
             secs[k] += ex_now() - t0;
             run_free(&r);
+            if (sd == seeds - 1) progress("%s: fitted %d/%d seeds", names[k], fitted[k], seeds);
         }
-    for (int k = 0; k < P_METHODS; k++)
-        progress("%s: fitted %d/%d seeds", names[k], fitted[k], seeds);
     /* CSV: epoch, then loss per method and seed. */
     FILE *f = out_file("parity_curves.csv");
     fprintf(f, "epoch");
@@ -244,15 +250,17 @@ static void parity_study(void)
     svg_close(&s);
     free(xe);
     free(xu);
-    printf("  %-16s %22s %22s %8s\n", "method", "epochs to fit: median", "updates: median",
-           "time");
+    printf("  %-16s %7s %28s %16s %8s\n", "method", "fitted", "epochs to fit: median [range]",
+           "updates: median", "time");
     for (int k = 0; k < P_METHODS; k++) {
-        double me = median_of(fit_ep[k], (size_t)seeds, 0.5),
-               lo = median_of(fit_ep[k], (size_t)seeds, 0.0),
-               hi = median_of(fit_ep[k], (size_t)seeds, 1.0),
-               mu = median_of(fit_up[k], (size_t)seeds, 0.5);
-        printf("  %-16s %8g [%g..%g] %14g %7.2fs\n", names[k], me, lo, hi, mu, secs[k]);
-        SUMMARY("parity  %-16s fitted %d/%d  epochs med %-6g [%g..%g]  updates med %-8g %6.2fs",
+        char me[16], lo[16], hi[16], mu[16];
+        fmt_count(me, median_of(fit_ep[k], (size_t)seeds, 0.5));
+        fmt_count(lo, median_of(fit_ep[k], (size_t)seeds, 0.0));
+        fmt_count(hi, median_of(fit_ep[k], (size_t)seeds, 1.0));
+        fmt_count(mu, median_of(fit_up[k], (size_t)seeds, 0.5));
+        printf("  %-16s %4d/%-2d %8s [%s..%s] %16s %7.2fs\n", names[k], fitted[k], seeds, me, lo,
+               hi, mu, secs[k]);
+        SUMMARY("parity  %-16s fitted %d/%d  epochs med %s [%s..%s]  updates med %s  %.2fs",
                 names[k], fitted[k], seeds, me, lo, hi, mu, secs[k]);
     }
     free(curve);
