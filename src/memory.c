@@ -31,6 +31,13 @@ static bsnn_status check_model(const char *who, const bsnn_model *m)
     return BSNN_OK;
 }
 
+/* Rows beyond which the estimate could overflow size_t: the one-row
+ * workspace bounds the bytes each further row adds. */
+static size_t max_rows_of(const bsnn_model *m)
+{
+    return (SIZE_MAX / 4) / bsnn__model_workspace_bytes(m, 1);
+}
+
 bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
                               size_t batch)
 {
@@ -39,7 +46,7 @@ bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn
     BSNN_TRY(check_model(who, m));
     BSNN_CHECK_NULL(who, opt);
     if (batch == 0) return bsnn__fail(BSNN_E_ARG, "%s: batch is 0, expected >= 1", who);
-    if (bsnn__mul_size(batch, m->max_width * sizeof(float)) == 0)
+    if (batch > max_rows_of(m))
         return bsnn__fail(BSNN_E_ARG, "%s: batch %zu overflows the workspace size", who, batch);
     *out_bytes = fixed_bytes(m, opt) + bsnn__model_workspace_bytes(m, batch);
     return BSNN_OK;
@@ -62,8 +69,7 @@ bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m, const bsnn_op
                           "%s: budget %.0f bytes is below the %zu bytes one row needs", who,
                           budget_bytes, need1);
     /* The cost grows with rows; bisect for the last row count that fits. */
-    size_t lo = 1, hi = max_rows;
-    if (bsnn__mul_size(hi, m->max_width * sizeof(float)) == 0) hi = SIZE_MAX / 64 / m->max_width;
+    size_t lo = 1, hi = max_rows < max_rows_of(m) ? max_rows : max_rows_of(m);
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2;
         if ((double)(fixed + bsnn__model_workspace_bytes(m, mid)) <= budget_bytes)

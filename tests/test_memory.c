@@ -125,6 +125,12 @@ Test(memory, bad_input_is_refused)
     cr_assert(strstr(bsnn_last_error(), "one row needs") != NULL, "%s", bsnn_last_error());
     cr_assert_eq(bsnn_model_max_batch(NULL, m, opt, 1e9, 10), BSNN_E_NULL);
     cr_assert_eq(out, 42);
+    /* a budget beyond any machine: capped where the estimate stays exact */
+    cr_assert_eq(bsnn_model_max_batch(&out, m, opt, 1e300, SIZE_MAX), BSNN_OK);
+    size_t bytes;
+    cr_assert_eq(bsnn_model_memory(&bytes, m, opt, out), BSNN_OK);
+    cr_assert_lt(bytes, SIZE_MAX / 2);
+    cr_assert_eq(bsnn_model_memory(&bytes, m, opt, out + 1), BSNN_E_ARG);
     bsnn_optimizer_free(opt);
     bsnn_model_free(m);
     bsnn_model_free(empty);
