@@ -771,10 +771,12 @@ BSNN_API bsnn_status bsnn_search_get(double *out, const bsnn_search *search,
  * candidate starts from m's current parameters and state, with opt reset
  * (hyperparameters kept) and a scheduler over train that copies `tmpl`'s
  * settings (tmpl may be NULL: defaults, shuffled) except the batch size,
- * schedule (forced CONSTANT) and seed (BSNN_SEARCH_SEED). m's parameters
- * are restored afterwards. Previous results are discarded. *out_best gets
- * the chosen size. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_NOMEM, and any
- * training error other than divergence (recorded as the worst result). */
+ * schedule (forced CONSTANT, no full batch), memory budget (the search's)
+ * and seed (BSNN_SEARCH_SEED). m's parameters and state are restored
+ * afterwards, also on failure. Previous results are discarded. *out_best
+ * gets the chosen size. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_STATE (no
+ * parameters), BSNN_E_ARG (memory budget below one row), BSNN_E_NOMEM, and
+ * any training error other than divergence (recorded as the worst result). */
 BSNN_API bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *search, bsnn_model *m,
                                      bsnn_optimizer *opt, const bsnn_dataset *train,
                                      const bsnn_dataset *val, const bsnn_scheduler *tmpl);
