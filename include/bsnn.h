@@ -216,7 +216,26 @@ BSNN_API bsnn_layer *bsnn_layer_dense(size_t n_outputs);
 /* An activation layer (width unchanged). NULL for an unknown kind. */
 BSNN_API bsnn_layer *bsnn_layer_activation(bsnn_activation kind);
 
-/* (issue 3 adds batch-norm and dropout constructors here) */
+/* Batch normalization per feature (Ioffe & Szegedy 2015), width unchanged:
+ * y = gamma (x - mean) / sqrt(var + eps) + beta, gamma 1 and beta 0 at start
+ * (parameters gamma [n] then beta [n], never weight-decayed). Training mode
+ * uses the batch's mean and biased variance and updates running averages,
+ * running = (1 - momentum) running + momentum batch (BSNN_LAYER_MOMENTUM,
+ * default 0.1; variance entered unbiased); evaluation mode uses the running
+ * averages (initially 0 and 1) and changes nothing. A training-mode step on
+ * ONE row is an error (BSNN_E_ARG: no variance), including a scheduler's
+ * partial last batch of 1 row (avoid it with BSNN_SCHED_DROP_LAST); partial
+ * batches of 2 or more rows are normalised with their own statistics.
+ * NULL on out of memory. */
+BSNN_API bsnn_layer *bsnn_layer_batchnorm(void);
+
+/* Inverted dropout, width unchanged: in training mode each element is zeroed
+ * with probability rate and the kept ones are scaled by 1 / (1 - rate); in
+ * evaluation mode the identity. Masks come from the layer's generator,
+ * seeded by BSNN_LAYER_SEED (default 0) mixed with the layer's position in
+ * the parameter arena, restarted by bsnn_model_init_params and by setting
+ * the seed. NULL when rate is not in [0, 1) or out of memory. */
+BSNN_API bsnn_layer *bsnn_layer_dropout(double rate);
 
 /* Release a layer that was NOT added to a model. NULL is a no-op. */
 BSNN_API void bsnn_layer_free(bsnn_layer *layer);

@@ -114,6 +114,9 @@ typedef struct bsnn_layer_ops {
     bsnn_status (*get)(const bsnn_layer *l, bsnn_layer_param p, double *out);
     /* Release kind-specific memory in l->impl; may be NULL. */
     void (*destroy)(bsnn_layer *l);
+    /* Fewest rows a training-mode step accepts (batch norm: 2, a single row
+     * has no variance); 0 means any. Checked by bsnn__model_check_batch. */
+    size_t min_train_rows;
 } bsnn_layer_ops;
 
 struct bsnn_layer {
@@ -293,6 +296,14 @@ float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows);
 int bsnn__all_finite(const float *v, size_t count);
 
 /* ---- issue 3: update rules, batch norm, dropout ---------------------------- */
+
+extern const bsnn_layer_ops bsnn__batchnorm_ops;
+extern const bsnn_layer_ops bsnn__dropout_ops;
+
+/* BSNN_E_ARG naming the layer when a training-mode step of n rows is too
+ * small for one of m's layers (batch norm needs 2); OK in evaluation mode.
+ * Every training entry point calls it before changing anything. */
+bsnn_status bsnn__model_check_batch(const bsnn_model *m, size_t n, const char *who);
 
 /* ---- issue 4: schedules, accumulation, memory, search, history -------------- */
 

@@ -83,6 +83,21 @@ static bsnn_status check_trainable(const char *who, bsnn_model *m, bsnn_optimize
     return bsnn__optimizer_bind(opt, m, m->n_params);
 }
 
+bsnn_status bsnn__model_check_batch(const bsnn_model *m, size_t n, const char *who)
+{
+    if (!m->training) return BSNN_OK;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const bsnn_layer_ops *ops = m->layers[i]->ops;
+        if (n < ops->min_train_rows)
+            return bsnn__fail(BSNN_E_ARG,
+                              "%s: a batch of %zu row%s is too small for %s layer %zu in training "
+                              "mode (needs %zu rows: one row has no batch variance); use a larger "
+                              "batch, BSNN_SCHED_DROP_LAST, or evaluation mode",
+                              who, n, n == 1 ? "" : "s", ops->name, i, ops->min_train_rows);
+    }
+    return BSNN_OK;
+}
+
 static bsnn_status check_targets(const char *who, const bsnn_model *m, size_t target_width)
 {
     size_t width = bsnn_model_n_outputs(m);
@@ -96,6 +111,7 @@ bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimize
                                   const float *x, const float *y, size_t n, size_t target_width,
                                   double lr, const char *who)
 {
+    BSNN_TRY(bsnn__model_check_batch(m, n, who));
     bsnn__model_zero_grads(m);
     double loss = bsnn__model_accumulate(m, x, y, n, target_width, 1.0f / (float)n) / (double)n;
     BSNN_TRY(bsnn__model_apply(m, opt, lr, loss, who));
@@ -162,6 +178,9 @@ static bsnn_status batch_update(double *out_loss, bsnn_model *m, bsnn_optimizer 
         gather(m, ds, idx, n);
         return bsnn__model_step_rows(out_loss, m, opt, m->xbuf, m->ybuf, n, ds->n_out, lr, who);
     }
+    /* Batch norm normalises each micro-batch by its own statistics: the
+     * smallest one (the remainder) must be large enough. */
+    BSNN_TRY(bsnn__model_check_batch(m, n % rows ? n % rows : rows, who));
     bsnn__model_zero_grads(m);
     float scale = 1.0f / (float)n;
     double loss = 0.0;
@@ -236,6 +255,7 @@ bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer
     BSNN_TRY(check_dataset(who, m, ds));
     if (val) BSNN_TRY(check_dataset(who, m, val));
     BSNN_TRY(check_trainable(who, m, opt));
+    BSNN_TRY(bsnn__model_check_batch(m, bsnn_scheduler_batch_size(s), who));
     size_t cap;
     BSNN_TRY(budget_rows(&cap, m, opt, s, who));
     size_t stop = epochs > SIZE_MAX - s->epoch ? SIZE_MAX : s->epoch + epochs;
