@@ -37,6 +37,8 @@ static const layer_bound *find_bound(int kind, int param)
 static const bsnn_layer_ops *const kinds[] = {
     &bsnn__dense_ops,
     &bsnn__activation_ops,
+    &bsnn__batchnorm_ops,
+    &bsnn__dropout_ops,
 };
 
 const bsnn_layer_ops *bsnn__layer_ops_of(int kind)

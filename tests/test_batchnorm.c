@@ -22,6 +22,18 @@ static void gaussian_rows(float *x, size_t n, size_t w, const double *mu, const 
             x[r * w + j] = (float)(mu[j] + sd[j] * bsnn__rng_normal(&rng));
 }
 
+/* Mean and biased variance of column j of an n x w array, in double. */
+static void column_stats(double *out_mean, double *out_var, const float *a, size_t n, size_t w,
+                         size_t j)
+{
+    double mean = 0, var = 0;
+    for (size_t r = 0; r < n; r++) mean += a[r * w + j];
+    mean /= (double)n;
+    for (size_t r = 0; r < n; r++) var += (a[r * w + j] - mean) * (a[r * w + j] - mean);
+    *out_mean = mean;
+    *out_var = var / (double)n;
+}
+
 static bsnn_model *bn_only(size_t w)
 {
     bsnn_model *m = bsnn_model_create(w);
@@ -48,14 +60,9 @@ Test(batchnorm, train_output_has_mean_0_variance_1_per_feature_for_every_batch_s
         bsnn_model *m = bn_only(3);
         const float *y = train_forward(m, x, n);
         for (size_t j = 0; j < 3; j++) {
-            double mean = 0, var = 0, xm = 0, xv = 0;
-            for (size_t r = 0; r < n; r++) mean += y[r * 3 + j], xm += x[r * 3 + j];
-            mean /= n, xm /= n;
-            for (size_t r = 0; r < n; r++) {
-                var += (y[r * 3 + j] - mean) * (y[r * 3 + j] - mean);
-                xv += (x[r * 3 + j] - xm) * (x[r * 3 + j] - xm);
-            }
-            var /= n, xv /= n;
+            double mean, var, xm, xv;
+            column_stats(&mean, &var, y, n, 3, j);
+            column_stats(&xm, &xv, x, n, 3, j);
             cr_assert_leq(fabs(mean), 1e-5, "n %zu feature %zu: mean %g", n, j, mean);
             /* var(xhat) = v / (v + eps) exactly, eps = 1e-5 */
             cr_assert_leq(fabs(var - xv / (xv + 1e-5)), 1e-4, "n %zu feature %zu: var %g", n, j,
@@ -74,11 +81,8 @@ Test(batchnorm, train_output_applies_gamma_and_beta_after_normalising)
     cr_assert_eq(bsnn_model_set_params(m, p, 6), BSNN_OK);
     const float *y = train_forward(m, x, 16);
     for (size_t j = 0; j < 3; j++) {
-        double mean = 0, var = 0;
-        for (size_t r = 0; r < 16; r++) mean += y[r * 3 + j];
-        mean /= 16;
-        for (size_t r = 0; r < 16; r++) var += (y[r * 3 + j] - mean) * (y[r * 3 + j] - mean);
-        var /= 16;
+        double mean, var;
+        column_stats(&mean, &var, y, 16, 3, j);
         cr_assert_leq(fabs(mean - p[3 + j]), 1e-5, "feature %zu mean %g, beta %g", j, mean, p[3 + j]);
         cr_assert_leq(fabs(sqrt(var) - fabs(p[j])), 1e-3, "feature %zu sd %g, |gamma| %g", j,
                       sqrt(var), fabs(p[j]));
@@ -130,12 +134,10 @@ Test(batchnorm, running_update_follows_the_momentum_formula_with_unbiased_varian
     train_forward(m, x, 5);
     const float *rm = m->state + l->state_off, *rv = rm + 3;
     for (size_t j = 0; j < 3; j++) {
-        double mean = 0, ss = 0;
-        for (size_t r = 0; r < 5; r++) mean += x[r * 3 + j];
-        mean /= 5;
-        for (size_t r = 0; r < 5; r++) ss += (x[r * 3 + j] - mean) * (x[r * 3 + j] - mean);
+        double mean, var;
+        column_stats(&mean, &var, x, 5, 3, j);
         cr_assert_leq(tu_rel(rm[j], 0.7 * 0.0 + 0.3 * mean, 1e-3), 1e-5);
-        cr_assert_leq(tu_rel(rv[j], 0.7 * 1.0 + 0.3 * ss / 4, 1e-3), 1e-5);
+        cr_assert_leq(tu_rel(rv[j], 0.7 * 1.0 + 0.3 * var * 5 / 4, 1e-3), 1e-5);
     }
     bsnn_model_free(m);
 }
@@ -406,4 +408,44 @@ Test(batchnorm, steady_state_training_steps_allocate_nothing)
     bsnn_tensor_free(ty);
     bsnn_model_free(m);
     tu_restore_allocator();
+}
+
+Test(batchnorm, save_and_load_keep_statistics_settings_and_dropout_stream)
+{
+    bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_add(m, bsnn_layer_dense(4));
+    bsnn_model_add(m, bsnn_layer_batchnorm());
+    bsnn_model_add(m, bsnn_layer_dropout(0.3));
+    bsnn_model_add(m, bsnn_layer_dense(1));
+    bsnn_layer_set(bsnn_model_layer(m, 1), BSNN_LAYER_MOMENTUM, 0.2);
+    bsnn_layer_set(bsnn_model_layer(m, 1), BSNN_LAYER_EPS, 1e-3);
+    float x[8 * 3], y[8] = {0, 1, 1, 0, 1, 0, 0, 1};
+    gaussian_rows(x, 8, 3, MU, SD, 21);
+    bsnn_tensor *tx = tu_wrap(x, 8, 3), *ty = tu_wrap(y, 8, 1);
+    bsnn_optimizer *o = bsnn_optimizer_create(BSNN_SGD);
+    for (int s = 0; s < 3; s++) cr_assert_eq(bsnn_model_train_step(NULL, m, o, tx, ty), BSNN_OK);
+    void *buf = NULL;
+    size_t size = 0;
+    cr_assert_eq(bsnn_model_save_alloc(&buf, &size, m), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_model *c = NULL;
+    cr_assert_eq(bsnn_model_load_buffer(&c, buf, size), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(c->n_state, m->n_state);
+    cr_assert_arr_eq(c->state, m->state, m->n_state * sizeof(float));
+    double v;
+    cr_assert_eq(bsnn_layer_get(&v, bsnn_model_layer(c, 1), BSNN_LAYER_EPS), BSNN_OK);
+    cr_assert_eq(v, 1e-3);
+    cr_assert_eq(bsnn_layer_get(&v, bsnn_model_layer(c, 2), BSNN_LAYER_RATE), BSNN_OK);
+    cr_assert_eq(v, 0.3);
+    /* the next training-mode outputs (same dropout mask) agree */
+    const float *a = train_forward(m, x, 8);
+    float ya[8 * 1];
+    memcpy(ya, a, sizeof ya);
+    const float *b = train_forward(c, x, 8);
+    cr_assert_arr_eq(ya, b, sizeof ya, "loaded model differs in training mode");
+    bsnn_buffer_free(buf);
+    bsnn_model_free(c);
+    bsnn_optimizer_free(o);
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(ty);
+    bsnn_model_free(m);
 }
