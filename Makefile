@@ -48,6 +48,11 @@ SHARED_SONAME := libbsnn.so.$(MAJOR)
 SHARED_LIB := $(OUT)/libbsnn.so
 
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+# Criterion cannot start under ThreadSanitizer (Snaipe/Criterion#274): a
+# SANITIZE=thread run is the thread test alone, built with its own main.
+ifeq ($(SANITIZE),thread)
+  TEST_SRCS := tests/test_thread.c
+endif
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(EXAMPLE_SRCS))
@@ -179,6 +184,57 @@ $(OUT)/obj/static/optimizer.o $(OUT)/obj/shared/optimizer.o: CFLAGS += -O3 -fno-
 # ---- benchmarks (issue 6) --------------------------------------------------------------
 
 # ---- persistence, fuzzing, valgrind (issue 7) -----------------------------------------
+# make fuzz: libFuzzer (Debian clang) harnesses of every loader, each run for
+# FUZZ_SECONDS under ASan+UBSan, seeded from tests/fuzz/corpus/<name>; new
+# inputs collect in lib/fuzz/corpus/<name>, crashes in lib/fuzz/ (copy them
+# into tests/fuzz/corpus/<name> once fixed: make test replays that corpus).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := model checkpoint csv idx
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -g -O1 $(FUZZ_SAN) -Iinclude -D_POSIX_C_SOURCE=200809L
+FUZZ_OBJS := $(patsubst src/%.c,lib/fuzz/obj/%.o,$(SRCS))
+FUZZ_BINS := $(patsubst %,lib/fuzz/fuzz_%,$(FUZZ_TARGETS))
+.PHONY: fuzz fuzz-build fuzz-corpus
+
+lib/fuzz/obj/%.o: src/%.c src/internal.h include/bsnn.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -DBSNN_BUILDING -c $< -o $@
+
+lib/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(BLIS_LIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-corpus: $(STATIC_LIB)
+	@mkdir -p $(OUT)/fuzz $(patsubst %,tests/fuzz/corpus/%,$(FUZZ_TARGETS))
+	$(CC) $(CFLAGS) -o $(OUT)/fuzz/make_corpus tests/fuzz/make_corpus.c $(STATIC_LIB) $(BLIS_LIBS) $(LDFLAGS)
+	$(OUT)/fuzz/make_corpus
+
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p lib/fuzz/corpus/$$t; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    ASAN_OPTIONS=allocator_may_return_null=1 lib/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=65536 -malloc_limit_mb=256 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=lib/fuzz/$$t- lib/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	        2>lib/fuzz/$$t.log || { tail -40 lib/fuzz/$$t.log; exit 1; }; \
+	    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' lib/fuzz/$$t.log | sed "s/^/fuzz: $$t /"; \
+	done
+
+# Tests that include more than testutil.h.
+$(OUT)/tests/test_misuse: tests/misuse_rows.h
+$(OUT)/tests/test_fuzz_corpus: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+
+# make valgrind: memcheck over the test programs (zero errors, zero leaks);
+# VALGRIND_TESTS=name,... limits it to some (CI does, to stay in budget).
+VALGRIND_BINS = $(if $(VALGRIND_TESTS),$(patsubst %,$(OUT)/tests/%,$(subst $(comma), ,$(VALGRIND_TESTS))),$(TEST_BINS))
+comma := ,
+.PHONY: valgrind
+valgrind: deps lib $(TEST_BINS)
+	@sh tests/valgrind.sh $(VALGRIND_BINS)
+
 
 # ---- install -------------------------------------------------------------------------
 install: lib $(OUT)/examples/bsnn-train

@@ -361,6 +361,10 @@ bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out, const cha
 
 /* ---- issue 7: persistence, robustness --------------------------------------- */
 
+/* base + off, or NULL for an arena that was never allocated (a model with
+ * no parameters or no state): arithmetic on NULL is undefined behaviour. */
+static inline float *bsnn__at(float *base, size_t off) { return base ? base + off : NULL; }
+
 /* CRC-32 (IEEE, as zlib) of n bytes, continuing from crc (0 to start). */
 uint32_t bsnn__crc32(uint32_t crc, const void *data, size_t n);
 /* The ops of a layer kind, for loaders; NULL for an unknown kind. Every

@@ -97,7 +97,9 @@ static bsnn_status grow_arena(float **arena, size_t old_n, size_t new_n, const c
 static void init_layer(bsnn_model *m, bsnn_layer *l)
 {
     l->model_init = m->init_default;
-    if (l->ops->init) l->ops->init(l, m->params + l->param_off, m->state + l->state_off, &m->rng);
+    if (l->ops->init)
+        l->ops->init(l, bsnn__at(m->params, l->param_off), bsnn__at(m->state, l->state_off),
+                     &m->rng);
 }
 
 /* The parameters that decoupled weight decay and penalties apply to: the
@@ -331,7 +333,7 @@ const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, i
     const float *in = x;
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
-        l->ops->forward(l, m->params + l->param_off, m->state + l->state_off,
+        l->ops->forward(l, bsnn__at(m->params, l->param_off), bsnn__at(m->state, l->state_off),
                         bsnn__layer_scratch(m, i, m->ws_rows), in, m->acts[i], n, training);
         in = m->acts[i];
     }

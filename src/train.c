@@ -40,7 +40,7 @@ double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, siz
         bsnn_layer *l = m->layers[i];
         const float *in = i ? m->acts[i - 1] : x;
         float *dx = i ? m->delta[1 - cur] : NULL;
-        l->ops->backward(l, m->params + l->param_off, m->grads + l->param_off,
+        l->ops->backward(l, bsnn__at(m->params, l->param_off), bsnn__at(m->grads, l->param_off),
                          bsnn__layer_scratch(m, i, m->ws_rows), in, m->acts[i], m->delta[cur],
                          dx, n);
         cur = 1 - cur;
@@ -54,7 +54,8 @@ bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, dou
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
         if (l->ops->regularize)
-            l->ops->regularize(l, m->params + l->param_off, m->grads + l->param_off);
+            l->ops->regularize(l, bsnn__at(m->params, l->param_off),
+                               bsnn__at(m->grads, l->param_off));
     }
     if (!isfinite(loss) || !bsnn__all_finite(m->grads, m->n_params)) {
         undo_step(m);
@@ -240,11 +241,12 @@ static bsnn_status log_epoch(bsnn_model *m, const bsnn_dataset *val, bsnn_histor
     return bsnn__history_append(h, row);
 }
 
-bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
-                                bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
-                                bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
+/* The training loop behind both public entry points; who names the one the
+ * caller used, so messages name it. */
+static bsnn_status train(const char *who, size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                         bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
+                         bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
 {
-    const char *who = "bsnn_model_train";
     BSNN_CHECK_NULL(who, m);
     BSNN_CHECK_NULL(who, opt);
     BSNN_CHECK_NULL(who, s);
@@ -295,11 +297,19 @@ bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer
     return st;
 }
 
+bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                                bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
+                                bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
+{
+    return train("bsnn_model_train_ex", out_steps, m, opt, s, ds, val, history, epochs, cb,
+                 user);
+}
+
 bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
                              bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
                              bsnn_callback cb, void *user)
 {
-    return bsnn_model_train_ex(out_steps, m, opt, s, ds, NULL, NULL, epochs, cb, user);
+    return train("bsnn_model_train", out_steps, m, opt, s, ds, NULL, NULL, epochs, cb, user);
 }
 
 /* Accuracy count over n rows of outputs o against targets t. */
