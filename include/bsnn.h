@@ -225,8 +225,9 @@ BSNN_API bsnn_layer *bsnn_layer_activation(bsnn_activation kind);
  * averages (initially 0 and 1) and changes nothing. A training-mode step on
  * ONE row is an error (BSNN_E_ARG: no variance), including a scheduler's
  * partial last batch of 1 row (avoid it with BSNN_SCHED_DROP_LAST); partial
- * batches of 2 or more rows are normalised with their own statistics.
- * NULL on out of memory. */
+ * batches of 2 or more rows, and each micro-batch when gradients are
+ * accumulated, are normalised with their own statistics. NULL on out of
+ * memory. */
 BSNN_API bsnn_layer *bsnn_layer_batchnorm(void);
 
 /* Inverted dropout, width unchanged: in training mode each element is zeroed

@@ -7,7 +7,7 @@
  */
 #include "testutil.h"
 
-#include <float.h>
+#include "internal.h"
 
 /* ---- the fixed problem: y = x W + b, W 3x2, b 2, MSE over 5 rows ---------- */
 
@@ -530,4 +530,34 @@ Test(optimizer_fit, adam_and_rmsprop_defaults_fit_parity_in_fewer_updates_than_g
     cr_assert_gt(gd, 0);
     cr_assert(adam > 0 && adam < gd, "adam %zu updates, GD (lr %g) %zu", adam, GD_LR, gd);
     cr_assert(rms > 0 && rms < gd, "rmsprop %zu updates, GD (lr %g) %zu", rms, GD_LR, gd);
+}
+
+/* AdamW's decoupled decay reaches dense weights only: with a zero gradient
+ * the Adam part is 0, so weights shrink by exactly (1 - lr wd) while biases
+ * and batch-norm gamma/beta stay put. */
+Test(optimizer_state, adamw_decays_dense_weights_only_not_biases_or_batchnorm)
+{
+    bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_add(m, bsnn_layer_dense(4));
+    bsnn_model_add(m, bsnn_layer_batchnorm());
+    bsnn_model_add(m, bsnn_layer_dense(2));
+    size_t np = bsnn_model_param_count(m); /* 12 + 4 | 4 + 4 | 8 + 2 */
+    cr_assert_eq(np, 34);
+    float p[34], after[34], zeros[34] = {0};
+    for (size_t i = 0; i < np; i++) p[i] = 0.5f + 0.01f * (float)i;
+    bsnn_model_set_params(m, p, np);
+    bsnn_optimizer *o = bsnn_optimizer_create(BSNN_ADAMW);
+    cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, 0.1), BSNN_OK);
+    cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_WEIGHT_DECAY, 2.0), BSNN_OK);
+    cr_assert_eq(bsnn__optimizer_bind(o, m, np), BSNN_OK);
+    bsnn__optimizer_update(o, m->params, zeros, m->decay_mask, np, 0.1);
+    bsnn_model_get_params(after, np, m);
+    for (size_t i = 0; i < np; i++) {
+        int weight = i < 12 || (i >= 24 && i < 32);
+        double want = weight ? p[i] * (1.0 - 0.1 * 2.0) : p[i];
+        cr_assert_leq(tu_rel(after[i], want, 1e-3), 1e-6, "param %zu (%s): %g, want %g", i,
+                      weight ? "weight" : "bias/gamma/beta", after[i], want);
+    }
+    bsnn_optimizer_free(o);
+    bsnn_model_free(m);
 }
