@@ -182,7 +182,10 @@ struct bsnn_optimizer {
     bsnn_optimizer_kind kind;
     double lr, momentum, beta1, beta2, eps, rho, weight_decay;
     uint64_t t;                 /* updates applied since bind/reset        */
-    const bsnn_model *bound;    /* model whose arena the state belongs to  */
+    uint64_t bound;             /* id of the model whose arena the state
+                                   belongs to (0: unbound); an id, not an
+                                   address, since a freed model's address
+                                   can come back for a new model           */
     size_t n;                   /* floats per state vector                 */
     float *state;               /* kind-specific: up to 3 vectors of n     */
     size_t n_state_vectors;
@@ -248,6 +251,8 @@ struct bsnn_scheduler {
 /* ---- models (model.c, train.c) -------------------------------------------- */
 
 struct bsnn_model {
+    uint64_t id;             /* unique per process, never 0: what an
+                                optimizer binds to                         */
     size_t n_in;
     bsnn_layer **layers;
     size_t n_layers, cap_layers;

@@ -5,6 +5,11 @@
  */
 #include "internal.h"
 
+#include <stdatomic.h>
+
+/* Source of model ids; atomic because models may be created on any thread. */
+static _Atomic uint64_t last_model_id;
+
 bsnn_model *bsnn_model_create(size_t n_inputs)
 {
     if (n_inputs == 0) {
@@ -13,6 +18,7 @@ bsnn_model *bsnn_model_create(size_t n_inputs)
     }
     bsnn_model *m = bsnn__calloc(1, sizeof *m, "bsnn_model_create");
     if (m == NULL) return NULL;
+    m->id = ++last_model_id;
     m->n_in = n_inputs;
     m->loss = BSNN_LOSS_MSE;
     m->init_default = BSNN_INIT_GLOROT_UNIFORM;
@@ -176,6 +182,8 @@ bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss)
 bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed)
 {
     BSNN_CHECK_NULL("bsnn_model_init_params", m);
+    if (m->n_layers == 0)
+        return bsnn__fail(BSNN_E_STATE, "bsnn_model_init_params: the model has no layers");
     m->seed = seed;
     bsnn__rng_seed(&m->rng, seed);
     for (size_t i = 0; i < m->n_layers; i++) init_layer(m, m->layers[i]);
@@ -190,7 +198,10 @@ bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
     case BSNN_MODEL_SEED:
         if (!(value >= 0.0 && value <= 9007199254740992.0 && value == floor(value)))
             return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53", who, value);
-        return bsnn_model_init_params(m, (uint64_t)value);
+        if (m->n_layers) return bsnn_model_init_params(m, (uint64_t)value);
+        m->seed = (uint64_t)value; /* for the layers still to come */
+        bsnn__rng_seed(&m->rng, m->seed);
+        return BSNN_OK;
     case BSNN_MODEL_THRESHOLD:
         if (!isfinite(value))
             return bsnn__fail(BSNN_E_ARG, "%s: threshold %g is not finite", who, value);
@@ -203,6 +214,8 @@ bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
         m->init_default = (int)value;
         return BSNN_OK;
     case BSNN_MODEL_TRAINING:
+        if (!(value == 0.0 || value == 1.0))
+            return bsnn__fail(BSNN_E_ARG, "%s: training flag %g is not 0 or 1", who, value);
         return bsnn_model_set_training(m, value != 0.0);
     }
     return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);

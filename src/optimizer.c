@@ -196,16 +196,16 @@ bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
     opt->state = NULL;
     opt->n = 0;
     opt->t = 0;
-    opt->bound = NULL;
+    opt->bound = 0;
     return BSNN_OK;
 }
 
 bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n)
 {
-    if (opt->bound == m && opt->n == n) return BSNN_OK;
+    if (opt->bound == m->id && opt->n == n) return BSNN_OK;
     /* The same model may still change size (a layer added after a failed
      * first step): rebinding is safe while no update has used the state. */
-    if (opt->bound != NULL && !(opt->bound == m && opt->t == 0))
+    if (opt->bound != 0 && !(opt->bound == m->id && opt->t == 0))
         return bsnn__fail(BSNN_E_STATE,
                           "bsnn_model_train_step: optimizer (%s) is bound to another model "
                           "(call bsnn_optimizer_reset to reuse it)",
@@ -220,7 +220,7 @@ bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_
     }
     bsnn__free(opt->state);
     opt->state = state;
-    opt->bound = m;
+    opt->bound = m->id;
     opt->n = n;
     opt->t = 0;
     return BSNN_OK;

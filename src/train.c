@@ -75,13 +75,14 @@ bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, dou
     return BSNN_OK;
 }
 
-/* Checks shared by every training entry point. */
-static bsnn_status check_trainable(const char *who, bsnn_model *m, bsnn_optimizer *opt)
+/* Checks shared by every training entry point (the optimizer is bound only
+ * after every check passed, so a rejected call leaves it free). */
+static bsnn_status check_trainable(const char *who, const bsnn_model *m)
 {
     if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
     if (m->n_params == 0)
         return bsnn__fail(BSNN_E_STATE, "%s: the model has no trainable parameters", who);
-    return bsnn__optimizer_bind(opt, m, m->n_params);
+    return BSNN_OK;
 }
 
 bsnn_status bsnn__model_check_batch(const bsnn_model *m, size_t n, const char *who)
@@ -129,7 +130,7 @@ bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimize
     BSNN_CHECK_NULL(who, opt);
     BSNN_CHECK_NULL(who, x);
     BSNN_CHECK_NULL(who, y);
-    BSNN_TRY(check_trainable(who, m, opt));
+    BSNN_TRY(check_trainable(who, m));
     size_t n = bsnn__tensor_rows(x), tw = bsnn__tensor_cols(y);
     if (bsnn__tensor_cols(x) != m->n_in)
         return bsnn__fail(BSNN_E_SHAPE, "%s: batch has %zu columns, model expects %zu", who,
@@ -142,6 +143,8 @@ bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimize
         return bsnn__fail(BSNN_E_ARG, "%s: x holds a NaN or infinite value", who);
     if (!bsnn__loss_targets_ok(m->loss, y->data, n, bsnn_model_n_outputs(m), tw))
         return bsnn__fail(BSNN_E_ARG, "%s: y holds a non-finite value or a bad class index", who);
+    BSNN_TRY(bsnn__model_check_batch(m, n, who));
+    BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
     BSNN_TRY(bsnn__model_reserve(m, n, who));
     return bsnn__model_step_rows(out_loss, m, opt, x->data, y->data, n, tw, opt->lr, who);
 }
@@ -254,12 +257,13 @@ static bsnn_status train(const char *who, size_t *out_steps, bsnn_model *m, bsnn
     if (s->n != ds->n)
         return bsnn__fail(BSNN_E_SHAPE, "%s: scheduler is for %zu samples, dataset has %zu", who,
                           s->n, ds->n);
+    BSNN_TRY(check_trainable(who, m));
     BSNN_TRY(check_dataset(who, m, ds));
     if (val) BSNN_TRY(check_dataset(who, m, val));
-    BSNN_TRY(check_trainable(who, m, opt));
     BSNN_TRY(bsnn__model_check_batch(m, bsnn_scheduler_batch_size(s), who));
     size_t cap;
     BSNN_TRY(budget_rows(&cap, m, opt, s, who));
+    BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
     size_t stop = epochs > SIZE_MAX - s->epoch ? SIZE_MAX : s->epoch + epochs;
     epoch_log log = {bsnn__now(), 0.0, 0.0, 0, 0, 0};
     bsnn_status st = BSNN_OK;
