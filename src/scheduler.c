@@ -73,13 +73,14 @@ static bsnn_status set_flag(bsnn_scheduler *s, bsnn_sched_param param, double va
     if (!is_flag(value))
         return bsnn__fail(BSNN_E_ARG, "%s: setting %d takes 0 or 1, not %g", who, (int)param,
                           value);
+    /* Refuse before changing anything, so a refused call leaves both flags. */
+    if (value == 1.0 && ((param == BSNN_SCHED_DROP_LAST && s->carry_over) ||
+                         (param == BSNN_SCHED_CARRY_OVER && s->drop_last)))
+        return bsnn__fail(BSNN_E_ARG, "%s: drop-last and carry-over exclude each other", who);
     if (param == BSNN_SCHED_FULL_BATCH) s->full_batch = (int)value;
     if (param == BSNN_SCHED_SHUFFLE) s->shuffle = (int)value;
     if (param == BSNN_SCHED_DROP_LAST) s->drop_last = (int)value;
     if (param == BSNN_SCHED_CARRY_OVER) s->carry_over = (int)value;
-    if (s->drop_last && s->carry_over)
-        return s->drop_last = s->carry_over = 0,
-               bsnn__fail(BSNN_E_ARG, "%s: drop-last and carry-over exclude each other", who);
     return BSNN_OK;
 }
 
