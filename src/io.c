@@ -796,7 +796,7 @@ static void put_optimizer(writer *w, const bsnn_optimizer *opt)
     begin_section(w, "OPTM", 0);
     put_u32(w, (uint32_t)opt->kind);
     put_settings(w, optimizer_get, opt);
-    put_u32(w, opt->bound != NULL);
+    put_u32(w, opt->bound != 0);
     put_u64(w, opt->t);
     put_u64(w, opt->n);
     put_u64(w, opt->n_state_vectors);
@@ -837,7 +837,7 @@ static bsnn_status checkpoint_bytes(unsigned char **out, size_t *out_size, const
                                     const char *who)
 {
     BSNN_CHECK_NULL(who, m);
-    if (opt && opt->bound && opt->bound != m)
+    if (opt && opt->bound && opt->bound != m->id)
         return bsnn__fail(BSNN_E_STATE, "%s: the optimizer is bound to another model", who);
     checkpoint c = {m, opt, s, NULL, 0};
     uint64_t *words = NULL;
