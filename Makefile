@@ -58,7 +58,7 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(EXAMPLE_SRCS))
 
 .PHONY: all lib deps test check-exports check-header examples demo demo-deps docs install uninstall \
-        clean help bench
+        clean help bench bench-deps bench-plot
 
 all: lib
 
@@ -72,6 +72,7 @@ help:
 	@echo "make docs       rerun the study and refresh docs/img/ for docs/guide.md"
 	@echo "make docs-optimizers  regenerate the updates-to-fit table of docs/optimizers.md"
 	@echo "make examples   build the example programs"
+	@echo "make bench      bsnn vs PyTorch vs FANN (QUICK=1: one-minute subset)"
 	@echo "make install    install under PREFIX=$(PREFIX) (LIBDIR, DESTDIR honoured)"
 
 # ---- libraries -----------------------------------------------------------------
@@ -196,6 +197,41 @@ docs-optimizers: deps $(OUT)/examples/optimizers
 	mv $(OUT)/optimizers.md.new docs/optimizers.md
 
 # ---- benchmarks (issue 6) --------------------------------------------------------------
+# `make bench` times bsnn, PyTorch and FANN side by side (tests/bench/run.py);
+# QUICK=1 runs a one-minute subset. Never part of `make test` or CI.
+BENCH_PKGS := libfann-dev python3-torch python3-matplotlib
+BENCH_DIR := $(OUT)/bench
+BENCH_CFLAGS := -std=c11 $(OPT) -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -Iinclude
+
+bench-deps:
+	@missing=; \
+	printf '#include <floatfann.h>\nint main(void){return 0;}\n' | $(CC) -x c - -o /dev/null -lfloatfann 2>/dev/null \
+	    || missing="$$missing libfann-dev"; \
+	/usr/bin/python3 -c 'import torch' 2>/dev/null || missing="$$missing python3-torch"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make bench: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PKGS); \
+	else \
+	    echo "make bench: missing packages. Run as root:"; \
+	    echo "    apt-get install -y $(BENCH_PKGS)"; exit 1; \
+	fi
+
+$(BENCH_DIR)/bench_bsnn: tests/bench/bench_bsnn.c tests/bench/bench_common.h $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(STATIC_LIB) $(BLIS_LIBS)
+
+$(BENCH_DIR)/bench_fann: tests/bench/bench_fann.c tests/bench/bench_common.h | bench-deps
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lfloatfann -lm
+
+bench: deps bench-deps $(BENCH_DIR)/bench_bsnn $(BENCH_DIR)/bench_fann
+	/usr/bin/python3 tests/bench/run.py $(BENCH_DIR) $(if $(filter 1,$(QUICK)),--quick)
+
+# The plot in docs/ is drawn from the last full run's results.
+bench-plot:
+	/usr/bin/python3 tests/bench/plot.py tests/bench/results.jsonl docs/performance.svg
+
 
 # ---- persistence, fuzzing, valgrind (issue 7) -----------------------------------------
 # make fuzz: libFuzzer (Debian clang) harnesses of every loader, each run for
