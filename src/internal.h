@@ -364,6 +364,17 @@ bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out, const cha
 
 /* ---- issue 6: performance --------------------------------------------------- */
 
+/* 1 when the CPU runs AVX2 and FMA: bsnn's own kernels (gemm.c, fused.c,
+ * activation.c) are compiled for it and chosen at run time. */
+int bsnn__cpu_avx2(void);
+
+/* The batch-1 plain-SGD step with the update folded into backward (fused.c):
+ * _ok says whether it applies (batch 1, SGD, dense/activation layers, no
+ * penalties); _step then replaces bsnn__model_step_rows bit for bit. */
+int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n);
+bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                             const float *x, const float *y, size_t tw, double lr, const char *who);
+
 /* ---- issue 7: persistence, robustness --------------------------------------- */
 
 /* base + off, or NULL for an arena that was never allocated (a model with

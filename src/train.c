@@ -114,6 +114,8 @@ bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimize
                                   double lr, const char *who)
 {
     BSNN_TRY(bsnn__model_check_batch(m, n, who));
+    if (bsnn__fused_step_ok(m, opt, n))
+        return bsnn__fused_step(out_loss, m, opt, x, y, target_width, lr, who);
     bsnn__model_zero_grads(m);
     double loss = bsnn__model_accumulate(m, x, y, n, target_width, 1.0f / (float)n) / (double)n;
     BSNN_TRY(bsnn__model_apply(m, opt, lr, loss, who));
