@@ -12,7 +12,8 @@
  *   3. makes one pass per layer writing W -= lr * (x_i dy_j) and the gradient
  *      itself (streamed, for bsnn_model_get_grads).
  * Results are bit-identical to the general step: the same products and the
- * same rounding of lr * g, no fused multiply-add.
+ * same rounding of lr * g, no fused multiply-add. An update large enough to
+ * overflow a parameter is left to the general step, which can undo it.
  */
 #include "internal.h"
 
@@ -124,14 +125,23 @@ static double forward_backward(bsnn_model *m, const float *x, const float *y, si
     return loss;
 }
 
-static int gradient_finite(bsnn_model *m, const float *x)
+/* 1 if every gradient element is finite; *out_safe says whether every
+ * update step lr*g is below 2^103, so that w - lr*g cannot overflow for any
+ * finite w (|w| <= FLT_MAX needs a step of at least 2^-24 FLT_MAX to round
+ * past it). Rounding is monotonic, so the largest products bound them all. */
+static int gradient_finite(int *out_safe, bsnn_model *m, const float *x, float step)
 {
+    *out_safe = 1;
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
         if (l->ops != &bsnn__dense_ops) continue;
         const float *in = i ? m->acts[i - 1] : x;
-        float prod = max_abs(in, l->n_in) * max_abs(bsnn__layer_scratch(m, i, m->ws_rows), l->n_out);
+        float mx = max_abs(in, l->n_in);
+        float md = max_abs(bsnn__layer_scratch(m, i, m->ws_rows), l->n_out);
+        float prod = mx * md;
         if (!isfinite(prod)) return 0;
+        float big = 0x1p103f, s = fabsf(step);
+        if (!(s * prod < big && s * md < big)) *out_safe = 0;
     }
     return 1;
 }
@@ -140,11 +150,15 @@ bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *op
                              const float *x, const float *y, size_t tw, double lr, const char *who)
 {
     double loss = forward_backward(m, x, y, tw);
-    if (!isfinite(loss) || !gradient_finite(m, x))
+    float step = (float)lr;
+    int safe;
+    if (!isfinite(loss) || !gradient_finite(&safe, m, x, step))
         return bsnn__fail(BSNN_E_DIVERGED,
                           "%s: loss %g or its gradient is not finite; parameters left unchanged",
                           who, loss);
-    float step = (float)lr;
+    /* An update that might overflow a parameter: let the general step (with
+     * its snapshot and restore) decide. Forward and backward are pure here. */
+    if (!safe) return bsnn__model_step_general(out_loss, m, opt, x, y, 1, tw, lr, who);
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
         if (l->ops != &bsnn__dense_ops) continue;

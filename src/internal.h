@@ -374,6 +374,11 @@ int bsnn__cpu_avx2(void);
 int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n);
 bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
                              const float *x, const float *y, size_t tw, double lr, const char *who);
+/* The general step (zero, accumulate, apply) that bsnn__model_step_rows
+ * runs when the fused one does not apply. */
+bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                     const float *x, const float *y, size_t n,
+                                     size_t target_width, double lr, const char *who);
 
 /* ---- issue 7: persistence, robustness --------------------------------------- */
 

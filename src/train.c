@@ -116,6 +116,13 @@ bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimize
     BSNN_TRY(bsnn__model_check_batch(m, n, who));
     if (bsnn__fused_step_ok(m, opt, n))
         return bsnn__fused_step(out_loss, m, opt, x, y, target_width, lr, who);
+    return bsnn__model_step_general(out_loss, m, opt, x, y, n, target_width, lr, who);
+}
+
+bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                     const float *x, const float *y, size_t n,
+                                     size_t target_width, double lr, const char *who)
+{
     bsnn__model_zero_grads(m);
     double loss = bsnn__model_accumulate(m, x, y, n, target_width, 1.0f / (float)n) / (double)n;
     BSNN_TRY(bsnn__model_apply(m, opt, lr, loss, who));

@@ -1,0 +1,117 @@
+/*
+ * test_fused.c - the batch-1 plain-SGD step with the update folded into the
+ * backward pass (src/fused.c) must give bit for bit what the general step
+ * (zero, accumulate, check, update) gives, keep the gradient readable, and
+ * leave parameters untouched when the gradient or the update is not finite.
+ */
+#include "testutil.h"
+
+#include "internal.h"
+
+static bsnn_model *net(bsnn_activation act, bsnn_loss loss, size_t n_in, size_t n_out)
+{
+    bsnn_model *m = tu_mlp(n_in, 24, act, n_out, BSNN_ACT_LINEAR, 7);
+    cr_assert_eq(bsnn_model_set_loss(m, loss), BSNN_OK);
+    return m;
+}
+
+static void fill(float *v, size_t n, unsigned seed, float scale)
+{
+    for (size_t i = 0; i < n; i++) v[i] = scale * ((float)((i * 2654435761u + seed * 97u) % 2001) / 1000.0f - 1.0f);
+}
+
+/* Train a and b on the same rows, a through the public step (fused at
+ * batch 1), b through the general step; compare params and grads bitwise. */
+static void same_as_general(bsnn_activation act, bsnn_loss loss, size_t n_in, size_t n_out)
+{
+    bsnn_model *a = net(act, loss, n_in, n_out), *b = net(act, loss, n_in, n_out);
+    bsnn_optimizer *oa = bsnn_optimizer_create(BSNN_SGD), *ob = bsnn_optimizer_create(BSNN_SGD);
+    cr_assert_eq(bsnn_optimizer_set(oa, BSNN_OPT_LR, 0.05), BSNN_OK);
+    cr_assert_eq(bsnn_optimizer_set(ob, BSNN_OPT_LR, 0.05), BSNN_OK);
+    size_t np = bsnn_model_param_count(a), tw = loss == BSNN_LOSS_SOFTMAX_CE ? 1 : n_out;
+    float x[64], y[8];
+    float *pa = malloc(np * sizeof(float)), *pb = malloc(np * sizeof(float));
+    cr_assert_eq(bsnn__optimizer_bind(ob, b, np), BSNN_OK);
+    cr_assert_eq(bsnn__model_reserve(b, 1, "test"), BSNN_OK);
+    for (unsigned step = 0; step < 20; step++) {
+        fill(x, n_in, step, 2.0f);
+        fill(y, tw, step + 100, 1.0f);
+        if (loss == BSNN_LOSS_SOFTMAX_CE) y[0] = (float)(step % n_out);
+        bsnn_tensor *tx = tu_wrap(x, 1, n_in), *ty = tu_wrap(y, 1, tw);
+        double la, lb;
+        cr_assert_eq(bsnn_model_train_step(&la, a, oa, tx, ty), BSNN_OK, "%s", bsnn_last_error());
+        cr_assert_eq(bsnn__model_step_general(&lb, b, ob, x, y, 1, tw, 0.05, "test"), BSNN_OK);
+        cr_assert_eq(la, lb, "step %u: loss %.17g vs %.17g", step, la, lb);
+        bsnn_model_get_params(pa, np, a);
+        bsnn_model_get_params(pb, np, b);
+        for (size_t i = 0; i < np; i++)
+            cr_assert_eq(pa[i], pb[i], "step %u: param %zu %.9g vs %.9g", step, i, pa[i], pb[i]);
+        bsnn_model_get_grads(pa, np, a);
+        bsnn_model_get_grads(pb, np, b);
+        for (size_t i = 0; i < np; i++)
+            cr_assert_eq(pa[i], pb[i], "step %u: grad %zu %.9g vs %.9g", step, i, pa[i], pb[i]);
+        bsnn_tensor_free(tx);
+        bsnn_tensor_free(ty);
+    }
+    free(pa), free(pb);
+    bsnn_optimizer_free(oa), bsnn_optimizer_free(ob);
+    bsnn_model_free(a), bsnn_model_free(b);
+}
+
+Test(fused, batch1_sgd_matches_general_step_bitwise_for_tanh_mse)
+{
+    same_as_general(BSNN_ACT_TANH, BSNN_LOSS_MSE, 2, 1);
+}
+
+Test(fused, batch1_sgd_matches_general_step_bitwise_for_relu_softmax_ce)
+{
+    same_as_general(BSNN_ACT_RELU, BSNN_LOSS_SOFTMAX_CE, 40, 7);
+}
+
+Test(fused, batch1_sgd_matches_general_step_bitwise_for_sigmoid_bce)
+{
+    same_as_general(BSNN_ACT_SIGMOID, BSNN_LOSS_BCE_LOGITS, 17, 3);
+}
+
+Test(fused, applies_only_to_batch1_plain_sgd_without_penalties)
+{
+    bsnn_model *m = net(BSNN_ACT_TANH, BSNN_LOSS_MSE, 3, 2);
+    bsnn_optimizer *sgd = bsnn_optimizer_create(BSNN_SGD), *adam = bsnn_optimizer_create(BSNN_ADAM);
+    cr_assert(bsnn__fused_step_ok(m, sgd, 1));
+    cr_assert(!bsnn__fused_step_ok(m, sgd, 2));
+    cr_assert(!bsnn__fused_step_ok(m, adam, 1));
+    cr_assert_eq(bsnn_layer_set(bsnn_model_layer(m, 0), BSNN_LAYER_L2, 0.1), BSNN_OK);
+    cr_assert(!bsnn__fused_step_ok(m, sgd, 1));
+    bsnn_optimizer_free(sgd), bsnn_optimizer_free(adam);
+    bsnn_model_free(m);
+}
+
+/* A gradient that overflows (huge inputs times huge output error), and an
+ * update that overflows a parameter (huge rate): both leave every parameter
+ * as it was and report BSNN_E_DIVERGED. */
+Test(fused, batch1_divergence_leaves_parameters_unchanged)
+{
+    const double rates[] = {0.01, 1e6};
+    const float scales[] = {3e19f, 1e17f};
+    for (int c = 0; c < 2; c++) {
+        bsnn_model *m = net(BSNN_ACT_LINEAR, BSNN_LOSS_MSE, 4, 1);
+        bsnn_optimizer *o = bsnn_optimizer_create(BSNN_SGD);
+        cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, rates[c]), BSNN_OK);
+        size_t np = bsnn_model_param_count(m);
+        float *before = malloc(np * sizeof(float)), *after = malloc(np * sizeof(float));
+        bsnn_model_get_params(before, np, m);
+        float x[4], y[1] = {-scales[c]};
+        for (int i = 0; i < 4; i++) x[i] = scales[c];
+        bsnn_tensor *tx = tu_wrap(x, 1, 4), *ty = tu_wrap(y, 1, 1);
+        cr_assert_eq(bsnn_model_train_step(NULL, m, o, tx, ty), BSNN_E_DIVERGED, "case %d", c);
+        bsnn_model_get_params(after, np, m);
+        for (size_t i = 0; i < np; i++) {
+            cr_assert(isfinite(after[i]));
+            cr_assert_eq(before[i], after[i], "case %d: param %zu changed", c, i);
+        }
+        bsnn_tensor_free(tx), bsnn_tensor_free(ty);
+        free(before), free(after);
+        bsnn_optimizer_free(o);
+        bsnn_model_free(m);
+    }
+}
