@@ -156,14 +156,11 @@ static void bench_gemm(const char *net, const int *w, int batch, int threads, do
 
 int main(int argc, char **argv)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: %s wide|tiny THREADS MIN_TIME BATCH...\n", argv[0]);
-        return 2;
-    }
-    const char *net = argv[1];
-    int threads = atoi(argv[2]), w[4];
-    double min_time = atof(argv[3]);
-    bench_net(net, w);
+    bench_args a;
+    if (bench_parse(&a, argc, argv)) return 2;
+    const char *net = a.net;
+    int threads = a.threads, *w = a.w;
+    double min_time = a.min_time;
     if (bsnn_set_allocator(count_alloc, count_free, NULL) != BSNN_OK ||
         bsnn_set_num_threads(threads) != BSNN_OK) {
         fprintf(stderr, "bench_bsnn: %s\n", bsnn_last_error());

@@ -64,6 +64,27 @@ static int bench_net(const char *name, int widths[4])
     return 4;
 }
 
+/* The command line every bench program takes: NET THREADS MIN_TIME BATCH...
+ * Fills the net's widths; returns 0, or 2 after printing the usage. */
+typedef struct bench_args {
+    const char *net;
+    int threads, w[4];
+    double min_time;
+} bench_args;
+
+static int bench_parse(bench_args *a, int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s wide|tiny THREADS MIN_TIME BATCH...\n", argv[0]);
+        return 2;
+    }
+    a->net = argv[1];
+    a->threads = atoi(argv[2]);
+    a->min_time = atof(argv[3]);
+    bench_net(a->net, a->w);
+    return 0;
+}
+
 /* Run step(ctx) until min_time seconds have passed (after `warm` warm-up
  * steps); returns seconds per step and the step count in *out_steps. */
 static double bench_time(void (*step)(void *), void *ctx, double min_time, int warm,

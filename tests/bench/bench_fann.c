@@ -33,15 +33,12 @@ static void fann_step(void *ctx)
 
 int main(int argc, char **argv)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: %s wide|tiny THREADS MIN_TIME BATCH...\n", argv[0]);
-        return 2;
-    }
-    const char *net = argv[1];
-    int threads = atoi(argv[2]), w[4];
-    double min_time = atof(argv[3]);
+    bench_args a;
+    if (bench_parse(&a, argc, argv)) return 2;
+    const char *net = a.net;
+    int threads = a.threads, *w = a.w;
+    double min_time = a.min_time;
     int wide = strcmp(net, "wide") == 0;
-    bench_net(net, w);
     for (int i = 4; i < argc; i++) {
         int batch = atoi(argv[i]);
         bench_reset_peak_rss();
