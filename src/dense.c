@@ -13,7 +13,8 @@ static bsnn_status dense_setup(bsnn_layer *l, size_t n_in)
                           l->n_out);
     l->n_in = n_in;
     l->n_params = w + l->n_out;
-    l->scratch_fixed = l->n_out; /* dy of the batch-1 fused step (fused.c) */
+    /* dy of the small-batch fused step (fused.c) */
+    l->scratch_fixed = l->n_out * BSNN_FUSED_MAX_BATCH;
     return BSNN_OK;
 }
 

@@ -100,10 +100,12 @@ AVX2_INLINE void store8(float *p, __m256 acc, float alpha, float beta, __m256i m
 /* One R x 8V tile of C = alpha A B + beta C with B and C row-major (unit
  * column stride) and A at any strides: A's elements are broadcast, a row
  * slice of B is loaded per step of k, the tile stays in registers. Only the
- * last vector of the tile may be masked. */
+ * last vector of the tile may be masked. With upd set (alpha 1, beta 0),
+ * the tile is also the SGD step of W, laid out like C: W -= step * C. */
 AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptrdiff_t rsa,
                          ptrdiff_t csa, const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc,
-                         float alpha, float beta, __m256i mask, const int masked)
+                         float alpha, float beta, __m256i mask, const int masked, const int upd,
+                         float *w, float step)
 {
     __m256 acc[4][8];
 #pragma GCC unroll 4
@@ -130,52 +132,68 @@ AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptr
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            store8(c + r * rsc + 8 * v, acc[r][v], alpha, beta, mask, masked && v == V - 1);
+        for (int v = 0; v < V; v++) {
+            int mk = masked && v == V - 1;
+            if (!upd) {
+                store8(c + r * rsc + 8 * v, acc[r][v], alpha, beta, mask, mk);
+                continue;
+            }
+            /* Plain multiply then subtract: the rounding of params -= lr * g. */
+            float *wp = w + r * rsc + 8 * v, *cp = c + r * rsc + 8 * v;
+            __m256 nw = _mm256_sub_ps(load8(wp, mask, mk), _mm256_mul_ps(_mm256_set1_ps(step), acc[r][v]));
+            if (mk) {
+                _mm256_maskstore_ps(cp, mask, acc[r][v]);
+                _mm256_maskstore_ps(wp, mask, nw);
+            } else {
+                _mm256_storeu_ps(cp, acc[r][v]);
+                _mm256_storeu_ps(wp, nw);
+            }
+        }
 }
 
 /* R rows of C: full tiles of 8V columns, then 8-column (last one masked). */
-#define NN_ROWS(R, V)                                                                      \
-    AVX2 static void nn_rows##R(size_t n, size_t k, const float *a, ptrdiff_t rsa,         \
-                                ptrdiff_t csa, const float *b, ptrdiff_t rsb, float *c,    \
-                                ptrdiff_t rsc, float alpha, float beta)                    \
+#define NN_ROWS(name, R, V, UPD)                                                           \
+    AVX2 static void name(size_t n, size_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa, \
+                          const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc,          \
+                          float alpha, float beta, float *w, float step)                   \
     {                                                                                      \
         __m256i none = _mm256_setzero_si256();                                             \
         size_t j = 0;                                                                      \
         for (; j + 8 * V <= n; j += 8 * V)                                                 \
-            nn_tile(R, V, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0);   \
+            nn_tile(R, V, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0,    \
+                    UPD, w + j, step);                                                     \
         for (; j + 8 <= n; j += 8)                                                         \
-            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0);   \
+            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0,    \
+                    UPD, w + j, step);                                                     \
         if (j < n)                                                                         \
             nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta,             \
-                    lane_mask(n - j), 1);                                                  \
+                    lane_mask(n - j), 1, UPD, w + j, step);                                \
     }
-NN_ROWS(1, 8)
-NN_ROWS(2, 4)
-NN_ROWS(3, 2)
-NN_ROWS(4, 2)
+NN_ROWS(nn_rows1, 1, 8, 0)
+NN_ROWS(nn_rows2, 2, 4, 0)
+NN_ROWS(nn_rows3, 3, 2, 0)
+NN_ROWS(nn_rows4, 4, 2, 0)
+NN_ROWS(upd_rows1, 1, 8, 1)
+NN_ROWS(upd_rows2, 2, 4, 1)
+NN_ROWS(upd_rows3, 3, 2, 1)
+NN_ROWS(upd_rows4, 4, 2, 1)
 
+typedef void (*rows_fn)(size_t, size_t, const float *, ptrdiff_t, ptrdiff_t, const float *,
+                        ptrdiff_t, float *, ptrdiff_t, float, float, float *, float);
+
+/* Rows of C in groups of 4 (then 3, 2, 1); w (may be NULL) moves with C. */
 AVX2 static void gemm_nn_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
                               ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
-                              float beta, float *c, ptrdiff_t rsc)
+                              float beta, float *c, ptrdiff_t rsc, float *w, float step)
 {
+    static const rows_fn plain[5] = {NULL, nn_rows1, nn_rows2, nn_rows3, nn_rows4};
+    static const rows_fn upd[5] = {NULL, upd_rows1, upd_rows2, upd_rows3, upd_rows4};
+    const rows_fn *fn = w ? upd : plain;
     for (size_t i = 0; i < m;) {
-        size_t left = m - i;
-        const float *ai = a + (ptrdiff_t)i * rsa;
-        float *ci = c + (ptrdiff_t)i * rsc;
-        if (left >= 4) {
-            nn_rows4(n, k, ai, rsa, csa, b, rsb, ci, rsc, alpha, beta);
-            i += 4;
-        } else if (left == 3) {
-            nn_rows3(n, k, ai, rsa, csa, b, rsb, ci, rsc, alpha, beta);
-            i += 3;
-        } else if (left == 2) {
-            nn_rows2(n, k, ai, rsa, csa, b, rsb, ci, rsc, alpha, beta);
-            i += 2;
-        } else {
-            nn_rows1(n, k, ai, rsa, csa, b, rsb, ci, rsc, alpha, beta);
-            i += 1;
-        }
+        size_t r = m - i < 4 ? m - i : 4;
+        fn[r](n, k, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, c + (ptrdiff_t)i * rsc, rsc, alpha,
+              beta, w ? w + (ptrdiff_t)i * rsc : NULL, step);
+        i += r;
     }
 }
 
@@ -275,7 +293,7 @@ static int gemm_small(size_t m, size_t n, size_t k, float alpha, const float *a,
     if (csc != 1 || !bsnn__cpu_avx2()) return 0;
     int tiny = flops < BSNN_GEMM_LOOP_FLOPS;
     if (csb == 1 && (tiny || m <= BSNN_GEMM_SMALL_NN || k <= BSNN_GEMM_SMALL_TN)) {
-        gemm_nn_avx2(m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc);
+        gemm_nn_avx2(m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc, NULL, 0.0f);
         return 1;
     }
     if (rsb == 1 && csa == 1 && (tiny || m <= BSNN_GEMM_SMALL_NT)) {
@@ -294,6 +312,21 @@ static int gemm_small(size_t m, size_t n, size_t k, float alpha, const float *a,
     return 0;
 }
 #endif
+
+void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
+                        float *g, float *w, float step)
+{
+#ifdef BSNN_X86_KERNELS
+    if (bsnn__cpu_avx2()) {
+        gemm_nn_avx2(in, out, n, 1.0f, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 0.0f, g,
+                     (ptrdiff_t)out, w, step);
+        return;
+    }
+#endif
+    gemm_loop(in, out, n, 1.0f, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 1, 0.0f, g,
+              (ptrdiff_t)out, 1);
+    for (size_t i = 0; i < in * out; i++) w[i] -= step * g[i];
+}
 
 void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,

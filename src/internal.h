@@ -364,16 +364,25 @@ bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out, const cha
 
 /* ---- issue 6: performance --------------------------------------------------- */
 
+/* The weight gradient of a dense layer over n rows and its plain SGD step in
+ * one pass: g = x^T dy ([in][out], x is [n][in], dy is [n][out]), then
+ * w -= step * g, each product rounded as bsnn__sgemm and the optimizer do. */
+void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
+                        float *g, float *w, float step);
+
 /* 1 when the CPU runs AVX2 and FMA: bsnn's own kernels (gemm.c, fused.c,
  * activation.c) are compiled for it and chosen at run time. */
 int bsnn__cpu_avx2(void);
 
-/* The batch-1 plain-SGD step with the update folded into backward (fused.c):
- * _ok says whether it applies (batch 1, SGD, dense/activation layers, no
- * penalties); _step then replaces bsnn__model_step_rows bit for bit. */
+/* The small-batch plain-SGD step with the update folded into backward
+ * (fused.c): _ok says whether it applies (batch <= BSNN_FUSED_MAX_BATCH,
+ * SGD, dense/activation layers, no penalties); _step then stands in for
+ * bsnn__model_step_rows (bit for bit at batch 1-4). */
+#define BSNN_FUSED_MAX_BATCH 32
 int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n);
 bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                             const float *x, const float *y, size_t tw, double lr, const char *who);
+                             const float *x, const float *y, size_t n, size_t tw, double lr,
+                             const char *who);
 /* The general step (zero, accumulate, apply) that bsnn__model_step_rows
  * runs when the fused one does not apply. */
 bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,

@@ -115,7 +115,7 @@ bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimize
 {
     BSNN_TRY(bsnn__model_check_batch(m, n, who));
     if (bsnn__fused_step_ok(m, opt, n))
-        return bsnn__fused_step(out_loss, m, opt, x, y, target_width, lr, who);
+        return bsnn__fused_step(out_loss, m, opt, x, y, n, target_width, lr, who);
     return bsnn__model_step_general(out_loss, m, opt, x, y, n, target_width, lr, who);
 }
 
