@@ -202,7 +202,7 @@ docs-optimizers: deps $(OUT)/examples/optimizers
 # The elementwise loops of these files (bias sums, activation derivatives,
 # the finiteness scan) vectorise only at -O3; they have no reductions in
 # float, so results stay bit-identical to scalar code.
-$(foreach f,dense activation error,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
+$(foreach f,dense activation error fused,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
 
 BENCH_PKGS := libfann-dev python3-torch python3-matplotlib
 BENCH_DIR := $(OUT)/bench
