@@ -13,8 +13,8 @@ static bsnn_status dense_setup(bsnn_layer *l, size_t n_in)
                           l->n_out);
     l->n_in = n_in;
     l->n_params = w + l->n_out;
-    /* dy of the small-batch fused step (fused.c) */
-    l->scratch_fixed = l->n_out * BSNN_FUSED_MAX_BATCH;
+    /* dy and x of the small-batch fused step (fused.c) */
+    l->scratch_fixed = (l->n_out + n_in) * BSNN_FUSED_MAX_BATCH;
     return BSNN_OK;
 }
 

@@ -12,7 +12,10 @@
  *      overflow (|lr*g| < 2^103); when it cannot, it hands the batch to the
  *      general step, which can undo a diverging update;
  *   3. makes one pass per dense layer computing its gradient x^T dy tile by
- *      tile, writing it (for bsnn_model_get_grads) and W -= lr * g.
+ *      tile and writing W -= lr * g from registers. The gradient itself is
+ *      not stored: each dense layer keeps its x and dy, and
+ *      bsnn_model_get_grads (or a workspace change) rebuilds it on demand
+ *      with the same kernel, so it reads back exactly what the update used.
  * Every product is rounded as in the general step (no fused multiply-add in
  * the update), so at batch 1-4, where both use the same GEMM kernel, the
  * results are bit-identical to it.
@@ -69,6 +72,7 @@ static double forward_backward(bsnn_model *m, const float *x, const float *y, si
         float *scratch = bsnn__layer_scratch(m, i, m->ws_rows);
         if (l->ops == &bsnn__dense_ops) {
             memcpy(scratch, m->delta[cur], n * l->n_out * sizeof(float));
+            memcpy(scratch + BSNN_FUSED_MAX_BATCH * l->n_out, in, n * l->n_in * sizeof(float));
             if (dx)
                 bsnn__sgemm(n, l->n_in, l->n_out, 1.0f, scratch, (ptrdiff_t)l->n_out, 1,
                             m->params + l->param_off, 1, (ptrdiff_t)l->n_out, 0.0f, dx,
@@ -117,7 +121,7 @@ bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *op
         size_t in = l->n_in, out = l->n_out;
         float *w = m->params + l->param_off, *g = m->grads + l->param_off;
         const float *dy = bsnn__layer_scratch(m, i, m->ws_rows);
-        bsnn__sgemm_tn_sgd(in, out, n, i ? m->acts[i - 1] : x, dy, g, w, step);
+        bsnn__sgemm_tn_sgd(in, out, n, i ? m->acts[i - 1] : x, dy, NULL, w, step);
         float *gb = g + in * out, *b = w + in * out;
         /* The bias gradient summed in the general step's order. */
         for (size_t j = 0; j < out; j++) gb[j] = 0.0f;
@@ -127,6 +131,28 @@ bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *op
     }
     opt->t++;
     m->started = 1;
+    m->fused_rows = n; /* the weight gradients live in the scratch for now */
     if (out_loss) *out_loss = loss;
     return BSNN_OK;
+}
+
+/* Write the weight gradients of the last fused step into grads (the model's
+ * arena or a caller's copy of it); biases are already there. */
+void bsnn__fused_grads(const bsnn_model *m, float *grads)
+{
+    size_t n = m->fused_rows;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const bsnn_layer *l = m->layers[i];
+        if (l->ops != &bsnn__dense_ops) continue;
+        const float *dy = bsnn__layer_scratch(m, i, m->ws_rows);
+        const float *x = dy + BSNN_FUSED_MAX_BATCH * l->n_out;
+        bsnn__sgemm_tn_sgd(l->n_in, l->n_out, n, x, dy, grads + l->param_off, NULL, 0.0f);
+    }
+}
+
+void bsnn__fused_settle(bsnn_model *m)
+{
+    if (m->fused_rows == 0) return;
+    bsnn__fused_grads(m, m->grads);
+    m->fused_rows = 0;
 }

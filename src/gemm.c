@@ -101,7 +101,8 @@ AVX2_INLINE void store8(float *p, __m256 acc, float alpha, float beta, __m256i m
  * column stride) and A at any strides: A's elements are broadcast, a row
  * slice of B is loaded per step of k, the tile stays in registers. Only the
  * last vector of the tile may be masked. With upd set (alpha 1, beta 0),
- * the tile is also the SGD step of W, laid out like C: W -= step * C. */
+ * the tile is instead the SGD step of W, laid out like C: W -= step * AB,
+ * and C is not written. */
 AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptrdiff_t rsa,
                          ptrdiff_t csa, const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc,
                          float alpha, float beta, __m256i mask, const int masked, const int upd,
@@ -139,15 +140,12 @@ AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptr
                 continue;
             }
             /* Plain multiply then subtract: the rounding of params -= lr * g. */
-            float *wp = w + r * rsc + 8 * v, *cp = c + r * rsc + 8 * v;
+            float *wp = w + r * rsc + 8 * v;
             __m256 nw = _mm256_sub_ps(load8(wp, mask, mk), _mm256_mul_ps(_mm256_set1_ps(step), acc[r][v]));
-            if (mk) {
-                _mm256_maskstore_ps(cp, mask, acc[r][v]);
+            if (mk)
                 _mm256_maskstore_ps(wp, mask, nw);
-            } else {
-                _mm256_storeu_ps(cp, acc[r][v]);
+            else
                 _mm256_storeu_ps(wp, nw);
-            }
         }
 }
 
@@ -160,14 +158,14 @@ AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptr
         __m256i none = _mm256_setzero_si256();                                             \
         size_t j = 0;                                                                      \
         for (; j + 8 * V <= n; j += 8 * V)                                                 \
-            nn_tile(R, V, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0,    \
-                    UPD, w + j, step);                                                     \
+            nn_tile(R, V, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
+                    none, 0, UPD, UPD ? w + j : w, step);                                                     \
         for (; j + 8 <= n; j += 8)                                                         \
-            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0,    \
-                    UPD, w + j, step);                                                     \
+            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
+                    none, 0, UPD, UPD ? w + j : w, step);                                                     \
         if (j < n)                                                                         \
-            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta,             \
-                    lane_mask(n - j), 1, UPD, w + j, step);                                \
+            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
+                    lane_mask(n - j), 1, UPD, UPD ? w + j : w, step);                                \
     }
 NN_ROWS(nn_rows1, 1, 8, 0)
 NN_ROWS(nn_rows2, 2, 4, 0)
@@ -191,8 +189,8 @@ AVX2 static void gemm_nn_avx2(size_t m, size_t n, size_t k, float alpha, const f
     const rows_fn *fn = w ? upd : plain;
     for (size_t i = 0; i < m;) {
         size_t r = m - i < 4 ? m - i : 4;
-        fn[r](n, k, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, c + (ptrdiff_t)i * rsc, rsc, alpha,
-              beta, w ? w + (ptrdiff_t)i * rsc : NULL, step);
+        fn[r](n, k, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, c ? c + (ptrdiff_t)i * rsc : NULL,
+              rsc, alpha, beta, w ? w + (ptrdiff_t)i * rsc : NULL, step);
         i += r;
     }
 }
@@ -323,9 +321,13 @@ void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const f
         return;
     }
 #endif
-    gemm_loop(in, out, n, 1.0f, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 1, 0.0f, g,
-              (ptrdiff_t)out, 1);
-    for (size_t i = 0; i < in * out; i++) w[i] -= step * g[i];
+    for (size_t i = 0; i < in; i++)
+        for (size_t j = 0; j < out; j++) {
+            float acc = 0.0f;
+            for (size_t p = 0; p < n; p++) acc += x[p * in + i] * dy[p * out + j];
+            if (g) g[i * out + j] = acc;
+            if (w) w[i * out + j] -= step * acc;
+        }
 }
 
 void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,

@@ -274,6 +274,9 @@ struct bsnn_model {
     float *delta[2];         /* ping-pong dL/d(activation) buffers          */
     float *xbuf, *ybuf;      /* gathered batch for scheduler-driven training */
     size_t max_width;
+    size_t fused_rows;       /* issue 6: rows of the last fused step whose
+                                weight gradients are still to be written
+                                (fused.c), else 0                         */
 };
 
 /* Make the workspace hold at least rows rows (allocates only when growing). */
@@ -364,9 +367,10 @@ bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out, const cha
 
 /* ---- issue 6: performance --------------------------------------------------- */
 
-/* The weight gradient of a dense layer over n rows and its plain SGD step in
- * one pass: g = x^T dy ([in][out], x is [n][in], dy is [n][out]), then
- * w -= step * g, each product rounded as bsnn__sgemm and the optimizer do. */
+/* The weight gradient of a dense layer over n rows, g = x^T dy ([in][out],
+ * x is [n][in], dy is [n][out]), on bsnn's own kernel: written to g when w
+ * is NULL, else applied as the plain SGD step w -= step * g (g unused),
+ * each product rounded as the general step rounds it. */
 void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
                         float *g, float *w, float step);
 
@@ -383,6 +387,13 @@ int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n
 bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
                              const float *x, const float *y, size_t n, size_t tw, double lr,
                              const char *who);
+/* After a fused step the weight gradients are not in m->grads yet:
+ * m->fused_rows > 0 says so. _grads writes them into a copy of the arena;
+ * _settle writes them into m->grads (before the workspace that holds the
+ * inputs and deltas goes away, or a general step starts). */
+void bsnn__fused_grads(const bsnn_model *m, float *grads);
+void bsnn__fused_settle(bsnn_model *m);
+
 /* The general step (zero, accumulate, apply) that bsnn__model_step_rows
  * runs when the fused one does not apply. */
 bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,

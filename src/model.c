@@ -280,6 +280,7 @@ bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m)
     BSNN_CHECK_NULL(who, m);
     BSNN_TRY(check_count(who, m, count));
     if (count) memcpy(out, m->grads, count * sizeof(float));
+    if (m->fused_rows) bsnn__fused_grads(m, out);
     return BSNN_OK;
 }
 
@@ -319,6 +320,7 @@ size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows)
 bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who)
 {
     if (rows <= m->ws_rows) return BSNN_OK;
+    bsnn__fused_settle(m); /* its inputs live in the workspace */
     free_workspace(m);
     size_t wide = bsnn__mul_size(rows, m->max_width);
     if (wide == 0) return bsnn__fail(BSNN_E_NOMEM, "%s: %zu rows overflow the workspace", who, rows);

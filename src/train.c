@@ -11,6 +11,7 @@
 
 void bsnn__model_zero_grads(bsnn_model *m)
 {
+    m->fused_rows = 0; /* a fused step's pending gradient is superseded */
     memset(m->grads, 0, m->n_params * sizeof(float));
     /* A step starts here: remember parameters and running statistics so a
      * step that diverges can leave the model exactly as it found it. */

@@ -126,3 +126,37 @@ Test(fused, batch1_divergence_leaves_parameters_unchanged)
         bsnn_model_free(m);
     }
 }
+
+/* The fused step leaves the weight gradients to be rebuilt on demand from
+ * saved inputs and deltas: they must read back the same after the model's
+ * workspace grows (a wider forward) and after other forwards reuse it. */
+Test(fused, gradient_reads_back_after_workspace_changes)
+{
+    bsnn_model *a = net(BSNN_ACT_TANH, BSNN_LOSS_MSE, 5, 2), *b = net(BSNN_ACT_TANH, BSNN_LOSS_MSE, 5, 2);
+    bsnn_optimizer *oa = bsnn_optimizer_create(BSNN_SGD), *ob = bsnn_optimizer_create(BSNN_SGD);
+    size_t np = bsnn_model_param_count(a), n = 3;
+    float x[15], y[6], big[64 * 5], out[64 * 2];
+    fill(x, 15, 1, 1.5f);
+    fill(y, 6, 2, 1.0f);
+    fill(big, 64 * 5, 3, 1.0f);
+    float *ga = malloc(np * sizeof(float)), *gb = malloc(np * sizeof(float));
+    cr_assert_eq(bsnn__optimizer_bind(ob, b, np), BSNN_OK);
+    cr_assert_eq(bsnn__model_reserve(b, n, "test"), BSNN_OK);
+    bsnn_tensor *tx = tu_wrap(x, n, 5), *ty = tu_wrap(y, n, 2);
+    bsnn_tensor *tbig = tu_wrap(big, 64, 5), *tout = tu_wrap(out, 64, 2);
+    bsnn_tensor *tsmall = tu_wrap(big, 2, 5), *tsout = tu_wrap(out, 2, 2);
+    cr_assert_eq(bsnn_model_train_step(NULL, a, oa, tx, ty), BSNN_OK);
+    cr_assert_eq(bsnn__model_step_general(NULL, b, ob, x, y, n, 2, 0.01, "test"), BSNN_OK);
+    cr_assert_eq(bsnn_model_forward(tsout, a, tsmall), BSNN_OK); /* reuses the workspace */
+    bsnn_model_get_grads(ga, np, a);
+    bsnn_model_get_grads(gb, np, b);
+    for (size_t i = 0; i < np; i++) cr_assert_eq(ga[i], gb[i], "grad %zu after a small forward", i);
+    cr_assert_eq(bsnn_model_forward(tout, a, tbig), BSNN_OK); /* grows it */
+    bsnn_model_get_grads(ga, np, a);
+    for (size_t i = 0; i < np; i++) cr_assert_eq(ga[i], gb[i], "grad %zu after the workspace grew", i);
+    bsnn_tensor_free(tx), bsnn_tensor_free(ty), bsnn_tensor_free(tbig), bsnn_tensor_free(tout);
+    bsnn_tensor_free(tsmall), bsnn_tensor_free(tsout);
+    free(ga), free(gb);
+    bsnn_optimizer_free(oa), bsnn_optimizer_free(ob);
+    bsnn_model_free(a), bsnn_model_free(b);
+}
