@@ -27,7 +27,8 @@ def main():
     for ax, net, title in ((axes[0], "wide", "wide 784-1024-1024-10 (ReLU, softmax CE)"),
                            (axes[1], "tiny", "tiny 2-8-8-1 (tanh, MSE)")):
         for impl in ("bsnn", "pytorch", "fann"):
-            for threads, ls in ((1, "-"), (2, "--")):
+            # FANN is single-threaded: its 2-thread runs only repeat the 1-thread ones.
+            for threads, ls in ((1, "-"), (2, "--")) if impl != "fann" else ((1, "-"),):
                 pts = sorted((r["batch"], r) for r in rows
                              if r["impl"] == impl and r["net"] == net and r["threads"] == threads)
                 if not pts:

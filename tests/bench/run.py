@@ -147,6 +147,45 @@ def table(rows, sets):
     return "\n".join(out)
 
 
+def targets(rows, sets):
+    """The issue's targets, checked on this run's medians."""
+    def rate(impl, net, b, t):
+        r = rows.get((impl, net, b, t))
+        return r["samples_per_s"] if r else None
+
+    checks = []
+
+    def ratio(label, a, b, goal):
+        if a is None or b is None:
+            checks.append("- %s: not measured in this run" % label)
+            return
+        v = a / b
+        checks.append("- %s: **%.2fx** (target >= %gx) %s" % (label, v, goal, "met" if v >= goal else "NOT met"))
+
+    for b, goal in ((256, 1.25), (1024, 1.25), (8, 1.5), (32, 1.5)):
+        if b not in sets["wide"]:
+            continue
+        for t in (1, 2):
+            ratio("wide b=%d, %d thread%s: bsnn / PyTorch" % (b, t, "s" if t > 1 else ""),
+                  rate("bsnn", "wide", b, t), rate("pytorch", "wide", b, t), goal)
+    ratio("wide b=1, 1 thread: bsnn / PyTorch", rate("bsnn", "wide", 1, 1), rate("pytorch", "wide", 1, 1), 4)
+    ratio("wide b=1, 1 thread: bsnn / FANN incremental", rate("bsnn", "wide", 1, 1), rate("fann", "wide", 1, 1), 5)
+    ratio("tiny b=1: bsnn / FANN incremental", rate("bsnn", "tiny", 1, 1), rate("fann", "tiny", 1, 1), 1.5)
+    ratio("tiny b=1: bsnn / PyTorch", rate("bsnn", "tiny", 1, 1), rate("pytorch", "tiny", 1, 1), 600)
+    for b in (10, 30):
+        if b in sets["tiny"]:
+            ratio("tiny b=%d: bsnn / FANN full batch" % b, rate("bsnn", "tiny", b, 1), rate("fann", "tiny", b, 1), 2.5)
+            ratio("tiny b=%d: bsnn / PyTorch" % b, rate("bsnn", "tiny", b, 1), rate("pytorch", "tiny", b, 1), 30)
+    if 256 in sets["tiny"]:
+        ratio("tiny b=256: bsnn / FANN full batch", rate("bsnn", "tiny", 256, 1), rate("fann", "tiny", 256, 1), 3)
+    if 256 in sets["wide"]:
+        ratio("wide b=256: bsnn 2 threads / 1 thread", rate("bsnn", "wide", 256, 2), rate("bsnn", "wide", 256, 1), 1.7)
+    allocs = [r["allocs_per_step"] for r in rows.values() if r["impl"] == "bsnn"]
+    checks.append("- heap allocations per steady-state bsnn step: **%g** (target 0) %s" % (
+        max(allocs), "met" if max(allocs) == 0 else "NOT met"))
+    return "\n".join(checks)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bindir")
@@ -175,6 +214,10 @@ def main():
               ", ".join(tm.get("blas_mapped", []))))
     print()
     print(table(rows, sets))
+    print()
+    print("Targets of the performance issue, on this run:")
+    print()
+    print(targets(rows, sets))
     print()
     print("(%d s; raw data in %s)" % (time.time() - t0, a.out))
     bad = [k for k, r in rows.items() if r["impl"] == "bsnn" and (r.get("allocs_per_step") or not r.get("ok", True))]
