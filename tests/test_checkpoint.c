@@ -14,20 +14,39 @@ typedef struct config {
     bsnn_optimizer_kind kind;
     double batch;
     int carry_over, warmup_cosine, geometric;
+    int bn_dropout; /* batch norm (running statistics) and dropout (its RNG) */
 } config;
 
 static const config configs[] = {
-    {BSNN_ADAM, 5, 1, 0, 0},
-    {BSNN_NESTEROV, 3, 0, 1, 0},
-    {BSNN_ADADELTA, 4, 0, 0, 1},
-    {BSNN_AMSGRAD, 1, 0, 1, 0},
-    {BSNN_RMSPROP, 6, 1, 0, 0},
-    {BSNN_SGD, 16, 0, 0, 0},
+    {BSNN_ADAM, 5, 1, 0, 0, 0},
+    {BSNN_NESTEROV, 3, 0, 1, 0, 0},
+    {BSNN_ADADELTA, 4, 0, 0, 1, 0},
+    {BSNN_AMSGRAD, 1, 0, 1, 0, 0},
+    {BSNN_RMSPROP, 6, 1, 0, 0, 0},
+    {BSNN_SGD, 16, 0, 0, 0, 0},
+    {BSNN_ADAM, 4, 0, 0, 0, 1},
+    {BSNN_MOMENTUM, 8, 0, 1, 0, 1},
 };
+
+/* 4 -> dense 7 -> batch norm -> tanh -> dropout 0.3 -> dense 1 -> sigmoid. */
+static bsnn_model *bn_dropout_model(void)
+{
+    bsnn_model *m = bsnn_model_create(4);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(7)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_batchnorm()), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    bsnn_layer *drop = bsnn_layer_dropout(0.3);
+    cr_assert_eq(bsnn_layer_set(drop, BSNN_LAYER_SEED, 5), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, drop), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID)), BSNN_OK);
+    cr_assert_eq(bsnn_model_init_params(m, 11), BSNN_OK);
+    return m;
+}
 
 static void setup(bsnn_model **m, bsnn_optimizer **opt, bsnn_scheduler **s, const config *c)
 {
-    *m = tu_mlp(4, 7, BSNN_ACT_TANH, 1, BSNN_ACT_SIGMOID, 11);
+    *m = c->bn_dropout ? bn_dropout_model() : tu_mlp(4, 7, BSNN_ACT_TANH, 1, BSNN_ACT_SIGMOID, 11);
     *opt = bsnn_optimizer_create(c->kind);
     cr_assert_not_null(*opt);
     *s = bsnn_scheduler_create(16);

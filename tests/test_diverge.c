@@ -140,3 +140,35 @@ Test(diverge, train_step_leaves_parameters_unchanged_on_overflow)
         bsnn_model_free(m);
     }
 }
+
+/* A diverging step leaves batch-norm running statistics as they were too:
+ * evaluation-mode outputs (which use them) are unchanged by the failed step. */
+Test(diverge, batchnorm_statistics_are_restored_with_the_parameters)
+{
+    bsnn_model *m = bsnn_model_create(2);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(3)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_batchnorm()), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    float x[4 * 2] = {1, 2, -1, 0.5f, 3, -2, 0, 1}, y[4] = {0, 1, 0, 1};
+    bsnn_tensor *tx = tu_wrap(x, 4, 2), *ty = tu_wrap(y, 4, 1);
+    float before[4], after[4];
+    bsnn_tensor *tb = tu_wrap(before, 4, 1), *ta = tu_wrap(after, 4, 1);
+    cr_assert_eq(bsnn_model_train_step(NULL, m, opt, tx, ty), BSNN_OK);
+    /* Targets of 1e30 and an absurd rate: some step overflows and fails. */
+    float big[4] = {1e30f, -1e30f, 1e30f, -1e30f};
+    bsnn_tensor *tbig = tu_wrap(big, 4, 1);
+    cr_assert_eq(bsnn_optimizer_set(opt, BSNN_OPT_LR, 1e6), BSNN_OK);
+    bsnn_status st = BSNN_OK;
+    for (int i = 0; i < 20 && st == BSNN_OK; i++) {
+        cr_assert_eq(bsnn_model_forward(tb, m, tx), BSNN_OK);
+        st = bsnn_model_train_step(NULL, m, opt, tx, tbig);
+    }
+    cr_assert_eq(st, BSNN_E_DIVERGED);
+    cr_assert_eq(bsnn_model_forward(ta, m, tx), BSNN_OK);
+    cr_assert(memcmp(before, after, sizeof before) == 0, "evaluation outputs changed");
+    bsnn_tensor_free(tx), bsnn_tensor_free(ty), bsnn_tensor_free(tb), bsnn_tensor_free(ta);
+    bsnn_tensor_free(tbig);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+}

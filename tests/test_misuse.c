@@ -21,7 +21,9 @@ static bsnn_optimizer *O;  /* SGD */
 static bsnn_optimizer *O2; /* Adam, bound to M2 */
 static bsnn_scheduler *S;  /* 16 samples */
 static bsnn_scheduler *S8; /* 8 samples */
-static bsnn_tensor *X, *Y, *XW, *OUT, *OUTW, *OUTR;
+static bsnn_model *MB;     /* 4 -> dense 3 -> batch norm -> dense 1 */
+static bsnn_layer *BNL;    /* a batch-norm layer not in a model */
+static bsnn_tensor *X, *Y, *XW, *OUT, *OUTW, *OUTR, *X1, *Y1;
 static bsnn_history *H;
 static bsnn_search *Q;
 static float xs[16 * 4], ys[16], params[64];
@@ -47,7 +49,13 @@ static void setup(void)
     S = bsnn_scheduler_create(16);
     S8 = bsnn_scheduler_create(8);
     X = tensor(16, 4), Y = tensor(16, 1), XW = tensor(16, 3), OUT = tensor(16, 1);
-    OUTW = tensor(16, 2), OUTR = tensor(15, 1);
+    OUTW = tensor(16, 2), OUTR = tensor(15, 1), X1 = tensor(1, 4), Y1 = tensor(1, 1);
+    MB = bsnn_model_create(4);
+    BNL = bsnn_layer_batchnorm();
+    cr_assert(MB && BNL);
+    cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(3)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(MB, bsnn_layer_batchnorm()), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(1)), BSNN_OK);
     H = bsnn_history_create();
     Q = bsnn_search_create();
     cr_assert(E && D && D3 && O && O2 && S && S8 && H && Q);
@@ -62,7 +70,9 @@ static void teardown(void)
     bsnn_optimizer_free(O), bsnn_optimizer_free(O2);
     bsnn_scheduler_free(S), bsnn_scheduler_free(S8);
     bsnn_tensor_free(X), bsnn_tensor_free(Y), bsnn_tensor_free(XW), bsnn_tensor_free(OUT);
-    bsnn_tensor_free(OUTW), bsnn_tensor_free(OUTR);
+    bsnn_tensor_free(OUTW), bsnn_tensor_free(OUTR), bsnn_tensor_free(X1), bsnn_tensor_free(Y1);
+    bsnn_model_free(MB);
+    bsnn_layer_free(BNL);
     bsnn_history_free(H);
     bsnn_search_free(Q);
 }
@@ -160,7 +170,7 @@ Test(misuse, the_table_covers_every_fallible_public_function)
     static const char *const fallible[] = {
         "bsnn_set_allocator", "bsnn_set_num_threads", "bsnn_tensor_create", "bsnn_tensor_wrap",
         "bsnn_tensor_copy_in", "bsnn_tensor_copy_out", "bsnn_tensor_fill", "bsnn_layer_dense",
-        "bsnn_layer_activation", "bsnn_layer_set", "bsnn_layer_get", "bsnn_layer_bounds",
+        "bsnn_layer_activation", "bsnn_layer_dropout", "bsnn_layer_set", "bsnn_layer_get", "bsnn_layer_bounds",
         "bsnn_optimizer_create", "bsnn_optimizer_set", "bsnn_optimizer_get",
         "bsnn_optimizer_bounds", "bsnn_optimizer_reset", "bsnn_dataset_create",
         "bsnn_dataset_parity", "bsnn_dataset_split", "bsnn_scheduler_create",

@@ -75,6 +75,9 @@ typedef struct objects {
     bsnn_optimizer *ck_opt;
     bsnn_scheduler *ck_s;
     bsnn_search *search;
+    bsnn_model *bn, *bn_back; /* batch norm + dropout */
+    bsnn_optimizer *bn_opt;
+    void *bn_buf;
 } objects;
 
 static void free_all(objects *o)
@@ -95,6 +98,10 @@ static void free_all(objects *o)
     bsnn_optimizer_free(o->ck_opt);
     bsnn_scheduler_free(o->ck_s);
     bsnn_search_free(o->search);
+    bsnn_model_free(o->bn);
+    bsnn_model_free(o->bn_back);
+    bsnn_optimizer_free(o->bn_opt);
+    bsnn_buffer_free(o->bn_buf);
     memset(o, 0, sizeof *o);
 }
 
@@ -121,6 +128,46 @@ static void add_activation(bsnn_model *m, bsnn_activation act)
         MAKE(l, bsnn_layer_activation(act));
         cr_assert_eq(bsnn_model_add(m, l), BSNN_OK, "%s", bsnn_last_error());
     }
+}
+
+static void add_batchnorm(bsnn_model *m)
+{
+    bsnn_layer *l;
+    MAKE(l, bsnn_layer_batchnorm());
+    bsnn_status st = bsnn_model_add(m, l);
+    if (st != BSNN_OK) {
+        check_failure(st, "bsnn_model_add(batchnorm)");
+        MAKE(l, bsnn_layer_batchnorm());
+        cr_assert_eq(bsnn_model_add(m, l), BSNN_OK, "%s", bsnn_last_error());
+    }
+}
+
+static void add_dropout(bsnn_model *m, double rate)
+{
+    bsnn_layer *l;
+    MAKE(l, bsnn_layer_dropout(rate));
+    bsnn_status st = bsnn_model_add(m, l);
+    if (st != BSNN_OK) {
+        check_failure(st, "bsnn_model_add(dropout)");
+        MAKE(l, bsnn_layer_dropout(rate));
+        cr_assert_eq(bsnn_model_add(m, l), BSNN_OK, "%s", bsnn_last_error());
+    }
+}
+
+/* Batch norm and dropout: build, train, round-trip through memory. */
+static void bn_dropout_part(objects *o)
+{
+    MAKE(o->bn, bsnn_model_create(4));
+    add_dense(o->bn, 5);
+    add_batchnorm(o->bn);
+    add_activation(o->bn, BSNN_ACT_RELU);
+    add_dropout(o->bn, 0.25);
+    add_dense(o->bn, 1);
+    MAKE(o->bn_opt, bsnn_optimizer_create(BSNN_ADAM));
+    STEP(bsnn_model_train(NULL, o->bn, o->bn_opt, o->s, o->train, 2, NULL, NULL));
+    size_t size = 0;
+    STEP(bsnn_model_save_alloc(&o->bn_buf, &size, o->bn));
+    STEP(bsnn_model_load_buffer(&o->bn_back, o->bn_buf, size));
 }
 
 static char path[128];
@@ -161,6 +208,7 @@ static void scenario(objects *o)
     STEP(bsnn_search_set(o->search, BSNN_SEARCH_START, 4));
     STEP(bsnn_search_set(o->search, BSNN_SEARCH_BUDGET, 1));
     STEP(bsnn_search_run(&best, o->search, o->m, o->opt, o->train, o->test, o->s));
+    bn_dropout_part(o);
     double loss, acc;
     STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->test, 2));
     size_t shape[2] = {5, 4}, oshape[2] = {5, 1};

@@ -72,6 +72,34 @@ static void models_and_checkpoints(void)
     bsnn_dataset_free(ds);
 }
 
+/* Batch norm (running statistics) and dropout (its generator). */
+static void bn_dropout(void)
+{
+    bsnn_dataset *ds = bsnn_dataset_parity(3);
+    bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_add(m, bsnn_layer_dense(4));
+    bsnn_model_add(m, bsnn_layer_batchnorm());
+    bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_RELU));
+    bsnn_model_add(m, bsnn_layer_dropout(0.25));
+    bsnn_model_add(m, bsnn_layer_dense(1));
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_NADAM);
+    bsnn_scheduler *s = bsnn_scheduler_create(8);
+    bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 4);
+    bsnn_model_train(NULL, m, opt, s, ds, 2, NULL, NULL);
+    void *buf;
+    size_t size;
+    bsnn_model_save_alloc(&buf, &size, m);
+    put("model", "bn_dropout.bsnn", buf, size);
+    bsnn_buffer_free(buf);
+    bsnn_checkpoint_save_alloc(&buf, &size, m, opt, s);
+    put("checkpoint", "bn_dropout.bsnn", buf, size);
+    bsnn_buffer_free(buf);
+    bsnn_model_free(m);
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+    bsnn_dataset_free(ds);
+}
+
 static void csv_files(void)
 {
     /* First byte: options (see fuzz_csv.c), then the file. */
@@ -106,6 +134,7 @@ static void idx_pair(void)
 int main(void)
 {
     models_and_checkpoints();
+    bn_dropout();
     csv_files();
     idx_pair();
     return 0;
