@@ -280,6 +280,7 @@ Test(io, every_truncation_is_rejected)
         assert_rejected(t, cut, what);
         free(t);
     }
+    fprintf(stderr, "io: all %zu truncations of a %zu-byte model rejected\n", size, size);
     free(b);
     bsnn_model_free(m);
 }
@@ -298,6 +299,8 @@ Test(io, every_single_bit_flip_is_rejected)
             b[i] ^= (unsigned char)(1u << bit);
         }
     }
+    fprintf(stderr, "io: all %zu single-bit flips (bits 0, 3, 6 of every byte) rejected\n",
+            3 * size);
     free(b);
     bsnn_model_free(m);
 }
