@@ -312,8 +312,9 @@ typedef enum bsnn_opt_param {
 /* A new optimizer of the given kind with its published defaults. Its state
  * (moments, accumulators: 0 to 3 floats per parameter) is allocated when it
  * is first used with a model and bound to that model until
- * bsnn_optimizer_reset; a training step then allocates nothing. NULL on
- * unknown kind or out of memory. */
+ * bsnn_optimizer_reset, even after that model is freed (training another
+ * model with it is BSNN_E_STATE); a training step then allocates nothing.
+ * NULL on unknown kind or out of memory. */
 BSNN_API bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind);
 
 /* Release an optimizer. NULL is a no-op. */

@@ -388,6 +388,21 @@ Test(optimizer_state, binding_to_a_second_model_is_an_error_until_reset)
     bsnn_model_free(b);
 }
 
+Test(optimizer_state, a_new_model_at_a_freed_models_address_is_still_another_model)
+{
+    bsnn_optimizer *o = bsnn_optimizer_create(BSNN_MOMENTUM);
+    bsnn_model *a = linear_model();
+    cr_assert_eq(one_step(a, o), BSNN_OK);
+    bsnn_model_free(a);
+    /* the allocator may well hand the same address to b */
+    bsnn_model *b = linear_model();
+    cr_assert_eq(one_step(b, o), BSNN_E_STATE, "stale momentum would be applied to b");
+    cr_assert_eq(bsnn_optimizer_reset(o), BSNN_OK);
+    cr_assert_eq(one_step(b, o), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_model_free(b);
+    bsnn_optimizer_free(o);
+}
+
 Test(optimizer_state, reset_clears_moments_and_step_count)
 {
     /* After reset, a run from the same start repeats a fresh optimizer's
