@@ -645,9 +645,12 @@ BSNN_API bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_opt
                                       size_t epochs, bsnn_callback cb, void *user);
 
 /* Mean loss and accuracy over ds in evaluation mode, processed batch_size
- * rows at a time (1..N; the result does not depend on it). Accuracy: argmax
- * agreement for several outputs, BSNN_MODEL_THRESHOLD for one. out_loss and
- * out_accuracy may be NULL. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG. */
+ * rows at a time (1..N; the result does not depend on it). Accuracy: with one
+ * output, or under BCE_LOGITS (multi-label), each output and target is
+ * thresholded at BSNN_MODEL_THRESHOLD (outputs after a sigmoid for
+ * BCE_LOGITS) and a row is right when all agree; otherwise argmax agreement.
+ * out_loss and out_accuracy may be NULL. Errors: BSNN_E_NULL, BSNN_E_SHAPE,
+ * BSNN_E_ARG. */
 BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
                                          bsnn_model *m, const bsnn_dataset *ds,
                                          size_t batch_size);

@@ -333,9 +333,15 @@ static size_t count_correct(const bsnn_model *m, const float *o, const float *t,
     size_t correct = 0;
     for (size_t r = 0; r < n; r++) {
         const float *orow = o + r * width, *trow = t + r * tw;
-        if (width == 1) {
-            double p = m->loss == BSNN_LOSS_BCE_LOGITS ? 1.0 / (1.0 + exp(-orow[0])) : orow[0];
-            correct += (p > m->threshold) == (trow[0] > m->threshold);
+        if (width == 1 || m->loss == BSNN_LOSS_BCE_LOGITS) {
+            /* Each output is a yes/no decision (multi-label under BCE, where
+             * argmax would be meaningless): the row is right when all are. */
+            int right = 1;
+            for (size_t j = 0; j < width; j++) {
+                double p = m->loss == BSNN_LOSS_BCE_LOGITS ? 1.0 / (1.0 + exp(-orow[j])) : orow[j];
+                right &= (p > m->threshold) == (trow[j] > m->threshold);
+            }
+            correct += (size_t)right;
             continue;
         }
         size_t po = 0, pt = 0;

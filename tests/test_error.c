@@ -4,6 +4,8 @@
  */
 #include "testutil.h"
 
+#include "internal.h"
+
 #include <pthread.h>
 #include <stdio.h>
 
@@ -131,4 +133,24 @@ Test(error, num_threads_setting_and_bounds)
     cr_assert_eq(bsnn_get_num_threads(), 2, "a rejected value changes nothing");
     cr_assert_eq(bsnn_set_num_threads(256), BSNN_OK);
     cr_assert_eq(bsnn_set_num_threads(1), BSNN_OK);
+}
+
+Test(error, all_finite_finds_nan_and_infinities_anywhere)
+{
+    /* The internal check behind every "non-finite input" error. */
+    float v[67];
+    float poison[4] = {NAN, -NAN, INFINITY, -INFINITY};
+    for (size_t n = 0; n <= 67; n++) {
+        for (size_t i = 0; i < n; i++) v[i] = (float)i - 30.0f;
+        if (n) v[n / 2] = 3.4e38f, v[0] = -0.0f, v[n - 1] = 1e-45f; /* extremes are finite */
+        cr_assert(bsnn__all_finite(v, n), "n %zu", n);
+        for (size_t at = 0; at < n; at++)
+            for (int p = 0; p < 4; p++) {
+                float keep = v[at];
+                v[at] = poison[p];
+                cr_assert(!bsnn__all_finite(v, n), "n %zu, %g at %zu", n, poison[p], at);
+                v[at] = keep;
+            }
+    }
+    cr_assert(bsnn__all_finite(NULL, 0));
 }

@@ -476,6 +476,11 @@ Test(model, evaluate_accuracy_by_hand_for_each_loss)
     cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_THRESHOLD, 0.7), BSNN_OK);
     cr_assert_float_eq(accuracy_of(m, z, t2, 4, 1, 1), 0.25, 1e-12);
     bsnn_model_free(m);
+    /* BCE with two outputs is multi-label: every output on its target's side. */
+    float zz[3 * 2] = {2, -1, 2, 1, -3, -0.5f}, tt[3 * 2] = {1, 0, 1, 0, 0, 0};
+    m = identity_model(2, BSNN_LOSS_BCE_LOGITS);
+    cr_assert_float_eq(accuracy_of(m, zz, tt, 3, 2, 2), 2.0 / 3.0, 1e-12);
+    bsnn_model_free(m);
     /* Softmax CE: argmax, with one-hot rows and with class indices. */
     float o3[3 * 3] = {1, 2, 3, 5, 0, 0, 0, 1, 0}, hot[9] = {0, 0, 1, 0, 1, 0, 0, 1, 0},
           idx[3] = {2, 1, 1};
