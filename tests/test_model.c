@@ -309,6 +309,32 @@ Test(model, same_seeds_bit_identical_after_200_steps_with_1_and_2_threads, .time
 
 /* ---- training loop ------------------------------------------------------------------ */
 
+/* What a scheduler-driven training test needs: data, a small tanh net, a
+ * scheduler of the given batch size and SGD. */
+typedef struct rig {
+    bsnn_dataset *ds;
+    bsnn_model *m;
+    bsnn_scheduler *s;
+    bsnn_optimizer *opt;
+} rig;
+
+static rig rig_make(bsnn_dataset *ds, size_t hidden, size_t batch, double lr)
+{
+    size_t n_in = bsnn_dataset_n_inputs(ds);
+    rig r = {ds, tu_mlp(n_in, hidden, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1),
+             bsnn_scheduler_create(bsnn_dataset_size(ds)), sgd(lr)};
+    cr_assert_eq(bsnn_scheduler_set(r.s, BSNN_SCHED_BATCH_SIZE, (double)batch), BSNN_OK);
+    return r;
+}
+
+static void rig_free(rig *r)
+{
+    bsnn_optimizer_free(r->opt);
+    bsnn_scheduler_free(r->s);
+    bsnn_model_free(r->m);
+    bsnn_dataset_free(r->ds);
+}
+
 typedef struct event_log {
     size_t n_samples, steps, epochs, last_epoch, sizes[64], stop_at;
     double step_loss_sum, epoch_loss[8];
@@ -342,61 +368,41 @@ Test(model, train_calls_back_after_every_step_and_epoch)
     float x[10 * 2], y[10];
     ref_fill(x, 20, -1, 1, 4);
     ref_fill(y, 10, 0, 1, 5);
-    bsnn_dataset *ds = bsnn_dataset_create(x, y, 10, 2, 1);
-    bsnn_model *m = tu_mlp(2, 3, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
-    bsnn_scheduler *s = bsnn_scheduler_create(10);
-    bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 4);
-    bsnn_optimizer *opt = sgd(0.1);
+    rig r = rig_make(bsnn_dataset_create(x, y, 10, 2, 1), 3, 4, 0.1);
     event_log lg = {.n_samples = 10};
     size_t steps = 0;
-    cr_assert_eq(bsnn_model_train(&steps, m, opt, s, ds, 3, log_events, &lg), BSNN_OK);
+    cr_assert_eq(bsnn_model_train(&steps, r.m, r.opt, r.s, r.ds, 3, log_events, &lg), BSNN_OK);
     cr_assert_eq(steps, 9);
     cr_assert_eq(lg.steps, 9);
     cr_assert_eq(lg.epochs, 3);
     size_t want[9] = {4, 4, 2, 4, 4, 2, 4, 4, 2};
     for (int i = 0; i < 9; i++) cr_assert_eq(lg.sizes[i], want[i], "step %d", i);
-    cr_assert_eq(bsnn_scheduler_epoch(s), 3);
-    bsnn_optimizer_free(opt);
-    bsnn_scheduler_free(s);
-    bsnn_model_free(m);
-    bsnn_dataset_free(ds);
+    cr_assert_eq(bsnn_scheduler_epoch(r.s), 3);
+    rig_free(&r);
 }
 
 Test(model, callback_can_stop_training_early)
 {
-    bsnn_dataset *ds = bsnn_dataset_parity(3);
-    bsnn_model *m = tu_mlp(3, 4, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
-    bsnn_scheduler *s = bsnn_scheduler_create(8);
-    bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 2);
-    bsnn_optimizer *opt = sgd(0.1);
+    rig r = rig_make(bsnn_dataset_parity(3), 4, 2, 0.1);
     event_log lg = {.n_samples = 8, .stop_at = 5};
     size_t steps = 0;
-    cr_assert_eq(bsnn_model_train(&steps, m, opt, s, ds, 100, log_events, &lg), BSNN_OK);
+    cr_assert_eq(bsnn_model_train(&steps, r.m, r.opt, r.s, r.ds, 100, log_events, &lg), BSNN_OK);
     cr_assert_eq(steps, 5);
     cr_assert_eq(lg.epochs, 1);
-    bsnn_optimizer_free(opt);
-    bsnn_scheduler_free(s);
-    bsnn_model_free(m);
-    bsnn_dataset_free(ds);
+    rig_free(&r);
 }
 
 Test(model, train_with_zero_epochs_does_nothing)
 {
-    bsnn_dataset *ds = bsnn_dataset_parity(2);
-    bsnn_model *m = tu_mlp(2, 2, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
-    bsnn_scheduler *s = bsnn_scheduler_create(4);
-    bsnn_optimizer *opt = sgd(0.1);
+    rig r = rig_make(bsnn_dataset_parity(2), 2, 4, 0.1);
     float before[9], after[9];
-    bsnn_model_get_params(before, 9, m);
+    bsnn_model_get_params(before, 9, r.m);
     size_t steps = 99;
-    cr_assert_eq(bsnn_model_train(&steps, m, opt, s, ds, 0, NULL, NULL), BSNN_OK);
+    cr_assert_eq(bsnn_model_train(&steps, r.m, r.opt, r.s, r.ds, 0, NULL, NULL), BSNN_OK);
     cr_assert_eq(steps, 0);
-    bsnn_model_get_params(after, 9, m);
+    bsnn_model_get_params(after, 9, r.m);
     cr_assert(memcmp(before, after, sizeof after) == 0);
-    bsnn_optimizer_free(opt);
-    bsnn_scheduler_free(s);
-    bsnn_model_free(m);
-    bsnn_dataset_free(ds);
+    rig_free(&r);
 }
 
 Test(model, train_step_returns_mean_loss_before_update)
