@@ -112,7 +112,7 @@ static void init_layer(bsnn_model *m, bsnn_layer *l)
  * weights of dense layers, not biases or batch-norm scale/shift. */
 static void mark_decay(bsnn_model *m, const bsnn_layer *l)
 {
-    float *mask = m->decay_mask + l->param_off;
+    float *mask = bsnn__at(m->decay_mask, l->param_off); /* NULL while no params */
     size_t weights = l->ops->kind == BSNN_LAYER_DENSE ? l->n_in * l->n_out : 0;
     for (size_t i = 0; i < l->n_params; i++) mask[i] = i < weights ? 1.0f : 0.0f;
 }
