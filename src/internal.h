@@ -193,7 +193,8 @@ struct bsnn_optimizer {
 
 /* Bind opt to model m with n parameters (allocating state on first use).
  * BSNN_E_STATE if already bound to another model. */
-bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n);
+bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n,
+                                  const char *who);
 /* One update of params from grads with learning rate lr. decay_mask[i] is
  * 1 for weights and 0 for biases (for decoupled weight decay); NULL decays
  * every parameter. */

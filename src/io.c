@@ -903,7 +903,7 @@ static bsnn_status read_optimizer(bsnn_optimizer **out, section *sec, bsnn_model
                         "the model's %zu parameters",
                         who, bound, n, m->n_params);
     if (st == BSNN_OK && bound) {
-        st = bsnn__optimizer_bind(opt, m, n);
+        st = bsnn__optimizer_bind(opt, m, n, who);
         if (st == BSNN_OK && (vectors != opt->n_state_vectors ||
                               count != bsnn__mul_size(n, opt->n_state_vectors)))
             st = bsnn__fail(BSNN_E_FORMAT,

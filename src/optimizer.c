@@ -200,22 +200,23 @@ bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
     return BSNN_OK;
 }
 
-bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n)
+bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n,
+                                  const char *who)
 {
     if (opt->bound == m->id && opt->n == n) return BSNN_OK;
     /* The same model may still change size (a layer added after a failed
      * first step): rebinding is safe while no update has used the state. */
     if (opt->bound != 0 && !(opt->bound == m->id && opt->t == 0))
         return bsnn__fail(BSNN_E_STATE,
-                          "bsnn_model_train_step: optimizer (%s) is bound to another model "
+                          "%s: optimizer (%s) is bound to another model "
                           "(call bsnn_optimizer_reset to reuse it)",
-                          kind_name((int)opt->kind));
+                          who, kind_name((int)opt->kind));
     float *state = NULL;
     if (opt->n_state_vectors) {
         size_t count = bsnn__mul_size(opt->n_state_vectors, n);
         if (count == 0)
-            return bsnn__fail(BSNN_E_NOMEM, "bsnn_model_train_step: optimizer state overflows");
-        state = bsnn__calloc(count, sizeof(float), "bsnn_model_train_step");
+            return bsnn__fail(BSNN_E_NOMEM, "%s: optimizer state overflows", who);
+        state = bsnn__calloc(count, sizeof(float), who);
         if (state == NULL) return BSNN_E_NOMEM;
     }
     bsnn__free(opt->state);

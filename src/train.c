@@ -154,7 +154,7 @@ bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimize
     if (!bsnn__loss_targets_ok(m->loss, y->data, n, bsnn_model_n_outputs(m), tw))
         return bsnn__fail(BSNN_E_ARG, "%s: y holds a non-finite value or a bad class index", who);
     BSNN_TRY(bsnn__model_check_batch(m, n, who));
-    BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
+    BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params, who));
     BSNN_TRY(bsnn__model_reserve(m, n, who));
     return bsnn__model_step_rows(out_loss, m, opt, x->data, y->data, n, tw, opt->lr, who);
 }
@@ -273,7 +273,7 @@ static bsnn_status train(const char *who, size_t *out_steps, bsnn_model *m, bsnn
     BSNN_TRY(bsnn__model_check_batch(m, bsnn_scheduler_batch_size(s), who));
     size_t cap;
     BSNN_TRY(budget_rows(&cap, m, opt, s, who));
-    BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
+    BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params, who));
     size_t stop = epochs > SIZE_MAX - s->epoch ? SIZE_MAX : s->epoch + epochs;
     epoch_log log = {bsnn__now(), 0.0, 0.0, 0, 0, 0};
     bsnn_status st = BSNN_OK;
