@@ -33,7 +33,7 @@ static void same_as_general_at(bsnn_activation act, bsnn_loss loss, size_t n_in,
     size_t np = bsnn_model_param_count(a), tw = loss == BSNN_LOSS_SOFTMAX_CE ? 1 : n_out;
     float *x = malloc(n * n_in * sizeof(float)), *y = malloc(n * tw * sizeof(float));
     float *pa = malloc(np * sizeof(float)), *pb = malloc(np * sizeof(float));
-    cr_assert_eq(bsnn__optimizer_bind(ob, b, np), BSNN_OK);
+    cr_assert_eq(bsnn__optimizer_bind(ob, b, np, "test"), BSNN_OK);
     cr_assert_eq(bsnn__model_reserve(b, n, "test"), BSNN_OK);
     double tol = n <= 4 ? 0.0 : 1e-4; /* BLIS sums differently */
     for (unsigned step = 0; step < 12; step++) {
@@ -140,7 +140,7 @@ Test(fused, gradient_reads_back_after_workspace_changes)
     fill(y, 6, 2, 1.0f);
     fill(big, 64 * 5, 3, 1.0f);
     float *ga = malloc(np * sizeof(float)), *gb = malloc(np * sizeof(float));
-    cr_assert_eq(bsnn__optimizer_bind(ob, b, np), BSNN_OK);
+    cr_assert_eq(bsnn__optimizer_bind(ob, b, np, "test"), BSNN_OK);
     cr_assert_eq(bsnn__model_reserve(b, n, "test"), BSNN_OK);
     bsnn_tensor *tx = tu_wrap(x, n, 5), *ty = tu_wrap(y, n, 2);
     bsnn_tensor *tbig = tu_wrap(big, 64, 5), *tout = tu_wrap(out, 64, 2);
