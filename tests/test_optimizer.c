@@ -564,7 +564,7 @@ Test(optimizer_state, adamw_decays_dense_weights_only_not_biases_or_batchnorm)
     bsnn_optimizer *o = bsnn_optimizer_create(BSNN_ADAMW);
     cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, 0.1), BSNN_OK);
     cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_WEIGHT_DECAY, 2.0), BSNN_OK);
-    cr_assert_eq(bsnn__optimizer_bind(o, m, np), BSNN_OK);
+    cr_assert_eq(bsnn__optimizer_bind(o, m, np, "test"), BSNN_OK);
     bsnn__optimizer_update(o, m->params, zeros, m->decay_mask, np, 0.1);
     bsnn_model_get_params(after, np, m);
     for (size_t i = 0; i < np; i++) {
