@@ -279,6 +279,7 @@ fuzz: $(FUZZ_BINS)
 
 # Tests that include more than testutil.h.
 $(OUT)/tests/test_misuse: tests/misuse_rows.h
+$(OUT)/tests/test_io $(OUT)/tests/test_checkpoint: tests/format_ref.h
 $(OUT)/tests/test_fuzz_corpus: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 # make valgrind: memcheck over the test programs (zero errors, zero leaks);

@@ -5,6 +5,7 @@
  * at an epoch boundary or mid-epoch; hostile checkpoints are rejected.
  */
 #include "testutil.h"
+#include "format_ref.h" /* ref_crc, rd, wr */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -251,28 +252,6 @@ Test(checkpoint, truncated_and_bit_flipped_checkpoints_are_rejected)
     free(b);
 }
 
-/* CRC-32 recomputed independently of io.c (see test_io.c for the check). */
-static uint32_t ref_crc(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xedb88320u : c >> 1;
-    }
-    return c ^ 0xffffffffu;
-}
-
-static uint64_t rd(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static void wr(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
 
 static size_t find_section(const unsigned char *b, size_t size, const char *tag)
 {

@@ -18,28 +18,7 @@
 
 /* ---- an independent reading of the format --------------------------------- */
 
-/* Bitwise CRC-32 (IEEE), written from the polynomial, not from io.c. */
-static uint32_t ref_crc(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xedb88320u : c >> 1;
-    }
-    return c ^ 0xffffffffu;
-}
-
-static uint64_t rd(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static void wr(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
+#include "format_ref.h" /* ref_crc, rd, wr */
 
 /* Offset of the n-th section with tag (0-based), or (size_t)-1. */
 static size_t find_section(const unsigned char *b, size_t size, const char *tag, int nth)
