@@ -264,23 +264,26 @@ BSNN_API bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, bsnn_laye
 
 typedef struct bsnn_optimizer bsnn_optimizer;
 
-/* Update rules of Ruder's survey, with the defaults published with each
- * (docs/optimizers.md gives every formula and its source). g is the batch-mean
- * gradient (plus L1/L2 penalty gradients), t counts updates since bind/reset.
+/* Update rules. Each computes what torch.optim (PyTorch 1.13) computes, with
+ * PyTorch's defaults; BSNN_OPT_VARIANT selects the form of Ruder's survey
+ * instead where the two differ (docs/optimizers.md: every formula, side by
+ * side). g is the batch-mean gradient (plus L1/L2 penalty gradients), t counts
+ * updates since bind/reset, bc1 = 1 - b1^t, bc2 = 1 - b2^t.
  *  SGD       theta -= lr g                                   lr 0.01
- *  MOMENTUM  v = mu v + lr g; theta -= v                     lr 0.01, mu 0.9
- *  NESTEROV  as MOMENTUM with g taken at theta - mu v; the parameters hold
- *            that look-ahead point (Bengio et al. form)      lr 0.01, mu 0.9
- *  ADAGRAD   G += g^2; theta -= lr g / sqrt(G + eps)         lr 0.01, eps 1e-8
- *  ADADELTA  Zeiler's rule, lr a plain multiplier            lr 1, rho 0.95, eps 1e-6
- *  RMSPROP   E = rho E + (1-rho) g^2; theta -= lr g / sqrt(E + eps)
- *                                                            lr 0.001, rho 0.9, eps 1e-8
- *  ADAM      bias-corrected moments, lr mhat/(sqrt(vhat)+eps) lr 0.001, b1 0.9, b2 0.999, eps 1e-8
- *  ADAMAX    infinity-norm Adam (eps added to u)             lr 0.002, b1 0.9, b2 0.999
- *  NADAM     Adam with Nesterov momentum (Ruder's form)      lr 0.002, b1 0.9, b2 0.999
- *  AMSGRAD   Adam with vmax = max(vmax, v), no bias correction   as ADAM
- *  ADAMW     Adam plus decoupled decay theta -= lr wd theta on dense WEIGHTS
- *            only (biases, batch-norm gamma/beta excluded)   as ADAM, wd 0.01 */
+ *  MOMENTUM  b = mu b + g; theta -= lr b                     lr 0.01, mu 0.9
+ *  NESTEROV  b = mu b + g; theta -= lr (g + mu b)            lr 0.01, mu 0.9
+ *            (torch's nesterov=True: g is taken at the stored parameters)
+ *  ADAGRAD   G += g^2; theta -= lr g / (sqrt(G) + eps)       lr 0.01, eps 1e-10
+ *  ADADELTA  Zeiler's rule, lr a plain multiplier            lr 1, rho 0.9, eps 1e-6
+ *  RMSPROP   E = rho E + (1-rho) g^2; theta -= lr g / (sqrt(E) + eps)
+ *                                                            lr 0.01, rho 0.99, eps 1e-8
+ *  ADAM      theta -= lr/bc1 m / (sqrt(v/bc2) + eps)         lr 0.001, b1 0.9, b2 0.999, eps 1e-8
+ *  ADAMAX    u = max(b2 u, |g| + eps); theta -= lr/bc1 m / u lr 0.002, b1 0.9, b2 0.999, eps 1e-8
+ *  NADAM     Dozat's momentum schedule (torch.optim.NAdam)   lr 0.002, b1 0.9, b2 0.999, eps 1e-8,
+ *                                                            momentum_decay 0.004
+ *  AMSGRAD   Adam with vmax = max(vmax, v) in place of v     as ADAM
+ *  ADAMW     theta *= 1 - lr wd, then ADAM; every parameter (BSNN_OPT_DECAY_SCOPE
+ *            can exclude biases and batch-norm gamma/beta)  as ADAM, wd 0.01 */
 typedef enum bsnn_optimizer_kind {
     BSNN_SGD = 1,
     BSNN_MOMENTUM = 2,
@@ -304,14 +307,40 @@ typedef enum bsnn_opt_param {
     BSNN_OPT_BETA2 = 4,         /* Adam family: second-moment decay [0,1)     */
     BSNN_OPT_EPS = 5,           /* Adagrad, Adadelta, RMSprop, Adam family:
                                    denominators' epsilon (0, 1]               */
-    BSNN_OPT_RHO = 6,           /* Adadelta / RMSprop decay [0,1)             */
-    BSNN_OPT_WEIGHT_DECAY = 7   /* AdamW: decoupled decay [0, 1e6], with
+    BSNN_OPT_RHO = 6,           /* Adadelta / RMSprop decay [0,1) (RMSprop:
+                                   torch's alpha)                             */
+    BSNN_OPT_WEIGHT_DECAY = 7,  /* AdamW: decoupled decay [0, 1e6], with
                                    lr * weight_decay < 1                      */
+    BSNN_OPT_VARIANT = 8,       /* momentum, Nesterov, Adagrad, RMSprop,
+                                   AdaMax, Nadam, AMSGrad: a bsnn_opt_variant
+                                   (default BSNN_VARIANT_PYTORCH)             */
+    BSNN_OPT_DECAY_SCOPE = 9,   /* AdamW: a bsnn_decay_scope (default ALL)    */
+    BSNN_OPT_MOMENTUM_DECAY = 10 /* Nadam: psi of mu_t = b1 (1 - 0.96^(t psi)
+                                   / 2), [0, 1e6], default 0.004              */
 } bsnn_opt_param;
 
-/* A new optimizer of the given kind with its published defaults. Its state
- * (moments, accumulators: 0 to 3 floats per parameter) is allocated when it
- * is first used with a model and bound to that model until
+/* Values of BSNN_OPT_VARIANT: which formula a rule computes. */
+typedef enum bsnn_opt_variant {
+    BSNN_VARIANT_PYTORCH = 0,   /* torch.optim's update (the default)         */
+    BSNN_VARIANT_RUDER = 1      /* the form in Ruder's survey (arXiv:1609.04747),
+                                   as bsnn 0.2 computed it: lr inside the
+                                   velocity (momentum, Nesterov), eps inside
+                                   the root (Adagrad, RMSprop), eps added to
+                                   u (AdaMax), constant b1 (Nadam), no bias
+                                   correction (AMSGrad)                       */
+} bsnn_opt_variant;
+
+/* Values of BSNN_OPT_DECAY_SCOPE: which parameters AdamW decays. */
+typedef enum bsnn_decay_scope {
+    BSNN_DECAY_ALL = 0,         /* every parameter, as torch.optim.AdamW      */
+    BSNN_DECAY_WEIGHTS = 1      /* dense-layer weights only (not biases, not
+                                   batch-norm gamma/beta), as bsnn 0.2 did    */
+} bsnn_decay_scope;
+
+/* A new optimizer of the given kind with PyTorch's defaults (PyTorch's form;
+ * AdamW decays every parameter). Its state (moments, accumulators: 0 to 3
+ * floats per parameter) is allocated when it is first used with a model and
+ * bound to that model until
  * bsnn_optimizer_reset, even after that model is freed (training another
  * model with it is BSNN_E_STATE); a training step then allocates nothing.
  * NULL on unknown kind or out of memory. */
@@ -326,7 +355,8 @@ BSNN_API int bsnn_optimizer_kind_of(const bsnn_optimizer *opt);
 /* Set a hyperparameter; takes effect at the next update. Errors:
  * BSNN_E_NULL; BSNN_E_ARG when the parameter does not apply to this rule, the
  * value is non-finite or outside bsnn_optimizer_bounds (beta1 >= 1, eps <= 0,
- * lr <= 0, ...), or it makes lr * weight_decay >= 1 for AdamW. A failed call
+ * lr <= 0, ...), not a whole number for an enum-valued setting (VARIANT,
+ * DECAY_SCOPE), or it makes lr * weight_decay >= 1 for AdamW. A failed call
  * leaves the optimizer unchanged. */
 BSNN_API bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value);
 
@@ -537,11 +567,17 @@ typedef struct bsnn_model bsnn_model;
  *       OUTPUT z (logits, no sigmoid layer), targets in [0,1], summed over
  *       outputs: max(z,0) - z t + log(1 + exp(-|z|)), stable for any z.
  *  SOFTMAX_CE: softmax cross-entropy from logits via log-sum-exp; targets are
- *       one-hot (or probability) rows. */
+ *       one-hot (or probability) rows of n_outputs columns, or ONE column of
+ *       class indices 0..n_outputs-1 (PyTorch's CrossEntropyLoss with
+ *       integer labels).
+ *  MSE_MEAN: 1/n_outputs * sum_j (o_j - t_j)^2 per sample, so the batch's
+ *       value is the mean over rows AND outputs without the 1/2: PyTorch's
+ *       MSELoss, Keras's 'mse' (a PyTorch learning rate means the same). */
 typedef enum bsnn_loss {
     BSNN_LOSS_MSE = 1,
     BSNN_LOSS_BCE_LOGITS = 2,
-    BSNN_LOSS_SOFTMAX_CE = 3
+    BSNN_LOSS_SOFTMAX_CE = 3,
+    BSNN_LOSS_MSE_MEAN = 4
 } bsnn_loss;
 
 /* Numeric settings of a model, for bsnn_model_set / bsnn_model_get. */

@@ -181,6 +181,11 @@ int bsnn__loss_targets_ok(bsnn_loss kind, const float *target, size_t n, size_t 
 struct bsnn_optimizer {
     bsnn_optimizer_kind kind;
     double lr, momentum, beta1, beta2, eps, rho, weight_decay;
+    double variant, decay_scope, momentum_decay; /* whole numbers but the last */
+    double mu_product;          /* Nadam: prod of mu_1..mu_{mu_t}, a cache
+                                   that the update rebuilds from t whenever
+                                   t moved otherwise (load, reset, undo)   */
+    uint64_t mu_t;
     uint64_t t;                 /* updates applied since bind/reset        */
     uint64_t bound;             /* id of the model whose arena the state
                                    belongs to (0: unbound); an id, not an

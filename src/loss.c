@@ -7,7 +7,8 @@
 
 int bsnn__loss_valid(int kind)
 {
-    return kind == BSNN_LOSS_MSE || kind == BSNN_LOSS_BCE_LOGITS || kind == BSNN_LOSS_SOFTMAX_CE;
+    return kind == BSNN_LOSS_MSE || kind == BSNN_LOSS_BCE_LOGITS || kind == BSNN_LOSS_SOFTMAX_CE ||
+           kind == BSNN_LOSS_MSE_MEAN;
 }
 
 int bsnn__loss_target_width_ok(bsnn_loss kind, size_t width, size_t target_width)
@@ -36,6 +37,21 @@ static double mse(const float *o, const float *t, size_t count, float *g, float 
         if (g) g[i] = scale * d;
     }
     return sum;
+}
+
+/* PyTorch's MSELoss / Keras's 'mse': per sample the mean over its w
+ * outputs, no 1/2, so the batch value is the mean over rows and outputs;
+ * d/do of (1/w) (o - t)^2 is 2 (o - t) / w. */
+static double mse_mean(const float *o, const float *t, size_t n, size_t w, float *g, float scale)
+{
+    double sum = 0.0;
+    float k = scale * 2.0f / (float)w;
+    for (size_t i = 0; i < n * w; i++) {
+        float d = o[i] - t[i];
+        sum += (double)d * d;
+        if (g) g[i] = k * d;
+    }
+    return sum / (double)w;
 }
 
 static double bce_logits(const float *z, const float *t, size_t count, float *g, float scale)
@@ -79,6 +95,7 @@ double bsnn__loss(bsnn_loss kind, const float *out, const float *target, size_t 
 {
     switch (kind) {
     case BSNN_LOSS_BCE_LOGITS: return bce_logits(out, target, n * width, grad, scale);
+    case BSNN_LOSS_MSE_MEAN: return mse_mean(out, target, n, width, grad, scale);
     case BSNN_LOSS_SOFTMAX_CE: {
         double sum = 0.0;
         int indices = target_width != width;

@@ -1,14 +1,20 @@
 /*
- * optimizer.c - the update rules of Ruder's survey ("An overview of gradient
- * descent optimization algorithms", 2016) over the model's flat parameter
- * arena, and the hyperparameter setter/getter/bounds that bindings validate
- * against. docs/optimizers.md gives each formula with its source.
+ * optimizer.c - the update rules over the model's flat parameter arena, as
+ * torch.optim (PyTorch 1.13) computes them, with the form of Ruder's survey
+ * ("An overview of gradient descent optimization algorithms", 2016) as a
+ * setting (BSNN_OPT_VARIANT); and the hyperparameter setter/getter/bounds
+ * that bindings validate against. docs/optimizers.md gives each formula, the
+ * PyTorch one and the survey's side by side; tests/golden/ holds PyTorch's
+ * own trajectories that test_golden.c replays.
  *
  * State vectors (moments, accumulators) are allocated once when the
  * optimizer is bound to a model; a step allocates nothing. Each rule is one
- * loop over the arena with no branches but the rule's own max(), so the
- * compiler vectorises it; elementwise work keeps results bit-identical
- * whatever the vector width.
+ * elementwise loop over the arena with no branches but the rule's own max();
+ * where the two forms differ, they differ only in coefficients chosen before
+ * the loop (an eps inside or outside a root, lr inside or outside a
+ * velocity), and a coefficient of exactly 0 or 1 changes nothing, so the same
+ * loop computes either form exactly. The compiler vectorises the loops;
+ * elementwise work keeps results bit-identical whatever the vector width.
  */
 #include "internal.h"
 
@@ -17,56 +23,67 @@ typedef struct rule_info {
     const char *name;
     unsigned params;   /* bit (1u << bsnn_opt_param) per applicable one */
     int n_vectors;     /* state vectors of n floats                     */
-    double lr, momentum, beta1, beta2, eps, rho, weight_decay;
+    double lr, momentum, beta1, beta2, eps, rho, weight_decay, momentum_decay;
 } rule_info;
 
 #define P(x) (1u << (x))
 #define ADAM_PARAMS (P(BSNN_OPT_LR) | P(BSNN_OPT_BETA1) | P(BSNN_OPT_BETA2) | P(BSNN_OPT_EPS))
+#define VARIANT P(BSNN_OPT_VARIANT)
 
-/* Defaults as published: momentum 0.9 (Qian 1999 / Ruder); Adagrad lr 0.01
- * (Ruder); Adadelta rho 0.95, eps 1e-6 (Zeiler 2012, sec. 4), lr 1 as a
- * plain multiplier; RMSprop lr 0.001, decay 0.9 (Hinton, lecture 6e); Adam
- * and AMSGrad lr 0.001, 0.9, 0.999, 1e-8 (Kingma & Ba 2015; Reddi et al.
- * 2018); AdaMax and Nadam lr 0.002 (Kingma & Ba sec. 7; Dozat 2016); AdamW
- * weight decay 0.01 (the PyTorch/Keras default for Loshchilov & Hutter). SGD
- * has no published default; 0.01 is common practice. Index = kind. */
+/* PyTorch 1.13's defaults (torch.optim), except where PyTorch has none:
+ * SGD's lr is required there (0.01 here, common practice), and momentum 0.9
+ * for MOMENTUM and NESTEROV (PyTorch's SGD defaults to no momentum; 0.9 is
+ * Qian's and Ruder's value). Index = kind. */
 static const rule_info rules[] = {
-    [BSNN_SGD] = {"sgd", P(BSNN_OPT_LR), 0, 0.01, 0, 0, 0, 0, 0, 0},
-    [BSNN_MOMENTUM] = {"momentum", P(BSNN_OPT_LR) | P(BSNN_OPT_MOMENTUM), 1, 0.01, 0.9, 0, 0, 0,
-                       0, 0},
-    [BSNN_NESTEROV] = {"nesterov", P(BSNN_OPT_LR) | P(BSNN_OPT_MOMENTUM), 1, 0.01, 0.9, 0, 0, 0,
-                       0, 0},
-    [BSNN_ADAGRAD] = {"adagrad", P(BSNN_OPT_LR) | P(BSNN_OPT_EPS), 1, 0.01, 0, 0, 0, 1e-8, 0, 0},
-    [BSNN_ADADELTA] = {"adadelta", P(BSNN_OPT_LR) | P(BSNN_OPT_RHO) | P(BSNN_OPT_EPS), 2, 1.0, 0,
-                       0, 0, 1e-6, 0.95, 0},
-    [BSNN_RMSPROP] = {"rmsprop", P(BSNN_OPT_LR) | P(BSNN_OPT_RHO) | P(BSNN_OPT_EPS), 1, 0.001, 0,
-                      0, 0, 1e-8, 0.9, 0},
-    [BSNN_ADAM] = {"adam", ADAM_PARAMS, 2, 0.001, 0, 0.9, 0.999, 1e-8, 0, 0},
-    [BSNN_ADAMAX] = {"adamax", ADAM_PARAMS, 2, 0.002, 0, 0.9, 0.999, 1e-8, 0, 0},
-    [BSNN_NADAM] = {"nadam", ADAM_PARAMS, 2, 0.002, 0, 0.9, 0.999, 1e-8, 0, 0},
-    [BSNN_AMSGRAD] = {"amsgrad", ADAM_PARAMS, 3, 0.001, 0, 0.9, 0.999, 1e-8, 0, 0},
-    [BSNN_ADAMW] = {"adamw", ADAM_PARAMS | P(BSNN_OPT_WEIGHT_DECAY), 2, 0.001, 0, 0.9, 0.999,
-                    1e-8, 0, 0.01},
+    [BSNN_SGD] = {.name = "sgd", .params = P(BSNN_OPT_LR), .lr = 0.01},
+    [BSNN_MOMENTUM] = {.name = "momentum", .params = P(BSNN_OPT_LR) | P(BSNN_OPT_MOMENTUM) | VARIANT,
+                       .n_vectors = 1, .lr = 0.01, .momentum = 0.9},
+    [BSNN_NESTEROV] = {.name = "nesterov", .params = P(BSNN_OPT_LR) | P(BSNN_OPT_MOMENTUM) | VARIANT,
+                       .n_vectors = 1, .lr = 0.01, .momentum = 0.9},
+    [BSNN_ADAGRAD] = {.name = "adagrad", .params = P(BSNN_OPT_LR) | P(BSNN_OPT_EPS) | VARIANT,
+                      .n_vectors = 1, .lr = 0.01, .eps = 1e-10},
+    [BSNN_ADADELTA] = {.name = "adadelta",
+                       .params = P(BSNN_OPT_LR) | P(BSNN_OPT_RHO) | P(BSNN_OPT_EPS),
+                       .n_vectors = 2, .lr = 1.0, .eps = 1e-6, .rho = 0.9},
+    [BSNN_RMSPROP] = {.name = "rmsprop",
+                      .params = P(BSNN_OPT_LR) | P(BSNN_OPT_RHO) | P(BSNN_OPT_EPS) | VARIANT,
+                      .n_vectors = 1, .lr = 0.01, .eps = 1e-8, .rho = 0.99},
+    [BSNN_ADAM] = {.name = "adam", .params = ADAM_PARAMS, .n_vectors = 2, .lr = 0.001,
+                   .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
+    [BSNN_ADAMAX] = {.name = "adamax", .params = ADAM_PARAMS | VARIANT, .n_vectors = 2,
+                     .lr = 0.002, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
+    [BSNN_NADAM] = {.name = "nadam", .params = ADAM_PARAMS | VARIANT | P(BSNN_OPT_MOMENTUM_DECAY),
+                    .n_vectors = 2, .lr = 0.002, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                    .momentum_decay = 0.004},
+    [BSNN_AMSGRAD] = {.name = "amsgrad", .params = ADAM_PARAMS | VARIANT, .n_vectors = 3,
+                      .lr = 0.001, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
+    [BSNN_ADAMW] = {.name = "adamw",
+                    .params = ADAM_PARAMS | P(BSNN_OPT_WEIGHT_DECAY) | P(BSNN_OPT_DECAY_SCOPE),
+                    .n_vectors = 2, .lr = 0.001, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                    .weight_decay = 0.01},
 };
 
 #define N_RULES ((int)(sizeof rules / sizeof rules[0]))
 
 /* Ranges shared by every rule that takes the parameter. open: bit 1 lo
- * excluded, bit 2 hi excluded. */
+ * excluded, bit 2 hi excluded; whole: only whole numbers (enum values). */
 typedef struct param_range {
     const char *name;
     double lo, hi;
-    int open;
+    int open, whole;
 } param_range;
 
 static const param_range ranges[] = {
-    [BSNN_OPT_LR] = {"lr", 0.0, 1e6, 1},
-    [BSNN_OPT_MOMENTUM] = {"momentum", 0.0, 1.0, 2},
-    [BSNN_OPT_BETA1] = {"beta1", 0.0, 1.0, 2},
-    [BSNN_OPT_BETA2] = {"beta2", 0.0, 1.0, 2},
-    [BSNN_OPT_EPS] = {"eps", 0.0, 1.0, 1},
-    [BSNN_OPT_RHO] = {"rho", 0.0, 1.0, 2},
-    [BSNN_OPT_WEIGHT_DECAY] = {"weight_decay", 0.0, 1e6, 0},
+    [BSNN_OPT_LR] = {"lr", 0.0, 1e6, 1, 0},
+    [BSNN_OPT_MOMENTUM] = {"momentum", 0.0, 1.0, 2, 0},
+    [BSNN_OPT_BETA1] = {"beta1", 0.0, 1.0, 2, 0},
+    [BSNN_OPT_BETA2] = {"beta2", 0.0, 1.0, 2, 0},
+    [BSNN_OPT_EPS] = {"eps", 0.0, 1.0, 1, 0},
+    [BSNN_OPT_RHO] = {"rho", 0.0, 1.0, 2, 0},
+    [BSNN_OPT_WEIGHT_DECAY] = {"weight_decay", 0.0, 1e6, 0, 0},
+    [BSNN_OPT_VARIANT] = {"variant", BSNN_VARIANT_PYTORCH, BSNN_VARIANT_RUDER, 0, 1},
+    [BSNN_OPT_DECAY_SCOPE] = {"decay_scope", BSNN_DECAY_ALL, BSNN_DECAY_WEIGHTS, 0, 1},
+    [BSNN_OPT_MOMENTUM_DECAY] = {"momentum_decay", 0.0, 1e6, 0, 0},
 };
 
 #define N_PARAMS ((int)(sizeof ranges / sizeof ranges[0]))
@@ -103,6 +120,9 @@ static double *field(bsnn_optimizer *opt, int param)
     case BSNN_OPT_EPS: return &opt->eps;
     case BSNN_OPT_RHO: return &opt->rho;
     case BSNN_OPT_WEIGHT_DECAY: return &opt->weight_decay;
+    case BSNN_OPT_VARIANT: return &opt->variant;
+    case BSNN_OPT_DECAY_SCOPE: return &opt->decay_scope;
+    case BSNN_OPT_MOMENTUM_DECAY: return &opt->momentum_decay;
     default: return &opt->lr;
     }
 }
@@ -125,6 +145,10 @@ bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind)
     opt->eps = r->eps;
     opt->rho = r->rho;
     opt->weight_decay = r->weight_decay;
+    opt->momentum_decay = r->momentum_decay;
+    opt->variant = BSNN_VARIANT_PYTORCH;
+    opt->decay_scope = BSNN_DECAY_ALL;
+    opt->mu_product = 1.0;
     opt->n_state_vectors = (size_t)r->n_vectors;
     return opt;
 }
@@ -168,6 +192,9 @@ bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double
         return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not in %c%g, %g%c for %s", who, r->name, value,
                           (r->open & 1) ? '(' : '[', r->lo, r->hi, (r->open & 2) ? ')' : ']',
                           kind_name((int)opt->kind));
+    if (r->whole && value != floor(value))
+        return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not a whole number (an enum value) for %s",
+                          who, r->name, value, kind_name((int)opt->kind));
     /* Decoupled decay multiplies weights by (1 - lr * weight_decay) each
      * step: at 1 or more it zeroes or flips them. */
     double lr = param == BSNN_OPT_LR ? value : opt->lr;
@@ -197,6 +224,8 @@ bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
     opt->n = 0;
     opt->t = 0;
     opt->bound = 0;
+    opt->mu_t = 0;
+    opt->mu_product = 1.0;
     return BSNN_OK;
 }
 
@@ -229,10 +258,10 @@ bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_
 
 /* ---- the rules: each one loop over the arena ------------------------------ */
 
-/* Hyperparameters of one step, already in float and with the step's bias
- * corrections folded in. */
+/* Hyperparameters of one step, already in float, with the step's bias
+ * corrections (c1 = 1/(1-b1^t), c2 = 1/sqrt(1-b2^t)) folded in. */
 typedef struct step_coef {
-    float lr, mu, b1, b2, eps, rho, c1, c2, wd;
+    float lr, mu, b1, b2, eps, rho, c1, c2;
 } step_coef;
 
 /* theta -= lr g */
@@ -241,40 +270,48 @@ static void rule_sgd(float *restrict p, const float *restrict g, size_t n, step_
     for (size_t i = 0; i < n; i++) p[i] -= c.lr * g[i];
 }
 
-/* v = mu v + lr g; theta -= v (Qian 1999; Ruder eq. 4) */
-static void rule_momentum(float *restrict p, const float *restrict g, float *restrict v, size_t n,
-                          step_coef c)
+/* b = mu b + k g; theta -= a b. PyTorch (SGD with momentum, dampening 0):
+ * k = 1, a = lr, so b is a sum of gradients and a rate set between steps
+ * applies to all of it. Ruder eq. 4 (Qian 1999): k = lr, a = 1, the velocity
+ * v holds the rates of the steps that built it. Equal under a constant lr. */
+static void rule_momentum(float *restrict p, const float *restrict g, float *restrict b, size_t n,
+                          float mu, float k, float a)
 {
     for (size_t i = 0; i < n; i++) {
-        v[i] = c.mu * v[i] + c.lr * g[i];
-        p[i] -= v[i];
+        b[i] = mu * b[i] + k * g[i];
+        p[i] -= a * b[i];
     }
 }
 
-/* Nesterov (Ruder eq. 5) evaluates the gradient at theta - mu v. The arena
- * holds that look-ahead point phi = theta - mu v, so the gradient the model
- * computes is the one the rule needs; in phi the update reads
- * v = mu v + lr g; phi -= mu v + lr g (Bengio et al. 2013). */
-static void rule_nesterov(float *restrict p, const float *restrict g, float *restrict v, size_t n,
-                          step_coef c)
+/* Nesterov, with the gradient taken at the parameters the arena holds:
+ * b = mu b + k g; theta -= a (k g + mu b) with (k, a) as rule_momentum.
+ * PyTorch's nesterov=True is (1, lr). Ruder eq. 5 takes g at theta - mu v;
+ * storing phi = theta - mu v instead (Bengio, Boulanger-Lewandowski & Pascanu
+ * 2013) makes that the gradient the model computes, and the update in phi
+ * reads v = mu v + lr g; phi -= mu v + lr g: (k, a) = (lr, 1). PyTorch's
+ * parameters are that same phi (b = v / lr): the two agree under a constant
+ * lr, and both store the point where the gradient is evaluated. */
+static void rule_nesterov(float *restrict p, const float *restrict g, float *restrict b, size_t n,
+                          float mu, float k, float a)
 {
     for (size_t i = 0; i < n; i++) {
-        v[i] = c.mu * v[i] + c.lr * g[i];
-        p[i] -= c.mu * v[i] + c.lr * g[i];
+        b[i] = mu * b[i] + k * g[i];
+        p[i] -= a * (k * g[i] + mu * b[i]);
     }
 }
 
-/* G += g^2; theta -= lr g / sqrt(G + eps) (Duchi et al. 2011; Ruder eq. 8) */
+/* G += g^2; theta -= lr g / (sqrt(G + e_in) + e_out): PyTorch puts eps
+ * outside the root (e_in 0, e_out eps), Ruder eq. 8 inside (eps, 0). */
 static void rule_adagrad(float *restrict p, const float *restrict g, float *restrict G, size_t n,
-                         step_coef c)
+                         float lr, float e_in, float e_out)
 {
     for (size_t i = 0; i < n; i++) {
         G[i] += g[i] * g[i];
-        p[i] -= c.lr * g[i] / sqrtf(G[i] + c.eps);
+        p[i] -= lr * g[i] / (sqrtf(G[i] + e_in) + e_out);
     }
 }
 
-/* Zeiler 2012, Algorithm 1: Eg = rho Eg + (1-rho) g^2;
+/* Zeiler 2012, Algorithm 1, as PyTorch: Eg = rho Eg + (1-rho) g^2;
  * d = sqrt(Ed + eps) / sqrt(Eg + eps) g; Ed = rho Ed + (1-rho) d^2;
  * theta -= lr d (lr = 1 is the published rule). */
 static void rule_adadelta(float *restrict p, const float *restrict g, float *restrict Eg,
@@ -289,86 +326,127 @@ static void rule_adadelta(float *restrict p, const float *restrict g, float *res
     }
 }
 
-/* Hinton, lecture 6e: Eg = rho Eg + (1-rho) g^2; theta -= lr g / sqrt(Eg + eps) */
-static void rule_rmsprop(float *restrict p, const float *restrict g, float *restrict Eg, size_t n,
-                         step_coef c)
+/* E = rho E + (1-rho) g^2; theta -= lr g / (sqrt(E + e_in) + e_out), eps
+ * placed as in rule_adagrad (PyTorch outside, Ruder's eq. inside). */
+static void rule_rmsprop(float *restrict p, const float *restrict g, float *restrict E, size_t n,
+                         float lr, float rho, float e_in, float e_out)
 {
-    float keep = 1.0f - c.rho;
+    float keep = 1.0f - rho;
     for (size_t i = 0; i < n; i++) {
-        Eg[i] = c.rho * Eg[i] + keep * g[i] * g[i];
-        p[i] -= c.lr * g[i] / sqrtf(Eg[i] + c.eps);
+        E[i] = rho * E[i] + keep * g[i] * g[i];
+        p[i] -= lr * g[i] / (sqrtf(E[i] + e_in) + e_out);
     }
 }
 
-/* Kingma & Ba: m, v moving averages; theta -= lr mhat / (sqrt(vhat) + eps)
- * with mhat = m c1, vhat = v c2^2 (c1 = 1/(1-b1^t), c2 = 1/sqrt(1-b2^t)).
- * Nadam as in Ruder's survey (after Dozat 2016) replaces mhat by the
- * look-ahead b1 mhat + (1-b1) g c1: the same loop with (cm, cg) = (b1, 1-b1)
- * instead of Adam's exact (1, 0). */
+/* m, v moving averages; theta -= (cm m + cg g) / (sqrt(v) c2 + eps).
+ * Adam (Kingma & Ba, as PyTorch): cm = lr c1, cg = 0. Nadam's two forms
+ * differ only in (cm, cg): see nadam_coefficients. */
 static void rule_adam(float *restrict p, const float *restrict g, float *restrict m,
                       float *restrict v, size_t n, step_coef c, float cm, float cg)
-{
-    float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2, a = c.lr * c.c1;
-    for (size_t i = 0; i < n; i++) {
-        m[i] = c.b1 * m[i] + k1 * g[i];
-        v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
-        p[i] -= a * (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c.c2 + c.eps);
-    }
-}
-
-/* AdamW's decoupled decay (Loshchilov & Hutter 2019): theta -= lr wd theta
- * where mask is 1 (dense weights; biases and batch-norm parameters are
- * excluded), every parameter when mask is NULL. Applied before the Adam
- * part, which does not read theta, so this equals the paper's single update
- * theta -= lr (mhat / (sqrt(vhat) + eps) + wd theta). */
-static void decay_weights(float *restrict p, const float *restrict mask, size_t n, float decay)
-{
-    if (mask == NULL) {
-        for (size_t i = 0; i < n; i++) p[i] -= decay * p[i];
-        return;
-    }
-    for (size_t i = 0; i < n; i++) p[i] -= decay * mask[i] * p[i];
-}
-
-/* Kingma & Ba sec. 7.1: u = max(b2 u, |g|); theta -= lr mhat / u. eps is added
- * to u (as Keras does) so a parameter whose gradient was always 0 stays put
- * instead of becoming 0/0. */
-static void rule_adamax(float *restrict p, const float *restrict g, float *restrict m,
-                        float *restrict u, size_t n, step_coef c)
-{
-    float k1 = 1.0f - c.b1, a = c.lr * c.c1;
-    for (size_t i = 0; i < n; i++) {
-        m[i] = c.b1 * m[i] + k1 * g[i];
-        float b = c.b2 * u[i], ag = fabsf(g[i]);
-        u[i] = b > ag ? b : ag;
-        p[i] -= a * m[i] / (u[i] + c.eps);
-    }
-}
-
-/* Reddi et al. 2018 as in Ruder's survey (no bias correction):
- * vmax = max(vmax, v); theta -= lr m / (sqrt(vmax) + eps). */
-static void rule_amsgrad(float *restrict p, const float *restrict g, float *restrict m,
-                         float *restrict v, float *restrict vmax, size_t n, step_coef c)
 {
     float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2;
     for (size_t i = 0; i < n; i++) {
         m[i] = c.b1 * m[i] + k1 * g[i];
         v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
-        vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
-        p[i] -= c.lr * m[i] / (sqrtf(vmax[i]) + c.eps);
+        p[i] -= (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c.c2 + c.eps);
     }
 }
+
+/* AdamW's decoupled decay, theta *= 1 - lr wd (PyTorch's order: before the
+ * Adam part, which does not read theta). mask NULL: every parameter, as
+ * PyTorch; else only where mask is 1 (dense weights). mask is 0 or 1, so
+ * mask keep + (1 - mask) is exactly keep or 1. */
+static void decay_weights(float *restrict p, const float *restrict mask, size_t n, float keep)
+{
+    if (mask == NULL) {
+        for (size_t i = 0; i < n; i++) p[i] *= keep;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) p[i] *= mask[i] * keep + (1.0f - mask[i]);
+}
+
+/* Kingma & Ba sec. 7.1: u = max(b2 u, |g| + e_u); theta -= lr c1 m / (u + e_d).
+ * PyTorch adds eps to |g| (e_u eps, e_d 0); bsnn 0.2 added it to the
+ * denominator, as Keras (0, eps); the survey's form has none, which is 0/0
+ * for a parameter whose gradient was always 0. */
+static void rule_adamax(float *restrict p, const float *restrict g, float *restrict m,
+                        float *restrict u, size_t n, step_coef c, float e_u, float e_d)
+{
+    float k1 = 1.0f - c.b1, a = c.lr * c.c1;
+    for (size_t i = 0; i < n; i++) {
+        m[i] = c.b1 * m[i] + k1 * g[i];
+        float b = c.b2 * u[i], ag = fabsf(g[i]) + e_u;
+        u[i] = b > ag ? b : ag;
+        p[i] -= a * m[i] / (u[i] + e_d);
+    }
+}
+
+/* Reddi et al. 2018: vmax = max(vmax, v); theta -= lr c1 m / (sqrt(vmax) c2 +
+ * eps). PyTorch (Adam, amsgrad=True) bias-corrects; the survey's form does
+ * not (c1 = c2 = 1, set by coefficients()). */
+static void rule_amsgrad(float *restrict p, const float *restrict g, float *restrict m,
+                         float *restrict v, float *restrict vmax, size_t n, step_coef c)
+{
+    float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2, a = c.lr * c.c1;
+    for (size_t i = 0; i < n; i++) {
+        m[i] = c.b1 * m[i] + k1 * g[i];
+        v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
+        vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+        p[i] -= a * m[i] / (sqrtf(vmax[i]) * c.c2 + c.eps);
+    }
+}
+
+static int ruder(const bsnn_optimizer *opt) { return opt->variant == BSNN_VARIANT_RUDER; }
 
 static step_coef coefficients(const bsnn_optimizer *opt, double lr)
 {
     double t = (double)opt->t;
-    step_coef c = {(float)lr, (float)opt->momentum, (float)opt->beta1, (float)opt->beta2,
-                   (float)opt->eps, (float)opt->rho, 1.0f, 1.0f, (float)opt->weight_decay};
-    if (opt->beta1 > 0.0 || opt->beta2 > 0.0) {
+    step_coef c = {(float)lr,       (float)opt->momentum, (float)opt->beta1, (float)opt->beta2,
+                   (float)opt->eps, (float)opt->rho,      1.0f,              1.0f};
+    int corrected = opt->beta1 > 0.0 || opt->beta2 > 0.0;
+    if (opt->kind == BSNN_AMSGRAD && ruder(opt)) corrected = 0;
+    if (corrected) {
         c.c1 = (float)(1.0 / (1.0 - pow(opt->beta1, t)));
         c.c2 = (float)(1.0 / sqrt(1.0 - pow(opt->beta2, t)));
     }
     return c;
+}
+
+/* Dozat's momentum schedule as torch.optim.NAdam: mu_t = b1 (1 - 0.96^(t psi) / 2). */
+static double nadam_mu(const bsnn_optimizer *opt, uint64_t t)
+{
+    return opt->beta1 * (1.0 - 0.5 * pow(0.96, (double)t * opt->momentum_decay));
+}
+
+/* prod_{i<=t} mu_i for the step t being applied. Extended by one factor per
+ * step; rebuilt from 1 when t moved otherwise (reset, a checkpoint's t), by
+ * the same multiplications in the same order, so a resumed run is bit-exact. */
+static double nadam_mu_product(bsnn_optimizer *opt)
+{
+    if (opt->mu_t + 1 != opt->t) {
+        opt->mu_product = 1.0;
+        for (uint64_t i = 1; i < opt->t; i++) opt->mu_product *= nadam_mu(opt, i);
+    }
+    opt->mu_product *= nadam_mu(opt, opt->t);
+    opt->mu_t = opt->t;
+    return opt->mu_product;
+}
+
+/* Nadam's (cm, cg) for rule_adam. PyTorch (Dozat 2016, Algorithm 2):
+ * cm = lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i), cg = lr (1 - mu_t) / (1 - prod_{i<=t} mu_i).
+ * Ruder sec. 4.9 (constant b1): theta -= lr / (sqrt(vh) + eps) (b1 mh + (1-b1) g c1),
+ * mh = m c1: cm = lr c1 b1, cg = lr c1 (1 - b1). */
+static void nadam_coefficients(bsnn_optimizer *opt, step_coef c, float *cm, float *cg)
+{
+    if (ruder(opt)) {
+        *cm = c.lr * c.c1 * c.b1;
+        *cg = c.lr * c.c1 * (1.0f - c.b1);
+        return;
+    }
+    double lr = c.lr, mu = nadam_mu(opt, opt->t), mu_next = nadam_mu(opt, opt->t + 1);
+    double product = nadam_mu_product(opt);
+    *cm = (float)(lr * mu_next / (1.0 - product * mu_next));
+    *cg = (float)(lr * (1.0 - mu) / (1.0 - product));
 }
 
 void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *grads,
@@ -376,20 +454,31 @@ void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *gra
 {
     opt->t++;
     step_coef c = coefficients(opt, lr);
-    float *s = opt->state;
+    float *s = opt->state, cm, cg;
+    /* Where eps goes (inside or outside a root) and where lr goes (inside
+     * or outside the velocity), per form: see each rule. */
+    int r = ruder(opt);
+    float e_in = r ? c.eps : 0.0f, e_out = r ? 0.0f : c.eps;
+    float k = r ? c.lr : 1.0f, a = r ? 1.0f : c.lr;
     switch (opt->kind) {
-    case BSNN_MOMENTUM: rule_momentum(params, grads, s, n, c); break;
-    case BSNN_NESTEROV: rule_nesterov(params, grads, s, n, c); break;
-    case BSNN_ADAGRAD: rule_adagrad(params, grads, s, n, c); break;
+    case BSNN_MOMENTUM: rule_momentum(params, grads, s, n, c.mu, k, a); break;
+    case BSNN_NESTEROV: rule_nesterov(params, grads, s, n, c.mu, k, a); break;
+    case BSNN_ADAGRAD: rule_adagrad(params, grads, s, n, c.lr, e_in, e_out); break;
     case BSNN_ADADELTA: rule_adadelta(params, grads, s, s + n, n, c); break;
-    case BSNN_RMSPROP: rule_rmsprop(params, grads, s, n, c); break;
+    case BSNN_RMSPROP: rule_rmsprop(params, grads, s, n, c.lr, c.rho, e_in, e_out); break;
     case BSNN_ADAMW:
-        decay_weights(params, decay_mask, n, c.lr * c.wd);
-        rule_adam(params, grads, s, s + n, n, c, 1.0f, 0.0f);
+        decay_weights(params, opt->decay_scope == BSNN_DECAY_WEIGHTS ? decay_mask : NULL, n,
+                      (float)(1.0 - lr * opt->weight_decay));
+        rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 0.0f);
         break;
-    case BSNN_ADAM: rule_adam(params, grads, s, s + n, n, c, 1.0f, 0.0f); break;
-    case BSNN_ADAMAX: rule_adamax(params, grads, s, s + n, n, c); break;
-    case BSNN_NADAM: rule_adam(params, grads, s, s + n, n, c, c.b1, 1.0f - c.b1); break;
+    case BSNN_ADAM: rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 0.0f); break;
+    case BSNN_ADAMAX: /* PyTorch: eps on |g|; bsnn 0.2: eps on the denominator */
+        rule_adamax(params, grads, s, s + n, n, c, r ? 0.0f : c.eps, r ? c.eps : 0.0f);
+        break;
+    case BSNN_NADAM:
+        nadam_coefficients(opt, c, &cm, &cg);
+        rule_adam(params, grads, s, s + n, n, c, cm, cg);
+        break;
     case BSNN_AMSGRAD: rule_amsgrad(params, grads, s, s + n, s + 2 * n, n, c); break;
     default: rule_sgd(params, grads, n, c); break;
     }

@@ -1,6 +1,6 @@
 /*
  * refnet.h - an independent double-precision reference of dense/activation
- * stacks and of the three losses, written from the formulas (not from
+ * stacks and of the losses, written from the formulas (not from
  * bsnn's code), for finite-difference gradient checks and hand-value tests.
  */
 #ifndef BSNN_REFNET_H
@@ -94,6 +94,8 @@ static inline double ref_sample_loss(bsnn_loss loss, const double *o, const floa
     double sum = 0.0;
     if (loss == BSNN_LOSS_MSE) {
         for (size_t j = 0; j < w; j++) sum += 0.5 * (o[j] - t[j]) * (o[j] - t[j]);
+    } else if (loss == BSNN_LOSS_MSE_MEAN) {
+        for (size_t j = 0; j < w; j++) sum += (o[j] - t[j]) * (o[j] - t[j]) / (double)w;
     } else if (loss == BSNN_LOSS_BCE_LOGITS) {
         /* -t log s(z) - (1-t) log(1 - s(z)), written in the overflow-free form. */
         for (size_t j = 0; j < w; j++) {
