@@ -2,7 +2,8 @@
  * test_loss.c - the objectives: values against the published formulas
  * recomputed in double, gradients with respect to the last layer's output
  * against central finite differences of those formulas, stability at large
- * logits, class-index targets, and bad targets.
+ * logits, class-index targets, and bad targets. MSE_MEAN is checked against
+ * torch.nn.MSELoss's definition (test_golden.c against torch itself).
  *
  * Values are read through bsnn_model_evaluate on a parameter-free model (one
  * linear activation: the output is the input). Gradients are read as the
@@ -33,6 +34,10 @@ static double formula(bsnn_loss loss, const float *o, const float *t, size_t w, 
     if (loss == BSNN_LOSS_MSE) {
         for (size_t j = 0; j < w; j++) sum += 0.5 * ((double)o[j] - t[j]) * ((double)o[j] - t[j]);
         return sum;
+    }
+    if (loss == BSNN_LOSS_MSE_MEAN) { /* torch.nn.MSELoss: mean over outputs, no 1/2 */
+        for (size_t j = 0; j < w; j++) sum += ((double)o[j] - t[j]) * ((double)o[j] - t[j]);
+        return sum / (double)w;
     }
     if (loss == BSNN_LOSS_BCE_LOGITS) {
         for (size_t j = 0; j < w; j++) {
@@ -126,6 +131,38 @@ Test(loss, mse_gradient_matches_finite_differences)
     ref_fill(z, 12, -2, 2, 3);
     ref_fill(t, 12, -1, 1, 4);
     check_grads(BSNN_LOSS_MSE, z, t, 4, 3, 3);
+}
+
+Test(loss, mse_mean_is_the_mean_over_rows_and_outputs_without_a_half)
+{
+    float o[6 * 3], t[6 * 3];
+    ref_fill(o, 18, -2, 2, 10);
+    ref_fill(t, 18, -1, 1, 11);
+    check_values(BSNN_LOSS_MSE_MEAN, o, t, 6, 3, 3);
+    /* By hand: o = (1, 2, 3), t = 0 -> (1 + 4 + 9) / 3 (1/2-sum MSE: 7). */
+    float oh[3] = {1, 2, 3}, th[3] = {0, 0, 0};
+    cr_assert_float_eq(bsnn_mean_loss(BSNN_LOSS_MSE_MEAN, oh, th, 1, 3, 3, 1), 14.0 / 3.0, 1e-12);
+}
+
+Test(loss, mse_mean_is_two_over_width_times_half_sum_mse_for_every_width)
+{
+    for (size_t w = 1; w <= 6; w++) {
+        float o[5 * 6], t[5 * 6];
+        ref_fill(o, 5 * w, -3, 3, 20 + w);
+        ref_fill(t, 5 * w, -1, 1, 40 + w);
+        double half = bsnn_mean_loss(BSNN_LOSS_MSE, o, t, 5, w, w, 5);
+        double mean = bsnn_mean_loss(BSNN_LOSS_MSE_MEAN, o, t, 5, w, w, 5);
+        cr_assert_lt(tu_rel(mean, 2.0 / (double)w * half, 1e-12), 1e-6,
+                     "width %zu: MSE_MEAN %.9g, 2/w MSE %.9g", w, mean, 2.0 / (double)w * half);
+    }
+}
+
+Test(loss, mse_mean_gradient_matches_finite_differences)
+{
+    float z[4 * 3], t[4 * 3];
+    ref_fill(z, 12, -2, 2, 12);
+    ref_fill(t, 12, -1, 1, 13);
+    check_grads(BSNN_LOSS_MSE_MEAN, z, t, 4, 3, 3);
 }
 
 Test(loss, bce_logits_values_match_formula)
@@ -229,11 +266,14 @@ Test(loss, bad_targets_are_rejected)
     float y1[1] = {0};
     bsnn_tensor *ty1 = tu_wrap(y1, 1, 1);
     cr_assert_eq(bsnn_model_train_step(NULL, m, opt, tx, ty1), BSNN_E_SHAPE);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE_MEAN), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_train_step(NULL, m, opt, tx, ty1), BSNN_E_SHAPE,
+                 "MSE_MEAN needs as many target columns as outputs too");
     bsnn_tensor_free(ty1);
     bsnn_tensor_free(tx);
     cr_assert_eq(bsnn_model_set_loss(m, (bsnn_loss)0), BSNN_E_ARG);
-    cr_assert_eq(bsnn_model_set_loss(m, (bsnn_loss)4), BSNN_E_ARG);
-    cr_assert(strstr(bsnn_last_error(), "4") != NULL);
+    cr_assert_eq(bsnn_model_set_loss(m, (bsnn_loss)5), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "5") != NULL);
     cr_assert_eq(bsnn_model_set_loss(NULL, BSNN_LOSS_MSE), BSNN_E_NULL);
     bsnn_optimizer_free(opt);
     bsnn_model_free(m);
