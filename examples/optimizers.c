@@ -6,7 +6,7 @@
  * cap, and how many did); `make docs-optimizers` pastes it into
  * docs/optimizers.md.
  *
- * Rates: each adaptive rule at its published defaults; plain SGD at 2.0
+ * Rates: each adaptive rule at its defaults (PyTorch's); plain SGD at 2.0
  * (xor4's rate: the sigmoid/MSE gradients here are small), momentum and
  * Nesterov at 0.5 with mu 0.9 (their default 0.01 does not fit in the cap).
  *
@@ -47,6 +47,7 @@ static long updates_to_fit(bsnn_optimizer_kind kind, double lr, size_t batch, ui
         bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID)) == BSNN_OK &&
         bsnn_model_add(m, bsnn_layer_dense(1)) == BSNN_OK &&
         bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID)) == BSNN_OK &&
+        bsnn_model_set_loss(m, BSNN_LOSS_MSE) == BSNN_OK &&
         bsnn_model_init_params(m, seed) == BSNN_OK &&
         (lr <= 0.0 || bsnn_optimizer_set(o, BSNN_OPT_LR, lr) == BSNN_OK) &&
         bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch) == BSNN_OK &&
@@ -72,7 +73,7 @@ static int cmp_long(const void *a, const void *b)
 typedef struct rule {
     bsnn_optimizer_kind kind;
     const char *name;
-    double lr; /* 0: the published default */
+    double lr; /* 0: the rule's default */
 } rule;
 
 static const rule rules[] = {

@@ -434,7 +434,7 @@ static double nadam_mu_product(bsnn_optimizer *opt)
 
 /* Nadam's (cm, cg) for rule_adam. PyTorch (Dozat 2016, Algorithm 2):
  * cm = lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i), cg = lr (1 - mu_t) / (1 - prod_{i<=t} mu_i).
- * Ruder sec. 4.9 (constant b1): theta -= lr / (sqrt(vh) + eps) (b1 mh + (1-b1) g c1),
+ * Ruder's survey (constant b1): theta -= lr / (sqrt(vh) + eps) (b1 mh + (1-b1) g c1),
  * mh = m c1: cm = lr c1 b1, cg = lr c1 (1 - b1). */
 static void nadam_coefficients(bsnn_optimizer *opt, step_coef c, float *cm, float *cg)
 {

@@ -139,21 +139,21 @@ static void ruder_step(ref *r, int kind, hp h, double lr, const double *g)
             *a += gi * gi;
             *p -= lr / sqrt(*a + h.eps) * gi;
             break;
-        case BSNN_RMSPROP: /* eq. 16 */
+        case BSNN_RMSPROP: /* RMSprop section */
             *a = h.rho * *a + (1 - h.rho) * gi * gi;
             *p -= lr / sqrt(*a + h.eps) * gi;
             break;
-        case BSNN_ADAMAX: /* eq. 23-24, eps added to u (bsnn 0.2, as Keras) */
+        case BSNN_ADAMAX: /* AdaMax section, eps added to u (bsnn 0.2, as Keras) */
             *a = h.b1 * *a + (1 - h.b1) * gi;
             *b = fmax(h.b2 * *b, fabs(gi));
             *p -= lr * c1 * *a / (*b + h.eps);
             break;
-        case BSNN_NADAM: /* sec. 4.9, last equation */
+        case BSNN_NADAM: /* Nadam section, its last equation */
             *a = h.b1 * *a + (1 - h.b1) * gi;
             *b = h.b2 * *b + (1 - h.b2) * gi * gi;
             *p -= lr / (sqrt(*b * c2) + h.eps) * (h.b1 * *a * c1 + (1 - h.b1) * gi * c1);
             break;
-        case BSNN_AMSGRAD: /* sec. 4.10, no bias correction */
+        case BSNN_AMSGRAD: /* AMSGrad section, no bias correction */
             *a = h.b1 * *a + (1 - h.b1) * gi;
             *b = h.b2 * *b + (1 - h.b2) * gi * gi;
             *c = fmax(*c, *b);
