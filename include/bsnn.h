@@ -268,7 +268,8 @@ typedef struct bsnn_optimizer bsnn_optimizer;
  * PyTorch's defaults; BSNN_OPT_VARIANT selects the form of Ruder's survey
  * instead where the two differ (docs/optimizers.md: every formula, side by
  * side). g is the batch-mean gradient (plus L1/L2 penalty gradients), t counts
- * updates since bind/reset, bc1 = 1 - b1^t, bc2 = 1 - b2^t.
+ * updates since bind/reset, bc1 = 1 - b1^t, bc2 = 1 - b2^t; the Adam family
+ * keeps m = b1 m + (1-b1) g and v = b2 v + (1-b2) g^2.
  *  SGD       theta -= lr g                                   lr 0.01
  *  MOMENTUM  b = mu b + g; theta -= lr b                     lr 0.01, mu 0.9
  *  NESTEROV  b = mu b + g; theta -= lr (g + mu b)            lr 0.01, mu 0.9
@@ -340,10 +341,9 @@ typedef enum bsnn_decay_scope {
 /* A new optimizer of the given kind with PyTorch's defaults (PyTorch's form;
  * AdamW decays every parameter). Its state (moments, accumulators: 0 to 3
  * floats per parameter) is allocated when it is first used with a model and
- * bound to that model until
- * bsnn_optimizer_reset, even after that model is freed (training another
- * model with it is BSNN_E_STATE); a training step then allocates nothing.
- * NULL on unknown kind or out of memory. */
+ * bound to that model until bsnn_optimizer_reset, even after that model is
+ * freed (training another model with it is BSNN_E_STATE); a training step
+ * then allocates nothing. NULL on unknown kind or out of memory. */
 BSNN_API bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind);
 
 /* Release an optimizer. NULL is a no-op. */

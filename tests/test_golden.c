@@ -414,7 +414,7 @@ static void check_rule_matches_pytorch(const char *rule)
 }
 
 #define GOLDEN_TEST(rule)                                                                      \
-    Test(golden, rule##_matches_pytorch_trajectories, .timeout = 60)                          \
+    Test(golden, rule##_matches_pytorch_trajectories)                          \
     {                                                                                          \
         check_rule_matches_pytorch(#rule);                                                     \
     }
@@ -451,7 +451,7 @@ static double worst_with(const char *rule, twist tw)
 /* If the files could not tell two forms apart, passing them would prove
  * nothing: each survey form misses PyTorch by at least 10x the tolerance
  * on some run of its rule. */
-Test(golden, every_ruder_form_misses_the_pytorch_trajectories, .timeout = 120)
+Test(golden, every_ruder_form_misses_the_pytorch_trajectories)
 {
     const char *rules[] = {"momentum", "nesterov", "adagrad", "rmsprop",
                            "adamax",   "nadam",    "amsgrad"};
@@ -464,7 +464,7 @@ Test(golden, every_ruder_form_misses_the_pytorch_trajectories, .timeout = 120)
     }
 }
 
-Test(golden, adamw_weights_only_decay_and_half_mse_miss_the_pytorch_trajectories, .timeout = 60)
+Test(golden, adamw_weights_only_decay_and_half_mse_miss_the_pytorch_trajectories)
 {
     twist weights = {-1, BSNN_DECAY_WEIGHTS, 0}, half = {-1, -1, 1};
     double w = worst_with("adamw", weights), h = worst_with("adam", half);
