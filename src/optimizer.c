@@ -338,17 +338,17 @@ static void rule_rmsprop(float *restrict p, const float *restrict g, float *rest
     }
 }
 
-/* m, v moving averages; theta -= (cm m + cg g) / (sqrt(v) c2 + eps).
- * Adam (Kingma & Ba, as PyTorch): cm = lr c1, cg = 0. Nadam's two forms
- * differ only in (cm, cg): see nadam_coefficients. */
+/* m, v moving averages; theta -= a (cm m + cg g) / (sqrt(v) c2 + eps).
+ * Adam (Kingma & Ba, as PyTorch): (a, cm, cg) = (lr c1, 1, 0). Nadam's two
+ * forms differ only in (a, cm, cg): see nadam_coefficients. */
 static void rule_adam(float *restrict p, const float *restrict g, float *restrict m,
-                      float *restrict v, size_t n, step_coef c, float cm, float cg)
+                      float *restrict v, size_t n, step_coef c, float a, float cm, float cg)
 {
     float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2;
     for (size_t i = 0; i < n; i++) {
         m[i] = c.b1 * m[i] + k1 * g[i];
         v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
-        p[i] -= (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c.c2 + c.eps);
+        p[i] -= a * (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c.c2 + c.eps);
     }
 }
 
@@ -432,19 +432,22 @@ static double nadam_mu_product(bsnn_optimizer *opt)
     return opt->mu_product;
 }
 
-/* Nadam's (cm, cg) for rule_adam. PyTorch (Dozat 2016, Algorithm 2):
- * cm = lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i), cg = lr (1 - mu_t) / (1 - prod_{i<=t} mu_i).
- * Ruder's survey (constant b1): theta -= lr / (sqrt(vh) + eps) (b1 mh + (1-b1) g c1),
- * mh = m c1: cm = lr c1 b1, cg = lr c1 (1 - b1). */
-static void nadam_coefficients(bsnn_optimizer *opt, step_coef c, float *cm, float *cg)
+/* Nadam's (a, cm, cg) for rule_adam. PyTorch (Dozat 2016, Algorithm 2):
+ * a = 1, cm = lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i),
+ * cg = lr (1 - mu_t) / (1 - prod_{i<=t} mu_i). Ruder's survey (constant b1):
+ * theta -= lr / (sqrt(vh) + eps) (b1 mh + (1-b1) g c1) with mh = m c1:
+ * a = lr c1, cm = b1, cg = 1 - b1 (bsnn 0.2's loop, to the bit). */
+static void nadam_coefficients(bsnn_optimizer *opt, step_coef c, float *a, float *cm, float *cg)
 {
     if (ruder(opt)) {
-        *cm = c.lr * c.c1 * c.b1;
-        *cg = c.lr * c.c1 * (1.0f - c.b1);
+        *a = c.lr * c.c1;
+        *cm = c.b1;
+        *cg = 1.0f - c.b1;
         return;
     }
     double lr = c.lr, mu = nadam_mu(opt, opt->t), mu_next = nadam_mu(opt, opt->t + 1);
     double product = nadam_mu_product(opt);
+    *a = 1.0f;
     *cm = (float)(lr * mu_next / (1.0 - product * mu_next));
     *cg = (float)(lr * (1.0 - mu) / (1.0 - product));
 }
@@ -454,7 +457,7 @@ void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *gra
 {
     opt->t++;
     step_coef c = coefficients(opt, lr);
-    float *s = opt->state, cm, cg;
+    float *s = opt->state, na, cm, cg;
     /* Where eps goes (inside or outside a root) and where lr goes (inside
      * or outside the velocity), per form: see each rule. */
     int r = ruder(opt);
@@ -469,15 +472,15 @@ void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *gra
     case BSNN_ADAMW:
         decay_weights(params, opt->decay_scope == BSNN_DECAY_WEIGHTS ? decay_mask : NULL, n,
                       (float)(1.0 - lr * opt->weight_decay));
-        rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 0.0f);
+        rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 1.0f, 0.0f);
         break;
-    case BSNN_ADAM: rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 0.0f); break;
+    case BSNN_ADAM: rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 1.0f, 0.0f); break;
     case BSNN_ADAMAX: /* PyTorch: eps on |g|; bsnn 0.2: eps on the denominator */
         rule_adamax(params, grads, s, s + n, n, c, r ? 0.0f : c.eps, r ? c.eps : 0.0f);
         break;
     case BSNN_NADAM:
-        nadam_coefficients(opt, c, &cm, &cg);
-        rule_adam(params, grads, s, s + n, n, c, cm, cg);
+        nadam_coefficients(opt, c, &na, &cm, &cg);
+        rule_adam(params, grads, s, s + n, n, c, na, cm, cg);
         break;
     case BSNN_AMSGRAD: rule_amsgrad(params, grads, s, s + n, s + 2 * n, n, c); break;
     default: rule_sgd(params, grads, n, c); break;
