@@ -246,10 +246,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?=
 FUZZ_TARGETS := model checkpoint csv idx
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=c11 -g -O1 $(FUZZ_SAN) -Iinclude -D_POSIX_C_SOURCE=200809L
+# FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION: the fuzz build ignores CRC
+# mismatches (src/io.c) so mutations reach the parser; nowhere else.
+FUZZ_CFLAGS := -std=c11 -g -O1 $(FUZZ_SAN) -Iinclude -D_POSIX_C_SOURCE=200809L \
+    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_OBJS := $(patsubst src/%.c,lib/fuzz/obj/%.o,$(SRCS))
 FUZZ_BINS := $(patsubst %,lib/fuzz/fuzz_%,$(FUZZ_TARGETS))
-.PHONY: fuzz fuzz-build fuzz-corpus
+.PHONY: fuzz fuzz-build fuzz-corpus fuzz-seeds
 
 lib/fuzz/obj/%.o: src/%.c src/internal.h include/bsnn.h
 	@mkdir -p $(@D)
@@ -261,18 +264,28 @@ lib/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(FUZZ_OBJS)
 fuzz-build: $(FUZZ_BINS)
 .SECONDARY: $(FUZZ_OBJS)
 
-fuzz-corpus: $(STATIC_LIB)
-	@mkdir -p $(OUT)/fuzz $(patsubst %,tests/fuzz/corpus/%,$(FUZZ_TARGETS))
-	$(CC) $(CFLAGS) -o $(OUT)/fuzz/make_corpus tests/fuzz/make_corpus.c $(STATIC_LIB) $(BLIS_LIBS) $(LDFLAGS)
-	$(OUT)/fuzz/make_corpus
+# The seeds are made by code through the public API (tests/fuzz/make_corpus.c),
+# so they follow the format: `make fuzz` regenerates them into lib/fuzz/seeds;
+# `make fuzz-corpus` refreshes the copy in tests/fuzz/corpus that make test replays.
+$(OUT)/fuzz/make_corpus: tests/fuzz/make_corpus.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(STATIC_LIB) $(BLIS_LIBS) $(LDFLAGS)
 
-fuzz: $(FUZZ_BINS)
+fuzz-corpus: $(OUT)/fuzz/make_corpus
+	$(OUT)/fuzz/make_corpus tests/fuzz/corpus
+
+fuzz-seeds: $(OUT)/fuzz/make_corpus
+	@rm -rf lib/fuzz/seeds
+	@mkdir -p lib/fuzz/seeds
+	$(OUT)/fuzz/make_corpus lib/fuzz/seeds
+
+fuzz: $(FUZZ_BINS) fuzz-seeds
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p lib/fuzz/corpus/$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	    ASAN_OPTIONS=allocator_may_return_null=1 lib/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(if $(FUZZ_SEED),-seed=$(FUZZ_SEED)) \
 	        -max_len=65536 -malloc_limit_mb=256 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-	        -artifact_prefix=lib/fuzz/$$t- lib/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	        -artifact_prefix=lib/fuzz/$$t- lib/fuzz/corpus/$$t tests/fuzz/corpus/$$t lib/fuzz/seeds/$$t \
 	        2>lib/fuzz/$$t.log || { tail -40 lib/fuzz/$$t.log; exit 1; }; \
 	    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' lib/fuzz/$$t.log | sed "s/^/fuzz: $$t /"; \
 	done
