@@ -54,6 +54,12 @@ size_t bsnn__mul_size(size_t count, size_t size)
     return count * size;
 }
 
+size_t bsnn__add_size(size_t a, size_t b)
+{
+    if (a > SIZE_MAX - b) return 0;
+    return a + b;
+}
+
 void *bsnn__alloc(size_t size, const char *who)
 {
     if (size == 0 || size > SIZE_MAX - BSNN_ALIGN - sizeof(block_header)) {

@@ -187,7 +187,7 @@ static bsnn_status assign_roles(csv *c, const size_t *target_cols, size_t n_targ
     if (n_targets >= c->n_cols)
         return bsnn__fail(BSNN_E_ARG, "%s: %s: %zu target columns leave no input among %zu columns",
                           c->who, c->path, n_targets, c->n_cols);
-    c->role = bsnn__alloc(c->n_cols * sizeof *c->role, c->who);
+    c->role = bsnn__calloc(c->n_cols, sizeof *c->role, c->who);
     if (c->role == NULL) return BSNN_E_NOMEM;
     for (size_t j = 0; j < c->n_cols; j++) c->role[j] = -1;
     for (size_t t = 0; t < n_targets; t++) {

@@ -7,14 +7,23 @@
 
 static bsnn_status dense_setup(bsnn_layer *l, size_t n_in)
 {
+    /* Every count checked before the next uses it: a wrapped count can
+     * equal a genuine one (3 inputs and 2^62 + 4 outputs give 16), and the
+     * initialiser would then write far past the arena. */
     size_t w = bsnn__mul_size(n_in, l->n_out);
-    if (w == 0 || w > SIZE_MAX / sizeof(float) - l->n_out)
-        return bsnn__fail(BSNN_E_ARG, "bsnn_model_add: dense layer %zu x %zu is too large", n_in,
-                          l->n_out);
-    l->n_in = n_in;
-    l->n_params = w + l->n_out;
+    size_t n_params = w ? bsnn__add_size(w, l->n_out) : 0;
     /* dy and x of the small-batch fused step (fused.c) */
-    l->scratch_fixed = (l->n_out + n_in) * BSNN_FUSED_MAX_BATCH;
+    size_t widths = bsnn__add_size(l->n_out, n_in);
+    size_t scratch = bsnn__mul_size(widths, BSNN_FUSED_MAX_BATCH);
+    if (n_params == 0 || n_params > SIZE_MAX / sizeof(float) || scratch == 0 ||
+        scratch > SIZE_MAX / sizeof(float))
+        return bsnn__fail(BSNN_E_ARG,
+                          "bsnn_model_add: dense layer of %zu inputs and %zu outputs is too large "
+                          "(its parameter count overflows the address space)",
+                          n_in, l->n_out);
+    l->n_in = n_in;
+    l->n_params = n_params;
+    l->scratch_fixed = scratch;
     return BSNN_OK;
 }
 

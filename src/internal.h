@@ -50,6 +50,10 @@ void bsnn__free(void *ptr);
 size_t bsnn__live_allocations(void);
 /* Overflow-checked count*size; 0 on overflow. */
 size_t bsnn__mul_size(size_t count, size_t size);
+/* Overflow-checked a+b; 0 on overflow (callers whose operands may both be
+ * 0 must tell the two apart). Every size computed from a caller's or a
+ * file's numbers goes through these two before it is compared or used. */
+size_t bsnn__add_size(size_t a, size_t b);
 
 /* ---- random numbers (rng.c) ---------------------------------------------- */
 

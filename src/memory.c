@@ -32,10 +32,12 @@ static bsnn_status check_model(const char *who, const bsnn_model *m)
 }
 
 /* Rows beyond which the estimate could overflow size_t: the one-row
- * workspace bounds the bytes each further row adds. */
+ * workspace bounds the bytes each further row adds. 0 when even one row
+ * overflows (a model wider than the address space). */
 static size_t max_rows_of(const bsnn_model *m)
 {
-    return (SIZE_MAX / 4) / bsnn__model_workspace_bytes(m, 1);
+    size_t one = bsnn__model_workspace_bytes(m, 1);
+    return one ? (SIZE_MAX / 4) / one : 0;
 }
 
 bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
@@ -47,7 +49,8 @@ bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn
     BSNN_CHECK_NULL(who, opt);
     if (batch == 0) return bsnn__fail(BSNN_E_ARG, "%s: batch is 0, expected >= 1", who);
     if (batch > max_rows_of(m))
-        return bsnn__fail(BSNN_E_ARG, "%s: batch %zu overflows the workspace size", who, batch);
+        return bsnn__fail(BSNN_E_ARG, "%s: batch %zu overflows the workspace size (the model is %zu "
+                          "wide at most)", who, batch, m->max_width);
     *out_bytes = fixed_bytes(m, opt) + bsnn__model_workspace_bytes(m, batch);
     return BSNN_OK;
 }
@@ -62,6 +65,9 @@ bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m, const bsnn_op
     if (max_rows == 0) return bsnn__fail(BSNN_E_ARG, "%s: max_rows is 0, expected >= 1", who);
     if (!(budget_bytes >= 0.0))
         return bsnn__fail(BSNN_E_ARG, "%s: budget %g bytes is negative or NaN", who, budget_bytes);
+    if (max_rows_of(m) == 0)
+        return bsnn__fail(BSNN_E_ARG, "%s: the workspace of one row overflows the address space "
+                          "(the model is %zu wide at most)", who, m->max_width);
     size_t fixed = fixed_bytes(m, opt);
     size_t need1 = fixed + bsnn__model_workspace_bytes(m, 1);
     if ((double)need1 > budget_bytes)

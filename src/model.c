@@ -284,15 +284,27 @@ bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m)
     return BSNN_OK;
 }
 
-/* Floats of scratch all layers need for `rows` rows. */
-static size_t scratch_floats(const bsnn_model *m, size_t rows)
+/* Floats of scratch all layers need for `rows` rows; *overflow is set
+ * when the count does not fit a size_t. (bsnn__add_size gives 0 on
+ * overflow, which is also the sum of two zeros: `a | b` tells them apart.) */
+static size_t scratch_floats(const bsnn_model *m, size_t rows, int *overflow)
 {
     size_t total = 0;
-    for (size_t i = 0; i < m->n_layers; i++)
-        total += m->layers[i]->scratch_per_row * rows + m->layers[i]->scratch_fixed;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const bsnn_layer *l = m->layers[i];
+        size_t per_rows = bsnn__mul_size(l->scratch_per_row, rows);
+        size_t layer = bsnn__add_size(per_rows, l->scratch_fixed);
+        size_t sum = bsnn__add_size(total, layer);
+        if ((per_rows == 0 && l->scratch_per_row) || (layer == 0 && (per_rows | l->scratch_fixed)) ||
+            (sum == 0 && (total | layer)))
+            *overflow = 1;
+        total = sum;
+    }
     return total;
 }
 
+/* Offsets inside the scratch are below its total, which
+ * bsnn__model_workspace_bytes has checked for this row count. */
 float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows)
 {
     size_t off = 0;
@@ -301,35 +313,58 @@ float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows)
     return m->scratch ? m->scratch + off : NULL;
 }
 
+/* Bytes of a rows x width float block as bsnn__alloc costs it; 0 with
+ * *overflow set when it does not fit. */
+static size_t block_cost(size_t rows, size_t width, int *overflow)
+{
+    size_t floats = bsnn__mul_size(rows, width);
+    size_t bytes = bsnn__mul_size(floats, sizeof(float));
+    size_t cost = bsnn__alloc_cost(bytes);
+    if (floats == 0 || bytes == 0 || cost < bytes) *overflow = 1;
+    return cost;
+}
+
 /* Keep in step with bsnn__model_reserve below: bsnn_model_memory counts
  * the workspace with this (tests/test_memory.c compares it with the bytes
- * actually allocated). */
+ * actually allocated). 0 when the workspace for `rows` rows would overflow
+ * a size_t: every size reserve computes is one of these terms, so a
+ * nonzero total proves none of them wraps. */
 size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows)
 {
+    int overflow = 0;
+    size_t sf = scratch_floats(m, rows, &overflow);
+    size_t wide = block_cost(rows, m->max_width, &overflow);
+    /* scratch, the two deltas, the gathered batch x and y */
+    size_t terms[5] = {sf ? block_cost(sf, 1, &overflow) : 0, wide, wide,
+                       block_cost(rows, m->n_in, &overflow),
+                       block_cost(rows, bsnn_model_n_outputs(m), &overflow)};
     size_t bytes = bsnn__alloc_cost(m->n_layers * sizeof(float *));
-    for (size_t i = 0; i < m->n_layers; i++)
-        bytes += bsnn__alloc_cost(rows * m->layers[i]->n_out * sizeof(float));
-    size_t sf = scratch_floats(m, rows);
-    if (sf) bytes += bsnn__alloc_cost(sf * sizeof(float));
-    bytes += 2 * bsnn__alloc_cost(rows * m->max_width * sizeof(float));
-    bytes += bsnn__alloc_cost(rows * m->n_in * sizeof(float));
-    bytes += bsnn__alloc_cost(rows * bsnn_model_n_outputs(m) * sizeof(float));
-    return bytes;
+    for (size_t i = 0; i < m->n_layers + 5; i++) {
+        size_t term = i < m->n_layers ? block_cost(rows, m->layers[i]->n_out, &overflow)
+                                      : terms[i - m->n_layers];
+        size_t sum = bsnn__add_size(bytes, term);
+        if (sum == 0 && (bytes | term)) overflow = 1;
+        bytes = sum;
+    }
+    return overflow ? 0 : bytes;
 }
 
 bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who)
 {
     if (rows <= m->ws_rows) return BSNN_OK;
+    if (bsnn__model_workspace_bytes(m, rows) == 0)
+        return bsnn__fail(BSNN_E_NOMEM, "%s: cannot allocate a workspace of %zu rows: its size "
+                          "overflows the address space", who, rows);
     bsnn__fused_settle(m); /* its inputs live in the workspace */
     free_workspace(m);
-    size_t wide = bsnn__mul_size(rows, m->max_width);
-    if (wide == 0) return bsnn__fail(BSNN_E_NOMEM, "%s: %zu rows overflow the workspace", who, rows);
+    size_t wide = rows * m->max_width; /* checked above, as every size below */
+    int unused = 0;
     m->acts = bsnn__calloc(m->n_layers, sizeof(float *), who);
     if (m->acts == NULL) return BSNN_E_NOMEM;
     for (size_t i = 0; i < m->n_layers; i++)
         if ((m->acts[i] = bsnn__calloc(rows, m->layers[i]->n_out * sizeof(float), who)) == NULL)
             goto nomem;
-    size_t sf = scratch_floats(m, rows);
+    size_t sf = scratch_floats(m, rows, &unused);
     if (sf && (m->scratch = bsnn__calloc(sf, sizeof(float), who)) == NULL) goto nomem;
     if ((m->delta[0] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
     if ((m->delta[1] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;

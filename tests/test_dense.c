@@ -224,3 +224,66 @@ Test(dense, bad_input_is_rejected_with_a_message)
     cr_assert_eq(bsnn_model_n_layers(m), 0);
     bsnn_model_free(m);
 }
+
+/* An allocator that refuses blocks above 1 GiB, so a layer whose true size
+ * is merely huge fails as out of memory instead of reaching malloc. */
+static size_t big_asks;
+static void *capped_alloc(void *user, size_t size)
+{
+    (void)user;
+    if (size > ((size_t)1 << 30)) {
+        big_asks++;
+        return NULL;
+    }
+    return malloc(size);
+}
+static void capped_free(void *user, void *p, size_t size)
+{
+    (void)user, (void)size;
+    free(p);
+}
+
+/* Issue 10, item 1: dense_setup's guard underflowed for n_out > SIZE_MAX/4
+ * and (n_in + 1) * n_out wrapped: 3 inputs and 2^62 + 4 outputs gave 16
+ * parameters, and the initialiser wrote 2^62 floats into 16. Expected
+ * outcome from 128-bit arithmetic: a count that does not fit is refused
+ * (BSNN_E_ARG) before any block is asked for; one that fits but is huge is
+ * asked for and fails as out of memory; the model is unchanged either way. */
+Test(dense, widths_whose_counts_wrap_are_refused_before_allocating)
+{
+    const size_t inputs[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 1000};
+    const size_t p62 = (size_t)1 << 62, p63 = (size_t)1 << 63;
+    cr_assert_eq(bsnn_set_allocator(capped_alloc, capped_free, NULL), BSNN_OK);
+    size_t refused = 0, nomem = 0;
+    for (size_t a = 0; a < sizeof inputs / sizeof inputs[0]; a++) {
+        size_t in = inputs[a];
+        const size_t outs[] = {p62 + 4, p62 + 5, p63 + 1, p63 + 2, SIZE_MAX, SIZE_MAX / 4 + 1,
+                               SIZE_MAX / (in + 1) + 1, SIZE_MAX / (in + 1) / 4,
+                               SIZE_MAX / 32, SIZE_MAX / 128, (size_t)1 << 40};
+        for (size_t b = 0; b < sizeof outs / sizeof outs[0]; b++) {
+            size_t out = outs[b];
+            unsigned __int128 params = (unsigned __int128)(in + 1) * out;
+            unsigned __int128 scratch = ((unsigned __int128)in + out) * 32;
+            int fits = params * 4 <= SIZE_MAX && scratch * 4 <= SIZE_MAX;
+            bsnn_model *m = bsnn_model_create(in);
+            cr_assert_not_null(m);
+            size_t asks = big_asks;
+            bsnn_status st = bsnn_model_add(m, bsnn_layer_dense(out));
+            if (!fits) {
+                cr_assert_eq(st, BSNN_E_ARG, "%zu -> %zu: %d %s", in, out, st, bsnn_last_error());
+                cr_assert(strstr(bsnn_last_error(), "too large") != NULL, "%s", bsnn_last_error());
+                cr_assert_eq(big_asks, asks, "%zu -> %zu: asked for a block", in, out);
+                refused++;
+            } else {
+                cr_assert_eq(st, BSNN_E_NOMEM, "%zu -> %zu: %d %s", in, out, st, bsnn_last_error());
+                nomem++;
+            }
+            cr_assert_eq(bsnn_model_n_layers(m), 0);
+            cr_assert_eq(bsnn_model_param_count(m), 0);
+            bsnn_model_free(m);
+        }
+    }
+    cr_assert_eq(bsnn_set_allocator(NULL, NULL, NULL), BSNN_OK);
+    cr_assert_gt(refused, 40);
+    cr_assert_gt(nomem, 5);
+}

@@ -415,6 +415,9 @@ Test(io, huge_declared_sizes_are_refused_before_allocating)
         {"MODL", 0, 0, UINT64_C(1) << 62, 8, "2^62 inputs"},
         {"LAYR", 0, 16, UINT64_C(1) << 40, 8, "dense layer of 2^40 outputs"},
         {"LAYR", 0, 24, UINT64_C(1) << 61, 8, "layer of 2^61 parameters"},
+        /* issue 10: (3 + 1) * (2^62 + 5) wraps to the genuine 20 parameters */
+        {"LAYR", 0, 16, (UINT64_C(1) << 62) + 5, 8, "dense width 2^62+5, count wraps to 20"},
+        {"LAYR", 0, 16, (UINT64_C(1) << 63) + 5, 8, "dense width 2^63+5, count wraps to 20"},
     };
     assert_forgeries_rejected(cases, sizeof cases / sizeof cases[0]);
 }

@@ -140,3 +140,38 @@ Test(memory, bad_input_is_refused)
     bsnn_model_free(m);
     bsnn_model_free(empty);
 }
+
+/* Issue 10, item 1: the workspace size rows * width * sizeof(float), and
+ * the sum over layers, wrapped for widths near SIZE_MAX / 4 (a model of
+ * parameter-free layers is that wide without allocating anything), so the
+ * estimate came out small, or divided by zero, and a reserve would have
+ * allocated too little. Every such width and row count must be refused. */
+Test(memory, workspace_sizes_that_overflow_are_refused)
+{
+    const size_t widths[] = {SIZE_MAX / 4 + 1, SIZE_MAX / 4, SIZE_MAX / 8, SIZE_MAX / 16 + 3,
+                             (size_t)1 << 61, (size_t)1 << 58, SIZE_MAX / 400};
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        bsnn_model *m = bsnn_model_create(widths[i]);
+        cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_RELU)), BSNN_OK);
+        cr_assert_eq(bsnn_model_add(m, bsnn_layer_dropout(0.5)), BSNN_OK);
+        cr_assert_eq(bsnn_model_add(m, bsnn_layer_dropout(0.5)), BSNN_OK);
+        /* one row: 3 layer outputs, 2 dropout masks, 2 deltas, x, y: 9
+         * blocks of width floats; in 128 bits, independently */
+        unsigned __int128 one_row = (unsigned __int128)widths[i] * 4 * 9;
+        size_t bytes = 0, fit = 0;
+        bsnn_status st = bsnn_model_memory(&bytes, m, opt, 1);
+        if (one_row > SIZE_MAX / 4) {
+            cr_assert_eq(st, BSNN_E_ARG, "width %zu: %d, %zu bytes", widths[i], st, bytes);
+            cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, 1e300, 100), BSNN_E_ARG);
+            cr_assert(strstr(bsnn_last_error(), "overflows") != NULL, "%s", bsnn_last_error());
+        } else {
+            cr_assert_eq(st, BSNN_OK, "width %zu: %s", widths[i], bsnn_last_error());
+            cr_assert_geq((unsigned __int128)bytes, one_row, "width %zu: %zu bytes", widths[i],
+                          bytes);
+            cr_assert_eq(bsnn_model_memory(&bytes, m, opt, SIZE_MAX / 2), BSNN_E_ARG);
+        }
+        bsnn_model_free(m);
+    }
+    bsnn_optimizer_free(opt);
+}
