@@ -138,6 +138,7 @@ typedef struct search_run {
     const bsnn_dataset *train, *val;
     bsnn_scheduler *sched;
     float *params0, *state0;
+    int saved; /* both snapshots taken: only then may the model be restored */
 } search_run;
 
 /* Budget and train-loss tracking through the training callback. */
@@ -258,6 +259,7 @@ static bsnn_status begin(search_run *r, const char *who, const bsnn_scheduler *t
         if (r->state0 == NULL) return BSNN_E_NOMEM;
         memcpy(r->state0, r->m->state, r->m->n_state * sizeof(float));
     }
+    r->saved = 1;
     r->sched = bsnn_scheduler_create(r->train->n);
     if (r->sched == NULL) return BSNN_E_NOMEM;
     if (tmpl) BSNN_TRY(bsnn__scheduler_copy_settings(r->sched, tmpl));
@@ -269,7 +271,9 @@ static bsnn_status begin(search_run *r, const char *who, const bsnn_scheduler *t
 /* Put the model back at its starting point and release the run. */
 static bsnn_status finish(search_run *r, bsnn_status st, size_t *out_best)
 {
-    if (r->params0) restore_start(r);
+    /* Restore only from a complete snapshot: when the second one could not
+     * be allocated, the model was never touched. */
+    if (r->saved) restore_start(r);
     bsnn__free(r->params0);
     bsnn__free(r->state0);
     bsnn_scheduler_free(r->sched);
@@ -299,7 +303,7 @@ bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *se, bsnn_model *m,
         if (sizes[i] == 0 || sizes[i] > train->n)
             return bsnn__fail(BSNN_E_ARG, "%s: sizes[%zu] is %zu, expected 1..%zu", who, i,
                               sizes[i], train->n);
-    search_run r = {se, m, opt, train, val, NULL, NULL, NULL};
+    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, 0};
     bsnn_status st = begin(&r, who, tmpl);
     for (size_t i = 0; st == BSNN_OK && i < count; i++) st = run_candidate(&r, sizes[i]);
     if (st == BSNN_OK) se->best = row_batch(se, best_row(se));
@@ -344,7 +348,7 @@ bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *se, bsnn_model *m, bs
 {
     const char *who = "bsnn_search_run";
     BSNN_CHECK_NULL(who, out_best);
-    search_run r = {se, m, opt, train, val, NULL, NULL, NULL};
+    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, 0};
     bsnn_status st = begin(&r, who, tmpl);
     if (st == BSNN_OK) st = heuristic(&r);
     return finish(&r, st, out_best);

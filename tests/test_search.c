@@ -33,6 +33,7 @@ static bsnn_model *linear_model(void)
 {
     bsnn_model *m = bsnn_model_create(2);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
     cr_assert_eq(bsnn_model_init_params(m, 3), BSNN_OK);
     return m;
 }
@@ -266,15 +267,31 @@ Test(search, csv_has_a_header_and_one_line_per_candidate)
     bsnn_dataset_free(va);
 }
 
-/* Fail the k-th allocation for k = 1, 2, ... until the run succeeds: every
- * failure is BSNN_E_NOMEM, leaks nothing and leaves the model unchanged. */
-Test(search, out_of_memory_at_any_allocation_leaks_nothing)
+/* 2 -> 4 -> batch norm -> relu -> 1: a model with layer state (running
+ * statistics), the second snapshot the search takes. */
+static bsnn_model *batchnorm_model(void)
+{
+    bsnn_model *m = bsnn_model_create(2);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(4)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_batchnorm()), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_RELU)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
+    cr_assert_eq(bsnn_model_init_params(m, 3), BSNN_OK);
+    return m;
+}
+
+/* Fail the k-th allocation of the search for k = 1, 2, ... until the run
+ * succeeds: every failure is BSNN_E_NOMEM, leaks nothing and leaves the
+ * model's parameters unchanged. */
+static void search_survives_every_allocation_failure(bsnn_model *(*make)(void))
 {
     int done = 0;
     for (size_t k = 1; !done && k < 500; k++) {
         tu_count_allocations(0);
         bsnn_dataset *tr = linear_set(24, 1), *va = linear_set(8, 2);
-        bsnn_model *m = linear_model();
+        bsnn_model *m = make();
+        size_t np = bsnn_model_param_count(m);
         bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
         bsnn_scheduler *tmpl = bsnn_scheduler_create(5);
         const size_t ep[] = {1}, sz[] = {5};
@@ -283,8 +300,9 @@ Test(search, out_of_memory_at_any_allocation_leaks_nothing)
         bsnn_history *h = bsnn_history_create();
         bsnn_search_set(se, BSNN_SEARCH_BUDGET, 2);
         bsnn_search_set(se, BSNN_SEARCH_START, 8);
-        float before[3], after[3];
-        bsnn_model_get_params(before, 3, m);
+        float before[32], after[32];
+        cr_assert_leq(np, 32);
+        bsnn_model_get_params(before, np, m);
         tu_stats.fail_at = tu_stats.allocs + k;
         size_t best = 0;
         bsnn_status st = bsnn_search_run(&best, se, m, opt, tr, va, tmpl);
@@ -294,8 +312,8 @@ Test(search, out_of_memory_at_any_allocation_leaks_nothing)
             bsnn_scheduler_free(s);
             done = st == BSNN_OK;
         } else {
-            bsnn_model_get_params(after, 3, m);
-            cr_assert_arr_eq(before, after, sizeof before, "k = %zu", k);
+            bsnn_model_get_params(after, np, m);
+            cr_assert_arr_eq(before, after, np * sizeof(float), "k = %zu", k);
         }
         cr_assert(st == BSNN_OK || st == BSNN_E_NOMEM, "k = %zu: %d %s", k, st, bsnn_last_error());
         tu_stats.fail_at = 0;
@@ -310,6 +328,18 @@ Test(search, out_of_memory_at_any_allocation_leaks_nothing)
         tu_restore_allocator();
     }
     cr_assert(done);
+}
+
+Test(search, out_of_memory_at_any_allocation_leaks_nothing)
+{
+    search_survives_every_allocation_failure(linear_model);
+}
+
+/* Issue 10, item 2: with layer state, a failed second snapshot (state0)
+ * made the cleanup copy from NULL (SIGSEGV instead of BSNN_E_NOMEM). */
+Test(search, out_of_memory_with_batch_norm_state_is_nomem_not_a_crash)
+{
+    search_survives_every_allocation_failure(batchnorm_model);
 }
 
 Test(search, diverging_candidates_are_recorded_as_worst_not_errors)
