@@ -4,17 +4,22 @@
  * every field and counts the rows, the second fills arrays allocated to the
  * exact size. So a large file costs its floats, never a copy of its text,
  * and every error names the file, line and column before anything is built.
+ * The file is opened without blocking, must be a regular file, and is read
+ * up to the size it had when opened (a file growing meanwhile, or an endless
+ * device, cannot keep the loader reading).
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define CSV_TOKEN 80 /* longest field accepted as a number, in characters */
 
 typedef struct csv {
     FILE *f;
+    size_t size, consumed; /* bytes the file had when opened, bytes read */
     const char *path, *who;
     size_t line, col;      /* position of the next character, 1-based   */
     size_t n_cols;         /* fields per row, fixed by the first data row */
@@ -35,7 +40,9 @@ typedef struct csv_field {
 
 static int next_char(csv *c)
 {
+    if (c->consumed == c->size) return EOF;
     int ch = getc_unlocked(c->f);
+    if (ch != EOF) c->consumed++;
     if (ch == '\n') {
         c->line++;
         c->col = 1;
@@ -72,23 +79,35 @@ static void read_field(csv *c, csv_field *fl)
     fl->term = ch;
 }
 
-/* 1 and *out set if the field is a finite number and nothing else. */
+/* What a field holds: a number a float can store, a number it cannot
+ * (nan, inf, or beyond +-FLT_MAX such as 1e39, which would become an
+ * infinite float), or text. */
+enum { FIELD_NUMBER, FIELD_NOT_FINITE, FIELD_TEXT };
+
+/* The kind of the field, and *out when it is FIELD_NUMBER. */
 static int parse_number(const csv_field *fl, double *out)
 {
-    if (fl->len == 0 || fl->too_long) return 0;
+    if (fl->len == 0 || fl->too_long) return FIELD_TEXT;
     char *end = NULL;
     errno = 0;
     double v = strtod(fl->text, &end);
-    if (end != fl->text + fl->len || !isfinite(v)) return 0;
+    if (end != fl->text + fl->len) return FIELD_TEXT;
+    if (!isfinite(v) || !isfinite((float)v)) return FIELD_NOT_FINITE;
     *out = v;
-    return 1;
+    return FIELD_NUMBER;
 }
 
 static bsnn_status field_error(const csv *c, const csv_field *fl)
 {
+    double v = 0.0;
     if (fl->len == 0)
         return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: empty field", c->who, c->path, fl->line,
                           fl->col);
+    if (parse_number(fl, &v) == FIELD_NOT_FINITE)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: %s:%zu:%zu: '%s' is not a finite float (NaN, infinite, or beyond "
+                          "+-3.4028235e38)",
+                          c->who, c->path, fl->line, fl->col, fl->text);
     return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: '%s%s' is not a finite number", c->who,
                       c->path, fl->line, fl->col, fl->text, fl->too_long ? "..." : "");
 }
@@ -105,9 +124,10 @@ static void store(csv *c, size_t j, double v)
 }
 
 /* Read one non-blank line. numeric: every field must be a number (else
- * error); otherwise *out_bad counts the fields that are not. *out_n is the
- * field count, 0 at end of file. */
-static bsnn_status read_row(csv *c, int numeric, size_t *out_n, size_t *out_bad,
+ * error); otherwise *out_bad counts the fields that are not. header_line:
+ * the line is a declared header, whose fields may be anything. *out_n is
+ * the field count, 0 at end of file. */
+static bsnn_status read_row(csv *c, int numeric, int header_line, size_t *out_n, size_t *out_bad,
                             csv_field *first_bad)
 {
     csv_field fl;
@@ -119,7 +139,11 @@ static bsnn_status read_row(csv *c, int numeric, size_t *out_n, size_t *out_bad,
             int blank_line = n == 0 && fl.len == 0 && fl.term != ',';
             if (blank_line) break;
             double v = 0.0;
-            if (!parse_number(&fl, &v)) {
+            int kind = parse_number(&fl, &v);
+            /* A non-finite number is an error even in a line that may be a
+             * header: `nan` in the first row must not turn it into one. */
+            if (kind == FIELD_NOT_FINITE && !header_line) return field_error(c, &fl);
+            if (kind != FIELD_NUMBER) {
                 if (numeric) return field_error(c, &fl);
                 if (bad++ == 0 && first_bad) *first_bad = fl;
             }
@@ -147,7 +171,7 @@ static bsnn_status read_first(csv *c, int header, size_t *out_n, int *out_is_hea
     csv_field bad_field;
     size_t n = 0, bad = 0;
     size_t line = c->line;
-    BSNN_TRY(read_row(c, 0, &n, &bad, &bad_field));
+    BSNN_TRY(read_row(c, 0, header == 1, &n, &bad, &bad_field));
     if (n == 0)
         return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu: the file holds no rows", c->who, c->path,
                           line);
@@ -172,7 +196,7 @@ static bsnn_status count_rows(csv *c, int header)
     }
     for (;;) {
         size_t before = c->n_cols;
-        BSNN_TRY(read_row(c, 1, &n, NULL, NULL));
+        BSNN_TRY(read_row(c, 1, 0, &n, NULL, NULL));
         if (n == 0) break;
         if (before == 0) c->n_cols = n;
         c->rows++;
@@ -206,22 +230,46 @@ static bsnn_status assign_roles(csv *c, const size_t *target_cols, size_t n_targ
     return BSNN_OK;
 }
 
+/* A UTF-8 byte-order mark (what some spreadsheets write first) is not part
+ * of the first field: skip it, so it can neither spoil a number nor make
+ * the first data row look like a header. */
+static void skip_bom(csv *c)
+{
+    static const unsigned char bom[3] = {0xef, 0xbb, 0xbf};
+    int k = 0;
+    while (k < 3 && c->consumed < c->size) {
+        int ch = getc_unlocked(c->f);
+        if (ch != bom[k]) {
+            if (ch != EOF) ungetc(ch, c->f);
+            break;
+        }
+        c->consumed++;
+        k++;
+    }
+    if (k > 0 && k < 3) { /* a partial mark: put the file back as it was */
+        rewind(c->f);
+        c->consumed = 0;
+    }
+}
+
 /* Pass two: fill the arrays; the file must not have changed meanwhile. */
 static bsnn_status fill_rows(csv *c, size_t expected)
 {
     rewind(c->f);
+    c->consumed = 0;
+    skip_bom(c);
     c->line = c->col = 1;
     c->rows = 0;
     size_t n = 0;
-    if (c->has_header) BSNN_TRY(read_row(c, 0, &n, NULL, NULL));
+    if (c->has_header) BSNN_TRY(read_row(c, 0, 1, &n, NULL, NULL));
     for (;;) {
         if (c->rows == expected) {
             /* A row beyond the count would overflow the arrays. */
-            BSNN_TRY(read_row(c, 0, &n, NULL, NULL));
+            BSNN_TRY(read_row(c, 0, 1, &n, NULL, NULL));
             if (n != 0) break;
             return BSNN_OK;
         }
-        BSNN_TRY(read_row(c, 1, &n, NULL, NULL));
+        BSNN_TRY(read_row(c, 1, 0, &n, NULL, NULL));
         if (n == 0) break;
         c->rows++;
     }
@@ -261,11 +309,15 @@ bsnn_dataset *bsnn_dataset_load_csv(const char *path, int header, const size_t *
     c.path = path;
     c.who = who;
     c.line = c.col = 1;
-    c.f = fopen(path, "rb");
+    int fd = -1;
+    if (bsnn__open_regular(&fd, &c.size, path, who) != BSNN_OK) return NULL;
+    c.f = fdopen(fd, "rb");
     if (c.f == NULL) {
         bsnn__fail(BSNN_E_IO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+        close(fd);
         return NULL;
     }
+    skip_bom(&c);
     bsnn_dataset *ds = load(&c, header, target_cols, n_targets);
     bsnn__free(c.role);
     fclose(c.f);

@@ -7,7 +7,9 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #define IDX_MAX_DIMS 8
 #define IDX_CHUNK 65536
@@ -20,6 +22,7 @@ typedef struct idx_file {
     size_t ndims, dims[IDX_MAX_DIMS];
     size_t count, item;        /* items (dims[0]) and elements per item */
     long data_off;             /* byte offset of the first element      */
+    size_t size;               /* bytes of the file when it was opened   */
 } idx_file;
 
 static size_t elem_size(int type)
@@ -63,22 +66,22 @@ static double element(const unsigned char *p, int type)
     }
 }
 
-static bsnn_status file_size(const idx_file *x, long *out)
-{
-    if (fseek(x->f, 0, SEEK_END) != 0 || (*out = ftell(x->f)) < 0 || fseek(x->f, 0, SEEK_SET) != 0)
-        return bsnn__fail(BSNN_E_IO, "%s: %s: cannot seek: %s", x->who, x->path, strerror(errno));
-    return BSNN_OK;
-}
-
 /* Parse and check the header: magic, type, dimensions against file size. */
 static bsnn_status read_header(idx_file *x)
 {
-    long size = 0;
-    BSNN_TRY(file_size(x, &size));
+    if (x->size > (size_t)LONG_MAX)
+        return bsnn__fail(BSNN_E_IO, "%s: %s: file of %zu bytes is too large to seek in", x->who,
+                          x->path, x->size);
+    long size = (long)x->size;
     unsigned char h[4 + 4 * IDX_MAX_DIMS];
     if (size < 4 || fread(h, 1, 4, x->f) != 4)
         return bsnn__fail(BSNN_E_FORMAT, "%s: %s: offset 0: file of %ld bytes has no 4-byte IDX "
                           "header", x->who, x->path, size);
+    if (h[0] == 0x1f && h[1] == 0x8b)
+        return bsnn__fail(BSNN_E_FORMAT,
+                          "%s: %s: offset 0: the file is gzip-compressed (magic 1f 8b); bsnn reads "
+                          "uncompressed IDX only: decompress it first, e.g. gunzip -k '%s'",
+                          x->who, x->path, x->path);
     x->type = h[2];
     x->elem = elem_size(h[2]);
     x->ndims = h[3];
@@ -144,9 +147,13 @@ static bsnn_status open_idx(idx_file *x, const char *path, const char *who)
 {
     x->path = path;
     x->who = who;
-    x->f = fopen(path, "rb");
-    if (x->f == NULL)
+    int fd = -1;
+    BSNN_TRY(bsnn__open_regular(&fd, &x->size, path, who));
+    x->f = fdopen(fd, "rb");
+    if (x->f == NULL) {
+        close(fd);
         return bsnn__fail(BSNN_E_IO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+    }
     return read_header(x);
 }
 

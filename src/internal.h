@@ -416,6 +416,13 @@ bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optim
  * no parameters or no state): arithmetic on NULL is undefined behaviour. */
 static inline float *bsnn__at(float *base, size_t off) { return base ? base + off : NULL; }
 
+/* Open path for reading without ever blocking (a FIFO with no writer would
+ * block open() forever) and accept only a regular file: *out_fd and its
+ * size in bytes, which bounds every read loop of the caller (a file that
+ * grows meanwhile is read up to that size). BSNN_E_IO naming who and path
+ * otherwise; nothing stays open then. (io.c) */
+bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path, const char *who);
+
 /* CRC-32 (IEEE, as zlib) of n bytes, continuing from crc (0 to start). */
 uint32_t bsnn__crc32(uint32_t crc, const void *data, size_t n);
 /* The ops of a layer kind, for loaders; NULL for an unknown kind. Every

@@ -627,24 +627,51 @@ static bsnn_status write_atomic(const char *path, const unsigned char *data, siz
     return st;
 }
 
+bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path, const char *who)
+{
+    /* O_NONBLOCK: a FIFO opens at once instead of waiting for a writer;
+     * it is then refused below. On a regular file the flag changes nothing. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return bsnn__fail(BSNN_E_IO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+    struct stat st;
+    bsnn_status status = BSNN_OK;
+    if (fstat(fd, &st) != 0)
+        status = bsnn__fail(BSNN_E_IO, "%s: %s: cannot stat: %s", who, path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        status = bsnn__fail(BSNN_E_IO, "%s: %s: not a regular file (%s)", who, path,
+                            S_ISFIFO(st.st_mode)  ? "a FIFO"
+                            : S_ISDIR(st.st_mode) ? "a directory"
+                            : S_ISCHR(st.st_mode) ? "a character device"
+                            : S_ISBLK(st.st_mode) ? "a block device"
+                                                  : "a socket or other special file");
+    else if ((uint64_t)st.st_size > SIZE_MAX / 2)
+        status = bsnn__fail(BSNN_E_IO, "%s: %s: too large (%lld bytes)", who, path,
+                            (long long)st.st_size);
+    if (status != BSNN_OK) {
+        close(fd);
+        return status;
+    }
+    *out_fd = fd;
+    *out_size = (size_t)st.st_size;
+    return BSNN_OK;
+}
+
 /* The whole file in a fresh buffer of its size (nothing larger is ever
  * allocated on the file's say-so). */
 static bsnn_status read_file(unsigned char **out, size_t *out_size, const char *path,
                              const char *who)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return io_fail(who, "cannot open", path);
-    struct stat st;
+    int fd = -1;
+    size_t n = 0;
+    BSNN_TRY(bsnn__open_regular(&fd, &n, path, who));
     bsnn_status status = BSNN_OK;
     unsigned char *buf = NULL;
-    if (fstat(fd, &st) != 0) {
-        status = io_fail(who, "cannot stat", path);
-    } else if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX / 2) {
-        status = bsnn__fail(BSNN_E_IO, "%s: '%s' is not a non-empty regular file", who, path);
-    } else if ((buf = bsnn__alloc((size_t)st.st_size, who)) == NULL) {
+    if (n == 0) {
+        status = bsnn__fail(BSNN_E_IO, "%s: '%s' is empty", who, path);
+    } else if ((buf = bsnn__alloc(n, who)) == NULL) {
         status = BSNN_E_NOMEM;
     } else {
-        size_t n = (size_t)st.st_size, got = 0;
+        size_t got = 0;
         while (got < n) {
             ssize_t k = read(fd, buf + got, n - got);
             if (k < 0 && errno == EINTR) continue;
@@ -659,7 +686,7 @@ static bsnn_status read_file(unsigned char **out, size_t *out_size, const char *
         return status;
     }
     *out = buf;
-    *out_size = (size_t)st.st_size;
+    *out_size = n;
     return BSNN_OK;
 }
 

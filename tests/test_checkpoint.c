@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct config {
@@ -337,4 +338,23 @@ Test(checkpoint, bad_arguments_report_errors)
     bsnn_optimizer_free(opt);
     bsnn_model_free(m);
     bsnn_model_free(m2);
+}
+
+/* Issue 10, item 3: bsnn_checkpoint_load on a FIFO with no writer blocked
+ * in open() forever. Refused at once. (A hang fails through the timeout.) */
+Test(checkpoint, fifo_is_refused_without_blocking, .timeout = 10)
+{
+    char dir[] = "/tmp/bsnn-ckfifo-XXXXXX", fifo[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/pipe.ckpt", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    bsnn_model *m = NULL;
+    bsnn_optimizer *opt = NULL;
+    bsnn_scheduler *s = NULL;
+    cr_assert_eq(bsnn_checkpoint_load(&m, &opt, &s, fifo), BSNN_E_IO);
+    cr_assert(strstr(bsnn_last_error(), "not a regular file (a FIFO)") != NULL, "%s",
+              bsnn_last_error());
+    cr_assert(m == NULL && opt == NULL && s == NULL);
+    unlink(fifo);
+    rmdir(dir);
 }

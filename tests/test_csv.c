@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Write text to a fresh temporary file; returns its path (static buffer). */
@@ -149,4 +150,86 @@ Test(csv, long_file_loads_every_row_without_leaks)
     cr_assert_eq(tu_stats.live_bytes, 0);
     tu_restore_allocator();
     remove(p);
+}
+
+/* A FIFO with no writer in a fresh directory; *dir receives the directory. */
+static const char *make_fifo(char *dir, size_t cap)
+{
+    static char path[96];
+    snprintf(dir, cap, "/tmp/bsnn-fifo-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/pipe.csv", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    return path;
+}
+
+/* Issue 10, item 3: a FIFO with no writer blocked fopen forever, and
+ * /dev/zero (endless, no line end) spun forever. Both must fail at once,
+ * naming the file and why. (A hang fails the test through the timeout.) */
+Test(csv, fifo_and_endless_devices_are_refused_without_blocking, .timeout = 10)
+{
+    char dir[64];
+    const char *fifo = make_fifo(dir, sizeof dir);
+    size_t t = 0;
+    cr_assert_null(bsnn_dataset_load_csv(fifo, 0, &t, 1));
+    cr_assert(strstr(bsnn_last_error(), "not a regular file (a FIFO)") != NULL, "%s",
+              bsnn_last_error());
+    cr_assert(strstr(bsnn_last_error(), fifo) != NULL, "%s", bsnn_last_error());
+    cr_assert_null(bsnn_dataset_load_csv("/dev/zero", 0, &t, 1));
+    cr_assert(strstr(bsnn_last_error(), "not a regular file (a character device)") != NULL, "%s",
+              bsnn_last_error());
+    cr_assert_null(bsnn_dataset_load_csv("/tmp", 0, &t, 1));
+    cr_assert(strstr(bsnn_last_error(), "directory") != NULL, "%s", bsnn_last_error());
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* Issue 10, item 4: 3.5e38, 1e39 and -1e300 are finite doubles but infinite
+ * floats; they were stored as +-inf. Each is refused at its line:column,
+ * in data rows and in a first row that header auto-detection reads. The
+ * float limit itself (FLT_MAX, 3.4028235e38) still loads. */
+Test(csv, numbers_beyond_the_float_range_are_refused_with_their_position)
+{
+    expect_error("1,2\n3.5e38,4\n", 0, ":2:1:");
+    expect_error("1,2\n3, 1e39\n", 0, ":2:4:");
+    expect_error("-1e300,2\n", 0, ":1:1:");
+    expect_error("1,2\n5,-1e300\n", -1, ":2:3:");
+    expect_error("1e39,2\n5,6\n", -1, ":1:1:");
+    cr_assert(strstr(bsnn_last_error(), "not a finite float") != NULL, "%s", bsnn_last_error());
+    bsnn_dataset *ds = load("3.4028235e38,-3.4028235e38\n", 0, 1);
+    cr_assert_not_null(ds, "%s", bsnn_last_error());
+    cr_assert(isfinite(bsnn_dataset_inputs(ds)[0]));
+    cr_assert(isfinite(bsnn_dataset_targets(ds)[0]));
+    bsnn_dataset_free(ds);
+}
+
+/* Issue 10, item 7: header = -1 took a first row with a UTF-8 byte-order
+ * mark, or with `nan`, for a header and silently dropped it. The mark is
+ * skipped; a non-finite number is an error, not a header signal; a real
+ * header after a mark is still found, and a declared header may say nan. */
+Test(csv, auto_header_keeps_rows_after_a_bom_and_refuses_nan)
+{
+    bsnn_dataset *ds = load("\xef\xbb\xbf" "1,2\n3,4\n", -1, 1);
+    cr_assert_not_null(ds, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_dataset_size(ds), 2, "the first row is data");
+    cr_assert_eq(bsnn_dataset_inputs(ds)[0], 1.0f);
+    bsnn_dataset_free(ds);
+    ds = load("\xef\xbb\xbf" "5,6\n", 0, 0);
+    cr_assert_not_null(ds, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_dataset_targets(ds)[0], 5.0f, "the mark is not part of the field");
+    bsnn_dataset_free(ds);
+    ds = load("\xef\xbb\xbf" "x,y\n1,2\n", -1, 1);
+    cr_assert_not_null(ds, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_dataset_size(ds), 1, "a real header after the mark");
+    bsnn_dataset_free(ds);
+    const char *firsts[] = {"nan,1\n2,3\n", "1,inf\n2,3\n", "-nan,1\n2,3\n", "1,-Infinity\n2,3\n"};
+    for (size_t i = 0; i < 4; i++) {
+        expect_error(firsts[i], -1, ":1:");
+        cr_assert(strstr(bsnn_last_error(), "not a finite float") != NULL, "%s",
+                  bsnn_last_error());
+    }
+    ds = load("nan,inf\n1,2\n", 1, 1);
+    cr_assert_not_null(ds, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_dataset_size(ds), 1);
+    bsnn_dataset_free(ds);
 }

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *tmp_path(const char *tag)
@@ -131,4 +132,34 @@ Test(idx, null_and_missing_paths_are_errors)
     cr_assert_null(bsnn_dataset_load_idx("x", NULL, 0));
     cr_assert_null(bsnn_dataset_load_idx("/nonexistent/i", "/nonexistent/l", 0));
     cr_assert(strstr(bsnn_last_error(), "/nonexistent/i: cannot open") != NULL);
+}
+
+/* Issue 10, item 3: a FIFO with no writer blocked fopen forever. Refused at
+ * once, as images or as labels. (A hang fails through the timeout.) */
+Test(idx, fifo_is_refused_without_blocking, .timeout = 10)
+{
+    char dir[] = "/tmp/bsnn-fifo-XXXXXX", fifo[64], good[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    snprintf(good, sizeof good, "%s/labels", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    write_bytes(good, labels, sizeof labels);
+    cr_assert_null(bsnn_dataset_load_idx(fifo, good, 0));
+    cr_assert(strstr(bsnn_last_error(), "not a regular file (a FIFO)") != NULL, "%s",
+              bsnn_last_error());
+    cr_assert_null(bsnn_dataset_load_idx(good, fifo, 0));
+    cr_assert(strstr(bsnn_last_error(), fifo) != NULL, "%s", bsnn_last_error());
+    unlink(fifo);
+    unlink(good);
+    rmdir(dir);
+}
+
+/* A gzip file (the form MNIST is distributed in) is named as such, with
+ * how to decompress it, instead of "bad magic". */
+Test(idx, gzip_file_is_named_as_gzip_with_the_fix)
+{
+    static const unsigned char gz[] = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4};
+    expect_error(gz, sizeof gz, labels, sizeof labels, "gzip-compressed");
+    cr_assert(strstr(bsnn_last_error(), "gunzip") != NULL, "%s", bsnn_last_error());
+    expect_error(images, sizeof images, gz, sizeof gz, "gzip-compressed");
 }

@@ -550,3 +550,22 @@ Test(io, crc32_matches_the_published_check_value)
     cr_assert_eq(bsnn__crc32(0, "123456789", 9), 0xcbf43926u);
     cr_assert_eq(bsnn__crc32(bsnn__crc32(0, "1234", 4), "56789", 5), 0xcbf43926u, "continuation");
 }
+
+/* Issue 10, item 3: bsnn_model_load on a FIFO with no writer blocked in
+ * open() forever. Refused at once. (A hang fails through the timeout.) */
+Test(io, fifo_is_refused_without_blocking, .timeout = 10)
+{
+    make_tmpdir();
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "%s/pipe.bsnn", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    bsnn_model *out = NULL;
+    cr_assert_eq(bsnn_model_load(&out, fifo), BSNN_E_IO);
+    cr_assert(strstr(bsnn_last_error(), "not a regular file (a FIFO)") != NULL, "%s",
+              bsnn_last_error());
+    cr_assert_null(out);
+    cr_assert_eq(bsnn_model_load(&out, "/dev/zero"), BSNN_E_IO);
+    cr_assert(strstr(bsnn_last_error(), "character device") != NULL, "%s", bsnn_last_error());
+    unlink(fifo);
+    remove_tmpdir();
+}
