@@ -130,16 +130,32 @@ static int pick(const char *flag, const char *v, const char *const *names)
     return -1;
 }
 
+/* Split v at commas into buf's tokens (toks[cap]); an empty entry ("2,,1",
+ * a leading or trailing comma) is an error, not silently dropped. */
+static size_t split_list(char **toks, size_t cap, char *buf, size_t bufsize, const char *flag,
+                         const char *v)
+{
+    if (strlen(v) >= bufsize) usage_error(flag, v, "is too long");
+    snprintf(buf, bufsize, "%s", v);
+    if (buf[0] == '\0') usage_error(flag, v, "is empty");
+    size_t n = 0;
+    for (char *tok = buf;;) {
+        char *comma = strchr(tok, ',');
+        if (comma) *comma = '\0';
+        if (*tok == '\0') usage_error(flag, v, "has an empty entry");
+        if (n == cap) usage_error(flag, v, "has too many entries");
+        toks[n++] = tok;
+        if (!comma) break;
+        tok = comma + 1;
+    }
+    return n;
+}
+
 static size_t parse_list(size_t *out, size_t cap, const char *flag, const char *v, size_t lo)
 {
-    size_t n = 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", v);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (n == cap) usage_error(flag, v, "has too many entries");
-        out[n++] = parse_size(flag, tok, lo, 1u << 24);
-    }
-    if (n == 0) usage_error(flag, v, "is empty");
+    char buf[512], *toks[64];
+    size_t n = split_list(toks, cap < 64 ? cap : 64, buf, sizeof buf, flag, v);
+    for (size_t i = 0; i < n; i++) out[i] = parse_size(flag, toks[i], lo, 1u << 24);
     return n;
 }
 
@@ -237,11 +253,10 @@ static const char *const opt_names[] = {"",        "sgd",     "momentum", "neste
 static unsigned parse_features(const char *v)
 {
     static const char *const names[] = {"x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2", NULL};
-    char buf[256];
+    char buf[256], *toks[16];
     unsigned mask = 0;
-    snprintf(buf, sizeof buf, "%s", v);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
-        mask |= 1u << pick("--features", t, names);
+    size_t n = split_list(toks, 16, buf, sizeof buf, "--features", v);
+    for (size_t i = 0; i < n; i++) mask |= 1u << pick("--features", toks[i], names);
     return mask;
 }
 
@@ -255,7 +270,11 @@ static bsnn_dataset *make_generated(const opts *o)
     int set = pick("--dataset", o->dataset, sets);
     if (set == 0) usage_error("--dataset", o->dataset, "is not a data set name");
     size_t n = o->points ? o->points : set >= BSNN_PG_PLANE ? 1200 : 500;
-    if (set <= BSNN_PG_SPIRAL && n % 2) usage_error("--points", "odd", "must be even for two classes");
+    if (set <= BSNN_PG_SPIRAL && n % 2) {
+        char value[32];
+        snprintf(value, sizeof value, "%zu", n);
+        usage_error("--points", value, "is odd: two classes need an even count");
+    }
     int flags = strcmp(o->loss, "mse") != 0 ? BSNN_PG_LABELS_01 : 0;
     bsnn_dataset *raw = bsnn_dataset_playground((bsnn_playground)set, n, o->noise, o->seed, flags);
     if (raw == NULL) return NULL;
@@ -328,7 +347,12 @@ static bsnn_model *make_model(const opts *o)
             fail("add activation");
     }
     static const char *const losses[] = {"", "mse", "bce", "softmax", NULL};
-    if (bsnn_model_set_loss(m, (bsnn_loss)pick("--loss", o->loss, losses)) != BSNN_OK) fail("loss");
+    /* The library refuses a loss that cannot work with the network (softmax
+     * cross-entropy over one output, BCE after a sigmoid): a bad flag. */
+    if (bsnn_model_set_loss(m, (bsnn_loss)pick("--loss", o->loss, losses)) != BSNN_OK) {
+        fprintf(stderr, "bsnn-train: --loss %s: %s (see --help)\n", o->loss, bsnn_last_error());
+        exit(2);
+    }
     if (strcmp(o->output, "tanh") == 0 && strcmp(o->loss, "mse") == 0)
         bsnn_model_set(m, BSNN_MODEL_THRESHOLD, 0.0); /* +1/-1 labels */
     if (bsnn_model_init_params(m, o->seed) != BSNN_OK) fail("init");

@@ -238,7 +238,10 @@ BSNN_API bsnn_layer *bsnn_layer_batchnorm(void);
  * the seed. NULL when rate is not in [0, 1) or out of memory. */
 BSNN_API bsnn_layer *bsnn_layer_dropout(double rate);
 
-/* Release a layer that was NOT added to a model. NULL is a no-op. */
+/* Release a layer that was NOT handed to bsnn_model_add. NULL is a no-op.
+ * A layer a model owns is left alone (the model frees it): the call records
+ * a message (bsnn_last_error) and frees nothing. A layer whose
+ * bsnn_model_add failed is already freed: do not call this on it. */
 BSNN_API void bsnn_layer_free(bsnn_layer *layer);
 
 /* The kind of a layer, or 0 when layer is NULL. */
@@ -550,7 +553,9 @@ BSNN_API size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s);
  * iterated there, so the remaining batches, sizes and lrs are those of an
  * uninterrupted run with the current settings. Errors: BSNN_E_NULL;
  * BSNN_E_ARG when step is beyond the epoch's batches (the scheduler is then
- * reset to epoch 0). Cost: one shuffle per skipped epoch. */
+ * reset to epoch 0), or when (epoch + 1) * N exceeds 2^28 samples (nothing
+ * changes then: resume long runs from a checkpoint). Cost: one shuffle per
+ * skipped epoch, at most about 2 s. */
 BSNN_API bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step);
 
 /* ------------------------------------------------------------------------ */
@@ -560,20 +565,23 @@ BSNN_API bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t
 /* An ordered stack of layers, its parameters, gradients and workspace. */
 typedef struct bsnn_model bsnn_model;
 
-/* Objectives. Per-sample losses are averaged over the batch.
+/* Objectives. Per-sample losses are averaged over the batch. A new model has
+ * NONE: training needs a loss chosen with bsnn_model_set_loss.
  *  MSE: 1/2 * sum_j (o_j - t_j)^2 per sample (the classic backprop and
  *       Playground convention; the gradient is o - t).
  *  BCE_LOGITS: binary cross-entropy computed from the LAST LAYER'S RAW
- *       OUTPUT z (logits, no sigmoid layer), targets in [0,1], summed over
- *       outputs: max(z,0) - z t + log(1 + exp(-|z|)), stable for any z.
- *  SOFTMAX_CE: softmax cross-entropy from logits via log-sum-exp; targets are
- *       one-hot (or probability) rows of n_outputs columns, or ONE column of
- *       class indices 0..n_outputs-1 (PyTorch's CrossEntropyLoss with
- *       integer labels).
+ *       OUTPUT z (logits: no sigmoid layer, refused), targets in [0,1],
+ *       summed over outputs: max(z,0) - z t + log(1 + exp(-|z|)).
+ *  SOFTMAX_CE: softmax cross-entropy from logits (no softmax layer, refused;
+ *       2 or more outputs) via log-sum-exp. Targets: one-hot (or probability)
+ *       rows of n_outputs columns, OR one column of class indices
+ *       0..n_outputs-1, whole numbers (PyTorch's CrossEntropyLoss with integer
+ *       labels; n_outputs times less memory than one-hot).
  *  MSE_MEAN: 1/n_outputs * sum_j (o_j - t_j)^2 per sample, so the batch's
  *       value is the mean over rows AND outputs without the 1/2: PyTorch's
  *       MSELoss, Keras's 'mse' (a PyTorch learning rate means the same). */
 typedef enum bsnn_loss {
+    BSNN_LOSS_NONE = 0,      /* none chosen yet (a new model)              */
     BSNN_LOSS_MSE = 1,
     BSNN_LOSS_BCE_LOGITS = 2,
     BSNN_LOSS_SOFTMAX_CE = 3,
@@ -586,20 +594,25 @@ typedef enum bsnn_model_param {
     BSNN_MODEL_THRESHOLD = 2,     /* one-output accuracy: class = output > this
                                      (after a sigmoid for BCE_LOGITS); 0.5   */
     BSNN_MODEL_INIT = 3,          /* default bsnn_init of dense layers          */
-    BSNN_MODEL_TRAINING = 4       /* 1 training mode, 0 evaluation mode (read)  */
+    BSNN_MODEL_TRAINING = 4,      /* 1 training mode, 0 evaluation mode (read)  */
+    BSNN_MODEL_LOSS = 5           /* the bsnn_loss (0: none yet); set = set_loss */
 } bsnn_model_param;
 
-/* A model for rows of n_inputs features, using MSE until told otherwise.
- * NULL when n_inputs is 0 or out of memory. */
+/* A model for rows of n_inputs features, with no loss yet (BSNN_LOSS_NONE):
+ * forward works at once; training needs bsnn_model_set_loss first. NULL
+ * when n_inputs is 0 or out of memory. */
 BSNN_API bsnn_model *bsnn_model_create(size_t n_inputs);
 
 /* Release a model and every layer it owns. NULL is a no-op. */
 BSNN_API void bsnn_model_free(bsnn_model *m);
 
-/* Append a layer; the model takes ownership on success AND on failure (the
- * layer is freed then), so the caller never frees an added layer. New
- * parameters are initialised from the model's seed. Errors: BSNN_E_NULL,
- * BSNN_E_STATE once training has started, BSNN_E_NOMEM. */
+/* Append a layer. The layer is CONSUMED whatever the status: on success the
+ * model owns it, on failure it is freed (even when m is NULL), so the caller
+ * never frees it and bindings must drop their reference after this call.
+ * The one exception is a layer that already belongs to a model (BSNN_E_STATE):
+ * it stays with that model. New parameters are initialised from the model's
+ * seed. Errors: BSNN_E_NULL, BSNN_E_ARG (sizes overflow), BSNN_E_STATE once
+ * training has started, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer);
 
 /* The i-th layer (0-based), still owned by the model; NULL if out of range. */
@@ -610,7 +623,11 @@ BSNN_API size_t bsnn_model_n_layers(const bsnn_model *m);
 BSNN_API size_t bsnn_model_n_inputs(const bsnn_model *m);
 BSNN_API size_t bsnn_model_n_outputs(const bsnn_model *m);
 
-/* Choose the objective. Errors: BSNN_E_NULL, BSNN_E_ARG for an unknown kind. */
+/* Choose the objective; required before training. Errors: BSNN_E_NULL;
+ * BSNN_E_ARG for an unknown kind or NONE, and for a loss that cannot work
+ * with the current last layer (SOFTMAX_CE over one output, SOFTMAX_CE after
+ * a softmax layer, BCE_LOGITS after a sigmoid layer): the message says why
+ * and the old loss is kept. Layers added later are checked when training. */
 BSNN_API bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss);
 
 /* Set / read a numeric model setting. Errors: BSNN_E_NULL, BSNN_E_ARG. */
@@ -650,11 +667,14 @@ BSNN_API bsnn_status bsnn_model_set_training(bsnn_model *m, int training);
 BSNN_API bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x);
 
 /* The training primitive: one forward, backward and ONE optimizer update on
- * the batch the host hands in (x [n][n_inputs], y [n][n_outputs], any n >= 1),
- * with the gradient averaged over the batch. *out_loss (may be NULL) receives
- * the batch's mean loss before the update. Errors: BSNN_E_NULL, BSNN_E_SHAPE,
- * BSNN_E_ARG (non-finite input), BSNN_E_STATE (optimizer bound to another
- * model), BSNN_E_DIVERGED (parameters unchanged), BSNN_E_NOMEM. */
+ * the batch the host hands in (x [n][n_inputs], y [n][n_outputs] or, for
+ * SOFTMAX_CE, [n][1] class indices; any n >= 1), with the gradient averaged
+ * over the batch. *out_loss (may be NULL) receives the batch's mean loss
+ * before the update. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG
+ * (non-finite input, bad class index: the message names the row),
+ * BSNN_E_STATE (no loss chosen, a loss that conflicts with the last layer,
+ * optimizer bound to another model), BSNN_E_DIVERGED (parameters
+ * unchanged), BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m,
                                            bsnn_optimizer *opt, const bsnn_tensor *x,
                                            const bsnn_tensor *y);
@@ -685,8 +705,9 @@ BSNN_API bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_opt
  * output, or under BCE_LOGITS (multi-label), each output and target is
  * thresholded at BSNN_MODEL_THRESHOLD (outputs after a sigmoid for
  * BCE_LOGITS) and a row is right when all agree; otherwise argmax agreement.
- * out_loss and out_accuracy may be NULL. Errors: BSNN_E_NULL, BSNN_E_SHAPE,
- * BSNN_E_ARG. */
+ * out_loss and out_accuracy may be NULL; the loss needs one chosen (else
+ * BSNN_E_STATE, as training), the accuracy alone does not. Errors:
+ * BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG, BSNN_E_STATE. */
 BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
                                          bsnn_model *m, const bsnn_dataset *ds,
                                          size_t batch_size);
@@ -835,7 +856,7 @@ BSNN_API bsnn_status bsnn_search_get(double *out, const bsnn_search *search,
  * and seed (BSNN_SEARCH_SEED). m's parameters and state are restored
  * afterwards, also on failure. Previous results are discarded. *out_best
  * gets the chosen size. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_STATE (no
- * parameters), BSNN_E_ARG (memory budget below one row), BSNN_E_NOMEM, and
+ * parameters, no loss chosen or a conflicting one), BSNN_E_ARG (memory budget below one row), BSNN_E_NOMEM, and
  * any training error other than divergence (recorded as the worst result). */
 BSNN_API bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *search, bsnn_model *m,
                                      bsnn_optimizer *opt, const bsnn_dataset *train,

@@ -148,6 +148,9 @@ struct bsnn_layer {
 
 /* Allocate a layer of the given kind with default settings. */
 bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops, const char *who);
+/* Release a layer whoever owns it (bsnn_model_free; bsnn_layer_free refuses
+ * a layer a model owns). NULL is a no-op. */
+void bsnn__layer_destroy(bsnn_layer *layer);
 
 extern const bsnn_layer_ops bsnn__dense_ops;
 extern const bsnn_layer_ops bsnn__activation_ops;
@@ -317,6 +320,16 @@ int bsnn__all_finite(const float *v, size_t count);
 
 extern const bsnn_layer_ops bsnn__batchnorm_ops;
 extern const bsnn_layer_ops bsnn__dropout_ops;
+
+/* Loss checks (model.c). _conflict: fail with `status` when `loss` cannot
+ * work with m's current last layer (softmax cross-entropy over one output;
+ * a softmax before SOFTMAX_CE or a sigmoid before BCE_LOGITS, which apply
+ * it themselves); OK while m has no layers. _check_loss: BSNN_E_STATE when
+ * no loss was chosen or the chosen one conflicts; every entry point that
+ * needs a loss (training, the search, evaluate's loss) calls it first. */
+bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status,
+                                const char *who);
+bsnn_status bsnn__model_check_loss(const bsnn_model *m, const char *who);
 
 /* BSNN_E_ARG naming the layer when a training-mode step of n rows is too
  * small for one of m's layers (batch norm needs 2); OK in evaluation mode.

@@ -384,7 +384,9 @@ static bsnn_status read_model_header(bsnn_model **out, model_header *h, section 
                           "%s: model declares %zu layers, %zu parameters, %zu state values: "
                           "more than a %zu-byte file can hold",
                           who, h->n_layers, h->n_params, h->n_state, file_size);
-    if (h->n_in == 0 || !bsnn__loss_valid((int)loss) || init < BSNN_INIT_ZEROS ||
+    /* loss 0: none chosen yet (a model saved before set_loss) */
+    if (h->n_in == 0 || (loss != BSNN_LOSS_NONE && !bsnn__loss_valid((int)loss)) ||
+        init < BSNN_INIT_ZEROS ||
         init > BSNN_INIT_UNIFORM || !isfinite(threshold) || training > 1 || started > 1)
         return bsnn__fail(BSNN_E_FORMAT,
                           "%s: model header holds invalid values (inputs %zu, loss %u, init %u, "

@@ -62,11 +62,25 @@ bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops, const char *who)
     return l;
 }
 
-void bsnn_layer_free(bsnn_layer *layer)
+void bsnn__layer_destroy(bsnn_layer *layer)
 {
     if (layer == NULL) return;
     if (layer->ops->destroy) layer->ops->destroy(layer);
     bsnn__free(layer);
+}
+
+void bsnn_layer_free(bsnn_layer *layer)
+{
+    /* A layer a model took is the model's: freeing it here would make
+     * bsnn_model_free free it again. */
+    if (layer && layer->owned_by_model) {
+        bsnn__fail(BSNN_E_STATE,
+                   "bsnn_layer_free: this %s layer belongs to a model (bsnn_model_add took it); "
+                   "nothing was freed: bsnn_model_free releases it",
+                   layer->ops->name);
+        return;
+    }
+    bsnn__layer_destroy(layer);
 }
 
 int bsnn_layer_kind_of(const bsnn_layer *layer) { return layer ? (int)layer->ops->kind : 0; }

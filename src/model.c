@@ -20,7 +20,7 @@ bsnn_model *bsnn_model_create(size_t n_inputs)
     if (m == NULL) return NULL;
     m->id = ++last_model_id;
     m->n_in = n_inputs;
-    m->loss = BSNN_LOSS_MSE;
+    m->loss = BSNN_LOSS_NONE; /* chosen by the host: bsnn_model_set_loss */
     m->init_default = BSNN_INIT_GLOROT_UNIFORM;
     m->seed = 1;
     bsnn__rng_seed(&m->rng, m->seed);
@@ -49,7 +49,7 @@ void bsnn_model_free(bsnn_model *m)
 {
     if (m == NULL) return;
     free_workspace(m);
-    for (size_t i = 0; i < m->n_layers; i++) bsnn_layer_free(m->layers[i]);
+    for (size_t i = 0; i < m->n_layers; i++) bsnn__layer_destroy(m->layers[i]);
     bsnn__free(m->layers);
     bsnn__free(m->params);
     bsnn__free(m->grads);
@@ -170,11 +170,54 @@ bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer)
     return st;
 }
 
+/* 1 when the last layer is an activation layer of kind act. */
+static int ends_with(const bsnn_model *m, bsnn_activation act)
+{
+    const bsnn_layer *l = m->n_layers ? m->layers[m->n_layers - 1] : NULL;
+    return l && l->ops->kind == BSNN_LAYER_ACTIVATION && l->act == (int)act;
+}
+
+bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status,
+                                const char *who)
+{
+    if (m->n_layers == 0) return BSNN_OK;
+    if (loss == BSNN_LOSS_SOFTMAX_CE && bsnn_model_n_outputs(m) == 1)
+        return bsnn__fail(status,
+                          "%s: BSNN_LOSS_SOFTMAX_CE over one output is always 0 (the softmax of "
+                          "a single logit is 1), so nothing would be learned: give the last layer "
+                          "one output per class, or use BSNN_LOSS_BCE_LOGITS for one yes/no output",
+                          who);
+    if (loss == BSNN_LOSS_SOFTMAX_CE && ends_with(m, BSNN_ACT_SOFTMAX))
+        return bsnn__fail(status,
+                          "%s: the last layer is a softmax activation, and BSNN_LOSS_SOFTMAX_CE "
+                          "applies the softmax itself (it takes logits): remove that layer",
+                          who);
+    if (loss == BSNN_LOSS_BCE_LOGITS && ends_with(m, BSNN_ACT_SIGMOID))
+        return bsnn__fail(status,
+                          "%s: the last layer is a sigmoid activation, and BSNN_LOSS_BCE_LOGITS "
+                          "applies the sigmoid itself (it takes logits): remove that layer",
+                          who);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__model_check_loss(const bsnn_model *m, const char *who)
+{
+    if (m->loss == BSNN_LOSS_NONE)
+        return bsnn__fail(BSNN_E_STATE,
+                          "%s: no loss chosen: call bsnn_model_set_loss (BSNN_LOSS_MSE, "
+                          "BSNN_LOSS_BCE_LOGITS or BSNN_LOSS_SOFTMAX_CE) first",
+                          who);
+    return bsnn__loss_conflict(m, m->loss, BSNN_E_STATE, who);
+}
+
 bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss)
 {
-    BSNN_CHECK_NULL("bsnn_model_set_loss", m);
+    const char *who = "bsnn_model_set_loss";
+    BSNN_CHECK_NULL(who, m);
     if (!bsnn__loss_valid((int)loss))
-        return bsnn__fail(BSNN_E_ARG, "bsnn_model_set_loss: unknown loss %d", (int)loss);
+        return bsnn__fail(BSNN_E_ARG, "%s: %d is not a loss (BSNN_LOSS_NONE is only the state of "
+                          "a model that has none yet)", who, (int)loss);
+    BSNN_TRY(bsnn__loss_conflict(m, loss, BSNN_E_ARG, who)); /* the old loss stays */
     m->loss = loss;
     return BSNN_OK;
 }
@@ -217,6 +260,10 @@ bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
         if (!(value == 0.0 || value == 1.0))
             return bsnn__fail(BSNN_E_ARG, "%s: training flag %g is not 0 or 1", who, value);
         return bsnn_model_set_training(m, value != 0.0);
+    case BSNN_MODEL_LOSS:
+        if (!(value >= 0.0 && value <= 1e6 && value == floor(value)))
+            return bsnn__fail(BSNN_E_ARG, "%s: loss %g is not a bsnn_loss value", who, value);
+        return bsnn_model_set_loss(m, (bsnn_loss)value);
     }
     return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
 }
@@ -231,6 +278,7 @@ bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param pa
     case BSNN_MODEL_THRESHOLD: *out = m->threshold; break;
     case BSNN_MODEL_INIT: *out = m->init_default; break;
     case BSNN_MODEL_TRAINING: *out = m->training; break;
+    case BSNN_MODEL_LOSS: *out = m->loss; break;
     default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
     }
     return BSNN_OK;

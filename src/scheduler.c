@@ -493,10 +493,21 @@ size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s)
 
 size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s) { return s ? s->total_steps : 0; }
 
+/* Most samples a seek replays: about 2 s of shuffling at 8 ns a sample.
+ * Beyond it a resume needs a checkpoint, whose position loads in O(N). */
+#define SEEK_MAX_SAMPLES ((size_t)1 << 28)
+
 bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step)
 {
     const char *who = "bsnn_scheduler_seek";
     BSNN_CHECK_NULL(who, s);
+    /* The replay walks (epoch + 1) * N samples at most (the target epoch
+     * included); refuse before starting rather than run for ages. */
+    if (epoch >= SEEK_MAX_SAMPLES / s->n)
+        return bsnn__fail(BSNN_E_ARG,
+                          "%s: epoch %zu of %zu samples would replay more than %zu samples "
+                          "(2^28); resume from a checkpoint (bsnn_checkpoint_save) instead",
+                          who, epoch, s->n, SEEK_MAX_SAMPLES);
     bsnn_scheduler_reset(s);
     const size_t *idx;
     size_t count;

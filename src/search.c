@@ -246,6 +246,7 @@ static bsnn_status begin(search_run *r, const char *who, const bsnn_scheduler *t
     BSNN_CHECK_NULL(who, r->val);
     if (r->m->n_layers == 0 || r->m->n_params == 0)
         return bsnn__fail(BSNN_E_STATE, "%s: the model has no trainable parameters", who);
+    BSNN_TRY(bsnn__model_check_loss(r->m, who));
     if (r->val->n_in != r->train->n_in || r->val->n_out != r->train->n_out)
         return bsnn__fail(BSNN_E_SHAPE, "%s: val has %zu inputs and %zu targets, train %zu and %zu",
                           who, r->val->n_in, r->val->n_out, r->train->n_in, r->train->n_out);

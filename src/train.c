@@ -83,7 +83,30 @@ static bsnn_status check_trainable(const char *who, const bsnn_model *m)
     if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
     if (m->n_params == 0)
         return bsnn__fail(BSNN_E_STATE, "%s: the model has no trainable parameters", who);
-    return BSNN_OK;
+    return bsnn__model_check_loss(m, who);
+}
+
+/* Name the first bad target of n rows of width tw (what
+ * bsnn__loss_targets_ok refused): its row, column, value, and the range a
+ * class index must be in. `what` names the array in the message. */
+static bsnn_status bad_target(const char *who, const char *what, const bsnn_model *m,
+                              const float *t, size_t n, size_t tw)
+{
+    size_t width = bsnn_model_n_outputs(m);
+    int indices = m->loss == BSNN_LOSS_SOFTMAX_CE && tw == 1 && width > 1;
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < tw; j++) {
+            float v = t[r * tw + j];
+            if (!isfinite(v))
+                return bsnn__fail(BSNN_E_ARG, "%s: %s row %zu, column %zu holds %g, not a finite "
+                                  "value", who, what, r, j, (double)v);
+            if (indices && !(v >= 0.0f && v < (float)width && v == floorf(v)))
+                return bsnn__fail(BSNN_E_ARG,
+                                  "%s: %s row %zu holds %g, not a class index (a whole number in "
+                                  "0..%zu for %zu outputs)",
+                                  who, what, r, (double)v, width - 1, width);
+        }
+    return bsnn__fail(BSNN_E_ARG, "%s: %s hold a bad value", who, what);
 }
 
 bsnn_status bsnn__model_check_batch(const bsnn_model *m, size_t n, const char *who)
@@ -152,7 +175,7 @@ bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimize
     if (!bsnn__all_finite(x->data, n * m->n_in))
         return bsnn__fail(BSNN_E_ARG, "%s: x holds a NaN or infinite value", who);
     if (!bsnn__loss_targets_ok(m->loss, y->data, n, bsnn_model_n_outputs(m), tw))
-        return bsnn__fail(BSNN_E_ARG, "%s: y holds a non-finite value or a bad class index", who);
+        return bad_target(who, "y", m, y->data, n, tw);
     BSNN_TRY(bsnn__model_check_batch(m, n, who));
     BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params, who));
     BSNN_TRY(bsnn__model_reserve(m, n, who));
@@ -175,7 +198,7 @@ static bsnn_status check_dataset(const char *who, const bsnn_model *m, const bsn
                           ds->n_in, m->n_in);
     BSNN_TRY(check_targets(who, m, ds->n_out));
     if (!bsnn__loss_targets_ok(m->loss, ds->y, ds->n, bsnn_model_n_outputs(m), ds->n_out))
-        return bsnn__fail(BSNN_E_ARG, "%s: dataset targets hold a bad class index", who);
+        return bad_target(who, "dataset targets", m, ds->y, ds->n, ds->n_out);
     return BSNN_OK;
 }
 
@@ -362,6 +385,7 @@ bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_mod
     BSNN_CHECK_NULL(who, m);
     BSNN_CHECK_NULL(who, ds);
     if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
+    if (out_loss) BSNN_TRY(bsnn__model_check_loss(m, who)); /* accuracy alone needs none */
     if (batch_size == 0 || batch_size > ds->n)
         return bsnn__fail(BSNN_E_ARG, "%s: batch_size %zu is not in 1..%zu", who, batch_size,
                           ds->n);
@@ -373,7 +397,7 @@ bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_mod
         size_t n = ds->n - start < batch_size ? ds->n - start : batch_size;
         const float *o = bsnn__model_forward_rows(m, ds->x + start * ds->n_in, n, 0);
         const float *t = ds->y + start * ds->n_out;
-        loss += bsnn__loss(m->loss, o, t, n, width, ds->n_out, NULL, 0.0f);
+        if (out_loss) loss += bsnn__loss(m->loss, o, t, n, width, ds->n_out, NULL, 0.0f);
         correct += count_correct(m, o, t, n, width, ds->n_out);
     }
     if (out_loss) *out_loss = loss / (double)ds->n;

@@ -199,6 +199,7 @@ static int sc_model_use(void)
      * covers them; an early failure ends this run. */
     built = bsnn_model_create(3);
     if (null_on_failure(built)) return 1;
+    bsnn_model_set_loss(built, BSNN_LOSS_MSE);
     int hit = 0;
     bsnn_layer *l1 = bsnn_layer_dense(8), *l2 = l1 ? bsnn_layer_activation(BSNN_ACT_TANH) : NULL,
                *l3 = l2 ? bsnn_layer_dense(1) : NULL;

@@ -37,6 +37,7 @@ static void column_stats(double *out_mean, double *out_var, const float *a, size
 static bsnn_model *bn_only(size_t w)
 {
     bsnn_model *m = bsnn_model_create(w);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     cr_assert_not_null(m);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_batchnorm()), BSNN_OK, "%s", bsnn_last_error());
     return m;
@@ -180,6 +181,7 @@ Test(batchnorm, eval_mode_matches_the_formula_with_running_statistics)
 Test(batchnorm, eval_and_inference_never_change_parameters_or_running_statistics)
 {
     bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(4));
     bsnn_model_add(m, bsnn_layer_batchnorm());
     bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
@@ -230,6 +232,7 @@ static double loss_and_grad(bsnn_model *m, const float *x, const float *y, size_
 static void fd_check(size_t n, int training)
 {
     bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(4));
     bsnn_model_add(m, bsnn_layer_batchnorm());
     bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
@@ -314,6 +317,7 @@ Test(batchnorm, scheduler_batch_of_1_is_refused_before_any_update)
 {
     bsnn_dataset *ds = bsnn_dataset_parity(3);
     bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(4));
     bsnn_model_add(m, bsnn_layer_batchnorm());
     bsnn_model_add(m, bsnn_layer_dense(1));
@@ -336,6 +340,7 @@ Test(batchnorm, partial_last_batch_of_1_stops_training_unless_dropped)
     bsnn_dataset *ds = bsnn_dataset_create(bsnn_dataset_inputs(full), bsnn_dataset_targets(full),
                                            7, 3, 1);
     bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(4));
     bsnn_model_add(m, bsnn_layer_batchnorm());
     bsnn_model_add(m, bsnn_layer_dense(1));
@@ -391,6 +396,7 @@ Test(batchnorm, steady_state_training_steps_allocate_nothing)
 {
     tu_count_allocations(0);
     bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(4));
     bsnn_model_add(m, bsnn_layer_batchnorm());
     bsnn_model_add(m, bsnn_layer_dropout(0.2));
@@ -413,6 +419,7 @@ Test(batchnorm, steady_state_training_steps_allocate_nothing)
 Test(batchnorm, save_and_load_keep_statistics_settings_and_dropout_stream)
 {
     bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(4));
     bsnn_model_add(m, bsnn_layer_batchnorm());
     bsnn_model_add(m, bsnn_layer_dropout(0.3));

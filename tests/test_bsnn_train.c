@@ -104,3 +104,36 @@ Test(bsnn_train, missing_file_is_a_runtime_error_exit_1)
     cr_assert_eq(run("--csv /nonexistent/data.csv --layers 2,1"), 1);
     cr_assert(strstr(output, "/nonexistent/data.csv") != NULL, "%s", output);
 }
+
+/* Issue 10, item 8: --layers 2,,1 was accepted (strtok dropped the empty
+ * entry) and --points 3 printed 'odd' instead of the value. */
+Test(bsnn_train, empty_list_entries_and_odd_points_are_refused_naming_the_value)
+{
+    const char *lists[] = {"2,,1", ",2,1", "2,1,", ","};
+    for (size_t i = 0; i < 4; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "--dataset xor --layers %s --epochs 1", lists[i]);
+        cr_assert_eq(run(args), 2, "--layers %s: %s", lists[i], output);
+        cr_assert(strstr(output, "--layers") != NULL, "%s", output);
+        cr_assert(strstr(output, "empty") != NULL, "%s", output);
+    }
+    cr_assert_eq(run("--dataset xor --features x1,,x2 --layers 2,1 --epochs 1"), 2, "%s", output);
+    cr_assert(strstr(output, "--features") != NULL && strstr(output, "empty") != NULL, "%s",
+              output);
+    cr_assert_eq(run("--dataset xor --points 3 --layers 2,1 --epochs 1"), 2, "%s", output);
+    cr_assert(strstr(output, "--points: '3'") != NULL, "%s", output);
+    cr_assert(strstr(output, "odd") != NULL, "%s", output);
+}
+
+/* Softmax cross-entropy over one output trained at loss 0 and learned
+ * nothing; BCE after a sigmoid output applied the sigmoid twice. Both are
+ * bad flag combinations now: exit 2 with the library's reason. */
+Test(bsnn_train, losses_that_cannot_work_with_the_network_exit_2_saying_why)
+{
+    cr_assert_eq(run("--dataset xor --layers 2,4,1 --loss softmax --epochs 1"), 2, "%s", output);
+    cr_assert(strstr(output, "--loss softmax") != NULL, "%s", output);
+    cr_assert(strstr(output, "one output") != NULL, "%s", output);
+    cr_assert_eq(run("--dataset xor --layers 2,4,1 --output sigmoid --loss bce --epochs 1"), 2,
+                 "%s", output);
+    cr_assert(strstr(output, "sigmoid") != NULL, "%s", output);
+}

@@ -34,6 +34,7 @@ static const config configs[] = {
 static bsnn_model *bn_dropout_model(void)
 {
     bsnn_model *m = bsnn_model_create(4);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(7)), BSNN_OK);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_batchnorm()), BSNN_OK);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);

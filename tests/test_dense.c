@@ -57,6 +57,7 @@ Test(dense, single_dense_layer_gradient_is_hand_derived)
 {
     /* y = x W + b, MSE 1/2 (y - t)^2 averaged: dW = mean x^T (y - t), db = mean (y - t). */
     bsnn_model *m = bsnn_model_create(2);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
     float p[3] = {1, -1, 0.5f};
     cr_assert_eq(bsnn_model_set_params(m, p, 3), BSNN_OK);
@@ -76,6 +77,7 @@ Test(dense, single_dense_layer_gradient_is_hand_derived)
 Test(dense, l1_l2_penalties_add_to_weight_gradients_only)
 {
     bsnn_model *m = bsnn_model_create(2);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_layer *l = bsnn_layer_dense(1);
     cr_assert_eq(bsnn_layer_set(l, BSNN_LAYER_L2, 0.5), BSNN_OK);
     cr_assert_eq(bsnn_layer_set(l, BSNN_LAYER_L1, 0.25), BSNN_OK);

@@ -146,6 +146,7 @@ Test(diverge, train_step_leaves_parameters_unchanged_on_overflow)
 Test(diverge, batchnorm_statistics_are_restored_with_the_parameters)
 {
     bsnn_model *m = bsnn_model_create(2);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(3)), BSNN_OK);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_batchnorm()), BSNN_OK);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);

@@ -11,6 +11,7 @@
 static bsnn_model *drop_only(size_t w, double rate)
 {
     bsnn_model *m = bsnn_model_create(w);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     cr_assert_not_null(m);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_dropout(rate)), BSNN_OK, "%s", bsnn_last_error());
     return m;
@@ -96,6 +97,7 @@ Test(dropout, same_seed_gives_the_same_masks_and_setting_the_seed_restarts_them)
 Test(dropout, two_layers_with_default_seeds_draw_different_masks)
 {
     bsnn_model *m = bsnn_model_create(16);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dropout(0.5));
     bsnn_model_add(m, bsnn_layer_dense(16));
     bsnn_model_add(m, bsnn_layer_dropout(0.5));
@@ -120,6 +122,7 @@ static double fixed_mask_loss(bsnn_model *m, const float *x, const float *y, siz
 Test(dropout, gradients_with_a_fixed_mask_match_finite_differences)
 {
     bsnn_model *m = bsnn_model_create(3);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(6));
     bsnn_model_add(m, bsnn_layer_dropout(0.4));
     bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
@@ -191,6 +194,7 @@ Test(dropout, a_network_with_dropout_trains_and_evaluates_deterministically)
     for (int run = 0; run < 2; run++) {
         bsnn_dataset *ds = bsnn_dataset_parity(4);
         bsnn_model *m = bsnn_model_create(4);
+        bsnn_model_set_loss(m, BSNN_LOSS_MSE);
         bsnn_model_add(m, bsnn_layer_dense(16));
         bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
         bsnn_model_add(m, bsnn_layer_dropout(0.1));

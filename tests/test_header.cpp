@@ -9,6 +9,7 @@ int main()
     if (bsnn_version() != BSNN_VERSION_NUMBER) return 1;
     bsnn_model *m = bsnn_model_create(2);
     if (!m || bsnn_model_add(m, bsnn_layer_dense(1)) != BSNN_OK) return 2;
+    if (bsnn_model_set_loss(m, BSNN_LOSS_MSE) != BSNN_OK) return 2;
     bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
     float xv[2] = {1.0f, 2.0f}, yv[1] = {1.0f};
     size_t xs[2] = {1, 2}, ys[2] = {1, 1};

@@ -569,3 +569,40 @@ Test(io, fifo_is_refused_without_blocking, .timeout = 10)
     unlink(fifo);
     remove_tmpdir();
 }
+
+/* Issue 10: a model saved before any loss was chosen stores loss 0 and
+ * loads back without one (training still refused); files written by bsnn
+ * 0.2.0 (when a new model defaulted to MSE and stored 1) still load, with
+ * their loss. tests/fuzz/corpus/model/model0.bsnn was written by 0.2.0. */
+Test(io, model_without_a_loss_round_trips_and_0_2_0_files_load)
+{
+    bsnn_model *m = bsnn_model_create(3), *back = NULL;
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(2)), BSNN_OK);
+    size_t size;
+    unsigned char *b = saved_bytes(&size, m);
+    size_t modl = find_section(b, size, "MODL", 0);
+    cr_assert_eq(rd(b + modl + 16 + 8, 4), BSNN_LOSS_NONE, "loss field is 0");
+    cr_assert_eq(bsnn_model_load_buffer(&back, b, size), BSNN_OK, "%s", bsnn_last_error());
+    double loss = -1;
+    cr_assert_eq(bsnn_model_get(&loss, back, BSNN_MODEL_LOSS), BSNN_OK);
+    cr_assert_eq(loss, BSNN_LOSS_NONE);
+    float x[3] = {1, 2, 3}, y[2] = {0, 1};
+    bsnn_tensor *tx = tu_wrap(x, 1, 3), *ty = tu_wrap(y, 1, 2);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    cr_assert_eq(bsnn_model_train_step(NULL, back, opt, tx, ty), BSNN_E_STATE);
+    bsnn_model_free(back);
+    back = NULL;
+    cr_assert_eq(bsnn_model_load(&back, "tests/fuzz/corpus/model/model0.bsnn"), BSNN_OK, "%s",
+                 bsnn_last_error());
+    cr_assert_eq(bsnn_model_get(&loss, back, BSNN_MODEL_LOSS), BSNN_OK);
+    cr_assert_eq(loss, BSNN_LOSS_MSE, "0.2.0 stored its default, MSE");
+    bsnn_tensor *ty1 = tu_wrap(y, 1, 1);
+    cr_assert_eq(bsnn_model_train_step(NULL, back, opt, tx, ty1), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_tensor_free(ty1);
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(ty);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(back);
+    bsnn_model_free(m);
+    free(b);
+}

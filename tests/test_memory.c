@@ -17,6 +17,7 @@ typedef struct net_case {
 static bsnn_model *build(const net_case *c)
 {
     bsnn_model *m = bsnn_model_create(c->n_in);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     for (size_t i = 0; i < c->n_dense; i++) {
         cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(c->widths[i])), BSNN_OK);
         if (c->norm) cr_assert_eq(bsnn_model_add(m, bsnn_layer_batchnorm()), BSNN_OK);

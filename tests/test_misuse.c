@@ -56,6 +56,7 @@ static void setup(void)
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(3)), BSNN_OK);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_batchnorm()), BSNN_OK);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(MB, BSNN_LOSS_MSE), BSNN_OK);
     H = bsnn_history_create();
     Q = bsnn_search_create();
     cr_assert(E && D && D3 && O && O2 && S && S8 && H && Q);

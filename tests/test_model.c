@@ -408,6 +408,7 @@ Test(model, train_with_zero_epochs_does_nothing)
 Test(model, train_step_returns_mean_loss_before_update)
 {
     bsnn_model *m = bsnn_model_create(1);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(1));
     float p[2] = {2, 1};
     bsnn_model_set_params(m, p, 2);
@@ -427,6 +428,7 @@ Test(model, train_step_returns_mean_loss_before_update)
 Test(model, divergence_is_reported_and_parameters_are_left_unchanged)
 {
     bsnn_model *m = bsnn_model_create(1);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(1));
     float p[2] = {3e38f, 0}, after[2];
     bsnn_model_set_params(m, p, 2);
@@ -650,6 +652,37 @@ Test(model, add_takes_ownership_and_reports_structure)
     bsnn_model_free(m);
 }
 
+/* Issue 10, item 6: bsnn_layer_free on a layer a model owns freed it, and
+ * bsnn_model_free freed it again (a double free). Now it frees nothing,
+ * records a message, and the model still works and frees it once; also
+ * bsnn_model_add(NULL, layer of another model) leaves that layer alone. */
+Test(model, layer_free_on_an_owned_layer_is_a_no_op_with_a_message)
+{
+    tu_count_allocations(0);
+    bsnn_model *m = bsnn_model_create(2);
+    bsnn_layer *d = bsnn_layer_dense(3), *a = bsnn_layer_activation(BSNN_ACT_TANH);
+    cr_assert_eq(bsnn_model_add(m, d), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, a), BSNN_OK);
+    size_t live = tu_stats.live_bytes;
+    bsnn_layer_free(d);
+    cr_assert(strstr(bsnn_last_error(), "bsnn_layer_free") != NULL, "%s", bsnn_last_error());
+    cr_assert(strstr(bsnn_last_error(), "belongs to a model") != NULL, "%s", bsnn_last_error());
+    bsnn_layer_free(a);
+    cr_assert_eq(bsnn_model_add(NULL, d), BSNN_E_NULL);
+    cr_assert_eq(tu_stats.live_bytes, live, "nothing was freed");
+    cr_assert_eq(bsnn_model_layer(m, 0), d);
+    cr_assert_eq(bsnn_layer_kind_of(d), BSNN_LAYER_DENSE, "still a valid layer");
+    float x[2] = {1, -1}, o[3];
+    bsnn_tensor *tx = tu_wrap(x, 1, 2), *to = tu_wrap(o, 1, 3);
+    cr_assert_eq(bsnn_model_forward(to, m, tx), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(to);
+    bsnn_model_free(m);
+    cr_assert_eq(tu_stats.live_bytes, 0);
+    cr_assert_eq(tu_stats.allocs, tu_stats.frees, "each block freed once");
+    tu_restore_allocator();
+}
+
 Test(model, settings_reject_bad_values)
 {
     bsnn_model *m = bsnn_model_create(2);
@@ -715,6 +748,7 @@ Test(model, forward_rejects_bad_input)
 Test(model, train_step_rejects_bad_input)
 {
     bsnn_model *m = bsnn_model_create(2);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_optimizer *opt = sgd(0.1);
     float x[4] = {1, 2, 3, 4}, y[2] = {0, 1};
     bsnn_tensor *tx = tu_wrap(x, 2, 2), *ty = tu_wrap(y, 2, 1), *ty1 = tu_wrap(y, 1, 1),
@@ -828,6 +862,7 @@ Test(model, optimizer_follows_its_model_when_layers_are_added_before_training)
 {
     /* A failed first step must not pin the optimizer to the old size. */
     bsnn_model *m = bsnn_model_create(2);
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(3));
     bsnn_optimizer *opt = sgd(0.1);
     float x[2] = {1, 2}, y[1] = {1};
@@ -892,4 +927,196 @@ Test(model, evaluate_rejects_bad_input)
     bsnn_model_free(m);
     bsnn_dataset_free(ds);
     bsnn_dataset_free(ds4);
+}
+
+/* ---- issue 10: the loss is chosen explicitly, and impossible ones refused -- */
+
+/* Every entry point that trains, and evaluate's loss, on model m with a
+ * 4-row parity-2 set: each must fail with `status` and a message holding
+ * `why`, leaving the parameters as they were and the optimizer unbound. */
+static void training_refused(bsnn_model *m, bsnn_status status, const char *why)
+{
+    size_t ni = bsnn_model_n_inputs(m), no = bsnn_model_n_outputs(m), np = bsnn_model_param_count(m);
+    float x[4 * 8] = {0}, y[4 * 8] = {0}, before[256], after[256];
+    for (size_t i = 0; i < 4 * ni; i++) x[i] = (float)(i % 3) - 1.0f;
+    for (size_t r = 0; r < 4; r++) y[r * no + r % no] = 1.0f;
+    cr_assert_leq(np, 256);
+    bsnn_model_get_params(before, np, m);
+    bsnn_tensor *tx = tu_wrap(x, 4, ni), *ty = tu_wrap(y, 4, no);
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, 4, ni, no);
+    bsnn_optimizer *opt = sgd(0.1);
+    bsnn_scheduler *s = bsnn_scheduler_create(4);
+    bsnn_search *se = bsnn_search_create();
+    const size_t sizes[1] = {2};
+    size_t best = 0;
+    double loss = 0.0, acc = 0.0;
+    const char *names[] = {"bsnn_model_train_step", "bsnn_model_train", "bsnn_model_train_ex",
+                           "bsnn_search_run", "bsnn_search_sweep", "bsnn_model_evaluate"};
+    for (int i = 0; i < 6; i++) {
+        bsnn_status st = i == 0   ? bsnn_model_train_step(NULL, m, opt, tx, ty)
+                         : i == 1 ? bsnn_model_train(NULL, m, opt, s, ds, 1, NULL, NULL)
+                         : i == 2 ? bsnn_model_train_ex(NULL, m, opt, s, ds, ds, NULL, 1, NULL, NULL)
+                         : i == 3 ? bsnn_search_run(&best, se, m, opt, ds, ds, NULL)
+                         : i == 4 ? bsnn_search_sweep(&best, se, m, opt, ds, ds, NULL, sizes, 1)
+                                  : bsnn_model_evaluate(&loss, &acc, m, ds, 4);
+        cr_assert_eq(st, status, "%s returned %d: %s", names[i], st, bsnn_last_error());
+        cr_assert(strstr(bsnn_last_error(), names[i]) != NULL, "%s", bsnn_last_error());
+        cr_assert(strstr(bsnn_last_error(), why) != NULL, "%s: '%s' lacks '%s'", names[i],
+                  bsnn_last_error(), why);
+    }
+    bsnn_model_get_params(after, np, m);
+    cr_assert_arr_eq(before, after, np * sizeof(float), "parameters unchanged");
+    /* the optimizer was never bound: another model trains with it */
+    bsnn_model *other = tu_mlp(2, 2, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    float ox[2] = {1, 0}, oy[1] = {1};
+    bsnn_tensor *otx = tu_wrap(ox, 1, 2), *oty = tu_wrap(oy, 1, 1);
+    cr_assert_eq(bsnn_model_train_step(NULL, other, opt, otx, oty), BSNN_OK, "%s",
+                 bsnn_last_error());
+    bsnn_tensor_free(otx);
+    bsnn_tensor_free(oty);
+    bsnn_model_free(other);
+    bsnn_search_free(se);
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_dataset_free(ds);
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(ty);
+}
+
+/* No loss chosen: in 0.2.0 training silently ran MSE (multi-class data
+ * included). Now every training entry point, and evaluate's loss, fail with
+ * BSNN_E_STATE telling the host to call bsnn_model_set_loss; forward and
+ * evaluate's accuracy alone need no loss. */
+Test(model, training_without_a_chosen_loss_fails_saying_to_set_one)
+{
+    bsnn_model *m = bsnn_model_create(2);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(3)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(3)), BSNN_OK);
+    training_refused(m, BSNN_E_STATE, "call bsnn_model_set_loss");
+    float x[2] = {0.5f, -1}, o[3];
+    bsnn_tensor *tx = tu_wrap(x, 1, 2), *to = tu_wrap(o, 1, 3);
+    cr_assert_eq(bsnn_model_forward(to, m, tx), BSNN_OK, "%s", bsnn_last_error());
+    float y[3] = {0, 1, 0};
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, 1, 2, 3);
+    double acc = -1.0;
+    cr_assert_eq(bsnn_model_evaluate(NULL, &acc, m, ds, 1), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert(acc == 0.0 || acc == 1.0);
+    /* choosing one makes the same model trainable */
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_SOFTMAX_CE), BSNN_OK);
+    bsnn_optimizer *opt = sgd(0.1);
+    bsnn_tensor *ty = tu_wrap(y, 1, 3);
+    cr_assert_eq(bsnn_model_train_step(NULL, m, opt, tx, ty), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_optimizer_free(opt);
+    bsnn_tensor_free(ty);
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(to);
+    bsnn_dataset_free(ds);
+    bsnn_model_free(m);
+}
+
+/* The loss is readable as BSNN_MODEL_LOSS (0 for none), settable through
+ * bsnn_model_set as through bsnn_model_set_loss, and NONE is not a loss. */
+Test(model, loss_setting_reads_none_then_the_chosen_loss)
+{
+    bsnn_model *m = bsnn_model_create(2);
+    double v = -1;
+    cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_LOSS), BSNN_OK);
+    cr_assert_eq(v, BSNN_LOSS_NONE);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_NONE), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_LOSS, BSNN_LOSS_BCE_LOGITS), BSNN_OK);
+    cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_LOSS), BSNN_OK);
+    cr_assert_eq(v, BSNN_LOSS_BCE_LOGITS);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_LOSS, 1.5), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_LOSS, 99), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_LOSS), BSNN_OK);
+    cr_assert_eq(v, BSNN_LOSS_BCE_LOGITS, "a refused value keeps the loss");
+    bsnn_model_free(m);
+}
+
+/* A model 2 -> 3 (tanh) -> n_out dense, then `last` as an activation layer
+ * unless LINEAR; `first` is set as the loss before any layer (NONE: not). */
+static bsnn_model *ending_with(size_t n_out, bsnn_activation last, bsnn_loss first)
+{
+    bsnn_model *m = bsnn_model_create(2);
+    if (first != BSNN_LOSS_NONE)
+        cr_assert_eq(bsnn_model_set_loss(m, first), BSNN_OK, "nothing to conflict with yet");
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(3)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(n_out)), BSNN_OK);
+    if (last != BSNN_ACT_LINEAR)
+        cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(last)), BSNN_OK);
+    return m;
+}
+
+/* Combinations that train silently wrong in 0.2.0: SOFTMAX_CE over one
+ * output (loss 0, nothing learned), a softmax layer before SOFTMAX_CE and a
+ * sigmoid layer before BCE_LOGITS (the loss applies it again). Refused
+ * whichever comes first: set_loss after the layers is BSNN_E_ARG and keeps
+ * the old loss; layers after set_loss make every training entry point
+ * BSNN_E_STATE. Each message says why. */
+Test(model, impossible_loss_and_last_layer_pairs_are_refused_in_either_order)
+{
+    const struct {
+        size_t n_out;
+        bsnn_activation last;
+        bsnn_loss loss;
+        const char *why;
+    } bad[] = {{1, BSNN_ACT_LINEAR, BSNN_LOSS_SOFTMAX_CE, "over one output is always 0"},
+               {1, BSNN_ACT_TANH, BSNN_LOSS_SOFTMAX_CE, "over one output is always 0"},
+               {3, BSNN_ACT_SOFTMAX, BSNN_LOSS_SOFTMAX_CE, "applies the softmax itself"},
+               {1, BSNN_ACT_SIGMOID, BSNN_LOSS_BCE_LOGITS, "applies the sigmoid itself"},
+               {3, BSNN_ACT_SIGMOID, BSNN_LOSS_BCE_LOGITS, "applies the sigmoid itself"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bsnn_model *m = ending_with(bad[i].n_out, bad[i].last, BSNN_LOSS_MSE);
+        cr_assert_eq(bsnn_model_set_loss(m, bad[i].loss), BSNN_E_ARG, "case %zu", i);
+        cr_assert(strstr(bsnn_last_error(), bad[i].why) != NULL, "case %zu: %s", i,
+                  bsnn_last_error());
+        double v = 0;
+        cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_LOSS), BSNN_OK);
+        cr_assert_eq(v, BSNN_LOSS_MSE, "case %zu: the old loss is kept", i);
+        bsnn_model_free(m);
+        m = ending_with(bad[i].n_out, bad[i].last, bad[i].loss);
+        training_refused(m, BSNN_E_STATE, bad[i].why);
+        bsnn_model_free(m);
+    }
+    /* what stays allowed: these outputs with MSE, a softmax or sigmoid that
+     * is not last, several outputs under SOFTMAX_CE */
+    bsnn_model *ok1 = ending_with(3, BSNN_ACT_SOFTMAX, BSNN_LOSS_MSE);
+    bsnn_model *ok2 = ending_with(1, BSNN_ACT_SIGMOID, BSNN_LOSS_MSE);
+    cr_assert_eq(bsnn_model_add(ok1, bsnn_layer_dense(2)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(ok1, BSNN_LOSS_SOFTMAX_CE), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_add(ok2, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(ok2, BSNN_LOSS_BCE_LOGITS), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_model_free(ok1);
+    bsnn_model_free(ok2);
+}
+
+/* "dataset targets hold a bad class index" named nothing. The message now
+ * gives the row, the value and the valid range, for datasets and for a
+ * train step's y; a non-finite target names its row and column. */
+Test(model, bad_class_index_messages_name_the_row_value_and_range)
+{
+    bsnn_model *m = ending_with(3, BSNN_ACT_LINEAR, BSNN_LOSS_SOFTMAX_CE);
+    float x[8] = {0, 1, 1, 0, 1, 1, 0, 0}, y[4] = {0, 2, 5, 1};
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, 4, 2, 1);
+    bsnn_optimizer *opt = sgd(0.1);
+    bsnn_scheduler *s = bsnn_scheduler_create(4);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 1, NULL, NULL), BSNN_E_ARG);
+    const char *msg = bsnn_last_error();
+    cr_assert(strstr(msg, "row 2") && strstr(msg, "holds 5") && strstr(msg, "0..2"), "%s", msg);
+    float y2[4] = {0, 1.5f, 1, 1};
+    bsnn_tensor *tx = tu_wrap(x, 4, 2), *ty = tu_wrap(y2, 4, 1);
+    cr_assert_eq(bsnn_model_train_step(NULL, m, opt, tx, ty), BSNN_E_ARG);
+    msg = bsnn_last_error();
+    cr_assert(strstr(msg, "y row 1") && strstr(msg, "1.5") && strstr(msg, "0..2"), "%s", msg);
+    y2[1] = NAN;
+    cr_assert_eq(bsnn_model_train_step(NULL, m, opt, tx, ty), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "row 1, column 0") != NULL, "%s", bsnn_last_error());
+    bsnn_tensor_free(tx);
+    bsnn_tensor_free(ty);
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_dataset_free(ds);
+    bsnn_model_free(m);
 }

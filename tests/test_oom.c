@@ -158,6 +158,7 @@ static void add_dropout(bsnn_model *m, double rate)
 static void bn_dropout_part(objects *o)
 {
     MAKE(o->bn, bsnn_model_create(4));
+    STEP(bsnn_model_set_loss(o->bn, BSNN_LOSS_MSE));
     add_dense(o->bn, 5);
     add_batchnorm(o->bn);
     add_activation(o->bn, BSNN_ACT_RELU);
@@ -177,6 +178,7 @@ static void scenario(objects *o)
     MAKE(o->ds, bsnn_dataset_parity(4));
     STEP(bsnn_dataset_split(&o->train, &o->test, o->ds, 0.75, 3));
     MAKE(o->m, bsnn_model_create(4));
+    STEP(bsnn_model_set_loss(o->m, BSNN_LOSS_MSE));
     add_dense(o->m, 6);
     add_activation(o->m, BSNN_ACT_TANH);
     add_dense(o->m, 1);

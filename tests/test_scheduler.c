@@ -547,3 +547,31 @@ Test(scheduler, accumulated_steps_allocate_nothing_in_steady_state)
     bsnn_dataset_free(ds);
     tu_restore_allocator();
 }
+
+/* Issue 10, item 5: seek(s, SIZE_MAX, 0) replayed one shuffle per epoch and
+ * never returned. Seeks that would replay more than 2^28 samples are
+ * refused at once, naming the epoch, and leave the position as it was; the
+ * limit is (epoch + 1) * N <= 2^28, checked at its edge for several N. */
+Test(scheduler, seek_beyond_the_replay_bound_is_refused_at_once, .timeout = 10)
+{
+    const size_t ns[] = {1, 7, 1000, 60000};
+    const size_t limit = (size_t)1 << 28;
+    for (size_t i = 0; i < 4; i++) {
+        bsnn_scheduler *s = bsnn_scheduler_create(ns[i]);
+        cr_assert_not_null(s);
+        const size_t *idx;
+        size_t count;
+        int end;
+        cr_assert_eq(bsnn_scheduler_next(&idx, &count, &end, s), BSNN_OK);
+        size_t total = bsnn_scheduler_total_steps(s), epoch = bsnn_scheduler_epoch(s);
+        const size_t far[] = {SIZE_MAX, SIZE_MAX / 2, limit / ns[i], limit};
+        for (size_t k = 0; k < 4; k++) {
+            cr_assert_eq(bsnn_scheduler_seek(s, far[k], 0), BSNN_E_ARG, "N %zu epoch %zu", ns[i],
+                         far[k]);
+            cr_assert(strstr(bsnn_last_error(), "checkpoint") != NULL, "%s", bsnn_last_error());
+            cr_assert_eq(bsnn_scheduler_total_steps(s), total, "position kept");
+            cr_assert_eq(bsnn_scheduler_epoch(s), epoch);
+        }
+        bsnn_scheduler_free(s);
+    }
+}

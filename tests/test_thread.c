@@ -30,6 +30,7 @@ static void run_job(job *j)
     j->ok = 0;
     bsnn_dataset *ds = bsnn_dataset_parity(4);
     bsnn_model *m = bsnn_model_create(4), *back = NULL;
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_optimizer *opt = bsnn_optimizer_create(j->kind);
     bsnn_scheduler *s = bsnn_scheduler_create(16);
     void *buf = NULL;

@@ -59,7 +59,8 @@ static inline void tu_restore_allocator(void)
     cr_assert_eq(bsnn_set_allocator(NULL, NULL, NULL), BSNN_OK, "%s", bsnn_last_error());
 }
 
-/* A model n_in -> hidden (act) -> n_out (out_act), params from seed. */
+/* A model n_in -> hidden (act) -> n_out (out_act), params from seed, with
+ * MSE chosen (the loss the tests using it were written for). */
 static inline bsnn_model *tu_mlp(size_t n_in, size_t hidden, bsnn_activation act, size_t n_out,
                                  bsnn_activation out_act, uint64_t seed)
 {
@@ -71,6 +72,7 @@ static inline bsnn_model *tu_mlp(size_t n_in, size_t hidden, bsnn_activation act
     if (out_act != BSNN_ACT_LINEAR)
         cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(out_act)), BSNN_OK, "%s",
                      bsnn_last_error());
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK, "%s", bsnn_last_error());
     cr_assert_eq(bsnn_model_init_params(m, seed), BSNN_OK);
     return m;
 }
