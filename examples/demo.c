@@ -91,6 +91,12 @@ static void add_act(bsnn_model *m, bsnn_activation a)
     if (bsnn_model_add(m, bsnn_layer_activation(a)) != BSNN_OK) die("add activation");
 }
 
+/* Every model of the study chooses its loss explicitly. */
+static void set_loss(bsnn_model *m, bsnn_loss loss)
+{
+    if (bsnn_model_set_loss(m, loss) != BSNN_OK) die("loss");
+}
+
 /* A trainer: model, SGD at lr, scheduler with batch b over ds. */
 typedef struct run {
     bsnn_model *m;
@@ -179,6 +185,7 @@ static void parity_study(void)
             add_act(m, BSNN_ACT_SIGMOID);
             add_dense(m, 1, -1, 0, 0, 0);
             add_act(m, BSNN_ACT_SIGMOID);
+            set_loss(m, BSNN_LOSS_MSE); /* the classic backprop setting */
             bsnn_model_init_params(m, (uint64_t)sd + 1);
             run r = run_make(m, lr, ds, batches[k], 1, 0, (uint64_t)sd + 1);
             double *c = curve + ((size_t)k * (size_t)seeds + (size_t)sd) * (max_epochs + 1);
@@ -292,6 +299,7 @@ static void toy_study(void)
             add_dense(m, 16, -1, 0, 0, 0);
             add_act(m, BSNN_ACT_TANH);
             add_dense(m, 1, -1, 0, 0, 0);
+            set_loss(m, BSNN_LOSS_MSE); /* regression */
             bsnn_model_init_params(m, (uint64_t)sd + 1);
             run r = run_make(m, lr, tr, batches[k], 1, 0, (uint64_t)sd + 1);
             for (size_t e = 0; e < epochs; e++) epoch(&r, tr);
@@ -373,6 +381,7 @@ static bsnn_model *playground_net(uint64_t seed)
     add_act(m, BSNN_ACT_TANH);
     add_dense(m, 1, BSNN_INIT_UNIFORM, -0.5, 0.5, 0.1);
     add_act(m, BSNN_ACT_TANH);
+    set_loss(m, BSNN_LOSS_MSE); /* the Playground's square loss */
     bsnn_model_set(m, BSNN_MODEL_THRESHOLD, 0.0); /* labels are +1 / -1 */
     bsnn_model_init_params(m, seed);
     return m;
@@ -643,7 +652,7 @@ static bsnn_model *fm_model(const fm_ctx *c)
     add_dense(m, c->hidden, BSNN_INIT_HE_UNIFORM, 0, 0, 0);
     add_act(m, BSNN_ACT_RELU);
     add_dense(m, 10, -1, 0, 0, 0);
-    bsnn_model_set_loss(m, BSNN_LOSS_SOFTMAX_CE);
+    set_loss(m, BSNN_LOSS_SOFTMAX_CE); /* targets: one column of class indices */
     bsnn_model_init_params(m, 1);
     return m;
 }

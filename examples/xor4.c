@@ -50,6 +50,7 @@ static bsnn_model *make_net(uint64_t seed)
     bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID));
     bsnn_model_add(m, bsnn_layer_dense(1));
     bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID));
+    bsnn_model_set_loss(m, BSNN_LOSS_MSE); /* NULL m: run() reports the failure */
     bsnn_model_init_params(m, seed);
     return m;
 }

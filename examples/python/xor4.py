@@ -16,6 +16,7 @@ for name, res, args in [
     ("bsnn_layer_dense", P, [C.c_size_t]),
     ("bsnn_layer_activation", P, [C.c_int]),
     ("bsnn_model_add", C.c_int, [P, P]),
+    ("bsnn_model_set_loss", C.c_int, [P, C.c_int]),
     ("bsnn_optimizer_create", P, [C.c_int]),
     ("bsnn_optimizer_set", C.c_int, [P, C.c_int, C.c_double]),
     ("bsnn_scheduler_create", P, [C.c_size_t]),
@@ -28,23 +29,24 @@ for name, res, args in [
     fn = getattr(lib, name)
     fn.restype, fn.argtypes = res, args
 
-SIGMOID, SGD, OPT_LR, SCHED_BATCH_SIZE, SCHED_SEED = 1, 1, 1, 1, 4  # from bsnn.h
+SIGMOID, SGD, OPT_LR, SCHED_BATCH_SIZE, SCHED_SEED, LOSS_MSE = 1, 1, 1, 1, 4, 1  # from bsnn.h
 
 data = lib.bsnn_dataset_parity(4)
 net = lib.bsnn_model_create(4)
 for layer in (lib.bsnn_layer_dense(8), lib.bsnn_layer_activation(SIGMOID),
               lib.bsnn_layer_dense(1), lib.bsnn_layer_activation(SIGMOID)):
     assert lib.bsnn_model_add(net, layer) == 0, lib.bsnn_last_error()
+assert lib.bsnn_model_set_loss(net, LOSS_MSE) == 0, lib.bsnn_last_error()  # required
 sgd = lib.bsnn_optimizer_create(SGD)
-lib.bsnn_optimizer_set(sgd, OPT_LR, 2.0)
+assert lib.bsnn_optimizer_set(sgd, OPT_LR, 2.0) == 0, lib.bsnn_last_error()
 batches = lib.bsnn_scheduler_create(16)
-lib.bsnn_scheduler_set(batches, SCHED_BATCH_SIZE, 16)  # full batch: gradient descent
+assert lib.bsnn_scheduler_set(batches, SCHED_BATCH_SIZE, 16) == 0  # full batch: gradient descent
 steps = C.c_size_t()
 st = lib.bsnn_model_train(C.byref(steps), net, sgd, batches, data, 20000, None, None)
 if st != 0:
     sys.exit("bsnn_model_train: " + lib.bsnn_last_error().decode())
 loss, acc = C.c_double(), C.c_double()
-lib.bsnn_model_evaluate(C.byref(loss), C.byref(acc), net, data, 16)
+assert lib.bsnn_model_evaluate(C.byref(loss), C.byref(acc), net, data, 16) == 0
 print("bsnn %s from Python: %d updates, loss %.5f, accuracy %.2f"
       % (lib.bsnn_version_string().decode(), steps.value, loss.value, acc.value))
 for free, obj in (("bsnn_scheduler_free", batches), ("bsnn_optimizer_free", sgd),
