@@ -8,6 +8,8 @@
  */
 #include "refnet.h"
 
+#include <stdio.h>
+
 static bsnn_optimizer *sgd(double lr)
 {
     bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
