@@ -436,6 +436,10 @@ static inline float *bsnn__at(float *base, size_t off) { return base ? base + of
  * otherwise; nothing stays open then. (io.c) */
 bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path, const char *who);
 
+/* Tests only: nonzero makes saves skip the unnamed temporary file (Linux
+ * O_TMPFILE) and take the named-file route other systems use. (io.c) */
+extern int bsnn__io_named_temp_only;
+
 /* CRC-32 (IEEE, as zlib) of n bytes, continuing from crc (0 to start). */
 uint32_t bsnn__crc32(uint32_t crc, const void *data, size_t n);
 /* The ops of a layer kind, for loaders; NULL for an unknown kind. Every

@@ -4,10 +4,14 @@
  * with a length and a CRC-32). Writers go through a two-pass byte writer
  * (count, then fill) so every section length is known before it is written;
  * files are replaced atomically (temp file, fsync, rename, fsync of the
- * directory). Readers treat every byte as hostile: each read is bounds
+ * directory; on Linux the temp file is unnamed until it is complete, so a
+ * killed save leaves nothing behind). Readers treat every byte as hostile: each read is bounds
  * checked, each size is checked against the bytes that remain before anything
  * is allocated, and every value is validated through the public setters.
  */
+/* O_TMPFILE (Linux) is a GNU extension of fcntl.h; everything else used
+ * here is POSIX. Without it, saves use the named temporary file. */
+#define _GNU_SOURCE
 #include "internal.h"
 
 #include <errno.h>
@@ -604,22 +608,82 @@ static int open_temp(char *tmp, size_t cap, const char *path)
     return -1;
 }
 
+int bsnn__io_named_temp_only;
+
+/* An unnamed file in path's directory (Linux O_TMPFILE; tmp is scratch
+ * space of cap bytes): until it is linked, a process killed while writing
+ * it leaves nothing behind. -1 where the kernel or file system lacks it. */
+static int open_unnamed(char *tmp, size_t cap, const char *path)
+{
+#ifdef O_TMPFILE
+    if (bsnn__io_named_temp_only) return -1;
+    snprintf(tmp, cap, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    const char *dir = ".";
+    if (slash == tmp) dir = "/";
+    else if (slash) *slash = '\0', dir = tmp;
+    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+#else
+    (void)tmp, (void)cap, (void)path;
+    return -1;
+#endif
+}
+
+/* Give the complete unnamed file fd a fresh temp name beside path (in
+ * tmp), through /proc (linkat with AT_EMPTY_PATH would need a privilege);
+ * the rename over path follows at once. 0, or -1 with errno. */
+static int link_unnamed(int fd, char *tmp, size_t cap, const char *path)
+{
+    static _Atomic unsigned long counter;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmp, cap, "%s.tmp-%ld-u%lu", path, (long)getpid(), counter++);
+        if (linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) return 0;
+        if (errno != EEXIST) return -1;
+    }
+    return -1;
+}
+
+/* Write data to a temp file beside path, durable, under a name in tmp:
+ * unnamed first where possible. *unsupported is set (and nothing is left
+ * behind) when the unnamed route failed for want of support, so the caller
+ * can take the named one. */
+static bsnn_status write_temp(char *tmp, size_t cap, const char *path, const unsigned char *data,
+                              size_t size, int unnamed, int *unsupported, const char *who)
+{
+    int fd = unnamed ? open_unnamed(tmp, cap, path) : open_temp(tmp, cap, path);
+    if (fd < 0) {
+        if (unnamed) return *unsupported = 1, BSNN_OK;
+        return io_fail(who, "cannot create a temporary file beside", path);
+    }
+    bsnn_status st = BSNN_OK;
+    int named = !unnamed; /* a name exists that a failure must remove */
+    if (write_all(fd, data, size) != 0 || fsync(fd) != 0)
+        st = io_fail(who, "cannot write a temporary file beside", path);
+    if (st == BSNN_OK && unnamed) {
+        if (link_unnamed(fd, tmp, cap, path) == 0) named = 1;
+        else *unsupported = 1; /* no /proc: the file vanishes on close */
+    }
+    if (close(fd) != 0 && st == BSNN_OK && !*unsupported)
+        st = io_fail(who, "cannot close", tmp);
+    if (st != BSNN_OK && named) unlink(tmp);
+    return st;
+}
+
 static bsnn_status write_atomic(const char *path, const unsigned char *data, size_t size,
                                 const char *who)
 {
     size_t cap = strlen(path) + 64;
     char *tmp = bsnn__alloc(cap, who);
     if (tmp == NULL) return BSNN_E_NOMEM;
-    bsnn_status st = BSNN_OK;
-    int fd = open_temp(tmp, cap, path);
-    if (fd < 0) {
-        st = io_fail(who, "cannot create a temporary file beside", path);
-    } else {
-        int bad = write_all(fd, data, size) != 0 || fsync(fd) != 0;
-        if (bad) st = io_fail(who, "cannot write", tmp);
-        if (close(fd) != 0 && !bad) st = io_fail(who, "cannot close", tmp);
-        if (st == BSNN_OK && rename(tmp, path) != 0) st = io_fail(who, "cannot rename over", path);
-        if (st != BSNN_OK) unlink(tmp);
+    int unsupported = 0;
+    bsnn_status st = write_temp(tmp, cap, path, data, size, 1, &unsupported, who);
+    if (st == BSNN_OK && unsupported)
+        st = write_temp(tmp, cap, path, data, size, 0, &unsupported, who);
+    if (st == BSNN_OK && rename(tmp, path) != 0) {
+        st = io_fail(who, "cannot rename over", path);
+        unlink(tmp);
     }
     if (st == BSNN_OK) {
         snprintf(tmp, cap, "%s", path);
