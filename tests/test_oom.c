@@ -2,11 +2,14 @@
  * test_oom.c - out-of-memory injection, the way SQLite tests: run a whole
  * scenario (build a model, train with every update rule, checkpoint and resume,
  * run the batch-size search, evaluate, save and load through files and
- * buffers) with the k-th allocation failing, for
- * k = 1, 2, ... until the scenario completes without reaching k. Every
- * failure must be BSNN_E_NOMEM with a message; because the injected failure
- * is one-shot, repeating the failed call must then succeed (the objects
- * stayed usable); and after freeing everything no byte may be live.
+ * buffers, the search over a batch-norm model too) with the k-th allocation
+ * failing, for k = 1, 2, ... until the scenario completes without reaching
+ * k, in two modes as SQLite's fault simulator has them: one-shot (only the
+ * k-th allocation fails) and persistent (every allocation from the k-th on
+ * fails until the public call that met it returns, so error paths that
+ * allocate are exercised too). Every failure must be BSNN_E_NOMEM with a
+ * message; the failed call repeated with the fault over must succeed (the
+ * objects stayed usable); and after freeing everything no byte may be live.
  */
 #include "testutil.h"
 
@@ -15,9 +18,12 @@
 
 #define MAX_SITES 128
 
-/* Distinct functions that reported an injected failure. */
+/* Distinct functions that reported an injected failure (per mode). */
 static char sites[MAX_SITES][64];
 static size_t n_sites;
+
+/* The public call returned: a persistent fault ends with it. */
+#define FAULT_OVER() (tu_stats.failing = 0)
 
 static void note_site(const char *msg)
 {
@@ -46,6 +52,7 @@ static void check_failure(bsnn_status st, const char *call)
 #define STEP(call)                                                                 \
     do {                                                                           \
         bsnn_status st_ = (call);                                                  \
+        FAULT_OVER();                                                              \
         if (st_ != BSNN_OK) {                                                      \
             check_failure(st_, #call);                                             \
             st_ = (call);                                                          \
@@ -57,6 +64,7 @@ static void check_failure(bsnn_status st, const char *call)
 #define MAKE(var, ctor)                                                            \
     do {                                                                           \
         (var) = (ctor);                                                            \
+        FAULT_OVER();                                                              \
         if ((var) == NULL) {                                                       \
             check_failure(BSNN_E_NOMEM, #ctor);                                    \
             (var) = (ctor);                                                        \
@@ -74,7 +82,7 @@ typedef struct objects {
     bsnn_model *ck_m;
     bsnn_optimizer *ck_opt;
     bsnn_scheduler *ck_s;
-    bsnn_search *search;
+    bsnn_search *search, *bn_search;
     bsnn_model *bn, *bn_back; /* batch norm + dropout */
     bsnn_optimizer *bn_opt;
     void *bn_buf;
@@ -98,6 +106,7 @@ static void free_all(objects *o)
     bsnn_optimizer_free(o->ck_opt);
     bsnn_scheduler_free(o->ck_s);
     bsnn_search_free(o->search);
+    bsnn_search_free(o->bn_search);
     bsnn_model_free(o->bn);
     bsnn_model_free(o->bn_back);
     bsnn_optimizer_free(o->bn_opt);
@@ -111,6 +120,7 @@ static void add_dense(bsnn_model *m, size_t width)
     bsnn_layer *l;
     MAKE(l, bsnn_layer_dense(width));
     bsnn_status st = bsnn_model_add(m, l);
+    FAULT_OVER();
     if (st != BSNN_OK) {
         check_failure(st, "bsnn_model_add(dense)");
         MAKE(l, bsnn_layer_dense(width));
@@ -123,6 +133,7 @@ static void add_activation(bsnn_model *m, bsnn_activation act)
     bsnn_layer *l;
     MAKE(l, bsnn_layer_activation(act));
     bsnn_status st = bsnn_model_add(m, l);
+    FAULT_OVER();
     if (st != BSNN_OK) {
         check_failure(st, "bsnn_model_add(activation)");
         MAKE(l, bsnn_layer_activation(act));
@@ -135,6 +146,7 @@ static void add_batchnorm(bsnn_model *m)
     bsnn_layer *l;
     MAKE(l, bsnn_layer_batchnorm());
     bsnn_status st = bsnn_model_add(m, l);
+    FAULT_OVER();
     if (st != BSNN_OK) {
         check_failure(st, "bsnn_model_add(batchnorm)");
         MAKE(l, bsnn_layer_batchnorm());
@@ -147,6 +159,7 @@ static void add_dropout(bsnn_model *m, double rate)
     bsnn_layer *l;
     MAKE(l, bsnn_layer_dropout(rate));
     bsnn_status st = bsnn_model_add(m, l);
+    FAULT_OVER();
     if (st != BSNN_OK) {
         check_failure(st, "bsnn_model_add(dropout)");
         MAKE(l, bsnn_layer_dropout(rate));
@@ -166,6 +179,14 @@ static void bn_dropout_part(objects *o)
     add_dense(o->bn, 1);
     MAKE(o->bn_opt, bsnn_optimizer_create(BSNN_ADAM));
     STEP(bsnn_model_train(NULL, o->bn, o->bn_opt, o->s, o->train, 2, NULL, NULL));
+    /* The search snapshots parameters AND batch-norm statistics (issue 10:
+     * a failed second snapshot crashed it). */
+    const size_t sizes[2] = {2, 4};
+    size_t best = 0;
+    MAKE(o->bn_search, bsnn_search_create());
+    STEP(bsnn_search_set(o->bn_search, BSNN_SEARCH_BUDGET, 1));
+    STEP(bsnn_search_sweep(&best, o->bn_search, o->bn, o->bn_opt, o->train, o->test, o->s, sizes,
+                           2));
     size_t size = 0;
     STEP(bsnn_model_save_alloc(&o->bn_buf, &size, o->bn));
     STEP(bsnn_model_load_buffer(&o->bn_back, o->bn_buf, size));
@@ -225,30 +246,55 @@ static void scenario(objects *o)
     STEP(bsnn_model_evaluate(&loss, &acc, o->from_file, o->test, 4));
 }
 
-Test(oom, every_allocation_failure_is_nomem_recoverable_and_leak_free, .timeout = 300)
+/* Run the scenario with the k-th allocation failing for k = 1, 2, ...
+ * until it completes untouched; returns the number of failure points
+ * (k - 1) and, in *out_allocs, the allocations of a clean run. */
+static size_t every_failure_point(int persistent, size_t *out_allocs)
 {
     char dir[] = "/tmp/bsnn-oom-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/model.bsnn", dir);
-    size_t k = 1, total_allocs = 0;
+    n_sites = 0;
+    size_t k = 1;
     for (;; k++) {
         objects o = {0};
         tu_count_allocations(k);
+        tu_stats.persistent = persistent;
         scenario(&o);
         free_all(&o);
         cr_assert_eq(tu_stats.live_bytes, 0, "k=%zu: %zu bytes leaked", k, tu_stats.live_bytes);
         cr_assert_eq(tu_stats.allocs - tu_stats.failed, tu_stats.frees, "k=%zu: blocks leaked", k);
         int done = tu_stats.failed == 0;
-        total_allocs = tu_stats.allocs;
+        *out_allocs = tu_stats.allocs;
         tu_restore_allocator();
         if (done) break;
     }
     unlink(path);
     rmdir(dir);
+    return k - 1;
+}
+
+static void report(const char *mode, size_t points, size_t allocs)
+{
     fprintf(stderr,
-            "oom: failed allocations 1..%zu one at a time (%zu allocations in the scenario), "
-            "%zu distinct functions reported NOMEM; every failure recovered, 0 bytes leaked\n",
-            k - 1, total_allocs, n_sites);
+            "oom (%s): failed allocations 1..%zu (%zu allocations in the scenario), %zu distinct "
+            "functions reported NOMEM; every failure recovered, 0 bytes leaked\n",
+            mode, points, allocs, n_sites);
     for (size_t i = 0; i < n_sites; i++) fprintf(stderr, "oom:   %s\n", sites[i]);
-    cr_assert_gt(k, 20, "the scenario allocates");
+}
+
+Test(oom, every_allocation_failure_is_nomem_recoverable_and_leak_free, .timeout = 300)
+{
+    size_t allocs = 0, points = every_failure_point(0, &allocs);
+    report("one-shot", points, allocs);
+    cr_assert_gt(points, 20, "the scenario allocates");
+}
+
+/* Persistent faults: the failing call's own cleanup and retries inside it
+ * meet failures too; still NOMEM, recoverable and leak-free. */
+Test(oom, persistent_allocation_failure_is_nomem_recoverable_and_leak_free, .timeout = 300)
+{
+    size_t allocs = 0, points = every_failure_point(1, &allocs);
+    report("persistent", points, allocs);
+    cr_assert_gt(points, 20, "the scenario allocates");
 }

@@ -13,10 +13,14 @@
 #include <string.h>
 
 /* Counting allocator: allocation count, live bytes, and failure of the
- * fail_at-th allocation (0: never fail). */
+ * fail_at-th allocation (0: never fail). With persistent set, every
+ * allocation after that one fails too while `failing` stays set: the test
+ * clears it when the public call that met the failure returns (SQLite's
+ * persistent fault mode). */
 typedef struct tu_alloc_stats {
     size_t allocs, frees, live_bytes, peak_bytes;
     size_t fail_at, failed;
+    int persistent, failing;
 } tu_alloc_stats;
 
 static tu_alloc_stats tu_stats;
@@ -24,9 +28,10 @@ static tu_alloc_stats tu_stats;
 static void *tu_alloc(void *user, size_t size)
 {
     (void)user;
-    if (tu_stats.fail_at && tu_stats.allocs + 1 == tu_stats.fail_at) {
+    if (tu_stats.failing || (tu_stats.fail_at && tu_stats.allocs + 1 == tu_stats.fail_at)) {
         tu_stats.allocs++;
         tu_stats.failed++;
+        tu_stats.failing = tu_stats.persistent;
         return NULL;
     }
     void *p = malloc(size);
