@@ -22,6 +22,7 @@ static bsnn_optimizer *O2; /* Adam, bound to M2 */
 static bsnn_scheduler *S;  /* 16 samples */
 static bsnn_scheduler *S8; /* 8 samples */
 static bsnn_model *MB;     /* 4 -> dense 3 -> batch norm -> dense 1 */
+static bsnn_model *NL;     /* 4 -> dense 1, no loss chosen */
 static bsnn_layer *BNL;    /* a batch-norm layer not in a model */
 static bsnn_tensor *X, *Y, *XW, *OUT, *OUTW, *OUTR, *X1, *Y1;
 static bsnn_history *H;
@@ -57,6 +58,8 @@ static void setup(void)
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_batchnorm()), BSNN_OK);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(1)), BSNN_OK);
     cr_assert_eq(bsnn_model_set_loss(MB, BSNN_LOSS_MSE), BSNN_OK);
+    NL = bsnn_model_create(4);
+    cr_assert(NL && bsnn_model_add(NL, bsnn_layer_dense(1)) == BSNN_OK);
     H = bsnn_history_create();
     Q = bsnn_search_create();
     cr_assert(E && D && D3 && O && O2 && S && S8 && H && Q);
@@ -73,6 +76,7 @@ static void teardown(void)
     bsnn_tensor_free(X), bsnn_tensor_free(Y), bsnn_tensor_free(XW), bsnn_tensor_free(OUT);
     bsnn_tensor_free(OUTW), bsnn_tensor_free(OUTR), bsnn_tensor_free(X1), bsnn_tensor_free(Y1);
     bsnn_model_free(MB);
+    bsnn_model_free(NL);
     bsnn_layer_free(BNL);
     bsnn_history_free(H);
     bsnn_search_free(Q);
