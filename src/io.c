@@ -14,10 +14,13 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -630,8 +633,8 @@ static int open_unnamed(char *tmp, size_t cap, const char *path)
 }
 
 /* Give the complete unnamed file fd a fresh temp name beside path (in
- * tmp), through /proc (linkat with AT_EMPTY_PATH would need a privilege);
- * the rename over path follows at once. 0, or -1 with errno. */
+ * tmp), through /proc (linkat with AT_EMPTY_PATH would need a privilege).
+ * 0, or -1 with errno. */
 static int link_unnamed(int fd, char *tmp, size_t cap, const char *path)
 {
     static _Atomic unsigned long counter;
@@ -645,30 +648,76 @@ static int link_unnamed(int fd, char *tmp, size_t cap, const char *path)
     return -1;
 }
 
-/* Write data to a temp file beside path, durable, under a name in tmp:
- * unnamed first where possible. *unsupported is set (and nothing is left
- * behind) when the unnamed route failed for want of support, so the caller
- * can take the named one. */
-static bsnn_status write_temp(char *tmp, size_t cap, const char *path, const unsigned char *data,
-                              size_t size, int unnamed, int *unsupported, const char *who)
+/* Write data durably to a fresh temp file beside path: unnamed when
+ * `unnamed` (then *out_fd stays open for publish), else named in tmp. A
+ * failure leaves nothing behind. *unsupported: the unnamed route is not
+ * available here; nothing was written, take the named one. */
+static bsnn_status write_temp(int *out_fd, char *tmp, size_t cap, const char *path,
+                              const unsigned char *data, size_t size, int unnamed,
+                              int *unsupported, const char *who)
 {
     int fd = unnamed ? open_unnamed(tmp, cap, path) : open_temp(tmp, cap, path);
     if (fd < 0) {
         if (unnamed) return *unsupported = 1, BSNN_OK;
         return io_fail(who, "cannot create a temporary file beside", path);
     }
-    bsnn_status st = BSNN_OK;
-    int named = !unnamed; /* a name exists that a failure must remove */
-    if (write_all(fd, data, size) != 0 || fsync(fd) != 0)
-        st = io_fail(who, "cannot write a temporary file beside", path);
-    if (st == BSNN_OK && unnamed) {
-        if (link_unnamed(fd, tmp, cap, path) == 0) named = 1;
-        else *unsupported = 1; /* no /proc: the file vanishes on close */
+    if (write_all(fd, data, size) != 0 || fsync(fd) != 0) {
+        bsnn_status st = io_fail(who, "cannot write a temporary file beside", path);
+        close(fd);
+        if (!unnamed) unlink(tmp);
+        return st;
     }
-    if (close(fd) != 0 && st == BSNN_OK && !*unsupported)
-        st = io_fail(who, "cannot close", tmp);
-    if (st != BSNN_OK && named) unlink(tmp);
-    return st;
+    *out_fd = fd;
+    return BSNN_OK;
+}
+
+/* Put the complete temp file in place: an unnamed one is linked to a temp
+ * name and renamed over path at once (the only moment a kill can leave a
+ * file behind is between those two calls); a named one is renamed. 0 or -1
+ * with errno; *unlinked: an unnamed file could not be linked (no /proc). */
+static int publish(int fd, int unnamed, char *tmp, size_t cap, const char *path, int *unlinked)
+{
+    if (unnamed && link_unnamed(fd, tmp, cap, path) != 0) return *unlinked = 1, -1;
+    if (rename(tmp, path) == 0) return 0;
+    int saved = errno;
+    unlink(tmp);
+    errno = saved;
+    return -1;
+}
+
+/* 1 when name is "<base>.tmp-<pid>-<n>" or "<base>.tmp-<pid>-u<n>" (the
+ * temp names of open_temp and link_unnamed for this base) and that pid is
+ * no longer running: a save that was killed before its rename. */
+static int stale_temp(const char *name, const char *base, size_t base_len)
+{
+    if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp-", 5) != 0) return 0;
+    const char *p = name + base_len + 5;
+    char *end = NULL;
+    long pid = strtol(p, &end, 10);
+    if (end == p || pid <= 0 || *end != '-') return 0;
+    p = end + 1 + (end[1] == 'u');
+    strtoul(p, &end, 10);
+    if (end == p || *end != '\0' || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove what killed saves of path left behind: the unnamed route can
+ * leave its complete file in the microseconds between link and rename, the
+ * named route (and bsnn 0.2) a whole partial file. Only names of this
+ * path's temp files whose process is gone are touched; tmp is scratch. */
+static void sweep_stale(char *tmp, size_t cap, const char *path)
+{
+    snprintf(tmp, cap, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    const char *dir = ".", *base = tmp;
+    if (slash == tmp) dir = "/", base = tmp + 1;
+    else if (slash) *slash = '\0', dir = tmp, base = slash + 1;
+    DIR *d = opendir(dir);
+    if (d == NULL) return;
+    size_t base_len = strlen(base);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (stale_temp(e->d_name, base, base_len)) unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
 }
 
 static bsnn_status write_atomic(const char *path, const unsigned char *data, size_t size,
@@ -677,15 +726,24 @@ static bsnn_status write_atomic(const char *path, const unsigned char *data, siz
     size_t cap = strlen(path) + 64;
     char *tmp = bsnn__alloc(cap, who);
     if (tmp == NULL) return BSNN_E_NOMEM;
-    int unsupported = 0;
-    bsnn_status st = write_temp(tmp, cap, path, data, size, 1, &unsupported, who);
-    if (st == BSNN_OK && unsupported)
-        st = write_temp(tmp, cap, path, data, size, 0, &unsupported, who);
-    if (st == BSNN_OK && rename(tmp, path) != 0) {
+    int fd = -1, unsupported = 0, unlinked = 0;
+    /* The unnamed route: the descriptor stays open until the rename is done. */
+    bsnn_status st = write_temp(&fd, tmp, cap, path, data, size, 1, &unsupported, who);
+    if (st == BSNN_OK && !unsupported && publish(fd, 1, tmp, cap, path, &unlinked) != 0 &&
+        !unlinked)
         st = io_fail(who, "cannot rename over", path);
-        unlink(tmp);
+    if (fd >= 0) close(fd);
+    if (st == BSNN_OK && (unsupported || unlinked)) { /* the named route */
+        st = write_temp(&fd, tmp, cap, path, data, size, 0, &unsupported, who);
+        if (st == BSNN_OK && close(fd) != 0) {
+            st = io_fail(who, "cannot close", tmp);
+            unlink(tmp);
+        }
+        if (st == BSNN_OK && publish(-1, 0, tmp, cap, path, &unlinked) != 0)
+            st = io_fail(who, "cannot rename over", path);
     }
     if (st == BSNN_OK) {
+        sweep_stale(tmp, cap, path);
         snprintf(tmp, cap, "%s", path);
         if (sync_dir(tmp) != 0) st = io_fail(who, "cannot sync the directory of", path);
     }
