@@ -964,12 +964,15 @@ BSNN_API bsnn_dataset *bsnn_dataset_one_hot(const bsnn_dataset *ds, size_t n_cla
 /* Read a CSV file of numbers: fields separated by ',', optional spaces,
  * LF or CRLF line ends, blank lines skipped. header: 1 the first line is a
  * header, 0 it is data, -1 detect it (a header when any of its fields is not
- * a number). target_cols[n_targets] are 0-based column indices that become
- * the targets (in that order); every other column is an input. The file is
- * read twice (count, then fill) so memory is the float arrays only; it must
- * be a regular file, not a pipe. NULL on failure; the message names the
- * file, line and column (a ragged row, a field that is not a finite number,
- * an empty file, a target index out of range). */
+ * a number; a UTF-8 byte-order mark is skipped, and nan / inf are errors,
+ * not header signals). target_cols[n_targets] are 0-based column indices
+ * that become the targets (in that order); every other column is an input.
+ * The file is read twice (count, then fill) so memory is the float arrays
+ * only; it must be a regular file (a FIFO, device or directory is refused at
+ * once, without blocking). NULL on failure; the message names the file, line
+ * and column (a ragged row, a field that is not a number a float can hold:
+ * nan, inf, beyond +-3.4028235e38; an empty file, a target index out of
+ * range). */
 BSNN_API bsnn_dataset *bsnn_dataset_load_csv(const char *path, int header,
                                              const size_t *target_cols, size_t n_targets);
 
@@ -979,9 +982,10 @@ BSNN_API bsnn_dataset *bsnn_dataset_load_csv(const char *path, int header,
  * numbers, one target column holding the class index: see
  * bsnn_dataset_one_hot). max_rows > 0 keeps only the first max_rows items.
  * Gzipped files must be decompressed by the caller (bsnn does not link
- * zlib). NULL on failure; the message names the file and byte offset (bad
- * magic, truncated data, declared sizes larger than the file, counts that
- * differ, non-finite values). */
+ * zlib; a gzip file is named as such). Both must be regular files (refused
+ * at once otherwise). NULL on failure; the message names the file and byte
+ * offset (bad magic, truncated data, declared sizes larger than the file,
+ * counts that differ, non-finite values). */
 BSNN_API bsnn_dataset *bsnn_dataset_load_idx(const char *images_path, const char *labels_path,
                                              size_t max_rows);
 
@@ -997,14 +1001,16 @@ BSNN_API bsnn_dataset *bsnn_dataset_load_idx(const char *images_path, const char
 
 /* Write m to path atomically: a temporary file in the same directory is
  * written, fsync'ed and renamed over path (then the directory is synced), so
- * a crash leaves the old file or the new one, never a torn one. Needs a
- * transient buffer of the file's size. Errors: BSNN_E_NULL, BSNN_E_IO,
- * BSNN_E_NOMEM. */
+ * a crash leaves the old file or the new one, never a torn one. On Linux the
+ * temporary file has no name until complete; temp files of killed saves of
+ * path are removed by the next save (docs/format.md). Needs a transient
+ * buffer of the file's size. Errors: BSNN_E_NULL, BSNN_E_IO, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_save(const bsnn_model *m, const char *path);
 
 /* Read a model written by bsnn_model_save (the model part of a checkpoint
- * file is accepted too) into a new *out, which the caller frees. Errors:
- * BSNN_E_NULL, BSNN_E_IO, BSNN_E_FORMAT, BSNN_E_NOMEM. */
+ * file is accepted too) into a new *out, which the caller frees. path must
+ * be a regular file (a FIFO or device is BSNN_E_IO at once, never a wait).
+ * Errors: BSNN_E_NULL, BSNN_E_IO, BSNN_E_FORMAT, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_load(bsnn_model **out, const char *path);
 
 /* Bytes bsnn_model_save_buffer needs for m, into *out_size. Errors: BSNN_E_NULL. */
