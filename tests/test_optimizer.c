@@ -189,7 +189,6 @@ static double ref_stored(const ref *r, int kind, hp h, int i)
 static bsnn_model *linear_model(void)
 {
     bsnn_model *m = bsnn_model_create(NI);
-    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     cr_assert_not_null(m);
     cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(NO)), BSNN_OK, "%s", bsnn_last_error());
     cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK, "%s", bsnn_last_error());
@@ -703,7 +702,6 @@ static size_t parity_updates(int kind, double lr, size_t max_updates)
 {
     bsnn_dataset *ds = bsnn_dataset_parity(4);
     bsnn_model *m = bsnn_model_create(4);
-    bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dense(8));
     bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_SIGMOID));
     bsnn_model_add(m, bsnn_layer_dense(1));
