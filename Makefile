@@ -200,15 +200,24 @@ docs-optimizers: deps $(OUT)/examples/optimizers
 # float, so results stay bit-identical to scalar code.
 $(foreach f,dense activation error fused,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
 
-BENCH_PKGS := libfann-dev python3-torch python3-matplotlib
+BENCH_PKGS := libfann-dev python3-torch python3-matplotlib dataset-fashion-mnist
 BENCH_DIR := $(OUT)/bench
-BENCH_CFLAGS := -std=c11 $(OPT) -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -Iinclude
+BENCH_CFLAGS := -std=c11 $(OPT) $(WARN) -D_POSIX_C_SOURCE=200809L -Iinclude
+BENCH_QUICK := $(if $(filter 1,$(QUICK)),--quick)
+# The real run reads Debian's Fashion-MNIST, decompressed into the build dir
+# (bsnn's IDX loader reads uncompressed files; PyTorch reads the same copies).
+FASHION_SRC := /usr/share/datasets/fashion-mnist
+FASHION_FILES := $(addprefix $(BENCH_DIR)/fashion/,train-images-idx3-ubyte \
+    train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+BENCH_BSNN_PROGS := $(addprefix $(BENCH_DIR)/,bench_bsnn bench_machine bench_fashion)
+.PHONY: bench-fashion
 
 bench-deps:
 	@missing=; \
 	printf '#include <floatfann.h>\nint main(void){return 0;}\n' | $(CC) -x c - -o /dev/null -lfloatfann 2>/dev/null \
 	    || missing="$$missing libfann-dev"; \
 	/usr/bin/python3 -c 'import torch' 2>/dev/null || missing="$$missing python3-torch"; \
+	[ -f $(FASHION_SRC)/t10k-labels-idx1-ubyte.gz ] || missing="$$missing dataset-fashion-mnist"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "make bench: installing$$missing"; \
@@ -218,7 +227,7 @@ bench-deps:
 	    echo "    apt-get install -y $(BENCH_PKGS)"; exit 1; \
 	fi
 
-$(BENCH_DIR)/bench_bsnn: tests/bench/bench_bsnn.c tests/bench/bench_common.h $(STATIC_LIB)
+$(BENCH_BSNN_PROGS): $(BENCH_DIR)/%: tests/bench/%.c tests/bench/bench_common.h $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(STATIC_LIB) $(BLIS_LIBS)
 
@@ -226,8 +235,18 @@ $(BENCH_DIR)/bench_fann: tests/bench/bench_fann.c tests/bench/bench_common.h | b
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lfloatfann -lm
 
-bench: deps bench-deps $(BENCH_DIR)/bench_bsnn $(BENCH_DIR)/bench_fann
-	/usr/bin/python3 tests/bench/run.py $(BENCH_DIR) $(if $(filter 1,$(QUICK)),--quick)
+$(FASHION_FILES): $(BENCH_DIR)/fashion/%: | bench-deps
+	@mkdir -p $(@D)
+	gzip -dc $(FASHION_SRC)/$*.gz > $@.tmp && mv $@.tmp $@
+
+# Everything: machine, steps, the real run and the targets table.
+bench: deps bench-deps $(BENCH_BSNN_PROGS) $(BENCH_DIR)/bench_fann $(FASHION_FILES)
+	/usr/bin/python3 tests/bench/run.py $(BENCH_DIR) $(BENCH_QUICK)
+
+# The real run alone (its results beside the full run's, not over them).
+bench-fashion: deps bench-deps $(BENCH_BSNN_PROGS) $(FASHION_FILES)
+	/usr/bin/python3 tests/bench/run.py $(BENCH_DIR) --only fashion $(BENCH_QUICK) \
+	    --out $(BENCH_DIR)/results-fashion.jsonl
 
 # The plot in docs/ is drawn from the last full run's results.
 bench-plot:

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static double bench_now(void)
+static inline double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -20,7 +20,7 @@ static double bench_now(void)
 
 /* Reset the kernel's resident-set high-water mark (Linux >= 4.0), so the
  * peak read afterwards belongs to the run that follows. */
-static void bench_reset_peak_rss(void)
+static inline void bench_reset_peak_rss(void)
 {
     FILE *f = fopen("/proc/self/clear_refs", "w");
     if (f) {
@@ -30,7 +30,7 @@ static void bench_reset_peak_rss(void)
 }
 
 /* VmHWM of this process in bytes (0 if unknown). */
-static long long bench_peak_rss(void)
+static inline long long bench_peak_rss(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -45,7 +45,7 @@ static long long bench_peak_rss(void)
 /* A small deterministic generator so every program draws the same kind of
  * data without depending on a library's RNG. */
 static uint64_t bench_rng = 0x9E3779B97F4A7C15ull;
-static float bench_uniform(void)
+static inline float bench_uniform(void)
 {
     bench_rng ^= bench_rng << 13;
     bench_rng ^= bench_rng >> 7;
@@ -54,7 +54,7 @@ static float bench_uniform(void)
 }
 
 /* Parse "wide" / "tiny" into layer widths; returns the number of widths. */
-static int bench_net(const char *name, int widths[4])
+static inline int bench_net(const char *name, int widths[4])
 {
     if (strcmp(name, "wide") == 0) {
         widths[0] = 784, widths[1] = 1024, widths[2] = 1024, widths[3] = 10;
@@ -72,7 +72,7 @@ typedef struct bench_args {
     double min_time;
 } bench_args;
 
-static int bench_parse(bench_args *a, int argc, char **argv)
+static inline int bench_parse(bench_args *a, int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: %s wide|tiny THREADS MIN_TIME BATCH...\n", argv[0]);
@@ -87,7 +87,7 @@ static int bench_parse(bench_args *a, int argc, char **argv)
 
 /* Run step(ctx) until min_time seconds have passed (after `warm` warm-up
  * steps); returns seconds per step and the step count in *out_steps. */
-static double bench_time(void (*step)(void *), void *ctx, double min_time, int warm,
+static inline double bench_time(void (*step)(void *), void *ctx, double min_time, int warm,
                          long *out_steps)
 {
     for (int i = 0; i < warm; i++) step(ctx);

@@ -3,8 +3,9 @@
     /usr/bin/python3 tests/bench/plot.py results.jsonl out.svg
 
 One panel per net (wide 784-1024-1024-10, tiny 2-8-8-1), log-log axes, a
-line per implementation and thread count; bars from the min and max of the
-repeats.
+line per implementation and thread count (bsnn with plain SGD, PyTorch as
+installed and with BLIS's AVX-512 configuration forced, FANN); bars from the
+min and max of the repeats.
 """
 import json
 import sys
@@ -14,19 +15,22 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-STYLE = {"bsnn": ("tab:blue", "o"), "pytorch": ("tab:orange", "s"), "fann": ("tab:green", "^")}
-LABEL = {"bsnn": "bsnn", "pytorch": "PyTorch", "fann": "FANN"}
+STYLE = {"bsnn": ("tab:blue", "o"), "pytorch": ("tab:orange", "s"),
+         "pytorch-skx": ("tab:red", "D"), "fann": ("tab:green", "^")}
+LABEL = {"bsnn": "bsnn", "pytorch": "PyTorch (BLIS as installed)",
+         "pytorch-skx": "PyTorch (BLIS skx forced)", "fann": "FANN"}
 
 
 def main():
     src, out = sys.argv[1], sys.argv[2]
     rows = [json.loads(l) for l in open(src) if l.strip()]
+    rows = [r for r in rows if "samples_per_s" in r]  # the step rows
     machine = rows[0].get("machine", "") if rows else ""
     date = rows[0].get("date", "") if rows else ""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, net, title in ((axes[0], "wide", "wide 784-1024-1024-10 (ReLU, softmax CE)"),
                            (axes[1], "tiny", "tiny 2-8-8-1 (tanh, MSE)")):
-        for impl in ("bsnn", "pytorch", "fann"):
+        for impl in STYLE:
             # FANN is single-threaded: its 2-thread runs only repeat the 1-thread ones.
             for threads, ls in ((1, "-"), (2, "--")) if impl != "fann" else ((1, "-"),):
                 pts = sorted((r["batch"], r) for r in rows
