@@ -215,7 +215,7 @@ static void parse_args(opts *o, int argc, char **argv)
         else if (strcmp(a, "--batch") == 0) o->batch = parse_size(a, v, 1, SIZE_MAX >> 8);
         else if (strcmp(a, "--epochs") == 0) o->epochs = parse_size(a, v, 1, 100000000);
         else if (strcmp(a, "--search-epochs") == 0) o->search_epochs = parse_size(a, v, 1, 100000);
-        else if (strcmp(a, "--seed") == 0) o->seed = parse_size(a, v, 0, (size_t)1 << 53);
+        else if (strcmp(a, "--seed") == 0) o->seed = parse_size(a, v, 0, SIZE_MAX);
         else if (strcmp(a, "--threads") == 0) o->threads = (int)parse_size(a, v, 1, 256);
         else if (strcmp(a, "--noise") == 0) {
             o->noise = parse_double(a, v);
@@ -442,7 +442,7 @@ static size_t search_batch(const opts *o, bsnn_model *m, bsnn_optimizer *opt, co
     bsnn_search_set(se, BSNN_SEARCH_BUDGET_KIND, BSNN_BUDGET_EPOCHS);
     bsnn_search_set(se, BSNN_SEARCH_BUDGET, (double)o->search_epochs);
     bsnn_search_set(se, BSNN_SEARCH_METRIC, classify ? BSNN_METRIC_VAL_ACCURACY : BSNN_METRIC_VAL_LOSS);
-    bsnn_search_set(se, BSNN_SEARCH_SEED, (double)o->seed);
+    bsnn_search_set_seed(se, o->seed);
     size_t best = 0;
     if (bsnn_search_run(&best, se, m, opt, tr, val, NULL) != BSNN_OK) fail("search");
     for (size_t i = 0; i < bsnn_search_count(se) && !o->quiet; i++) {
@@ -483,7 +483,7 @@ int main(int argc, char **argv)
     if (s == NULL) fail("scheduler");
     if (o.full_batch) bsnn_scheduler_set(s, BSNN_SCHED_FULL_BATCH, 1);
     else bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch);
-    bsnn_scheduler_set(s, BSNN_SCHED_SEED, (double)o.seed);
+    bsnn_scheduler_set_seed(s, o.seed);
     if (o.playground) {
         bsnn_scheduler_set(s, BSNN_SCHED_SHUFFLE, 0);
         bsnn_scheduler_set(s, BSNN_SCHED_CARRY_OVER, 1);

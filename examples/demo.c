@@ -116,7 +116,7 @@ static run run_make(bsnn_model *m, double lr, const bsnn_dataset *ds, size_t bat
         bsnn_scheduler_set(r.s, BSNN_SCHED_BATCH_SIZE, (double)batch);
     bsnn_scheduler_set(r.s, BSNN_SCHED_SHUFFLE, shuffle);
     bsnn_scheduler_set(r.s, BSNN_SCHED_CARRY_OVER, carry);
-    bsnn_scheduler_set(r.s, BSNN_SCHED_SEED, (double)seed);
+    bsnn_scheduler_set_seed(r.s, seed);
     return r;
 }
 

@@ -51,7 +51,7 @@ static long updates_to_fit(bsnn_optimizer_kind kind, double lr, size_t batch, ui
         bsnn_model_init_params(m, seed) == BSNN_OK &&
         (lr <= 0.0 || bsnn_optimizer_set(o, BSNN_OPT_LR, lr) == BSNN_OK) &&
         bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch) == BSNN_OK &&
-        bsnn_scheduler_set(s, BSNN_SCHED_SEED, (double)seed) == BSNN_OK) {
+        bsnn_scheduler_set_seed(s, seed) == BSNN_OK) {
         size_t per_epoch = (bsnn_dataset_size(ds) + batch - 1) / batch;
         fit_state fs = {m, ds, 0};
         if (bsnn_model_train(NULL, m, o, s, ds, max_updates / per_epoch, on_event, &fs) == BSNN_OK)

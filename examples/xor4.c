@@ -67,7 +67,7 @@ static int run(const char *name, size_t batch, uint64_t seed, double lr, size_t 
     }
     bsnn_optimizer_set(opt, BSNN_OPT_LR, lr);
     bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch);
-    bsnn_scheduler_set(s, BSNN_SCHED_SEED, (double)seed);
+    bsnn_scheduler_set_seed(s, seed);
     size_t updates_per_epoch = (bsnn_dataset_size(ds) + batch - 1) / batch;
     run_state rs = {m, ds, 2000 * updates_per_epoch / 16 * 4, 0, 0};
     if (rs.report == 0) rs.report = 1;

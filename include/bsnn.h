@@ -5,16 +5,42 @@
  * This header is the manual. Conventions, once, for every declaration below:
  *  - Objects are opaque handles made by bsnn_<object>_create (or a named
  *    constructor) and released by bsnn_<object>_free; free(NULL) is a no-op.
- *  - Functions that can fail return bsnn_status: 0 (BSNN_OK) or a stable
- *    negative code. Constructors return NULL on failure. Either way the reason
- *    is readable with bsnn_last_error() (thread-local) until the next failing
- *    call on the same thread.
- *  - Output arguments are named out / out_*, come first among the outputs, and
- *    are left unchanged when the call fails.
+ *    Objects may be freed in any order.
+ *  - Functions that can fail return bsnn_status: 0 (BSNN_OK) or a negative
+ *    code. Constructors return NULL on failure.
+ *  - Errors: after a failure, bsnn_last_error() gives a message naming the
+ *    function the host called, the argument and the offending value. The
+ *    message is per thread and stays unchanged until a later bsnn call on
+ *    the same thread fails: successful calls never change it. The pointer
+ *    stays valid for the life of the thread.
+ *  - Growth: values of enums (status codes, kinds, settings, columns) are
+ *    explicit and never renumbered or reused, but later versions ADD values
+ *    and flag bits. A host must handle codes and values it does not know
+ *    (bsnn_status_string gives "unknown status" for an unknown code).
+ *  - Output arguments are named out / out_*, come first among the arguments,
+ *    and are left unchanged when the call fails. `**out` means the caller
+ *    owns what is returned there.
  *  - A callback is followed by its `void *user` argument.
- *  - Thread safety: distinct objects may be used from distinct threads at the
- *    same time; one object must not be used by two threads at once. The global
- *    setters (allocator, thread count) are not thread-safe.
+ *  - Settings: each object with numeric settings has bsnn_X_set, bsnn_X_get
+ *    (a double through an enum id) and bsnn_X_bounds, one shape for all:
+ *    (double *out_lo, double *out_hi, unsigned *out_open, kind or object,
+ *    param). A valid value v satisfies lo <= v <= hi, with an end excluded
+ *    when *out_open has BSNN_BOUND_LO_OPEN or BSNN_BOUND_HI_OPEN set; counts,
+ *    flags, enum values, seeds and byte counts must also be whole numbers.
+ *  - Seeds are uint64_t and byte counts size_t. Where one is also a double
+ *    setting (BSNN_*_SEED, BSNN_*_MEMORY_BUDGET), the typed twin
+ *    (bsnn_X_set_seed / _get_seed, bsnn_X_set_memory_budget / _get_...)
+ *    reaches every value; the double form is exact up to 2^53: setting a
+ *    larger or fractional value is refused, and so is reading one (never a
+ *    rounded value).
+ *  - Flags are unsigned bit sets (OR of an enum's values).
+ *  - Thread safety: distinct objects may be used from distinct threads at
+ *    the same time; one object must not be used by two threads at once,
+ *    with one exception: several threads may run inference on ONE model at
+ *    once through bsnn_model_forward_ws / bsnn_model_evaluate_ws, each with
+ *    its own bsnn_workspace, while nothing changes that model. The global
+ *    setters (allocator, thread count) are not thread-safe, and a host
+ *    allocator must be thread-safe when bsnn runs on several threads.
  *  - Nothing in bsnn aborts, exits or prints on the caller's behalf.
  *
  * Compiles as C99, C11 and C++.
@@ -58,7 +84,7 @@ BSNN_API const char *bsnn_version_string(void);
 /* ------------------------------------------------------------------------ */
 
 /* Every fallible call returns one of these. Values are stable: never
- * renumbered, never reused. */
+ * renumbered, never reused; new codes may be added (see the conventions). */
 typedef enum bsnn_status {
     BSNN_OK = 0,
     BSNN_E_NULL = -1,      /* a required pointer or handle was NULL          */
@@ -76,10 +102,29 @@ typedef enum bsnn_status {
  * Unknown values give "unknown status". Never fails. */
 BSNN_API const char *bsnn_status_string(bsnn_status status);
 
-/* The message of the last failure on the calling thread, naming the function,
- * the argument and the offending value. Never NULL ("" if none). The string is
- * owned by bsnn and valid until the next bsnn call on this thread. */
+/* The message of the last failure on the calling thread (its lifetime: see
+ * the conventions above). Never NULL; "" before any failure. */
 BSNN_API const char *bsnn_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Objects and bounds                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bsnn_tensor bsnn_tensor;       /* a float32 array, rank 1-4        */
+typedef struct bsnn_layer bsnn_layer;         /* one stage of a model             */
+typedef struct bsnn_optimizer bsnn_optimizer; /* an update rule and its state     */
+typedef struct bsnn_dataset bsnn_dataset;     /* rows of inputs and targets       */
+typedef struct bsnn_scheduler bsnn_scheduler; /* which rows form each batch       */
+typedef struct bsnn_history bsnn_history;     /* per-epoch training records       */
+typedef struct bsnn_model bsnn_model;         /* a stack of layers, its parameters */
+typedef struct bsnn_workspace bsnn_workspace; /* buffers of one inference thread  */
+typedef struct bsnn_search bsnn_search;       /* the batch-size search            */
+
+/* Bits of *out_open from every bsnn_X_bounds: which end is excluded. */
+typedef enum bsnn_bound_flag {
+    BSNN_BOUND_LO_OPEN = 1,   /* value must be > lo (not >=)                   */
+    BSNN_BOUND_HI_OPEN = 2    /* value must be < hi (not <=)                   */
+} bsnn_bound_flag;
 
 /* ------------------------------------------------------------------------ */
 /* Global settings                                                          */
@@ -87,7 +132,8 @@ BSNN_API const char *bsnn_last_error(void);
 
 /* Allocator hooks. alloc(user, size) returns memory aligned to at least 16
  * bytes or NULL; free(user, ptr, size) releases it, getting back the size
- * requested. bsnn adds its own 64-byte alignment on top. */
+ * requested. bsnn adds its own 64-byte alignment on top. Both must be
+ * thread-safe when bsnn is used from several threads. */
 typedef void *(*bsnn_alloc_fn)(void *user, size_t size);
 typedef void (*bsnn_free_fn)(void *user, void *ptr, size_t size);
 
@@ -110,9 +156,7 @@ BSNN_API int bsnn_get_num_threads(void);
 /* Tensors                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* A float32 array of rank 1 to 4, row-major; dimension 0 is the batch. */
-typedef struct bsnn_tensor bsnn_tensor;
-
+/* bsnn_tensor: float32, rank 1 to 4, row-major; dimension 0 is the batch. */
 #define BSNN_MAX_RANK 4
 
 /* A new zero-filled tensor owning 64-byte aligned storage. shape holds rank
@@ -155,16 +199,18 @@ BSNN_API bsnn_status bsnn_tensor_fill(bsnn_tensor *t, float value);
 /* Layers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* One stage of a model. Made by a constructor below, then handed to
+/* A bsnn_layer is made by a constructor below, then handed to
  * bsnn_model_add, which takes ownership. */
-typedef struct bsnn_layer bsnn_layer;
 
-/* Layer kinds, as reported by bsnn_layer_kind. */
+/* Layer kinds, as reported by bsnn_layer_kind_of. */
 typedef enum bsnn_layer_kind {
+    BSNN_LAYER_NONE = 0,          /* no layer (bsnn_layer_kind_of(NULL))     */
     BSNN_LAYER_DENSE = 1,
     BSNN_LAYER_ACTIVATION = 2,
     BSNN_LAYER_BATCHNORM = 3,
-    BSNN_LAYER_DROPOUT = 4
+    BSNN_LAYER_DROPOUT = 4,
+    BSNN_LAYER_LAYERNORM = 5,
+    BSNN_LAYER_STANDARDIZE = 6
 } bsnn_layer_kind;
 
 /* Elementwise (or row-wise, for softmax) nonlinearities. */
@@ -193,7 +239,7 @@ typedef enum bsnn_init {
     BSNN_INIT_UNIFORM = 8         /* U(lo,hi) from BSNN_LAYER_INIT_LO/HI     */
 } bsnn_init;
 
-/* Numeric settings of a layer, for bsnn_layer_set / bsnn_layer_get. */
+/* Numeric settings of a layer, for bsnn_layer_set / _get / _bounds. */
 typedef enum bsnn_layer_param {
     BSNN_LAYER_INIT = 1,          /* dense: a bsnn_init value                */
     BSNN_LAYER_INIT_LO = 2,       /* dense, BSNN_INIT_UNIFORM: lower bound   */
@@ -201,9 +247,10 @@ typedef enum bsnn_layer_param {
     BSNN_LAYER_BIAS_INIT = 4,     /* dense: initial value of every bias      */
     BSNN_LAYER_SLOPE = 5,         /* leaky relu: negative slope (0.01); elu: alpha (1) */
     BSNN_LAYER_MOMENTUM = 6,      /* batch norm: running-average momentum    */
-    BSNN_LAYER_EPS = 7,           /* batch norm: variance epsilon (1e-5)     */
+    BSNN_LAYER_EPS = 7,           /* batch norm, layer norm: variance epsilon (1e-5) */
     BSNN_LAYER_RATE = 8,          /* dropout: probability of dropping [0,1)  */
-    BSNN_LAYER_SEED = 9,          /* dropout: mask generator seed            */
+    BSNN_LAYER_SEED = 9,          /* dropout: mask generator seed (0; typed:
+                                     bsnn_layer_set_seed)                    */
     BSNN_LAYER_L1 = 10,           /* dense: L1 penalty on weights (0)        */
     BSNN_LAYER_L2 = 11            /* dense: L2 penalty on weights (0)        */
 } bsnn_layer_param;
@@ -233,10 +280,29 @@ BSNN_API bsnn_layer *bsnn_layer_batchnorm(void);
 /* Inverted dropout, width unchanged: in training mode each element is zeroed
  * with probability rate and the kept ones are scaled by 1 / (1 - rate); in
  * evaluation mode the identity. Masks come from the layer's generator,
- * seeded by BSNN_LAYER_SEED (default 0) mixed with the layer's position in
- * the parameter arena, restarted by bsnn_model_init_params and by setting
- * the seed. NULL when rate is not in [0, 1) or out of memory. */
+ * seeded by its seed (BSNN_LAYER_SEED, default 0) mixed with the layer's
+ * position in the parameter arena, restarted by bsnn_model_init_params and
+ * by setting the seed. NULL when rate is not in [0, 1) or out of memory. */
 BSNN_API bsnn_layer *bsnn_layer_dropout(double rate);
+
+/* Layer normalization over the features of each row (Ba, Kiros & Hinton
+ * 2016), width unchanged: y = gamma (x - mean_row) / sqrt(var_row + eps) +
+ * beta with the row's mean and biased variance, eps BSNN_LAYER_EPS (1e-5);
+ * parameters gamma [n] (1 at start) then beta [n] (0), never weight-decayed
+ * under BSNN_DECAY_WEIGHTS. The same in training and evaluation mode, and
+ * independent of the batch: any batch size, one row included, gives each
+ * row the same output. NULL on out of memory. */
+BSNN_API bsnn_layer *bsnn_layer_layernorm(void);
+
+/* Fixed per-feature standardisation, width count: y = (x - mean) / std, with
+ * mean[count] and std[count] copied into the layer (finite, std > 0). No
+ * trainable parameters: the statistics are state, saved with the model, left
+ * alone by bsnn_model_init_params and training, so a model trained on
+ * standardised rows predicts right on raw rows (bsnn_dataset_input_stats
+ * computes them). Adding it to a model whose width is not count fails with
+ * BSNN_E_SHAPE. NULL on NULL arrays, count 0, a bad value (named in the
+ * message) or out of memory. */
+BSNN_API bsnn_layer *bsnn_layer_standardize(const float *mean, const float *std, size_t count);
 
 /* Release a layer that was NOT handed to bsnn_model_add. NULL is a no-op.
  * A layer a model owns is left alone (the model frees it): the call records
@@ -244,28 +310,33 @@ BSNN_API bsnn_layer *bsnn_layer_dropout(double rate);
  * bsnn_model_add failed is already freed: do not call this on it. */
 BSNN_API void bsnn_layer_free(bsnn_layer *layer);
 
-/* The kind of a layer, or 0 when layer is NULL. */
-BSNN_API int bsnn_layer_kind_of(const bsnn_layer *layer);
+/* The kind of a layer, or BSNN_LAYER_NONE when layer is NULL. */
+BSNN_API bsnn_layer_kind bsnn_layer_kind_of(const bsnn_layer *layer);
 
 /* Set a numeric setting. Errors: BSNN_E_NULL; BSNN_E_ARG when the setting
  * does not apply to this kind or the value is out of bounds (see
- * bsnn_layer_bounds); BSNN_E_STATE once training has started where the
- * change would be unsafe. */
+ * bsnn_layer_bounds); the old value is kept then. */
 BSNN_API bsnn_status bsnn_layer_set(bsnn_layer *layer, bsnn_layer_param param, double value);
 
-/* Read a numeric setting into *out. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+/* Read a numeric setting into *out. Errors: BSNN_E_NULL, BSNN_E_ARG (also a
+ * seed beyond 2^53: read it with bsnn_layer_get_seed). */
 BSNN_API bsnn_status bsnn_layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param);
 
-/* The valid closed range [*out_lo, *out_hi] of a setting for a layer kind.
- * Errors: BSNN_E_NULL, BSNN_E_ARG when the setting does not apply. */
-BSNN_API bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, bsnn_layer_kind kind,
-                                       bsnn_layer_param param);
+/* The valid range of a setting for a layer kind, as every bsnn_X_bounds (see
+ * the conventions). Errors: BSNN_E_NULL, BSNN_E_ARG when the setting does
+ * not apply to the kind. */
+BSNN_API bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                                       bsnn_layer_kind kind, bsnn_layer_param param);
+
+/* The seed of a layer that has one (dropout: BSNN_LAYER_SEED), every
+ * uint64_t value. Setting it restarts the layer's generator. Errors:
+ * BSNN_E_NULL, BSNN_E_ARG when the kind has no seed. */
+BSNN_API bsnn_status bsnn_layer_set_seed(bsnn_layer *layer, uint64_t seed);
+BSNN_API bsnn_status bsnn_layer_get_seed(uint64_t *out, const bsnn_layer *layer);
 
 /* ------------------------------------------------------------------------ */
 /* Optimizers (update rules)                                                */
 /* ------------------------------------------------------------------------ */
-
-typedef struct bsnn_optimizer bsnn_optimizer;
 
 /* Update rules. Each computes what torch.optim (PyTorch 1.13) computes, with
  * PyTorch's defaults; BSNN_OPT_VARIANT selects the form of Ruder's survey
@@ -289,6 +360,7 @@ typedef struct bsnn_optimizer bsnn_optimizer;
  *  ADAMW     theta *= 1 - lr wd, then ADAM; every parameter (BSNN_OPT_DECAY_SCOPE
  *            can exclude biases and batch-norm gamma/beta)  as ADAM, wd 0.01 */
 typedef enum bsnn_optimizer_kind {
+    BSNN_OPTIMIZER_NONE = 0, /* no optimizer (bsnn_optimizer_kind_of(NULL)) */
     BSNN_SGD = 1,
     BSNN_MOMENTUM = 2,
     BSNN_NESTEROV = 3,
@@ -352,8 +424,9 @@ BSNN_API bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind);
 /* Release an optimizer. NULL is a no-op. */
 BSNN_API void bsnn_optimizer_free(bsnn_optimizer *opt);
 
-/* The kind an optimizer was created with, or 0 when opt is NULL. */
-BSNN_API int bsnn_optimizer_kind_of(const bsnn_optimizer *opt);
+/* The kind an optimizer was created with, or BSNN_OPTIMIZER_NONE when opt
+ * is NULL. */
+BSNN_API bsnn_optimizer_kind bsnn_optimizer_kind_of(const bsnn_optimizer *opt);
 
 /* Set a hyperparameter; takes effect at the next update. Errors:
  * BSNN_E_NULL; BSNN_E_ARG when the parameter does not apply to this rule, the
@@ -367,10 +440,10 @@ BSNN_API bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param para
 BSNN_API bsnn_status bsnn_optimizer_get(double *out, const bsnn_optimizer *opt,
                                         bsnn_opt_param param);
 
-/* The valid range of a hyperparameter for a rule: value must satisfy
- * lo <= value <= hi, except that an open bound is reported with *out_open
- * bit 1 (lo excluded) and bit 2 (hi excluded). Errors: BSNN_E_NULL, BSNN_E_ARG. */
-BSNN_API bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, int *out_open,
+/* The valid range of a hyperparameter for a rule, as every bsnn_X_bounds
+ * (e.g. lr: (0, 1e6], *out_open == BSNN_BOUND_LO_OPEN). Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (unknown kind, or a parameter the rule does not use). */
+BSNN_API bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                                            bsnn_optimizer_kind kind, bsnn_opt_param param);
 
 /* Forget the accumulated state (moments, step count) and the binding to a
@@ -381,8 +454,8 @@ BSNN_API bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt);
 /* Datasets                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Rows of inputs with their targets, stored as two row-major float arrays. */
-typedef struct bsnn_dataset bsnn_dataset;
+/* bsnn_dataset: rows of inputs with their targets, stored as two row-major
+ * float arrays; made from arrays, generators or files. */
 
 /* A dataset holding copies of n rows: inputs x [n][n_inputs] and targets
  * y [n][n_targets]. NULL on NULL arrays, zero sizes, non-finite values or out
@@ -415,480 +488,7 @@ BSNN_API bsnn_status bsnn_dataset_split(bsnn_dataset **out_first, bsnn_dataset *
                                         const bsnn_dataset *ds, double fraction,
                                         uint64_t seed);
 
-/* ------------------------------------------------------------------------ */
-/* Batch scheduler                                                          */
-/* ------------------------------------------------------------------------ */
-
-/* Decides which samples form each batch of an epoch and how the batch size
- * evolves. Iterate it by hand with bsnn_scheduler_next, or hand it to
- * bsnn_model_train. */
-typedef struct bsnn_scheduler bsnn_scheduler;
-
-/* Settings, for bsnn_scheduler_set / _get / _bounds. */
-typedef enum bsnn_sched_param {
-    BSNN_SCHED_BATCH_SIZE = 1,  /* samples per batch, 1..N (default 32, clamped to N) */
-    BSNN_SCHED_FULL_BATCH = 2,  /* 1: every batch is all N samples (GD)      */
-    BSNN_SCHED_SHUFFLE = 3,     /* 1: new random order each epoch (default 1) */
-    BSNN_SCHED_SEED = 4,        /* shuffle seed, an integer (default 0)      */
-    BSNN_SCHED_DROP_LAST = 5,   /* 1: skip the partial last batch (default 0) */
-    BSNN_SCHED_CARRY_OVER = 6,  /* 1: Playground batching: the partial last
-                                   batch joins the next epoch's first batch  */
-    /* Batch-size schedule (docs/scheduler.md has every formula). */
-    BSNN_SCHED_BATCH_SCHEDULE = 7, /* a bsnn_batch_schedule (default CONSTANT) */
-    BSNN_SCHED_GROWTH_FACTOR = 8,  /* GEOMETRIC: factor f > 1 (default 2)      */
-    BSNN_SCHED_GROWTH_EVERY = 9,   /* GEOMETRIC: every k >= 1 epochs (default 1) */
-    BSNN_SCHED_BATCH_CAP = 10,     /* GEOMETRIC: largest batch, BATCH_SIZE..N
-                                      (default 0: N)                         */
-    /* Learning-rate schedule, scaling and warmup: the lr of each update is
-     * base * schedule(epoch) * scaling(B) * warmup(update). */
-    BSNN_SCHED_LR_SCHEDULE = 11,   /* a bsnn_lr_schedule (default CONSTANT)    */
-    BSNN_SCHED_LR_DECAY = 12,      /* STEP / EXPONENTIAL: factor gamma in (0,1]
-                                      (default 0.1)                          */
-    BSNN_SCHED_LR_STEP_EPOCHS = 13, /* STEP: decay every s >= 1 epochs (10);
-                                      COSINE: period T >= 1 epochs           */
-    BSNN_SCHED_LR_MIN_FACTOR = 14, /* COSINE: floor as a fraction of base [0,1] (0) */
-    BSNN_SCHED_WARMUP_STEPS = 15,  /* linear warmup over W >= 0 updates (0: off) */
-    BSNN_SCHED_LR_SCALING = 16,    /* a bsnn_lr_scaling (default NONE)          */
-    BSNN_SCHED_BASE_BATCH = 17,    /* B0 >= 1 of the scaling rule (default 32)  */
-    /* Gradient accumulation and memory. */
-    BSNN_SCHED_MICRO_BATCH = 18,   /* process each batch m >= 1 rows at a time,
-                                      one update per batch (default 0: off)  */
-    BSNN_SCHED_MEMORY_BUDGET = 19  /* bytes bsnn_model_train may use for model,
-                                      optimizer and workspace; batches that do
-                                      not fit are split (default 0: none)    */
-} bsnn_sched_param;
-
-/* Batch-size schedules (BSNN_SCHED_BATCH_SCHEDULE). */
-typedef enum bsnn_batch_schedule {
-    BSNN_BATCH_CONSTANT = 0,  /* BATCH_SIZE every epoch                        */
-    BSNN_BATCH_STEPS = 1,     /* list from bsnn_scheduler_set_batch_steps      */
-    BSNN_BATCH_GEOMETRIC = 2  /* min(cap, floor(B * f^floor(e/k))) (Smith et al.
-                                 2017, "Don't decay the learning rate, increase
-                                 the batch size")                          */
-} bsnn_batch_schedule;
-
-/* Learning-rate schedules (BSNN_SCHED_LR_SCHEDULE); e is the epoch (0-based). */
-typedef enum bsnn_lr_schedule {
-    BSNN_LR_CONSTANT = 0,     /* 1                                             */
-    BSNN_LR_STEP = 1,         /* gamma^floor(e/s)                              */
-    BSNN_LR_EXPONENTIAL = 2,  /* gamma^e                                       */
-    BSNN_LR_COSINE = 3        /* mn + (1-mn)(1+cos(pi min(e,T)/T))/2 (Loshchilov
-                                 and Hutter 2017, without restarts)        */
-} bsnn_lr_schedule;
-
-/* Scaling of the lr with the epoch's batch size B (BSNN_SCHED_LR_SCALING). */
-typedef enum bsnn_lr_scaling {
-    BSNN_SCALE_NONE = 0,      /* 1                                             */
-    BSNN_SCALE_LINEAR = 1,    /* B / B0 (Goyal et al. 2017)                    */
-    BSNN_SCALE_SQRT = 2       /* sqrt(B / B0) (Krizhevsky 2014; Hoffer et al. 2017) */
-} bsnn_lr_scaling;
-
-/* A scheduler over n_samples samples (>= 1) with the defaults above. NULL on
- * n_samples == 0 or out of memory. */
-BSNN_API bsnn_scheduler *bsnn_scheduler_create(size_t n_samples);
-
-/* Release a scheduler. NULL is a no-op. */
-BSNN_API void bsnn_scheduler_free(bsnn_scheduler *s);
-
-/* Change a setting. Batch settings take effect at the start of the next
- * epoch (the current epoch's order and batch size are kept); lr, micro-batch
- * and budget settings at the next update. Errors: BSNN_E_NULL; BSNN_E_ARG for
- * an unknown setting or a value out of bounds (see bsnn_scheduler_bounds;
- * e.g. a batch size of 0 or > N, a growth factor <= 1, a negative warmup);
- * the old value is kept then. */
-BSNN_API bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value);
-
-/* Read a setting into *out. Errors: BSNN_E_NULL, BSNN_E_ARG. */
-BSNN_API bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s,
-                                        bsnn_sched_param param);
-
-/* The next batch: *out_indices points at *out_count sample indices (owned by
- * the scheduler, valid until the next call), and *out_epoch_end is 1 when this
- * batch is the last of its epoch. Errors: BSNN_E_NULL. */
-BSNN_API bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count,
-                                         int *out_epoch_end, bsnn_scheduler *s);
-
-/* Restart at epoch 0, step 0 with the original seed. Errors: BSNN_E_NULL. */
-BSNN_API bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s);
-
-/* Completed epochs, and batches handed out in the current epoch. */
-BSNN_API size_t bsnn_scheduler_epoch(const bsnn_scheduler *s);
-BSNN_API size_t bsnn_scheduler_step(const bsnn_scheduler *s);
-
-/* The batch size the current (or, between epochs, next) epoch uses. */
-BSNN_API size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s);
-
-/* Number of samples the scheduler was made for. */
-BSNN_API size_t bsnn_scheduler_n_samples(const bsnn_scheduler *s);
-
-/* The valid range of a setting for this scheduler (some depend on N and the
- * batch size): value must satisfy lo <= value <= hi, except that an open
- * bound is reported with *out_open bit 1 (lo excluded) and bit 2 (hi
- * excluded). Counts, flags and enum values must also be whole numbers; a
- * batch cap is 0 or in the range. Errors: BSNN_E_NULL, BSNN_E_ARG. */
-BSNN_API bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, int *out_open,
-                                           const bsnn_scheduler *s, bsnn_sched_param param);
-
-/* Batch-size steps for BSNN_BATCH_STEPS: from epoch epochs[i] on, batches
- * hold sizes[i] samples; before epochs[0], BATCH_SIZE. epochs must be
- * strictly increasing, sizes in 1..N; the lists are copied. count 0 clears
- * them. Errors: BSNN_E_NULL, BSNN_E_ARG, BSNN_E_NOMEM (old list kept). */
-BSNN_API bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
-                                                    const size_t *sizes, size_t count);
-
-/* The batch size the schedule gives epoch `epoch` (0-based), ignoring the
- * memory budget (which splits batches, never changes them). 0 if s is NULL. */
-BSNN_API size_t bsnn_scheduler_batch_size_at(const bsnn_scheduler *s, size_t epoch);
-
-/* The learning rate of the update for the batch last returned by
- * bsnn_scheduler_next (before the first call: of the first batch), given the
- * optimizer's base rate base_lr > 0: base_lr * schedule * scaling * warmup.
- * bsnn_model_train uses exactly this. Errors: BSNN_E_NULL, BSNN_E_ARG. */
-BSNN_API bsnn_status bsnn_scheduler_lr(double *out, const bsnn_scheduler *s, double base_lr);
-
-/* Updates (batches) handed out since the start (or reset): the warmup clock. */
-BSNN_API size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s);
-
-/* Move to the start of batch `step` of epoch `epoch`, as if reset and
- * iterated there, so the remaining batches, sizes and lrs are those of an
- * uninterrupted run with the current settings. Errors: BSNN_E_NULL;
- * BSNN_E_ARG when step is beyond the epoch's batches (the scheduler is then
- * reset to epoch 0), or when (epoch + 1) * N exceeds 2^28 samples (nothing
- * changes then: resume long runs from a checkpoint). Cost: one shuffle per
- * skipped epoch, at most about 2 s. */
-BSNN_API bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step);
-
-/* ------------------------------------------------------------------------ */
-/* Models                                                                   */
-/* ------------------------------------------------------------------------ */
-
-/* An ordered stack of layers, its parameters, gradients and workspace. */
-typedef struct bsnn_model bsnn_model;
-
-/* Objectives. Per-sample losses are averaged over the batch. A new model has
- * NONE: training needs a loss chosen with bsnn_model_set_loss.
- *  MSE: 1/2 * sum_j (o_j - t_j)^2 per sample (the classic backprop and
- *       Playground convention; the gradient is o - t).
- *  BCE_LOGITS: binary cross-entropy computed from the LAST LAYER'S RAW
- *       OUTPUT z (logits: no sigmoid layer, refused), targets in [0,1],
- *       summed over outputs: max(z,0) - z t + log(1 + exp(-|z|)).
- *  SOFTMAX_CE: softmax cross-entropy from logits (no softmax layer, refused;
- *       2 or more outputs) via log-sum-exp. Targets: one-hot (or probability)
- *       rows of n_outputs columns, OR one column of class indices
- *       0..n_outputs-1, whole numbers (PyTorch's CrossEntropyLoss with integer
- *       labels; n_outputs times less memory than one-hot).
- *  MSE_MEAN: 1/n_outputs * sum_j (o_j - t_j)^2 per sample, so the batch's
- *       value is the mean over rows AND outputs without the 1/2: PyTorch's
- *       MSELoss, Keras's 'mse' (a PyTorch learning rate means the same). */
-typedef enum bsnn_loss {
-    BSNN_LOSS_NONE = 0,      /* none chosen yet (a new model)              */
-    BSNN_LOSS_MSE = 1,
-    BSNN_LOSS_BCE_LOGITS = 2,
-    BSNN_LOSS_SOFTMAX_CE = 3,
-    BSNN_LOSS_MSE_MEAN = 4
-} bsnn_loss;
-
-/* Numeric settings of a model, for bsnn_model_set / bsnn_model_get. */
-typedef enum bsnn_model_param {
-    BSNN_MODEL_SEED = 1,          /* seed of weight initialisation (default 1)  */
-    BSNN_MODEL_THRESHOLD = 2,     /* one-output accuracy: class = output > this
-                                     (after a sigmoid for BCE_LOGITS); 0.5   */
-    BSNN_MODEL_INIT = 3,          /* default bsnn_init of dense layers          */
-    BSNN_MODEL_TRAINING = 4,      /* 1 training mode, 0 evaluation mode (read)  */
-    BSNN_MODEL_LOSS = 5           /* the bsnn_loss (0: none yet); set = set_loss */
-} bsnn_model_param;
-
-/* A model for rows of n_inputs features, with no loss yet (BSNN_LOSS_NONE):
- * forward works at once; training needs bsnn_model_set_loss first. NULL
- * when n_inputs is 0 or out of memory. */
-BSNN_API bsnn_model *bsnn_model_create(size_t n_inputs);
-
-/* Release a model and every layer it owns. NULL is a no-op. */
-BSNN_API void bsnn_model_free(bsnn_model *m);
-
-/* Append a layer. The layer is CONSUMED whatever the status: on success the
- * model owns it, on failure it is freed (even when m is NULL), so the caller
- * never frees it and bindings must drop their reference after this call.
- * The one exception is a layer that already belongs to a model (BSNN_E_STATE):
- * it stays with that model. New parameters are initialised from the model's
- * seed. Errors: BSNN_E_NULL, BSNN_E_ARG (sizes overflow), BSNN_E_STATE once
- * training has started, BSNN_E_NOMEM. */
-BSNN_API bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer);
-
-/* The i-th layer (0-based), still owned by the model; NULL if out of range. */
-BSNN_API bsnn_layer *bsnn_model_layer(bsnn_model *m, size_t i);
-
-/* Number of layers, inputs and outputs (width of the last layer). */
-BSNN_API size_t bsnn_model_n_layers(const bsnn_model *m);
-BSNN_API size_t bsnn_model_n_inputs(const bsnn_model *m);
-BSNN_API size_t bsnn_model_n_outputs(const bsnn_model *m);
-
-/* Choose the objective; required before training. Errors: BSNN_E_NULL;
- * BSNN_E_ARG for an unknown kind or NONE, and for a loss that cannot work
- * with the current last layer (SOFTMAX_CE over one output, SOFTMAX_CE after
- * a softmax layer, BCE_LOGITS after a sigmoid layer): the message says why
- * and the old loss is kept. Layers added later are checked when training. */
-BSNN_API bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss);
-
-/* Set / read a numeric model setting. Errors: BSNN_E_NULL, BSNN_E_ARG. */
-BSNN_API bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value);
-BSNN_API bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param param);
-
-/* Reinitialise every parameter from `seed` (each layer's initialiser) and
- * reset batch-norm statistics. Errors: BSNN_E_NULL, BSNN_E_STATE (no layers). */
-BSNN_API bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed);
-
-/* Total number of trainable parameters (0 when m is NULL). */
-BSNN_API size_t bsnn_model_param_count(const bsnn_model *m);
-
-/* Copy all parameters, as one flat array of count floats, into out. Order:
- * layer by layer; a dense layer stores W [in][out] row-major then b [out]; a
- * batch-norm layer gamma [n] then beta [n]. Errors: BSNN_E_NULL, BSNN_E_SHAPE
- * when count != bsnn_model_param_count(m). */
-BSNN_API bsnn_status bsnn_model_get_params(float *out, size_t count, const bsnn_model *m);
-
-/* Overwrite all parameters from src (same order). Errors: BSNN_E_NULL,
- * BSNN_E_SHAPE, BSNN_E_ARG on non-finite values (nothing is changed then). */
-BSNN_API bsnn_status bsnn_model_set_params(bsnn_model *m, const float *src, size_t count);
-
-/* Copy the gradient of the last train step (mean over its batch, before the
- * update) in the parameter order. Errors: BSNN_E_NULL, BSNN_E_SHAPE. */
-BSNN_API bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m);
-
-/* Switch between training mode (1: dropout active, batch norm uses batch
- * statistics) and evaluation mode (0). Forward and evaluate always run in
- * evaluation mode; this affects train steps only. Errors: BSNN_E_NULL. */
-BSNN_API bsnn_status bsnn_model_set_training(bsnn_model *m, int training);
-
-/* Inference on any number of rows: x is [n][n_inputs] (a rank-2 tensor, or
- * rank >2 flattened after dim 0), out is [n][n_outputs]. Never changes
- * parameters. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_STATE (no layers),
- * BSNN_E_NOMEM when the workspace must grow. */
-BSNN_API bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x);
-
-/* The training primitive: one forward, backward and ONE optimizer update on
- * the batch the host hands in (x [n][n_inputs], y [n][n_outputs] or, for
- * SOFTMAX_CE, [n][1] class indices; any n >= 1), with the gradient averaged
- * over the batch. *out_loss (may be NULL) receives the batch's mean loss
- * before the update. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG
- * (non-finite input, bad class index: the message names the row),
- * BSNN_E_STATE (no loss chosen, a loss that conflicts with the last layer,
- * optimizer bound to another model), BSNN_E_DIVERGED (parameters
- * unchanged), BSNN_E_NOMEM. */
-BSNN_API bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m,
-                                           bsnn_optimizer *opt, const bsnn_tensor *x,
-                                           const bsnn_tensor *y);
-
-/* Events passed to a training callback. */
-typedef enum bsnn_event {
-    BSNN_EVENT_STEP = 1,  /* after each update: loss is the batch's mean loss */
-    BSNN_EVENT_EPOCH = 2  /* after each epoch: loss is the epoch's mean
-                             training loss over the samples it used        */
-} bsnn_event;
-
-/* Training callback: return 0 to go on, non-zero to stop training early.
- * step counts updates since training began. */
-typedef int (*bsnn_callback)(void *user, bsnn_event event, size_t epoch, size_t step,
-                             size_t batch_size, double loss);
-
-/* Train for `epochs` epochs over ds, batches drawn from the scheduler (made
- * for bsnn_dataset_size(ds) samples), calling cb (may be NULL) after each step
- * and epoch. *out_steps (may be NULL) receives the number of updates done.
- * Errors: as bsnn_model_train_step, plus BSNN_E_SHAPE when the scheduler's
- * size differs from the dataset's. A stop requested by cb is not an error. */
-BSNN_API bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
-                                      bsnn_scheduler *s, const bsnn_dataset *ds,
-                                      size_t epochs, bsnn_callback cb, void *user);
-
-/* Mean loss and accuracy over ds in evaluation mode, processed batch_size
- * rows at a time (1..N; the result does not depend on it). Accuracy: with one
- * output, or under BCE_LOGITS (multi-label), each output and target is
- * thresholded at BSNN_MODEL_THRESHOLD (outputs after a sigmoid for
- * BCE_LOGITS) and a row is right when all agree; otherwise argmax agreement.
- * out_loss and out_accuracy may be NULL; the loss needs one chosen (else
- * BSNN_E_STATE, as training), the accuracy alone does not. Errors:
- * BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG, BSNN_E_STATE. */
-BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
-                                         bsnn_model *m, const bsnn_dataset *ds,
-                                         size_t batch_size);
-
-/* ------------------------------------------------------------------------ */
-/* Batch-size tools: schedules, accumulation, memory, search, history      */
-/* ------------------------------------------------------------------------ */
-/* (issue 4 adds its declarations here) */
-
-/* --- Memory ---
- * Bytes bsnn allocates to train m with opt at `batch` rows per forward pass
- * (the micro-batch size when accumulating): the model's parameters,
- * gradients, state and structures, the optimizer's state, activations and
- * workspace, including allocator alignment overhead. Datasets, schedulers
- * and histories are not counted. Errors: BSNN_E_NULL, BSNN_E_ARG (batch 0),
- * BSNN_E_STATE (no layers). */
-BSNN_API bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m,
-                                       const bsnn_optimizer *opt, size_t batch);
-
-/* The largest batch (rows per pass, capped at max_rows >= 1) whose
- * bsnn_model_memory fits in budget_bytes. Errors: BSNN_E_NULL, BSNN_E_STATE,
- * BSNN_E_ARG when even one row does not fit (the message gives the need). */
-BSNN_API bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m,
-                                          const bsnn_optimizer *opt, double budget_bytes,
-                                          size_t max_rows);
-
-/* --- History ---
- * Per-epoch training records, filled by bsnn_model_train_ex. */
-typedef struct bsnn_history bsnn_history;
-
-/* Columns of a history row, for bsnn_history_get. */
-typedef enum bsnn_hist_field {
-    BSNN_HIST_EPOCH = 1,        /* 0-based epoch index                         */
-    BSNN_HIST_BATCH_SIZE = 2,   /* the epoch's scheduled batch size            */
-    BSNN_HIST_LR = 3,           /* lr of the epoch's last update               */
-    BSNN_HIST_TRAIN_LOSS = 4,   /* mean training loss over the epoch's samples */
-    BSNN_HIST_VAL_LOSS = 5,     /* validation loss after the epoch (NaN: none) */
-    BSNN_HIST_VAL_ACCURACY = 6, /* validation accuracy (NaN: none)             */
-    BSNN_HIST_WALL_SECONDS = 7, /* seconds since this training call began      */
-    BSNN_HIST_SAMPLES = 8,      /* samples seen since this training call began */
-    BSNN_HIST_UPDATES = 9       /* updates since this training call began      */
-} bsnn_hist_field;
-
-/* An empty history. NULL on out of memory. */
-BSNN_API bsnn_history *bsnn_history_create(void);
-
-/* Release a history. NULL is a no-op. */
-BSNN_API void bsnn_history_free(bsnn_history *h);
-
-/* Number of rows (0 when h is NULL). */
-BSNN_API size_t bsnn_history_size(const bsnn_history *h);
-
-/* Forget every row (keeps the memory). Errors: BSNN_E_NULL. */
-BSNN_API bsnn_status bsnn_history_clear(bsnn_history *h);
-
-/* Read column `field` of row `row` into *out. Errors: BSNN_E_NULL,
- * BSNN_E_ARG (row out of range or unknown field). */
-BSNN_API bsnn_status bsnn_history_get(double *out, const bsnn_history *h, size_t row,
-                                      bsnn_hist_field field);
-
-/* Write the history as CSV to path (a header line, then one line per row;
- * missing validation values are written as nan). The file is written under
- * a temporary name and renamed. Errors: BSNN_E_NULL, BSNN_E_IO. */
-BSNN_API bsnn_status bsnn_history_write_csv(const bsnn_history *h, const char *path);
-
-/* bsnn_model_train plus a validation set and a history: after each epoch,
- * when val is not NULL, evaluates it (evaluation mode) and appends a row to
- * history (when not NULL; rows are appended to existing ones). Either may be
- * NULL; with both NULL this is bsnn_model_train. Errors: as
- * bsnn_model_train, plus BSNN_E_SHAPE when val does not suit the model and
- * BSNN_E_ARG when the scheduler's memory budget cannot hold batch 1. */
-BSNN_API bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
-                                         bsnn_scheduler *s, const bsnn_dataset *ds,
-                                         const bsnn_dataset *val, bsnn_history *history,
-                                         size_t epochs, bsnn_callback cb, void *user);
-
-/* --- The batch-size search ---
- * Trains the same model from the same initial parameters and data order at
- * several batch sizes and compares a validation metric. The heuristic
- * (bsnn_search_run): start at START clamped to N; try B/2 then 2B (clamped
- * to [1,N], skipping repeats); if neither beats B, choose B; otherwise keep
- * halving (or doubling, whichever of the two was better; ties go to the
- * smaller) while the result improves, stopping at 1 or N. Rows are recorded
- * in the order candidates were tried. */
-typedef struct bsnn_search bsnn_search;
-
-/* Settings, for bsnn_search_set / bsnn_search_get. */
-typedef enum bsnn_search_param {
-    BSNN_SEARCH_START = 1,         /* first batch size of the heuristic (128) */
-    BSNN_SEARCH_BUDGET_KIND = 2,   /* a bsnn_search_budget (default EPOCHS)   */
-    BSNN_SEARCH_BUDGET = 3,        /* per-candidate amount: epochs, samples or
-                                      seconds, > 0 (default 5)              */
-    BSNN_SEARCH_METRIC = 4,        /* a bsnn_search_metric (default VAL_LOSS) */
-    BSNN_SEARCH_SEED = 5,          /* data-order (shuffle) seed (default 0)   */
-    BSNN_SEARCH_MEMORY_BUDGET = 6  /* bytes per candidate (0: none); larger
-                                      batches run with accumulation, flagged */
-} bsnn_search_param;
-
-/* What each candidate may spend (BSNN_SEARCH_BUDGET_KIND). */
-typedef enum bsnn_search_budget {
-    BSNN_BUDGET_EPOCHS = 1,   /* whole epochs                                  */
-    BSNN_BUDGET_SAMPLES = 2,  /* stop after the update that reaches this many
-                                 samples seen                              */
-    BSNN_BUDGET_SECONDS = 3   /* stop after the update that reaches this wall
-                                 time (not deterministic)                  */
-} bsnn_search_budget;
-
-/* The comparison (BSNN_SEARCH_METRIC). */
-typedef enum bsnn_search_metric {
-    BSNN_METRIC_VAL_LOSS = 1,     /* lower is better                          */
-    BSNN_METRIC_VAL_ACCURACY = 2  /* higher is better; ties: lower val loss   */
-} bsnn_search_metric;
-
-/* Columns of a result row, for bsnn_search_result. */
-typedef enum bsnn_search_col {
-    BSNN_SEARCH_COL_BATCH = 1,        /* batch size (samples per update)    */
-    BSNN_SEARCH_COL_EPOCHS = 2,       /* epochs (fractional when cut short) */
-    BSNN_SEARCH_COL_UPDATES = 3,      /* optimizer updates                  */
-    BSNN_SEARCH_COL_TRAIN_LOSS = 4,   /* mean loss of the last epoch's (or
-                                         last partial epoch's) updates      */
-    BSNN_SEARCH_COL_VAL_LOSS = 5,     /* +inf when training diverged        */
-    BSNN_SEARCH_COL_VAL_ACCURACY = 6, /* 0 when training diverged           */
-    BSNN_SEARCH_COL_SECONDS = 7,      /* wall seconds of training           */
-    BSNN_SEARCH_COL_PEAK_BYTES = 8,   /* bsnn_model_memory at the rows per pass */
-    BSNN_SEARCH_COL_ACCUMULATED = 9,  /* 1: split into micro-batches        */
-    BSNN_SEARCH_COL_MICRO_BATCH = 10  /* rows per pass (== batch unless split) */
-} bsnn_search_col;
-
-/* A search with the defaults above and no results. NULL on out of memory. */
-BSNN_API bsnn_search *bsnn_search_create(void);
-
-/* Release a search and its results. NULL is a no-op. */
-BSNN_API void bsnn_search_free(bsnn_search *search);
-
-/* Change / read a setting. Errors: BSNN_E_NULL, BSNN_E_ARG (unknown setting
- * or value out of range). */
-BSNN_API bsnn_status bsnn_search_set(bsnn_search *search, bsnn_search_param param, double value);
-BSNN_API bsnn_status bsnn_search_get(double *out, const bsnn_search *search,
-                                     bsnn_search_param param);
-
-/* Run the heuristic on train (candidates) and val (comparison). Each
- * candidate starts from m's current parameters and state, with opt reset
- * (hyperparameters kept) and a scheduler over train that copies `tmpl`'s
- * settings (tmpl may be NULL: defaults, shuffled) except the batch size,
- * schedule (forced CONSTANT, no full batch), memory budget (the search's)
- * and seed (BSNN_SEARCH_SEED). m's parameters and state are restored
- * afterwards, also on failure. Previous results are discarded. *out_best
- * gets the chosen size. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_STATE (no
- * parameters, no loss chosen or a conflicting one), BSNN_E_ARG (memory budget below one row), BSNN_E_NOMEM, and
- * any training error other than divergence (recorded as the worst result). */
-BSNN_API bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *search, bsnn_model *m,
-                                     bsnn_optimizer *opt, const bsnn_dataset *train,
-                                     const bsnn_dataset *val, const bsnn_scheduler *tmpl);
-
-/* The same for a plain sweep: every size in sizes[0..count) (each 1..N), in
- * that order; the best by the metric (ties: the earlier) is chosen. Errors:
- * as bsnn_search_run, plus BSNN_E_ARG for a size out of range or count 0. */
-BSNN_API bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *search, bsnn_model *m,
-                                       bsnn_optimizer *opt, const bsnn_dataset *train,
-                                       const bsnn_dataset *val, const bsnn_scheduler *tmpl,
-                                       const size_t *sizes, size_t count);
-
-/* Number of result rows (candidates tried), 0 when search is NULL. */
-BSNN_API size_t bsnn_search_count(const bsnn_search *search);
-
-/* The chosen batch size of the last run or sweep, 0 if none. */
-BSNN_API size_t bsnn_search_best(const bsnn_search *search);
-
-/* Read column `col` of result row `row` into *out. Errors: BSNN_E_NULL,
- * BSNN_E_ARG (row out of range or unknown column). */
-BSNN_API bsnn_status bsnn_search_result(double *out, const bsnn_search *search, size_t row,
-                                        bsnn_search_col col);
-
-/* Write the result rows as CSV (header line first) to path, via a temporary
- * file and rename. Errors: BSNN_E_NULL, BSNN_E_IO. */
-BSNN_API bsnn_status bsnn_search_write_csv(const bsnn_search *search, const char *path);
-
-/* ------------------------------------------------------------------------ */
-/* Data: generators and loaders                                            */
-/* ------------------------------------------------------------------------ */
-/* (issue 5 adds its declarations here) */
+/* --- Generators and loaders --- */
 
 /* The TensorFlow Playground's data sets (tensorflow/playground, dataset.ts),
  * generated with bsnn's own seeded generator. The formulas and the order of
@@ -914,9 +514,10 @@ typedef enum bsnn_pg_flag {
  * even n >= 2; regression sets any n >= 1. noise in [0, 1] is the value the
  * Playground's generator sees (its slider / 100, so 0..0.5). The Playground
  * uses n = 500 for classification and 1200 for regression. flags: OR of
- * bsnn_pg_flag. NULL on an unknown set, bad n or noise, or out of memory. */
+ * bsnn_pg_flag. NULL on an unknown set, bad n or noise, unknown flag bits,
+ * or out of memory. */
 BSNN_API bsnn_dataset *bsnn_dataset_playground(bsnn_playground set, size_t n, double noise,
-                                               uint64_t seed, int flags);
+                                               uint64_t seed, unsigned flags);
 
 /* Input features of the Playground, as bits of a mask; the columns come out
  * in this order. */
@@ -939,7 +540,8 @@ BSNN_API bsnn_dataset *bsnn_dataset_features(const bsnn_dataset *ds, unsigned ma
 /* The 1-D toy of the batch-size study: 6 training and 2 test points (x, y)
  * on x in [-1, 1] from y = 0.8 sin(3x) with small offsets; the test points
  * (x = -0.5 and 0.7) are the curve's extremes between training points,
- * where GD, small batches and SGD learn different functions (docs/guide.md). Errors: BSNN_E_NULL, BSNN_E_NOMEM. */
+ * where GD, small batches and SGD learn different functions (docs/guide.md).
+ * Errors: BSNN_E_NULL, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_dataset_toy1d(bsnn_dataset **out_train, bsnn_dataset **out_test);
 
 /* Per-input-column mean and standard deviation (population, computed in
@@ -990,12 +592,440 @@ BSNN_API bsnn_dataset *bsnn_dataset_load_idx(const char *images_path, const char
                                              size_t max_rows);
 
 /* ------------------------------------------------------------------------ */
-/* Persistence: models and checkpoints                                     */
+/* Batch scheduler                                                          */
 /* ------------------------------------------------------------------------ */
-/* Files and buffers use the format of docs/format.md: versioned, little-endian
+
+/* bsnn_scheduler decides which samples form each batch of an epoch and how
+ * the batch size evolves. Iterate it by hand with bsnn_scheduler_next, or
+ * hand it to bsnn_model_train. */
+
+/* Settings, for bsnn_scheduler_set / _get / _bounds. */
+typedef enum bsnn_sched_param {
+    BSNN_SCHED_BATCH_SIZE = 1,  /* samples per batch, 1..N (default 32, clamped to N) */
+    BSNN_SCHED_FULL_BATCH = 2,  /* 1: every batch is all N samples (GD)      */
+    BSNN_SCHED_SHUFFLE = 3,     /* 1: new random order each epoch (default 1) */
+    BSNN_SCHED_SEED = 4,        /* shuffle seed (default 0; typed:
+                                   bsnn_scheduler_set_seed)                  */
+    BSNN_SCHED_DROP_LAST = 5,   /* 1: skip the partial last batch (default 0) */
+    BSNN_SCHED_CARRY_OVER = 6,  /* 1: Playground batching: the partial last
+                                   batch joins the next epoch's first batch  */
+    /* Batch-size schedule (docs/scheduler.md has every formula). */
+    BSNN_SCHED_BATCH_SCHEDULE = 7, /* a bsnn_batch_schedule (default CONSTANT) */
+    BSNN_SCHED_GROWTH_FACTOR = 8,  /* GEOMETRIC: factor f > 1 (default 2)      */
+    BSNN_SCHED_GROWTH_EVERY = 9,   /* GEOMETRIC: every k >= 1 epochs (default 1) */
+    BSNN_SCHED_BATCH_CAP = 10,     /* GEOMETRIC: largest batch, BATCH_SIZE..N
+                                      (default 0: N)                         */
+    /* Learning-rate schedule, scaling and warmup: the lr of each update is
+     * base * schedule(epoch) * scaling(B) * warmup(update). */
+    BSNN_SCHED_LR_SCHEDULE = 11,   /* a bsnn_lr_schedule (default CONSTANT)    */
+    BSNN_SCHED_LR_DECAY = 12,      /* STEP / EXPONENTIAL: factor gamma in (0,1]
+                                      (default 0.1)                          */
+    BSNN_SCHED_LR_STEP_EPOCHS = 13, /* STEP: decay every s >= 1 epochs (10);
+                                      COSINE: period T >= 1 epochs           */
+    BSNN_SCHED_LR_MIN_FACTOR = 14, /* COSINE: floor as a fraction of base [0,1] (0) */
+    BSNN_SCHED_WARMUP_STEPS = 15,  /* linear warmup over W >= 0 updates (0: off) */
+    BSNN_SCHED_LR_SCALING = 16,    /* a bsnn_lr_scaling (default NONE)          */
+    BSNN_SCHED_BASE_BATCH = 17,    /* B0 >= 1 of the scaling rule (default 32)  */
+    /* Gradient accumulation and memory. */
+    BSNN_SCHED_MICRO_BATCH = 18,   /* process each batch m >= 1 rows at a time,
+                                      one update per batch (default 0: off)  */
+    BSNN_SCHED_MEMORY_BUDGET = 19  /* bytes bsnn_model_train may use for model,
+                                      optimizer and workspace; batches that do
+                                      not fit are split (default 0: none;
+                                      typed: bsnn_scheduler_set_memory_budget) */
+} bsnn_sched_param;
+
+/* Batch-size schedules (BSNN_SCHED_BATCH_SCHEDULE). */
+typedef enum bsnn_batch_schedule {
+    BSNN_BATCH_CONSTANT = 0,  /* BATCH_SIZE every epoch                        */
+    BSNN_BATCH_STEPS = 1,     /* list from bsnn_scheduler_set_batch_steps      */
+    BSNN_BATCH_GEOMETRIC = 2  /* min(cap, floor(B * f^floor(e/k))) (Smith et al.
+                                 2017, "Don't decay the learning rate, increase
+                                 the batch size")                          */
+} bsnn_batch_schedule;
+
+/* Learning-rate schedules (BSNN_SCHED_LR_SCHEDULE); e is the epoch (0-based). */
+typedef enum bsnn_lr_schedule {
+    BSNN_LR_CONSTANT = 0,     /* 1                                             */
+    BSNN_LR_STEP = 1,         /* gamma^floor(e/s)                              */
+    BSNN_LR_EXPONENTIAL = 2,  /* gamma^e                                       */
+    BSNN_LR_COSINE = 3        /* mn + (1-mn)(1+cos(pi min(e,T)/T))/2 (Loshchilov
+                                 and Hutter 2017, without restarts)        */
+} bsnn_lr_schedule;
+
+/* Scaling of the lr with the epoch's batch size B (BSNN_SCHED_LR_SCALING). */
+typedef enum bsnn_lr_scaling {
+    BSNN_SCALE_NONE = 0,      /* 1                                             */
+    BSNN_SCALE_LINEAR = 1,    /* B / B0 (Goyal et al. 2017)                    */
+    BSNN_SCALE_SQRT = 2       /* sqrt(B / B0) (Krizhevsky 2014; Hoffer et al. 2017) */
+} bsnn_lr_scaling;
+
+/* A scheduler over n_samples samples (>= 1) with the defaults above. NULL on
+ * n_samples == 0 or out of memory. */
+BSNN_API bsnn_scheduler *bsnn_scheduler_create(size_t n_samples);
+
+/* Release a scheduler. NULL is a no-op. */
+BSNN_API void bsnn_scheduler_free(bsnn_scheduler *s);
+
+/* Change a setting. Batch settings take effect at the start of the next
+ * epoch (the current epoch's order and batch size are kept); lr, micro-batch
+ * and budget settings at the next update. Errors: BSNN_E_NULL; BSNN_E_ARG for
+ * an unknown setting or a value out of bounds (see bsnn_scheduler_bounds;
+ * e.g. a batch size of 0 or > N, a growth factor <= 1, a negative warmup);
+ * the old value is kept then. */
+BSNN_API bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value);
+
+/* Read a setting into *out. Errors: BSNN_E_NULL, BSNN_E_ARG (also a seed or
+ * budget beyond 2^53: read those with the typed getters below). */
+BSNN_API bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s,
+                                        bsnn_sched_param param);
+
+/* The valid range of a setting for this scheduler (some depend on N and the
+ * batch size), as every bsnn_X_bounds; a batch cap is 0 or in the range.
+ * Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                                           const bsnn_scheduler *s, bsnn_sched_param param);
+
+/* The shuffle seed (BSNN_SCHED_SEED), every uint64_t value; setting it
+ * restarts the generator as BSNN_SCHED_SEED does. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_scheduler_set_seed(bsnn_scheduler *s, uint64_t seed);
+BSNN_API bsnn_status bsnn_scheduler_get_seed(uint64_t *out, const bsnn_scheduler *s);
+
+/* The memory budget in bytes (BSNN_SCHED_MEMORY_BUDGET, 0: none), every
+ * size_t value; takes effect at the next update. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_scheduler_set_memory_budget(bsnn_scheduler *s, size_t bytes);
+BSNN_API bsnn_status bsnn_scheduler_get_memory_budget(size_t *out, const bsnn_scheduler *s);
+
+/* The next batch: *out_indices points at *out_count sample indices (owned by
+ * the scheduler, valid until the next call), and *out_epoch_end is 1 when this
+ * batch is the last of its epoch. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count,
+                                         int *out_epoch_end, bsnn_scheduler *s);
+
+/* Restart at epoch 0, step 0 with the original seed. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s);
+
+/* Completed epochs, and batches handed out in the current epoch. */
+BSNN_API size_t bsnn_scheduler_epoch(const bsnn_scheduler *s);
+BSNN_API size_t bsnn_scheduler_step(const bsnn_scheduler *s);
+
+/* The batch size the current (or, between epochs, next) epoch uses. */
+BSNN_API size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s);
+
+/* Number of samples the scheduler was made for. */
+BSNN_API size_t bsnn_scheduler_n_samples(const bsnn_scheduler *s);
+
+/* Batch-size steps for BSNN_BATCH_STEPS: from epoch epochs[i] on, batches
+ * hold sizes[i] samples; before epochs[0], BATCH_SIZE. epochs must be
+ * strictly increasing, sizes in 1..N; the lists are copied. count 0 clears
+ * them. Errors: BSNN_E_NULL, BSNN_E_ARG, BSNN_E_NOMEM (old list kept). */
+BSNN_API bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
+                                                    const size_t *sizes, size_t count);
+
+/* The batch size the schedule gives epoch `epoch` (0-based), ignoring the
+ * memory budget (which splits batches, never changes them). 0 if s is NULL. */
+BSNN_API size_t bsnn_scheduler_batch_size_at(const bsnn_scheduler *s, size_t epoch);
+
+/* The learning rate of the update for the batch last returned by
+ * bsnn_scheduler_next (before the first call: of the first batch), given the
+ * optimizer's base rate base_lr > 0: base_lr * schedule * scaling * warmup.
+ * bsnn_model_train uses exactly this. Errors: BSNN_E_NULL, BSNN_E_ARG. */
+BSNN_API bsnn_status bsnn_scheduler_lr(double *out, const bsnn_scheduler *s, double base_lr);
+
+/* Updates (batches) handed out since the start (or reset): the warmup clock. */
+BSNN_API size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s);
+
+/* Move to the start of batch `step` of epoch `epoch`, as if reset and
+ * iterated there, so the remaining batches, sizes and lrs are those of an
+ * uninterrupted run with the current settings. Errors: BSNN_E_NULL;
+ * BSNN_E_ARG when step is beyond the epoch's batches (the scheduler is then
+ * reset to epoch 0), or when (epoch + 1) * N exceeds 2^28 samples (nothing
+ * changes then: resume long runs from a checkpoint). Cost: one shuffle per
+ * skipped epoch, at most about 2 s. */
+BSNN_API bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step);
+
+/* ------------------------------------------------------------------------ */
+/* Histories                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* bsnn_history: per-epoch training records, filled by bsnn_model_train_ex. */
+
+/* Columns of a history row, for bsnn_history_get. */
+typedef enum bsnn_hist_field {
+    BSNN_HIST_EPOCH = 1,        /* 0-based epoch index                         */
+    BSNN_HIST_BATCH_SIZE = 2,   /* the epoch's scheduled batch size            */
+    BSNN_HIST_LR = 3,           /* lr of the epoch's last update               */
+    BSNN_HIST_TRAIN_LOSS = 4,   /* mean training loss over the epoch's samples */
+    BSNN_HIST_VAL_LOSS = 5,     /* validation loss after the epoch (NaN: none) */
+    BSNN_HIST_VAL_ACCURACY = 6, /* validation accuracy (NaN: none)             */
+    BSNN_HIST_WALL_SECONDS = 7, /* seconds since this training call began      */
+    BSNN_HIST_SAMPLES = 8,      /* samples seen since this training call began */
+    BSNN_HIST_UPDATES = 9       /* updates since this training call began      */
+} bsnn_hist_field;
+
+/* An empty history. NULL on out of memory. */
+BSNN_API bsnn_history *bsnn_history_create(void);
+
+/* Release a history. NULL is a no-op. */
+BSNN_API void bsnn_history_free(bsnn_history *h);
+
+/* Number of rows (0 when h is NULL). */
+BSNN_API size_t bsnn_history_size(const bsnn_history *h);
+
+/* Forget every row (keeps the memory). Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_history_clear(bsnn_history *h);
+
+/* Read column `field` of row `row` into *out. Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (row out of range or unknown field). */
+BSNN_API bsnn_status bsnn_history_get(double *out, const bsnn_history *h, size_t row,
+                                      bsnn_hist_field field);
+
+/* Write the history as CSV to path (a header line, then one line per row;
+ * missing validation values are written as nan), atomically as
+ * bsnn_model_save writes (temporary file, fsync, rename). Errors:
+ * BSNN_E_NULL, BSNN_E_IO, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_history_write_csv(const bsnn_history *h, const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* bsnn_model: an ordered stack of layers, its parameters, gradients, and its
+ * own workspace (grown to the largest batch it has seen). */
+
+/* Objectives. Per-sample losses are averaged over the batch. A new model has
+ * NONE: training needs a loss chosen with bsnn_model_set_loss.
+ *  MSE: 1/2 * sum_j (o_j - t_j)^2 per sample (the classic backprop and
+ *       Playground convention; the gradient is o - t).
+ *  BCE_LOGITS: binary cross-entropy computed from the LAST LAYER'S RAW
+ *       OUTPUT z (logits: no sigmoid layer, refused), targets in [0,1],
+ *       summed over outputs: max(z,0) - z t + log(1 + exp(-|z|)).
+ *  SOFTMAX_CE: softmax cross-entropy from logits (no softmax layer, refused;
+ *       2 or more outputs) via log-sum-exp. Targets: one-hot (or probability)
+ *       rows of n_outputs columns, OR one column of class indices
+ *       0..n_outputs-1, whole numbers (PyTorch's CrossEntropyLoss with integer
+ *       labels; n_outputs times less memory than one-hot).
+ *  MSE_MEAN: 1/n_outputs * sum_j (o_j - t_j)^2 per sample, so the batch's
+ *       value is the mean over rows AND outputs without the 1/2: PyTorch's
+ *       MSELoss, Keras's 'mse' (a PyTorch learning rate means the same). */
+typedef enum bsnn_loss {
+    BSNN_LOSS_NONE = 0,      /* none chosen yet (a new model)              */
+    BSNN_LOSS_MSE = 1,
+    BSNN_LOSS_BCE_LOGITS = 2,
+    BSNN_LOSS_SOFTMAX_CE = 3,
+    BSNN_LOSS_MSE_MEAN = 4
+} bsnn_loss;
+
+/* Numeric settings of a model, for bsnn_model_set / _get / _bounds. The last
+ * two are read-only here: each has one setter of its own. */
+typedef enum bsnn_model_param {
+    BSNN_MODEL_SEED = 1,          /* seed of weight initialisation (default 1;
+                                     typed: bsnn_model_set_seed)             */
+    BSNN_MODEL_THRESHOLD = 2,     /* one-output accuracy: class = output > this
+                                     (after a sigmoid for BCE_LOGITS); 0.5   */
+    BSNN_MODEL_INIT = 3,          /* default bsnn_init of dense layers (1..8) */
+    BSNN_MODEL_TRAINING = 4,      /* read-only: 1 training mode, 0 evaluation
+                                     (set with bsnn_model_set_training)      */
+    BSNN_MODEL_LOSS = 5           /* read-only: the bsnn_loss (0: none yet;
+                                     set with bsnn_model_set_loss)           */
+} bsnn_model_param;
+
+/* A model for rows of n_inputs features, with no loss yet (BSNN_LOSS_NONE):
+ * forward works at once; training needs bsnn_model_set_loss first. NULL
+ * when n_inputs is 0 or out of memory. */
+BSNN_API bsnn_model *bsnn_model_create(size_t n_inputs);
+
+/* Release a model and every layer it owns. NULL is a no-op. */
+BSNN_API void bsnn_model_free(bsnn_model *m);
+
+/* Append a layer. The layer is CONSUMED whatever the status: on success the
+ * model owns it, on failure it is freed (even when m is NULL), so the caller
+ * never frees it and bindings must drop their reference after this call.
+ * The one exception is a layer that already belongs to a model (BSNN_E_STATE):
+ * it stays with that model. New parameters are initialised from the model's
+ * seed. Errors: BSNN_E_NULL, BSNN_E_ARG (sizes overflow), BSNN_E_SHAPE (a
+ * layer made for another width: standardize), BSNN_E_STATE once training has
+ * started, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer);
+
+/* The i-th layer (0-based), still owned by the model; NULL if out of range. */
+BSNN_API bsnn_layer *bsnn_model_layer(bsnn_model *m, size_t i);
+
+/* Number of layers, inputs and outputs (width of the last layer). */
+BSNN_API size_t bsnn_model_n_layers(const bsnn_model *m);
+BSNN_API size_t bsnn_model_n_inputs(const bsnn_model *m);
+BSNN_API size_t bsnn_model_n_outputs(const bsnn_model *m);
+
+/* Choose the objective; required before training. Errors: BSNN_E_NULL;
+ * BSNN_E_ARG for an unknown kind or NONE, and for a loss that cannot work
+ * with the current last layer (SOFTMAX_CE over one output, SOFTMAX_CE after
+ * a softmax layer, BCE_LOGITS after a sigmoid layer): the message says why
+ * and the old loss is kept. Layers added later are checked when training. */
+BSNN_API bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss);
+
+/* Switch between training mode (1: dropout active, batch norm uses batch
+ * statistics) and evaluation mode (0); the one way to set it (read it as
+ * BSNN_MODEL_TRAINING). Forward and evaluate always run in evaluation mode;
+ * this affects train steps only. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_model_set_training(bsnn_model *m, int training);
+
+/* Set / read a numeric model setting. Setting the seed reinitialises the
+ * parameters of the layers present, as bsnn_model_init_params. Errors:
+ * BSNN_E_NULL, BSNN_E_ARG (also setting a read-only one, and reading a seed
+ * beyond 2^53: use bsnn_model_get_seed). */
+BSNN_API bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value);
+BSNN_API bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param param);
+
+/* The valid range of a settable model setting, as every bsnn_X_bounds.
+ * Errors: BSNN_E_NULL, BSNN_E_ARG (unknown or read-only setting). */
+BSNN_API bsnn_status bsnn_model_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                                       const bsnn_model *m, bsnn_model_param param);
+
+/* The initialisation seed (BSNN_MODEL_SEED), every uint64_t value. Setting
+ * it on a model with layers reinitialises them, as bsnn_model_init_params;
+ * without layers it seeds the layers added later. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_model_set_seed(bsnn_model *m, uint64_t seed);
+BSNN_API bsnn_status bsnn_model_get_seed(uint64_t *out, const bsnn_model *m);
+
+/* Reinitialise every parameter from `seed` (each layer's initialiser) and
+ * reset batch-norm statistics (standardize statistics are kept). Errors:
+ * BSNN_E_NULL, BSNN_E_STATE (no layers). */
+BSNN_API bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed);
+
+/* Total number of trainable parameters (0 when m is NULL). */
+BSNN_API size_t bsnn_model_param_count(const bsnn_model *m);
+
+/* Copy all parameters, as one flat array of count floats, into out. Order:
+ * layer by layer; a dense layer stores W [in][out] row-major then b [out]; a
+ * batch-norm or layer-norm layer gamma [n] then beta [n]. Errors:
+ * BSNN_E_NULL, BSNN_E_SHAPE when count != bsnn_model_param_count(m). */
+BSNN_API bsnn_status bsnn_model_get_params(float *out, size_t count, const bsnn_model *m);
+
+/* Overwrite all parameters from src (same order). Errors: BSNN_E_NULL,
+ * BSNN_E_SHAPE, BSNN_E_ARG on non-finite values (nothing is changed then). */
+BSNN_API bsnn_status bsnn_model_set_params(bsnn_model *m, const float *src, size_t count);
+
+/* Copy the gradient of the last train step (mean over its batch, before the
+ * update) in the parameter order. Errors: BSNN_E_NULL, BSNN_E_SHAPE. */
+BSNN_API bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m);
+
+/* --- Inference ---
+ * Inference on any number of rows, always in evaluation mode: x is
+ * [n][n_inputs] (a rank-2 tensor, or rank >2 flattened after dim 0), out is
+ * [n][n_outputs]. Never changes parameters or statistics. Uses the model's
+ * own workspace, so it is NOT thread-safe: one thread at a time per model
+ * (for several, bsnn_model_forward_ws). Errors: BSNN_E_NULL, BSNN_E_SHAPE,
+ * BSNN_E_ARG (non-finite x), BSNN_E_STATE (no layers), BSNN_E_NOMEM when the
+ * workspace must grow. */
+BSNN_API bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x);
+
+/* Mean loss and accuracy over ds in evaluation mode, processed batch_size
+ * rows at a time (1..N; the result does not depend on it). Accuracy: with one
+ * output, or under BCE_LOGITS (multi-label), each output and target is
+ * thresholded at BSNN_MODEL_THRESHOLD (outputs after a sigmoid for
+ * BCE_LOGITS) and a row is right when all agree; otherwise argmax agreement.
+ * out_loss and out_accuracy may be NULL; the loss needs one chosen (else
+ * BSNN_E_STATE, as training), the accuracy alone does not. Uses the model's
+ * own workspace (not thread-safe; see bsnn_model_evaluate_ws). Errors:
+ * BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG, BSNN_E_STATE, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
+                                         bsnn_model *m, const bsnn_dataset *ds,
+                                         size_t batch_size);
+
+/* A workspace for inference on m from one thread: the activations and
+ * scratch of a forward pass, grown to the largest batch it has served (a
+ * call at or below that size allocates nothing). It serves only m (another
+ * model is BSNN_E_ARG), adapts when layers are added to m, and may outlive
+ * it (then it serves nothing). NULL when m is NULL or out of memory. */
+BSNN_API bsnn_workspace *bsnn_workspace_create(const bsnn_model *m);
+
+/* Release a workspace. NULL is a no-op. */
+BSNN_API void bsnn_workspace_free(bsnn_workspace *ws);
+
+/* bsnn_model_forward and bsnn_model_evaluate with the caller's workspace and
+ * a const model: several threads may call these on ONE model at once, each
+ * with its own workspace, while nothing changes the model (no training,
+ * setters, set_params, init_params or added layers meanwhile, and no
+ * bsnn_model_forward / bsnn_model_evaluate, which use the model's own
+ * workspace). Results are bit-identical to the plain functions. Errors: as
+ * those, plus BSNN_E_NULL for ws and BSNN_E_ARG for a workspace of another
+ * model. */
+BSNN_API bsnn_status bsnn_model_forward_ws(bsnn_tensor *out, const bsnn_model *m,
+                                           bsnn_workspace *ws, const bsnn_tensor *x);
+BSNN_API bsnn_status bsnn_model_evaluate_ws(double *out_loss, double *out_accuracy,
+                                            const bsnn_model *m, bsnn_workspace *ws,
+                                            const bsnn_dataset *ds, size_t batch_size);
+
+/* --- Training --- */
+
+/* The training primitive: one forward, backward and ONE optimizer update on
+ * the batch the host hands in (x [n][n_inputs], y [n][n_outputs] or, for
+ * SOFTMAX_CE, [n][1] class indices; any n >= 1), with the gradient averaged
+ * over the batch. *out_loss (may be NULL) receives the batch's mean loss
+ * before the update. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG
+ * (non-finite input, bad class index: the message names the row),
+ * BSNN_E_STATE (no loss chosen, a loss that conflicts with the last layer,
+ * optimizer bound to another model), BSNN_E_DIVERGED (parameters
+ * unchanged), BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m,
+                                           bsnn_optimizer *opt, const bsnn_tensor *x,
+                                           const bsnn_tensor *y);
+
+/* Events passed to a training callback. */
+typedef enum bsnn_event {
+    BSNN_EVENT_STEP = 1,  /* after each update: loss is the batch's mean loss */
+    BSNN_EVENT_EPOCH = 2  /* after each epoch: loss is the epoch's mean
+                             training loss over the samples it used        */
+} bsnn_event;
+
+/* Training callback: return 0 to go on, non-zero to stop training early.
+ * step counts updates since training began. */
+typedef int (*bsnn_callback)(void *user, bsnn_event event, size_t epoch, size_t step,
+                             size_t batch_size, double loss);
+
+/* Train for `epochs` epochs over ds, batches drawn from the scheduler (made
+ * for bsnn_dataset_size(ds) samples), calling cb (may be NULL) after each step
+ * and epoch. *out_steps (may be NULL) receives the number of updates done.
+ * Errors: as bsnn_model_train_step, plus BSNN_E_SHAPE when the scheduler's
+ * size differs from the dataset's, BSNN_E_ARG when the scheduler's memory
+ * budget cannot hold one row. A stop requested by cb is not an error. */
+BSNN_API bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                                      bsnn_scheduler *s, const bsnn_dataset *ds,
+                                      size_t epochs, bsnn_callback cb, void *user);
+
+/* bsnn_model_train plus a validation set and a history: after each epoch,
+ * when val is not NULL, evaluates it (evaluation mode) and appends a row to
+ * history (when not NULL; rows are appended to existing ones). Either may be
+ * NULL; with both NULL this is bsnn_model_train. Errors: as
+ * bsnn_model_train, plus BSNN_E_SHAPE when val does not suit the model. */
+BSNN_API bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                                         bsnn_scheduler *s, const bsnn_dataset *ds,
+                                         const bsnn_dataset *val, bsnn_history *history,
+                                         size_t epochs, bsnn_callback cb, void *user);
+
+/* --- Memory --- */
+
+/* Bytes bsnn allocates to train m with opt at `batch` rows per forward pass
+ * (the micro-batch size when accumulating): the model's parameters,
+ * gradients, state and structures, the optimizer's state, activations and
+ * workspace, including allocator alignment overhead. Datasets, schedulers,
+ * histories and bsnn_workspace objects are not counted. Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (batch 0, or a size that overflows), BSNN_E_STATE (no layers). */
+BSNN_API bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m,
+                                       const bsnn_optimizer *opt, size_t batch);
+
+/* The largest batch (rows per pass, capped at max_rows >= 1) whose
+ * bsnn_model_memory fits in budget_bytes. Errors: BSNN_E_NULL, BSNN_E_STATE,
+ * BSNN_E_ARG when even one row does not fit (the message gives the need). */
+BSNN_API bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m,
+                                          const bsnn_optimizer *opt, size_t budget_bytes,
+                                          size_t max_rows);
+
+/* --- Files and buffers ---
+ * Files and buffers use the format of docs/format.md: versioned, little-endian
  * on every host, a CRC-32 per section. A model file holds the layers, their
- * settings, parameters and batch-norm statistics; loading rebuilds the model
- * exactly. Loaders treat input as hostile: damaged, truncated or forged data
+ * settings, parameters and state (batch-norm and standardize statistics);
+ * loading rebuilds the model exactly. Loaders treat input as hostile: damaged, truncated or forged data
  * gives BSNN_E_FORMAT (or BSNN_E_IO for file errors) with a message naming
  * what is wrong, and nothing larger than the input justifies is allocated. */
 
@@ -1032,6 +1062,130 @@ BSNN_API void bsnn_buffer_free(void *buf);
 /* Parse a model from size bytes at data (not retained) into a new *out,
  * which the caller frees. Errors: BSNN_E_NULL, BSNN_E_FORMAT, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_load_buffer(bsnn_model **out, const void *data, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* The batch-size search                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* bsnn_search trains the same model from the same initial parameters and data order at
+ * several batch sizes and compares a validation metric. The heuristic
+ * (bsnn_search_run): start at START clamped to N; try B/2 then 2B (clamped
+ * to [1,N], skipping repeats); if neither beats B, choose B; otherwise keep
+ * halving (or doubling, whichever of the two was better; ties go to the
+ * smaller) while the result improves, stopping at 1 or N. Rows are recorded
+ * in the order candidates were tried. */
+/* Settings, for bsnn_search_set / _get / _bounds. */
+typedef enum bsnn_search_param {
+    BSNN_SEARCH_START = 1,         /* first batch size of the heuristic (128) */
+    BSNN_SEARCH_BUDGET_KIND = 2,   /* a bsnn_search_budget (default EPOCHS)   */
+    BSNN_SEARCH_BUDGET = 3,        /* per-candidate amount: epochs, samples or
+                                      seconds, > 0 (default 5)              */
+    BSNN_SEARCH_METRIC = 4,        /* a bsnn_search_metric (default VAL_LOSS) */
+    BSNN_SEARCH_SEED = 5,          /* data-order (shuffle) seed (default 0;
+                                      typed: bsnn_search_set_seed)          */
+    BSNN_SEARCH_MEMORY_BUDGET = 6  /* bytes per candidate (0: none); larger
+                                      batches run with accumulation, flagged
+                                      (typed: bsnn_search_set_memory_budget) */
+} bsnn_search_param;
+
+/* What each candidate may spend (BSNN_SEARCH_BUDGET_KIND). */
+typedef enum bsnn_search_budget {
+    BSNN_BUDGET_EPOCHS = 1,   /* whole epochs                                  */
+    BSNN_BUDGET_SAMPLES = 2,  /* stop after the update that reaches this many
+                                 samples seen                              */
+    BSNN_BUDGET_SECONDS = 3   /* stop after the update that reaches this wall
+                                 time (not deterministic)                  */
+} bsnn_search_budget;
+
+/* The comparison (BSNN_SEARCH_METRIC). */
+typedef enum bsnn_search_metric {
+    BSNN_METRIC_VAL_LOSS = 1,     /* lower is better                          */
+    BSNN_METRIC_VAL_ACCURACY = 2  /* higher is better; ties: lower val loss   */
+} bsnn_search_metric;
+
+/* Columns of a result row, for bsnn_search_result. */
+typedef enum bsnn_search_col {
+    BSNN_SEARCH_COL_BATCH = 1,        /* batch size (samples per update)    */
+    BSNN_SEARCH_COL_EPOCHS = 2,       /* epochs (fractional when cut short) */
+    BSNN_SEARCH_COL_UPDATES = 3,      /* optimizer updates                  */
+    BSNN_SEARCH_COL_TRAIN_LOSS = 4,   /* mean loss of the last epoch's (or
+                                         last partial epoch's) updates      */
+    BSNN_SEARCH_COL_VAL_LOSS = 5,     /* +inf when training diverged        */
+    BSNN_SEARCH_COL_VAL_ACCURACY = 6, /* 0 when training diverged           */
+    BSNN_SEARCH_COL_SECONDS = 7,      /* wall seconds of training           */
+    BSNN_SEARCH_COL_PEAK_BYTES = 8,   /* bsnn_model_memory at the rows per pass */
+    BSNN_SEARCH_COL_ACCUMULATED = 9,  /* 1: split into micro-batches        */
+    BSNN_SEARCH_COL_MICRO_BATCH = 10  /* rows per pass (== batch unless split) */
+} bsnn_search_col;
+
+/* A search with the defaults above and no results. NULL on out of memory. */
+BSNN_API bsnn_search *bsnn_search_create(void);
+
+/* Release a search and its results. NULL is a no-op. */
+BSNN_API void bsnn_search_free(bsnn_search *search);
+
+/* Change / read a setting. Errors: BSNN_E_NULL, BSNN_E_ARG (unknown setting
+ * or value out of range; also reading a seed or budget beyond 2^53: use the
+ * typed getters below). */
+BSNN_API bsnn_status bsnn_search_set(bsnn_search *search, bsnn_search_param param, double value);
+BSNN_API bsnn_status bsnn_search_get(double *out, const bsnn_search *search,
+                                     bsnn_search_param param);
+
+/* The valid range of a setting, as every bsnn_X_bounds. Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (unknown setting). */
+BSNN_API bsnn_status bsnn_search_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                                        const bsnn_search *search, bsnn_search_param param);
+
+/* The data-order seed (BSNN_SEARCH_SEED), every uint64_t value. Errors:
+ * BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_search_set_seed(bsnn_search *search, uint64_t seed);
+BSNN_API bsnn_status bsnn_search_get_seed(uint64_t *out, const bsnn_search *search);
+
+/* The per-candidate memory budget in bytes (BSNN_SEARCH_MEMORY_BUDGET, 0:
+ * none), every size_t value. Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_search_set_memory_budget(bsnn_search *search, size_t bytes);
+BSNN_API bsnn_status bsnn_search_get_memory_budget(size_t *out, const bsnn_search *search);
+
+/* Run the heuristic on train (candidates) and val (comparison). Each
+ * candidate starts from m's current parameters and state, with opt reset
+ * (hyperparameters kept) and a scheduler over train that copies `tmpl`'s
+ * settings (tmpl may be NULL: defaults, shuffled) except the batch size,
+ * schedule (forced CONSTANT, no full batch), memory budget (the search's)
+ * and seed (BSNN_SEARCH_SEED). m's parameters and state are restored
+ * afterwards, also on failure. Previous results are discarded. *out_best
+ * gets the chosen size. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_STATE (no
+ * parameters, no loss chosen or a conflicting one), BSNN_E_ARG (memory budget below one row), BSNN_E_NOMEM, and
+ * any training error other than divergence (recorded as the worst result). */
+BSNN_API bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *search, bsnn_model *m,
+                                     bsnn_optimizer *opt, const bsnn_dataset *train,
+                                     const bsnn_dataset *val, const bsnn_scheduler *tmpl);
+
+/* The same for a plain sweep: every size in sizes[0..count) (each 1..N), in
+ * that order; the best by the metric (ties: the earlier) is chosen. Errors:
+ * as bsnn_search_run, plus BSNN_E_ARG for a size out of range or count 0. */
+BSNN_API bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *search, bsnn_model *m,
+                                       bsnn_optimizer *opt, const bsnn_dataset *train,
+                                       const bsnn_dataset *val, const bsnn_scheduler *tmpl,
+                                       const size_t *sizes, size_t count);
+
+/* Number of result rows (candidates tried), 0 when search is NULL. */
+BSNN_API size_t bsnn_search_count(const bsnn_search *search);
+
+/* The chosen batch size of the last run or sweep, 0 if none. */
+BSNN_API size_t bsnn_search_best(const bsnn_search *search);
+
+/* Read column `col` of result row `row` into *out. Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (row out of range or unknown column). */
+BSNN_API bsnn_status bsnn_search_result(double *out, const bsnn_search *search, size_t row,
+                                        bsnn_search_col col);
+
+/* Write the result rows as CSV (header line first) to path, atomically as
+ * bsnn_model_save writes. Errors: BSNN_E_NULL, BSNN_E_IO, BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_search_write_csv(const bsnn_search *search, const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                              */
+/* ------------------------------------------------------------------------ */
 
 /* A checkpoint: the model plus the optimizer's state (moments, step count,
  * hyperparameters) and the scheduler's settings and position (epoch, step,

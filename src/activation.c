@@ -121,10 +121,10 @@ static void sigmoid_rows(const float *x, float *y, size_t count)
     for (size_t i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
-static void act_forward(bsnn_layer *l, const float *params, float *state, float *scratch,
-                        const float *x, float *y, size_t n, int training)
+static void act_infer(const bsnn_layer *l, const float *params, const float *state,
+                      float *scratch, const float *x, float *y, size_t n)
 {
-    (void)params, (void)state, (void)scratch, (void)training;
+    (void)params, (void)state, (void)scratch;
     size_t count = n * l->n_out;
     float a = (float)l->slope;
     switch (l->act) {
@@ -205,7 +205,7 @@ const bsnn_layer_ops bsnn__activation_ops = {
     .kind = BSNN_LAYER_ACTIVATION,
     .name = "activation",
     .setup = act_setup,
-    .forward = act_forward,
+    .infer = act_infer,
     .backward = act_backward,
     .set = act_set,
     .get = act_get,

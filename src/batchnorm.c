@@ -44,7 +44,7 @@ static void bn_init(bsnn_layer *l, float *params, float *state, bsnn_rng *rng)
 /* Per-feature batch mean and biased variance in double (two passes, so
  * large means do not cancel the variance away); updates the running
  * averages and leaves the mean and 1/sqrt(var + eps) for normalising. */
-static void batch_statistics(bsnn_layer *l, float *state, float *invstd, float *mean_out,
+static void batch_statistics(const bsnn_layer *l, float *state, float *invstd, float *mean_out,
                              const float *x, size_t n)
 {
     size_t w = l->n_in;
@@ -65,21 +65,14 @@ static void batch_statistics(bsnn_layer *l, float *state, float *invstd, float *
     }
 }
 
-static void bn_forward(bsnn_layer *l, const float *params, float *state, float *scratch,
-                       const float *x, float *y, size_t n, int training)
+/* y = gamma xhat + beta with the mean and 1/sqrt(var + eps) in scratch. */
+static void normalise(const bsnn_layer *l, const float *params, float *scratch, const float *x,
+                      float *y, size_t n)
 {
     size_t w = l->n_in;
     const float *gamma = params, *beta = params + w;
-    float *invstd = scratch + 1, *mean = invstd + w, *xhat = mean + w;
-    scratch[0] = training ? 1.0f : 0.0f;
-    if (training) {
-        batch_statistics(l, state, invstd, mean, x, n);
-    } else {
-        for (size_t j = 0; j < w; j++) {
-            invstd[j] = (float)(1.0 / sqrt((double)state[w + j] + l->eps));
-            mean[j] = state[j];
-        }
-    }
+    const float *invstd = scratch + 1, *mean = invstd + w;
+    float *xhat = scratch + 1 + 2 * w;
     for (size_t r = 0; r < n; r++) {
         const float *xr = x + r * w;
         float *hr = xhat + r * w, *yr = y + r * w;
@@ -88,6 +81,30 @@ static void bn_forward(bsnn_layer *l, const float *params, float *state, float *
             yr[j] = gamma[j] * hr[j] + beta[j];
         }
     }
+}
+
+/* Evaluation mode: the running statistics, which stay unchanged. */
+static void bn_infer(const bsnn_layer *l, const float *params, const float *state,
+                     float *scratch, const float *x, float *y, size_t n)
+{
+    size_t w = l->n_in;
+    float *invstd = scratch + 1, *mean = invstd + w;
+    scratch[0] = 0.0f; /* backward: the statistics did not depend on the batch */
+    for (size_t j = 0; j < w; j++) {
+        invstd[j] = (float)(1.0 / sqrt((double)state[w + j] + l->eps));
+        mean[j] = state[j];
+    }
+    normalise(l, params, scratch, x, y, n);
+}
+
+/* Training mode: the batch's statistics, moving the running averages. */
+static void bn_forward(bsnn_layer *l, const float *params, float *state, float *scratch,
+                       const float *x, float *y, size_t n)
+{
+    size_t w = l->n_in;
+    scratch[0] = 1.0f;
+    batch_statistics(l, state, scratch + 1, scratch + 1 + w, x, n);
+    normalise(l, params, scratch, x, y, n);
 }
 
 static void bn_backward(bsnn_layer *l, const float *params, float *grads, float *scratch,
@@ -149,6 +166,7 @@ const bsnn_layer_ops bsnn__batchnorm_ops = {
     .name = "batch norm",
     .setup = bn_setup,
     .init = bn_init,
+    .infer = bn_infer,
     .forward = bn_forward,
     .backward = bn_backward,
     .set = bn_set,

@@ -57,10 +57,10 @@ static void dense_init(bsnn_layer *l, float *params, float *state, bsnn_rng *rng
     for (size_t j = 0; j < l->n_out; j++) b[j] = (float)l->bias_init;
 }
 
-static void dense_forward(bsnn_layer *l, const float *params, float *state, float *scratch,
-                          const float *x, float *y, size_t n, int training)
+static void dense_infer(const bsnn_layer *l, const float *params, const float *state,
+                        float *scratch, const float *x, float *y, size_t n)
 {
-    (void)state, (void)scratch, (void)training;
+    (void)state, (void)scratch;
     size_t in = l->n_in, out = l->n_out;
     const float *b = params + in * out;
     /* Start each row at the bias so the GEMM accumulates onto it (beta = 1):
@@ -138,7 +138,7 @@ const bsnn_layer_ops bsnn__dense_ops = {
     .name = "dense",
     .setup = dense_setup,
     .init = dense_init,
-    .forward = dense_forward,
+    .infer = dense_infer,
     .backward = dense_backward,
     .regularize = dense_regularize,
     .set = dense_set,

@@ -39,16 +39,21 @@ static void draw_mask(bsnn_layer *l, float *mask, size_t count)
         mask[i] = bsnn__rng_uniform(&l->rng) >= rate ? scale : 0.0f;
 }
 
-static void drop_forward(bsnn_layer *l, const float *params, float *state, float *scratch,
-                         const float *x, float *y, size_t n, int training)
+/* Evaluation mode: the identity. */
+static void drop_infer(const bsnn_layer *l, const float *params, const float *state,
+                       float *scratch, const float *x, float *y, size_t n)
 {
     (void)params, (void)state;
     size_t count = n * l->n_in;
-    if (!training) {
-        memcpy(y, x, count * sizeof(float));
-        for (size_t i = 0; i < count; i++) scratch[i] = 1.0f; /* backward = identity */
-        return;
-    }
+    memcpy(y, x, count * sizeof(float));
+    for (size_t i = 0; i < count; i++) scratch[i] = 1.0f; /* backward = identity */
+}
+
+static void drop_forward(bsnn_layer *l, const float *params, float *state, float *scratch,
+                         const float *x, float *y, size_t n)
+{
+    (void)params, (void)state;
+    size_t count = n * l->n_in;
     draw_mask(l, scratch, count);
     for (size_t i = 0; i < count; i++) y[i] = x[i] * scratch[i];
 }
@@ -82,6 +87,11 @@ static bsnn_status drop_get(const bsnn_layer *l, bsnn_layer_param p, double *out
 {
     if (p == BSNN_LAYER_RATE)
         *out = l->rate;
+    else if (p == BSNN_LAYER_SEED && l->seed > (1ull << 53))
+        return bsnn__fail(BSNN_E_ARG,
+                          "bsnn_layer_get: dropout seed %llu is beyond 2^53, where a double "
+                          "is not exact: read it with bsnn_layer_get_seed",
+                          (unsigned long long)l->seed);
     else if (p == BSNN_LAYER_SEED)
         *out = (double)l->seed;
     else
@@ -90,15 +100,23 @@ static bsnn_status drop_get(const bsnn_layer *l, bsnn_layer_param p, double *out
     return BSNN_OK;
 }
 
+static void drop_set_seed(bsnn_layer *l, uint64_t seed)
+{
+    l->seed = seed;
+    reseed(l);
+}
+
 const bsnn_layer_ops bsnn__dropout_ops = {
     .kind = BSNN_LAYER_DROPOUT,
     .name = "dropout",
     .setup = drop_setup,
     .init = drop_init,
+    .infer = drop_infer,
     .forward = drop_forward,
     .backward = drop_backward,
     .set = drop_set,
     .get = drop_get,
+    .set_seed = drop_set_seed,
 };
 
 bsnn_layer *bsnn_layer_dropout(double rate)

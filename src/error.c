@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static _Thread_local char last_error[512];
+static _Thread_local char last_error[BSNN__ERROR_CAP];
 
 #define BSNN_STR2(x) #x
 #define BSNN_STR(x) BSNN_STR2(x)
@@ -38,6 +38,13 @@ const char *bsnn_status_string(bsnn_status status)
 }
 
 const char *bsnn_last_error(void) { return last_error; }
+
+void bsnn__error_save(char *out, size_t cap) { snprintf(out, cap, "%s", last_error); }
+
+void bsnn__error_restore(const char *saved)
+{
+    snprintf(last_error, sizeof last_error, "%s", saved);
+}
 
 bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
 {

@@ -63,15 +63,15 @@ static double forward_backward(bsnn_model *m, const float *x, const float *y, si
     size_t last = m->n_layers - 1;
     const float *out = bsnn__model_forward_rows(m, x, n, m->training);
     int cur = 0;
-    double loss = bsnn__loss(m->loss, out, y, n, m->layers[last]->n_out, tw, m->delta[cur],
+    double loss = bsnn__loss(m->loss, out, y, n, m->layers[last]->n_out, tw, m->ws.delta[cur],
                              1.0f / (float)n);
     for (size_t i = m->n_layers; i-- > 0;) {
         bsnn_layer *l = m->layers[i];
-        const float *in = i ? m->acts[i - 1] : x;
-        float *dx = i ? m->delta[1 - cur] : NULL;
-        float *scratch = bsnn__layer_scratch(m, i, m->ws_rows);
+        const float *in = i ? m->ws.acts[i - 1] : x;
+        float *dx = i ? m->ws.delta[1 - cur] : NULL;
+        float *scratch = bsnn__layer_scratch(m, &m->ws, i);
         if (l->ops == &bsnn__dense_ops) {
-            memcpy(scratch, m->delta[cur], n * l->n_out * sizeof(float));
+            memcpy(scratch, m->ws.delta[cur], n * l->n_out * sizeof(float));
             memcpy(scratch + BSNN_FUSED_MAX_BATCH * l->n_out, in, n * l->n_in * sizeof(float));
             if (dx)
                 bsnn__sgemm(n, l->n_in, l->n_out, 1.0f, scratch, (ptrdiff_t)l->n_out, 1,
@@ -79,7 +79,7 @@ static double forward_backward(bsnn_model *m, const float *x, const float *y, si
                             (ptrdiff_t)l->n_in, 1);
         } else {
             l->ops->backward(l, m->params + l->param_off, m->grads + l->param_off, scratch, in,
-                             m->acts[i], m->delta[cur], dx, n);
+                             m->ws.acts[i], m->ws.delta[cur], dx, n);
         }
         cur = 1 - cur;
     }
@@ -96,9 +96,9 @@ static int update_safe(bsnn_model *m, const float *x, size_t n, float step)
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
         if (l->ops != &bsnn__dense_ops) continue;
-        const float *in = i ? m->acts[i - 1] : x;
+        const float *in = i ? m->ws.acts[i - 1] : x;
         double mx = max_abs(in, n * l->n_in);
-        double md = max_abs(bsnn__layer_scratch(m, i, m->ws_rows), n * l->n_out);
+        double md = max_abs(bsnn__layer_scratch(m, &m->ws, i), n * l->n_out);
         double gw = slack * mx * md, gb = slack * md;
         if (!(gw < 0x1p127 && s * gw < 0x1p103 && s * gb < 0x1p103)) return 0;
     }
@@ -120,8 +120,8 @@ bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *op
         if (l->ops != &bsnn__dense_ops) continue;
         size_t in = l->n_in, out = l->n_out;
         float *w = m->params + l->param_off, *g = m->grads + l->param_off;
-        const float *dy = bsnn__layer_scratch(m, i, m->ws_rows);
-        bsnn__sgemm_tn_sgd(in, out, n, i ? m->acts[i - 1] : x, dy, NULL, w, step);
+        const float *dy = bsnn__layer_scratch(m, &m->ws, i);
+        bsnn__sgemm_tn_sgd(in, out, n, i ? m->ws.acts[i - 1] : x, dy, NULL, w, step);
         float *gb = g + in * out, *b = w + in * out;
         /* The bias gradient summed in the general step's order. */
         for (size_t j = 0; j < out; j++) gb[j] = 0.0f;
@@ -144,7 +144,7 @@ void bsnn__fused_grads(const bsnn_model *m, float *grads)
     for (size_t i = 0; i < m->n_layers; i++) {
         const bsnn_layer *l = m->layers[i];
         if (l->ops != &bsnn__dense_ops) continue;
-        const float *dy = bsnn__layer_scratch(m, i, m->ws_rows);
+        const float *dy = bsnn__layer_scratch(m, &m->ws, i);
         const float *x = dy + BSNN_FUSED_MAX_BATCH * l->n_out;
         bsnn__sgemm_tn_sgd(l->n_in, l->n_out, n, x, dy, grads + l->param_off, NULL, 0.0f);
     }

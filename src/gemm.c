@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <blis.h>
+#include <stdatomic.h>
 
 static int num_threads = 1;
 
@@ -40,12 +41,16 @@ int bsnn_get_num_threads(void) { return num_threads; }
 int bsnn__cpu_avx2(void)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
-    static int cached = -1;
-    if (cached < 0) {
+    /* Atomic: the first calls may come from several threads at once (each
+     * computes the same answer, so relaxed ordering is enough). */
+    static _Atomic int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
-    return cached;
+    return v;
 #else
     return 0;
 #endif

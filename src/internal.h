@@ -23,6 +23,12 @@ bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
 #endif
     ;
 
+/* Keep the message across an internal failure that a successful public
+ * call swallows (successful calls never change bsnn_last_error()). */
+#define BSNN__ERROR_CAP 512
+void bsnn__error_save(char *out, size_t cap);
+void bsnn__error_restore(const char *saved);
+
 /* Forward a failing status without adding to its message. */
 #define BSNN_TRY(expr)                                                         \
     do {                                                                       \
@@ -104,9 +110,16 @@ typedef struct bsnn_layer_ops {
     bsnn_status (*setup)(bsnn_layer *l, size_t n_in);
     /* Initialise params and state (called on add and by init_params). */
     void (*init)(bsnn_layer *l, float *params, float *state, bsnn_rng *rng);
-    /* y = f(x). training selects batch statistics / dropout masks. */
+    /* y = f(x) in evaluation mode. Reads the layer, its parameters and
+     * state and writes only scratch and y, so several threads may run it
+     * on one model at once, each with its own workspace. Whatever backward
+     * needs goes to scratch (a train step may run in evaluation mode). */
+    void (*infer)(const bsnn_layer *l, const float *params, const float *state, float *scratch,
+                  const float *x, float *y, size_t n);
+    /* y = f(x) in training mode (batch statistics, dropout masks: may
+     * change the layer and its state); NULL when it is infer. */
     void (*forward)(bsnn_layer *l, const float *params, float *state, float *scratch,
-                    const float *x, float *y, size_t n, int training);
+                    const float *x, float *y, size_t n);
     /* Given dy = dL/dy, ADD dL/dparams into grads and write dx = dL/dx
      * (dx may be NULL for the first layer: skip it). dy may be overwritten. */
     void (*backward)(bsnn_layer *l, const float *params, float *grads, float *scratch,
@@ -116,6 +129,8 @@ typedef struct bsnn_layer_ops {
     /* Settings through bsnn_layer_set/get; NULL when the kind has none. */
     bsnn_status (*set)(bsnn_layer *l, bsnn_layer_param p, double v);
     bsnn_status (*get)(const bsnn_layer *l, bsnn_layer_param p, double *out);
+    /* Set the kind's seed (bsnn_layer_set_seed); NULL when it has none. */
+    void (*set_seed)(bsnn_layer *l, uint64_t seed);
     /* Release kind-specific memory in l->impl; may be NULL. */
     void (*destroy)(bsnn_layer *l);
     /* Fewest rows a training-mode step accepts (batch norm: 2, a single row
@@ -254,11 +269,29 @@ struct bsnn_scheduler {
     size_t base_batch;       /* B0                                          */
     /* accumulation and memory */
     size_t micro;            /* rows per pass, 0: whole batch               */
-    double budget;           /* bytes, 0: none                              */
+    size_t budget;           /* bytes, 0: none                              */
     /* position of the lr clock */
     size_t total_steps;      /* batches handed out since reset              */
     int have_last;           /* a batch was handed out since reset/seek     */
     size_t last_epoch, last_batch, last_update; /* that batch's lr inputs   */
+};
+
+/* ---- workspaces (model.c) ------------------------------------------------- */
+
+/* The buffers of forward passes (and, for the model's own workspace, of
+ * training) for up to `rows` rows, laid out for one model. The model embeds
+ * one (bsnn_model_forward, training); a host makes more with
+ * bsnn_workspace_create, one per inference thread. */
+struct bsnn_workspace {
+    uint64_t model_id;       /* the model it serves (bsnn_model.id)         */
+    uint64_t layout;         /* the model's layout stamp it was sized for    */
+    int training;            /* also holds the training buffers below        */
+    size_t rows;             /* rows it holds (0: nothing allocated)         */
+    size_t n_acts;           /* entries of acts                             */
+    float **acts;            /* acts[i] = output of layer i, [rows][width]   */
+    float *scratch;          /* all layers' scratch, laid end to end        */
+    float *delta[2];         /* training: ping-pong dL/d(activation) buffers */
+    float *xbuf, *ybuf;      /* training: gathered batch of scheduler runs   */
 };
 
 /* ---- models (model.c, train.c) -------------------------------------------- */
@@ -280,22 +313,29 @@ struct bsnn_model {
     size_t n_params, n_state;
     float *undo;             /* params then state as a step began: a step
                                 that diverges puts them back (issue 7)    */
-    /* workspace, sized for ws_rows rows */
-    size_t ws_rows;
-    float **acts;            /* acts[i] = output of layer i, [rows][width]   */
-    float *scratch;          /* all layers' scratch, laid end to end        */
-    float *delta[2];         /* ping-pong dL/d(activation) buffers          */
-    float *xbuf, *ybuf;      /* gathered batch for scheduler-driven training */
+    uint64_t layout;         /* changes whenever a layer is added, so
+                                workspaces sized before know to re-lay out */
+    bsnn_workspace ws;       /* the model's own (training) workspace        */
     size_t max_width;
     size_t fused_rows;       /* issue 6: rows of the last fused step whose
                                 weight gradients are still to be written
                                 (fused.c), else 0                         */
 };
 
-/* Make the workspace hold at least rows rows (allocates only when growing). */
+/* Make the model's own workspace hold at least rows rows (allocates only
+ * when growing). */
 bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who);
-/* Forward n rows of x through every layer; returns the output buffer. */
+/* The same for a host's workspace ws of m: BSNN_E_NULL without one,
+ * BSNN_E_ARG when it was made for another model. */
+bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
+                                    const char *who);
+/* Forward n rows of x through every layer in training mode (training
+ * nonzero) or evaluation mode; returns the output buffer. */
 const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, int training);
+/* Evaluation-mode forward on any workspace of m, reserved for n rows: reads
+ * m only (the thread-safe inference path). */
+const float *bsnn__model_infer_rows(const bsnn_model *m, bsnn_workspace *ws, const float *x,
+                                    size_t n);
 /* One train step on row-major arrays already validated and reserved:
  * zero grads, accumulate with scale 1/n, apply. */
 bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
@@ -310,8 +350,8 @@ double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, siz
                               size_t target_width, float scale);
 bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss,
                               const char *who);
-/* Per-layer scratch pointer for a workspace of `rows` rows. */
-float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows);
+/* Layer `layer`'s scratch inside workspace ws of m. */
+float *bsnn__layer_scratch(const bsnn_model *m, const bsnn_workspace *ws, size_t layer);
 
 /* 1 if all count floats are finite. */
 int bsnn__all_finite(const float *v, size_t count);

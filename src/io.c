@@ -1047,7 +1047,7 @@ static bsnn_status read_optimizer(bsnn_optimizer **out, section *sec, bsnn_model
     reader *b = &sec->body;
     uint32_t kind = get_u32(b);
     double lo, hi;
-    int open;
+    unsigned open;
     if (bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)kind, BSNN_OPT_LR) != BSNN_OK)
         return bsnn__fail(BSNN_E_FORMAT, "%s: unknown optimizer kind %u", who, kind);
     bsnn_optimizer *opt = bsnn_optimizer_create((bsnn_optimizer_kind)kind);

@@ -9,21 +9,30 @@ typedef struct layer_bound {
     bsnn_layer_kind kind;
     bsnn_layer_param param;
     double lo, hi;
+    unsigned open; /* BSNN_BOUND_LO_OPEN / _HI_OPEN */
 } layer_bound;
 
+#define BSNN_MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in double */
+
 static const layer_bound bounds[] = {
-    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT, BSNN_INIT_DEFAULT, BSNN_INIT_UNIFORM},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_LO, -1e6, 1e6},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_HI, -1e6, 1e6},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_BIAS_INIT, -1e6, 1e6},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_L1, 0.0, 1e6},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_L2, 0.0, 1e6},
-    {BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE, 0.0, 1e6},
-    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_MOMENTUM, 0.0, 1.0},
-    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_EPS, 1e-12, 1.0},
-    {BSNN_LAYER_DROPOUT, BSNN_LAYER_RATE, 0.0, 0x1.fffffep-1},
-    {BSNN_LAYER_DROPOUT, BSNN_LAYER_SEED, 0.0, 9007199254740992.0},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT, BSNN_INIT_DEFAULT, BSNN_INIT_UNIFORM, 0},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_LO, -1e6, 1e6, 0},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_HI, -1e6, 1e6, 0},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_BIAS_INIT, -1e6, 1e6, 0},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_L1, 0.0, 1e6, 0},
+    {BSNN_LAYER_DENSE, BSNN_LAYER_L2, 0.0, 1e6, 0},
+    {BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE, 0.0, 1e6, 0},
+    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_MOMENTUM, 0.0, 1.0, 0},
+    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_EPS, 1e-12, 1.0, 0},
+    {BSNN_LAYER_DROPOUT, BSNN_LAYER_RATE, 0.0, 1.0, BSNN_BOUND_HI_OPEN},
+    {BSNN_LAYER_DROPOUT, BSNN_LAYER_SEED, 0.0, BSNN_MAX_EXACT, 0},
 };
+
+static int in_bounds(const layer_bound *b, double v)
+{
+    return ((b->open & BSNN_BOUND_LO_OPEN) ? v > b->lo : v >= b->lo) &&
+           ((b->open & BSNN_BOUND_HI_OPEN) ? v < b->hi : v <= b->hi);
+}
 
 static const layer_bound *find_bound(int kind, int param)
 {
@@ -83,19 +92,24 @@ void bsnn_layer_free(bsnn_layer *layer)
     bsnn__layer_destroy(layer);
 }
 
-int bsnn_layer_kind_of(const bsnn_layer *layer) { return layer ? (int)layer->ops->kind : 0; }
+bsnn_layer_kind bsnn_layer_kind_of(const bsnn_layer *layer)
+{
+    return layer ? layer->ops->kind : BSNN_LAYER_NONE;
+}
 
-bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, bsnn_layer_kind kind,
-                              bsnn_layer_param param)
+bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                              bsnn_layer_kind kind, bsnn_layer_param param)
 {
     BSNN_CHECK_NULL("bsnn_layer_bounds", out_lo);
     BSNN_CHECK_NULL("bsnn_layer_bounds", out_hi);
+    BSNN_CHECK_NULL("bsnn_layer_bounds", out_open);
     const layer_bound *b = find_bound((int)kind, (int)param);
     if (b == NULL)
         return bsnn__fail(BSNN_E_ARG, "bsnn_layer_bounds: setting %d does not apply to layer kind %d",
                           (int)param, (int)kind);
     *out_lo = b->lo;
     *out_hi = b->hi;
+    *out_open = b->open;
     return BSNN_OK;
 }
 
@@ -106,9 +120,10 @@ bsnn_status bsnn_layer_set(bsnn_layer *layer, bsnn_layer_param param, double val
     if (b == NULL || layer->ops->set == NULL)
         return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: setting %d does not apply to a %s layer",
                           (int)param, layer->ops->name);
-    if (!(value >= b->lo && value <= b->hi))
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: value %g of setting %d is not in [%g, %g]",
-                          value, (int)param, b->lo, b->hi);
+    if (!in_bounds(b, value))
+        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: value %g of setting %d is not in %c%g, %g%c",
+                          value, (int)param, (b->open & BSNN_BOUND_LO_OPEN) ? '(' : '[', b->lo,
+                          b->hi, (b->open & BSNN_BOUND_HI_OPEN) ? ')' : ']');
     return layer->ops->set(layer, param, value);
 }
 
@@ -120,4 +135,39 @@ bsnn_status bsnn_layer_get(double *out, const bsnn_layer *layer, bsnn_layer_para
         return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get: setting %d does not apply to a %s layer",
                           (int)param, layer->ops->name);
     return layer->ops->get(layer, param, out);
+}
+
+bsnn_status bsnn_layer_set_seed(bsnn_layer *layer, uint64_t seed)
+{
+    BSNN_CHECK_NULL("bsnn_layer_set_seed", layer);
+    if (layer->ops->set_seed == NULL)
+        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set_seed: a %s layer has no seed",
+                          layer->ops->name);
+    layer->ops->set_seed(layer, seed);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_layer_get_seed(uint64_t *out, const bsnn_layer *layer)
+{
+    BSNN_CHECK_NULL("bsnn_layer_get_seed", out);
+    BSNN_CHECK_NULL("bsnn_layer_get_seed", layer);
+    if (layer->ops->set_seed == NULL)
+        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get_seed: a %s layer has no seed",
+                          layer->ops->name);
+    *out = layer->seed;
+    return BSNN_OK;
+}
+
+/* Declared for 0.3; built by the layer-kind work that follows. */
+bsnn_layer *bsnn_layer_layernorm(void)
+{
+    bsnn__fail(BSNN_E_UNSUPPORTED, "bsnn_layer_layernorm: not built yet in this snapshot");
+    return NULL;
+}
+
+bsnn_layer *bsnn_layer_standardize(const float *mean, const float *std, size_t count)
+{
+    (void)mean, (void)std, (void)count;
+    bsnn__fail(BSNN_E_UNSUPPORTED, "bsnn_layer_standardize: not built yet in this snapshot");
+    return NULL;
 }

@@ -56,29 +56,27 @@ bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn
 }
 
 bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
-                                 double budget_bytes, size_t max_rows)
+                                 size_t budget_bytes, size_t max_rows)
 {
     const char *who = "bsnn_model_max_batch";
     BSNN_CHECK_NULL(who, out);
     BSNN_TRY(check_model(who, m));
     BSNN_CHECK_NULL(who, opt);
     if (max_rows == 0) return bsnn__fail(BSNN_E_ARG, "%s: max_rows is 0, expected >= 1", who);
-    if (!(budget_bytes >= 0.0))
-        return bsnn__fail(BSNN_E_ARG, "%s: budget %g bytes is negative or NaN", who, budget_bytes);
     if (max_rows_of(m) == 0)
         return bsnn__fail(BSNN_E_ARG, "%s: the workspace of one row overflows the address space "
                           "(the model is %zu wide at most)", who, m->max_width);
     size_t fixed = fixed_bytes(m, opt);
     size_t need1 = fixed + bsnn__model_workspace_bytes(m, 1);
-    if ((double)need1 > budget_bytes)
+    if (need1 > budget_bytes)
         return bsnn__fail(BSNN_E_ARG,
-                          "%s: budget %.0f bytes is below the %zu bytes one row needs", who,
+                          "%s: budget %zu bytes is below the %zu bytes one row needs", who,
                           budget_bytes, need1);
     /* The cost grows with rows; bisect for the last row count that fits. */
     size_t lo = 1, hi = max_rows < max_rows_of(m) ? max_rows : max_rows_of(m);
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2;
-        if ((double)(fixed + bsnn__model_workspace_bytes(m, mid)) <= budget_bytes)
+        if (fixed + bsnn__model_workspace_bytes(m, mid) <= budget_bytes)
             lo = mid;
         else
             hi = mid - 1;

@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <stdatomic.h>
 
 /* Source of model ids; atomic because models may be created on any thread. */
@@ -27,23 +28,28 @@ bsnn_model *bsnn_model_create(size_t n_inputs)
     m->threshold = 0.5;
     m->training = 1;
     m->max_width = n_inputs;
+    m->ws.model_id = m->id;
+    m->ws.training = 1;
     return m;
 }
 
-static void free_workspace(bsnn_model *m)
+/* Release a workspace's buffers (not the struct), leaving it empty. */
+static void free_buffers(bsnn_workspace *ws)
 {
-    if (m->acts)
-        for (size_t i = 0; i < m->n_layers; i++) bsnn__free(m->acts[i]);
-    bsnn__free(m->acts);
-    bsnn__free(m->scratch);
-    bsnn__free(m->delta[0]);
-    bsnn__free(m->delta[1]);
-    bsnn__free(m->xbuf);
-    bsnn__free(m->ybuf);
-    m->acts = NULL;
-    m->scratch = m->delta[0] = m->delta[1] = m->xbuf = m->ybuf = NULL;
-    m->ws_rows = 0;
+    if (ws->acts)
+        for (size_t i = 0; i < ws->n_acts; i++) bsnn__free(ws->acts[i]);
+    bsnn__free(ws->acts);
+    bsnn__free(ws->scratch);
+    bsnn__free(ws->delta[0]);
+    bsnn__free(ws->delta[1]);
+    bsnn__free(ws->xbuf);
+    bsnn__free(ws->ybuf);
+    ws->acts = NULL;
+    ws->scratch = ws->delta[0] = ws->delta[1] = ws->xbuf = ws->ybuf = NULL;
+    ws->rows = ws->n_acts = 0;
 }
+
+static void free_workspace(bsnn_model *m) { free_buffers(&m->ws); }
 
 void bsnn_model_free(bsnn_model *m)
 {
@@ -144,6 +150,7 @@ static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l, const char *who)
     BSNN_TRY(grow_arena(&m->state, m->n_state, ns, who));
     BSNN_TRY(grow_arena(&m->undo, m->n_params + m->n_state, np + ns, who));
     free_workspace(m); /* the new layer changes its shape */
+    m->layout++;       /* and that of every workspace made for m */
     l->param_off = m->n_params;
     l->state_off = m->n_state;
     m->n_params = np;
@@ -222,50 +229,75 @@ bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss)
     return BSNN_OK;
 }
 
+/* Seed the initialisation stream and reinitialise the layers present. */
+static void set_seed(bsnn_model *m, uint64_t seed)
+{
+    m->seed = seed;
+    bsnn__rng_seed(&m->rng, seed);
+    for (size_t i = 0; i < m->n_layers; i++) init_layer(m, m->layers[i]);
+}
+
 bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed)
 {
     BSNN_CHECK_NULL("bsnn_model_init_params", m);
     if (m->n_layers == 0)
         return bsnn__fail(BSNN_E_STATE, "bsnn_model_init_params: the model has no layers");
-    m->seed = seed;
-    bsnn__rng_seed(&m->rng, seed);
-    for (size_t i = 0; i < m->n_layers; i++) init_layer(m, m->layers[i]);
+    set_seed(m, seed);
     return BSNN_OK;
+}
+
+#define BSNN_MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in double */
+
+/* The settable model settings and their ranges (the read-only ones,
+ * TRAINING and LOSS, have setters of their own). */
+static bsnn_status model_range(double *lo, double *hi, unsigned *open, int param)
+{
+    *open = 0;
+    switch (param) {
+    case BSNN_MODEL_SEED: *lo = 0.0, *hi = BSNN_MAX_EXACT; return BSNN_OK;
+    case BSNN_MODEL_THRESHOLD: *lo = -DBL_MAX, *hi = DBL_MAX; return BSNN_OK; /* finite */
+    case BSNN_MODEL_INIT: *lo = BSNN_INIT_ZEROS, *hi = BSNN_INIT_UNIFORM; return BSNN_OK;
+    default: return BSNN_E_ARG;
+    }
+}
+
+static bsnn_status not_settable(const char *who, int param)
+{
+    if (param == BSNN_MODEL_TRAINING)
+        return bsnn__fail(BSNN_E_ARG, "%s: BSNN_MODEL_TRAINING is read-only here: set the mode "
+                          "with bsnn_model_set_training", who);
+    if (param == BSNN_MODEL_LOSS)
+        return bsnn__fail(BSNN_E_ARG, "%s: BSNN_MODEL_LOSS is read-only here: choose the loss "
+                          "with bsnn_model_set_loss", who);
+    return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, param);
 }
 
 bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
 {
     const char *who = "bsnn_model_set";
     BSNN_CHECK_NULL(who, m);
+    double lo, hi;
+    unsigned open;
+    if (model_range(&lo, &hi, &open, (int)param) != BSNN_OK) return not_settable(who, (int)param);
     switch (param) {
     case BSNN_MODEL_SEED:
-        if (!(value >= 0.0 && value <= 9007199254740992.0 && value == floor(value)))
-            return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53", who, value);
-        if (m->n_layers) return bsnn_model_init_params(m, (uint64_t)value);
-        m->seed = (uint64_t)value; /* for the layers still to come */
-        bsnn__rng_seed(&m->rng, m->seed);
+        if (!(value >= lo && value <= hi && value == floor(value)))
+            return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53 (larger "
+                              "seeds: bsnn_model_set_seed)", who, value);
+        set_seed(m, (uint64_t)value);
         return BSNN_OK;
     case BSNN_MODEL_THRESHOLD:
         if (!isfinite(value))
             return bsnn__fail(BSNN_E_ARG, "%s: threshold %g is not finite", who, value);
         m->threshold = value;
         return BSNN_OK;
-    case BSNN_MODEL_INIT:
-        if (!(value >= BSNN_INIT_ZEROS && value <= BSNN_INIT_UNIFORM && value == floor(value)))
+    default: /* BSNN_MODEL_INIT */
+        if (!(value >= lo && value <= hi && value == floor(value)))
             return bsnn__fail(BSNN_E_ARG, "%s: initialiser %g is not in 1..%d", who, value,
                               BSNN_INIT_UNIFORM);
         m->init_default = (int)value;
         return BSNN_OK;
-    case BSNN_MODEL_TRAINING:
-        if (!(value == 0.0 || value == 1.0))
-            return bsnn__fail(BSNN_E_ARG, "%s: training flag %g is not 0 or 1", who, value);
-        return bsnn_model_set_training(m, value != 0.0);
-    case BSNN_MODEL_LOSS:
-        if (!(value >= 0.0 && value <= 1e6 && value == floor(value)))
-            return bsnn__fail(BSNN_E_ARG, "%s: loss %g is not a bsnn_loss value", who, value);
-        return bsnn_model_set_loss(m, (bsnn_loss)value);
     }
-    return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
 }
 
 bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param param)
@@ -274,13 +306,51 @@ bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param pa
     BSNN_CHECK_NULL(who, out);
     BSNN_CHECK_NULL(who, m);
     switch (param) {
-    case BSNN_MODEL_SEED: *out = (double)m->seed; break;
+    case BSNN_MODEL_SEED:
+        if (m->seed > (1ull << 53))
+            return bsnn__fail(BSNN_E_ARG, "%s: the seed %llu is beyond 2^53, where a double is "
+                              "not exact: read it with bsnn_model_get_seed", who,
+                              (unsigned long long)m->seed);
+        *out = (double)m->seed;
+        break;
     case BSNN_MODEL_THRESHOLD: *out = m->threshold; break;
     case BSNN_MODEL_INIT: *out = m->init_default; break;
     case BSNN_MODEL_TRAINING: *out = m->training; break;
     case BSNN_MODEL_LOSS: *out = m->loss; break;
     default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
     }
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                              const bsnn_model *m, bsnn_model_param param)
+{
+    const char *who = "bsnn_model_bounds";
+    BSNN_CHECK_NULL(who, out_lo);
+    BSNN_CHECK_NULL(who, out_hi);
+    BSNN_CHECK_NULL(who, out_open);
+    BSNN_CHECK_NULL(who, m);
+    double lo, hi;
+    unsigned open;
+    if (model_range(&lo, &hi, &open, (int)param) != BSNN_OK) return not_settable(who, (int)param);
+    *out_lo = lo;
+    *out_hi = hi;
+    *out_open = open;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_set_seed(bsnn_model *m, uint64_t seed)
+{
+    BSNN_CHECK_NULL("bsnn_model_set_seed", m);
+    set_seed(m, seed);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_get_seed(uint64_t *out, const bsnn_model *m)
+{
+    BSNN_CHECK_NULL("bsnn_model_get_seed", out);
+    BSNN_CHECK_NULL("bsnn_model_get_seed", m);
+    *out = m->seed;
     return BSNN_OK;
 }
 
@@ -353,12 +423,12 @@ static size_t scratch_floats(const bsnn_model *m, size_t rows, int *overflow)
 
 /* Offsets inside the scratch are below its total, which
  * bsnn__model_workspace_bytes has checked for this row count. */
-float *bsnn__layer_scratch(const bsnn_model *m, size_t layer, size_t rows)
+float *bsnn__layer_scratch(const bsnn_model *m, const bsnn_workspace *ws, size_t layer)
 {
     size_t off = 0;
     for (size_t i = 0; i < layer; i++)
-        off += m->layers[i]->scratch_per_row * rows + m->layers[i]->scratch_fixed;
-    return m->scratch ? m->scratch + off : NULL;
+        off += m->layers[i]->scratch_per_row * ws->rows + m->layers[i]->scratch_fixed;
+    return ws->scratch ? ws->scratch + off : NULL;
 }
 
 /* Bytes of a rows x width float block as bsnn__alloc costs it; 0 with
@@ -397,43 +467,84 @@ size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows)
     return overflow ? 0 : bytes;
 }
 
-bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who)
+/* Allocate ws's buffers for `rows` rows of m (every size already checked
+ * by bsnn__model_workspace_bytes); on failure ws is left empty. */
+static bsnn_status grow_buffers(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
+                                const char *who)
 {
-    if (rows <= m->ws_rows) return BSNN_OK;
+    free_buffers(ws);
+    size_t wide = rows * m->max_width;
+    int unused = 0;
+    if ((ws->acts = bsnn__calloc(m->n_layers, sizeof(float *), who)) == NULL) return BSNN_E_NOMEM;
+    ws->n_acts = m->n_layers;
+    for (size_t i = 0; i < m->n_layers; i++)
+        if ((ws->acts[i] = bsnn__calloc(rows, m->layers[i]->n_out * sizeof(float), who)) == NULL)
+            goto nomem;
+    size_t sf = scratch_floats(m, rows, &unused);
+    if (sf && (ws->scratch = bsnn__calloc(sf, sizeof(float), who)) == NULL) goto nomem;
+    if (ws->training) {
+        if ((ws->delta[0] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
+        if ((ws->delta[1] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
+        if ((ws->xbuf = bsnn__calloc(rows, m->n_in * sizeof(float), who)) == NULL) goto nomem;
+        if ((ws->ybuf = bsnn__calloc(rows, bsnn_model_n_outputs(m) * sizeof(float), who)) == NULL)
+            goto nomem;
+    }
+    ws->rows = rows;
+    ws->layout = m->layout;
+    return BSNN_OK;
+nomem:
+    free_buffers(ws);
+    return BSNN_E_NOMEM;
+}
+
+/* Make ws (the model's own or a host's) hold at least `rows` rows of m's
+ * current layout; allocates only when the batch or the layout grew. */
+static bsnn_status reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
+                           const char *who)
+{
+    if (rows <= ws->rows && ws->layout == m->layout) return BSNN_OK;
+    if (rows < ws->rows) rows = ws->rows; /* a new layout keeps the size reached */
     if (bsnn__model_workspace_bytes(m, rows) == 0)
         return bsnn__fail(BSNN_E_NOMEM, "%s: cannot allocate a workspace of %zu rows: its size "
                           "overflows the address space", who, rows);
+    return grow_buffers(ws, m, rows, who);
+}
+
+bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who)
+{
+    if (rows <= m->ws.rows) return BSNN_OK;
     bsnn__fused_settle(m); /* its inputs live in the workspace */
-    free_workspace(m);
-    size_t wide = rows * m->max_width; /* checked above, as every size below */
-    int unused = 0;
-    m->acts = bsnn__calloc(m->n_layers, sizeof(float *), who);
-    if (m->acts == NULL) return BSNN_E_NOMEM;
-    for (size_t i = 0; i < m->n_layers; i++)
-        if ((m->acts[i] = bsnn__calloc(rows, m->layers[i]->n_out * sizeof(float), who)) == NULL)
-            goto nomem;
-    size_t sf = scratch_floats(m, rows, &unused);
-    if (sf && (m->scratch = bsnn__calloc(sf, sizeof(float), who)) == NULL) goto nomem;
-    if ((m->delta[0] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
-    if ((m->delta[1] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
-    if ((m->xbuf = bsnn__calloc(rows, m->n_in * sizeof(float), who)) == NULL) goto nomem;
-    if ((m->ybuf = bsnn__calloc(rows, bsnn_model_n_outputs(m) * sizeof(float), who)) == NULL)
-        goto nomem;
-    m->ws_rows = rows;
-    return BSNN_OK;
-nomem:
-    free_workspace(m);
-    return BSNN_E_NOMEM;
+    return reserve(&m->ws, m, rows, who);
+}
+
+const float *bsnn__model_infer_rows(const bsnn_model *m, bsnn_workspace *ws, const float *x,
+                                    size_t n)
+{
+    const float *in = x;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const bsnn_layer *l = m->layers[i];
+        l->ops->infer(l, bsnn__at(m->params, l->param_off), bsnn__at(m->state, l->state_off),
+                      bsnn__layer_scratch(m, ws, i), in, ws->acts[i], n);
+        in = ws->acts[i];
+    }
+    return in;
 }
 
 const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, int training)
 {
+    if (!training) return bsnn__model_infer_rows(m, &m->ws, x, n);
     const float *in = x;
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
-        l->ops->forward(l, bsnn__at(m->params, l->param_off), bsnn__at(m->state, l->state_off),
-                        bsnn__layer_scratch(m, i, m->ws_rows), in, m->acts[i], n, training);
-        in = m->acts[i];
+        float *params = bsnn__at(m->params, l->param_off);
+        float *scratch = bsnn__layer_scratch(m, &m->ws, i);
+        if (l->ops->forward)
+            l->ops->forward(l, params, bsnn__at(m->state, l->state_off), scratch, in,
+                            m->ws.acts[i], n);
+        else
+            l->ops->infer(l, params, bsnn__at(m->state, l->state_off), scratch, in,
+                          m->ws.acts[i], n);
+        in = m->ws.acts[i];
     }
     return in;
 }
@@ -447,9 +558,10 @@ static bsnn_status check_rows(const char *who, const char *name, const bsnn_tens
     return BSNN_OK;
 }
 
-bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x)
+/* The checks of a forward call, shared by both entry points. */
+static bsnn_status check_forward(const char *who, const bsnn_tensor *out, const bsnn_model *m,
+                                 const bsnn_tensor *x)
 {
-    const char *who = "bsnn_model_forward";
     BSNN_CHECK_NULL(who, out);
     BSNN_CHECK_NULL(who, m);
     BSNN_CHECK_NULL(who, x);
@@ -462,8 +574,61 @@ bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tenso
                           bsnn__tensor_rows(out), n);
     if (!bsnn__all_finite(x->data, n * m->n_in))
         return bsnn__fail(BSNN_E_ARG, "%s: x holds a NaN or infinite value", who);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x)
+{
+    const char *who = "bsnn_model_forward";
+    BSNN_TRY(check_forward(who, out, m, x));
+    size_t n = bsnn__tensor_rows(x);
     BSNN_TRY(bsnn__model_reserve(m, n, who));
-    const float *y = bsnn__model_forward_rows(m, x->data, n, 0);
+    const float *y = bsnn__model_infer_rows(m, &m->ws, x->data, n);
+    memcpy(out->data, y, n * bsnn_model_n_outputs(m) * sizeof(float));
+    return BSNN_OK;
+}
+
+/* ---- host workspaces: inference on one model from several threads -------- */
+
+bsnn_workspace *bsnn_workspace_create(const bsnn_model *m)
+{
+    const char *who = "bsnn_workspace_create";
+    if (m == NULL) {
+        bsnn__fail(BSNN_E_NULL, "%s: argument 'm' is NULL", who);
+        return NULL;
+    }
+    bsnn_workspace *ws = bsnn__calloc(1, sizeof *ws, who);
+    if (ws == NULL) return NULL;
+    ws->model_id = m->id;
+    ws->layout = m->layout;
+    return ws;
+}
+
+void bsnn_workspace_free(bsnn_workspace *ws)
+{
+    if (ws == NULL) return;
+    free_buffers(ws);
+    bsnn__free(ws);
+}
+
+bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
+                                    const char *who)
+{
+    BSNN_CHECK_NULL(who, ws);
+    if (ws->model_id != m->id)
+        return bsnn__fail(BSNN_E_ARG, "%s: the workspace was made for another model "
+                          "(bsnn_workspace_create(m) makes one for this one)", who);
+    return reserve(ws, m, rows, who);
+}
+
+bsnn_status bsnn_model_forward_ws(bsnn_tensor *out, const bsnn_model *m, bsnn_workspace *ws,
+                                  const bsnn_tensor *x)
+{
+    const char *who = "bsnn_model_forward_ws";
+    BSNN_TRY(check_forward(who, out, m, x));
+    size_t n = bsnn__tensor_rows(x);
+    BSNN_TRY(bsnn__workspace_reserve(ws, m, n, who));
+    const float *y = bsnn__model_infer_rows(m, ws, x->data, n);
     memcpy(out->data, y, n * bsnn_model_n_outputs(m) * sizeof(float));
     return BSNN_OK;
 }

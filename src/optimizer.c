@@ -65,21 +65,25 @@ static const rule_info rules[] = {
 
 #define N_RULES ((int)(sizeof rules / sizeof rules[0]))
 
-/* Ranges shared by every rule that takes the parameter. open: bit 1 lo
- * excluded, bit 2 hi excluded; whole: only whole numbers (enum values). */
+/* Ranges shared by every rule that takes the parameter. open: which ends
+ * are excluded (BSNN_BOUND_*); whole: only whole numbers (enum values). */
 typedef struct param_range {
     const char *name;
     double lo, hi;
-    int open, whole;
+    unsigned open;
+    int whole;
 } param_range;
 
+#define LO_OPEN BSNN_BOUND_LO_OPEN
+#define HI_OPEN BSNN_BOUND_HI_OPEN
+
 static const param_range ranges[] = {
-    [BSNN_OPT_LR] = {"lr", 0.0, 1e6, 1, 0},
-    [BSNN_OPT_MOMENTUM] = {"momentum", 0.0, 1.0, 2, 0},
-    [BSNN_OPT_BETA1] = {"beta1", 0.0, 1.0, 2, 0},
-    [BSNN_OPT_BETA2] = {"beta2", 0.0, 1.0, 2, 0},
-    [BSNN_OPT_EPS] = {"eps", 0.0, 1.0, 1, 0},
-    [BSNN_OPT_RHO] = {"rho", 0.0, 1.0, 2, 0},
+    [BSNN_OPT_LR] = {"lr", 0.0, 1e6, LO_OPEN, 0},
+    [BSNN_OPT_MOMENTUM] = {"momentum", 0.0, 1.0, HI_OPEN, 0},
+    [BSNN_OPT_BETA1] = {"beta1", 0.0, 1.0, HI_OPEN, 0},
+    [BSNN_OPT_BETA2] = {"beta2", 0.0, 1.0, HI_OPEN, 0},
+    [BSNN_OPT_EPS] = {"eps", 0.0, 1.0, LO_OPEN, 0},
+    [BSNN_OPT_RHO] = {"rho", 0.0, 1.0, HI_OPEN, 0},
     [BSNN_OPT_WEIGHT_DECAY] = {"weight_decay", 0.0, 1e6, 0, 0},
     [BSNN_OPT_VARIANT] = {"variant", BSNN_VARIANT_PYTORCH, BSNN_VARIANT_RUDER, 0, 1},
     [BSNN_OPT_DECAY_SCOPE] = {"decay_scope", BSNN_DECAY_ALL, BSNN_DECAY_WEIGHTS, 0, 1},
@@ -160,9 +164,12 @@ void bsnn_optimizer_free(bsnn_optimizer *opt)
     bsnn__free(opt);
 }
 
-int bsnn_optimizer_kind_of(const bsnn_optimizer *opt) { return opt ? (int)opt->kind : 0; }
+bsnn_optimizer_kind bsnn_optimizer_kind_of(const bsnn_optimizer *opt)
+{
+    return opt ? opt->kind : BSNN_OPTIMIZER_NONE;
+}
 
-bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, int *out_open,
+bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                                   bsnn_optimizer_kind kind, bsnn_opt_param param)
 {
     const char *who = "bsnn_optimizer_bounds";
@@ -178,8 +185,8 @@ bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, int *out_open,
 
 static int in_range(const param_range *r, double v)
 {
-    return isfinite(v) && ((r->open & 1) ? v > r->lo : v >= r->lo) &&
-           ((r->open & 2) ? v < r->hi : v <= r->hi);
+    return isfinite(v) && ((r->open & LO_OPEN) ? v > r->lo : v >= r->lo) &&
+           ((r->open & HI_OPEN) ? v < r->hi : v <= r->hi);
 }
 
 bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value)
@@ -190,7 +197,8 @@ bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double
     const param_range *r = &ranges[param];
     if (!in_range(r, value))
         return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not in %c%g, %g%c for %s", who, r->name, value,
-                          (r->open & 1) ? '(' : '[', r->lo, r->hi, (r->open & 2) ? ')' : ']',
+                          (r->open & LO_OPEN) ? '(' : '[', r->lo, r->hi,
+                          (r->open & HI_OPEN) ? ')' : ']',
                           kind_name((int)opt->kind));
     if (r->whole && value != floor(value))
         return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not a whole number (an enum value) for %s",

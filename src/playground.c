@@ -112,7 +112,7 @@ static void gen_multi_gauss(bsnn_dataset *ds, double noise, bsnn_rng *rng)
 }
 
 bsnn_dataset *bsnn_dataset_playground(bsnn_playground set, size_t n, double noise, uint64_t seed,
-                                      int flags)
+                                      unsigned flags)
 {
     const char *who = "bsnn_dataset_playground";
     static void (*const gen[])(bsnn_dataset *, double, bsnn_rng *) = {
@@ -131,8 +131,8 @@ bsnn_dataset *bsnn_dataset_playground(bsnn_playground set, size_t n, double nois
         bsnn__fail(BSNN_E_ARG, "%s: noise %g is not in [0, 1]", who, noise);
         return NULL;
     }
-    if (flags & ~(int)BSNN_PG_LABELS_01) {
-        bsnn__fail(BSNN_E_ARG, "%s: flags 0x%x hold unknown bits", who, (unsigned)flags);
+    if (flags & ~(unsigned)BSNN_PG_LABELS_01) {
+        bsnn__fail(BSNN_E_ARG, "%s: flags 0x%x hold unknown bits", who, flags);
         return NULL;
     }
     bsnn_dataset *ds = bsnn__dataset_alloc(n, 2, 1, who);

@@ -67,6 +67,31 @@ static int is_count(double v, double lo, double hi)
 
 #define BSNN_MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in double */
 
+/* The largest budget the double setting takes: 2^53, or SIZE_MAX where
+ * size_t is narrower. */
+static double max_budget(void)
+{
+    return (double)SIZE_MAX < BSNN_MAX_EXACT ? (double)SIZE_MAX : BSNN_MAX_EXACT;
+}
+
+static void set_seed(bsnn_scheduler *s, uint64_t seed)
+{
+    s->seed = seed;
+    bsnn__rng_seed(&s->rng, seed);
+}
+
+/* A double reading of an integer setting, refused beyond 2^53 (where a
+ * double would round it) with the typed getter to use instead. */
+static bsnn_status exact_double(double *out, uint64_t v, const char *what, const char *typed,
+                                const char *who)
+{
+    if (v > (1ull << 53))
+        return bsnn__fail(BSNN_E_ARG, "%s: the %s %llu is beyond 2^53, where a double is not "
+                          "exact: read it with %s", who, what, (unsigned long long)v, typed);
+    *out = (double)v;
+    return BSNN_OK;
+}
+
 static bsnn_status set_flag(bsnn_scheduler *s, bsnn_sched_param param, double value,
                             const char *who)
 {
@@ -178,9 +203,9 @@ bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double
     switch (param) {
     case BSNN_SCHED_SEED:
         if (!is_count(value, 0.0, BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53", who, value);
-        s->seed = (uint64_t)value;
-        bsnn__rng_seed(&s->rng, s->seed);
+            return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53 (larger "
+                              "seeds: bsnn_scheduler_set_seed)", who, value);
+        set_seed(s, (uint64_t)value);
         return BSNN_OK;
     case BSNN_SCHED_FULL_BATCH:
     case BSNN_SCHED_SHUFFLE:
@@ -204,10 +229,11 @@ bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double
         s->micro = (size_t)value;
         return BSNN_OK;
     case BSNN_SCHED_MEMORY_BUDGET:
-        if (!(value >= 0.0 && value <= BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: memory budget %g bytes is not in 0..2^53", who,
-                              value);
-        s->budget = floor(value);
+        if (!is_count(value, 0.0, max_budget()))
+            return bsnn__fail(BSNN_E_ARG, "%s: memory budget %g bytes is not a whole number in "
+                              "0..%.0f (larger: bsnn_scheduler_set_memory_budget)", who, value,
+                              max_budget());
+        s->budget = (size_t)value;
         return BSNN_OK;
     }
     return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
@@ -222,7 +248,7 @@ bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_
     case BSNN_SCHED_BATCH_SIZE: *out = (double)s->batch; break;
     case BSNN_SCHED_FULL_BATCH: *out = s->full_batch; break;
     case BSNN_SCHED_SHUFFLE: *out = s->shuffle; break;
-    case BSNN_SCHED_SEED: *out = (double)s->seed; break;
+    case BSNN_SCHED_SEED: return exact_double(out, s->seed, "seed", "bsnn_scheduler_get_seed", who);
     case BSNN_SCHED_DROP_LAST: *out = s->drop_last; break;
     case BSNN_SCHED_CARRY_OVER: *out = s->carry_over; break;
     case BSNN_SCHED_BATCH_SCHEDULE: *out = s->batch_schedule; break;
@@ -237,13 +263,15 @@ bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_
     case BSNN_SCHED_LR_SCALING: *out = s->lr_scaling; break;
     case BSNN_SCHED_BASE_BATCH: *out = (double)s->base_batch; break;
     case BSNN_SCHED_MICRO_BATCH: *out = (double)s->micro; break;
-    case BSNN_SCHED_MEMORY_BUDGET: *out = s->budget; break;
+    case BSNN_SCHED_MEMORY_BUDGET:
+        return exact_double(out, s->budget, "memory budget", "bsnn_scheduler_get_memory_budget",
+                            who);
     default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
     }
     return BSNN_OK;
 }
 
-bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, int *out_open,
+bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                                   const bsnn_scheduler *s, bsnn_sched_param param)
 {
     const char *who = "bsnn_scheduler_bounds";
@@ -252,7 +280,7 @@ bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, int *out_open,
     BSNN_CHECK_NULL(who, out_open);
     BSNN_CHECK_NULL(who, s);
     double lo = 0.0, hi = BSNN_MAX_EXACT;
-    int open = 0;
+    unsigned open = 0;
     switch (param) {
     case BSNN_SCHED_BATCH_SIZE: lo = 1.0, hi = (double)(s->batch_cap ? s->batch_cap : s->n); break;
     case BSNN_SCHED_FULL_BATCH:
@@ -260,24 +288,54 @@ bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, int *out_open,
     case BSNN_SCHED_DROP_LAST:
     case BSNN_SCHED_CARRY_OVER: hi = 1.0; break;
     case BSNN_SCHED_BATCH_SCHEDULE: hi = BSNN_BATCH_GEOMETRIC; break;
-    case BSNN_SCHED_GROWTH_FACTOR: lo = 1.0, hi = 1e6, open = 1; break;
+    case BSNN_SCHED_GROWTH_FACTOR: lo = 1.0, hi = 1e6, open = BSNN_BOUND_LO_OPEN; break;
     case BSNN_SCHED_BATCH_CAP: lo = (double)s->batch, hi = (double)s->n; break;
     case BSNN_SCHED_LR_SCHEDULE: hi = BSNN_LR_COSINE; break;
-    case BSNN_SCHED_LR_DECAY: hi = 1.0, open = 1; break;
+    case BSNN_SCHED_LR_DECAY: hi = 1.0, open = BSNN_BOUND_LO_OPEN; break;
     case BSNN_SCHED_LR_MIN_FACTOR: hi = 1.0; break;
     case BSNN_SCHED_LR_SCALING: hi = BSNN_SCALE_SQRT; break;
     case BSNN_SCHED_GROWTH_EVERY:
     case BSNN_SCHED_LR_STEP_EPOCHS:
     case BSNN_SCHED_BASE_BATCH: lo = 1.0; break;
+    case BSNN_SCHED_MEMORY_BUDGET: hi = max_budget(); break;
     case BSNN_SCHED_SEED:
     case BSNN_SCHED_WARMUP_STEPS:
-    case BSNN_SCHED_MICRO_BATCH:
-    case BSNN_SCHED_MEMORY_BUDGET: break;
+    case BSNN_SCHED_MICRO_BATCH: break;
     default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
     }
     *out_lo = lo;
     *out_hi = hi;
     *out_open = open;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_scheduler_set_seed(bsnn_scheduler *s, uint64_t seed)
+{
+    BSNN_CHECK_NULL("bsnn_scheduler_set_seed", s);
+    set_seed(s, seed);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_scheduler_get_seed(uint64_t *out, const bsnn_scheduler *s)
+{
+    BSNN_CHECK_NULL("bsnn_scheduler_get_seed", out);
+    BSNN_CHECK_NULL("bsnn_scheduler_get_seed", s);
+    *out = s->seed;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_scheduler_set_memory_budget(bsnn_scheduler *s, size_t bytes)
+{
+    BSNN_CHECK_NULL("bsnn_scheduler_set_memory_budget", s);
+    s->budget = bytes;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_scheduler_get_memory_budget(size_t *out, const bsnn_scheduler *s)
+{
+    BSNN_CHECK_NULL("bsnn_scheduler_get_memory_budget", out);
+    BSNN_CHECK_NULL("bsnn_scheduler_get_memory_budget", s);
+    *out = s->budget;
     return BSNN_OK;
 }
 

@@ -14,7 +14,8 @@ enum { COLS = 10 };
 struct bsnn_search {
     size_t start;
     int budget_kind, metric;
-    double budget, memory_budget;
+    double budget;
+    size_t memory_budget;
     uint64_t seed;
     double *rows; /* COLS per row, bsnn_search_col order */
     size_t n, cap, best;
@@ -38,34 +39,77 @@ void bsnn_search_free(bsnn_search *se)
     bsnn__free(se);
 }
 
-static int whole(double v, double lo, double hi) { return v >= lo && v <= hi && v == floor(v); }
+#define BSNN_MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in double */
+
+/* The valid range of each setting: lo..hi with open ends, whole numbers
+ * only where `whole`. Index = bsnn_search_param. */
+typedef struct search_range {
+    const char *name;
+    double lo, hi;
+    unsigned open;
+    int whole;
+} search_range;
+
+static const search_range ranges[] = {
+    [BSNN_SEARCH_START] = {"start", 1.0, BSNN_MAX_EXACT, 0, 1},
+    [BSNN_SEARCH_BUDGET_KIND] = {"budget kind", BSNN_BUDGET_EPOCHS, BSNN_BUDGET_SECONDS, 0, 1},
+    [BSNN_SEARCH_BUDGET] = {"budget", 0.0, BSNN_MAX_EXACT, BSNN_BOUND_LO_OPEN, 0},
+    [BSNN_SEARCH_METRIC] = {"metric", BSNN_METRIC_VAL_LOSS, BSNN_METRIC_VAL_ACCURACY, 0, 1},
+    [BSNN_SEARCH_SEED] = {"seed", 0.0, BSNN_MAX_EXACT, 0, 1},
+    [BSNN_SEARCH_MEMORY_BUDGET] = {"memory budget", 0.0, BSNN_MAX_EXACT, 0, 1},
+};
+
+#define N_RANGES ((int)(sizeof ranges / sizeof ranges[0]))
+
+static const search_range *range_of(int param)
+{
+    return param >= 1 && param < N_RANGES ? &ranges[param] : NULL;
+}
+
+/* The largest value a range admits on this host (a budget is a size_t). */
+static double range_hi(int param, const search_range *r)
+{
+    if (param == BSNN_SEARCH_MEMORY_BUDGET && (double)SIZE_MAX < r->hi) return (double)SIZE_MAX;
+    return r->hi;
+}
+
+static int in_range(int param, const search_range *r, double v)
+{
+    double hi = range_hi(param, r);
+    return ((r->open & BSNN_BOUND_LO_OPEN) ? v > r->lo : v >= r->lo) &&
+           ((r->open & BSNN_BOUND_HI_OPEN) ? v < hi : v <= hi) && (!r->whole || v == floor(v));
+}
 
 bsnn_status bsnn_search_set(bsnn_search *se, bsnn_search_param param, double value)
 {
     const char *who = "bsnn_search_set";
     BSNN_CHECK_NULL(who, se);
-    const double big = 9007199254740992.0;
-    int ok = 1;
+    const search_range *r = range_of((int)param);
+    if (r == NULL) return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    if (!in_range((int)param, r, value))
+        return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not %sin %c%g, %.0f%c", who, r->name, value,
+                          r->whole ? "a whole number " : "",
+                          (r->open & BSNN_BOUND_LO_OPEN) ? '(' : '[', r->lo,
+                          range_hi((int)param, r), (r->open & BSNN_BOUND_HI_OPEN) ? ')' : ']');
     switch (param) {
-    case BSNN_SEARCH_START: ok = whole(value, 1.0, big); if (ok) se->start = (size_t)value; break;
-    case BSNN_SEARCH_BUDGET_KIND:
-        ok = whole(value, BSNN_BUDGET_EPOCHS, BSNN_BUDGET_SECONDS);
-        if (ok) se->budget_kind = (int)value;
-        break;
-    case BSNN_SEARCH_BUDGET: ok = value > 0.0 && value <= big; if (ok) se->budget = value; break;
-    case BSNN_SEARCH_METRIC:
-        ok = whole(value, BSNN_METRIC_VAL_LOSS, BSNN_METRIC_VAL_ACCURACY);
-        if (ok) se->metric = (int)value;
-        break;
-    case BSNN_SEARCH_SEED: ok = whole(value, 0.0, big); if (ok) se->seed = (uint64_t)value; break;
-    case BSNN_SEARCH_MEMORY_BUDGET:
-        ok = value >= 0.0 && value <= big;
-        if (ok) se->memory_budget = floor(value);
-        break;
-    default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    case BSNN_SEARCH_START: se->start = (size_t)value; break;
+    case BSNN_SEARCH_BUDGET_KIND: se->budget_kind = (int)value; break;
+    case BSNN_SEARCH_BUDGET: se->budget = value; break;
+    case BSNN_SEARCH_METRIC: se->metric = (int)value; break;
+    case BSNN_SEARCH_SEED: se->seed = (uint64_t)value; break;
+    default: se->memory_budget = (size_t)value; break; /* BSNN_SEARCH_MEMORY_BUDGET */
     }
-    if (!ok) return bsnn__fail(BSNN_E_ARG, "%s: value %g of setting %d is out of range", who, value,
-                               (int)param);
+    return BSNN_OK;
+}
+
+/* An integer setting as a double, refused beyond 2^53 (it would round). */
+static bsnn_status exact_double(double *out, uint64_t v, const char *what, const char *typed,
+                                const char *who)
+{
+    if (v > (1ull << 53))
+        return bsnn__fail(BSNN_E_ARG, "%s: the %s %llu is beyond 2^53, where a double is not "
+                          "exact: read it with %s", who, what, (unsigned long long)v, typed);
+    *out = (double)v;
     return BSNN_OK;
 }
 
@@ -79,10 +123,58 @@ bsnn_status bsnn_search_get(double *out, const bsnn_search *se, bsnn_search_para
     case BSNN_SEARCH_BUDGET_KIND: *out = se->budget_kind; break;
     case BSNN_SEARCH_BUDGET: *out = se->budget; break;
     case BSNN_SEARCH_METRIC: *out = se->metric; break;
-    case BSNN_SEARCH_SEED: *out = (double)se->seed; break;
-    case BSNN_SEARCH_MEMORY_BUDGET: *out = se->memory_budget; break;
+    case BSNN_SEARCH_SEED: return exact_double(out, se->seed, "seed", "bsnn_search_get_seed", who);
+    case BSNN_SEARCH_MEMORY_BUDGET:
+        return exact_double(out, se->memory_budget, "memory budget",
+                            "bsnn_search_get_memory_budget", who);
     default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
     }
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_search_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                               const bsnn_search *se, bsnn_search_param param)
+{
+    const char *who = "bsnn_search_bounds";
+    BSNN_CHECK_NULL(who, out_lo);
+    BSNN_CHECK_NULL(who, out_hi);
+    BSNN_CHECK_NULL(who, out_open);
+    BSNN_CHECK_NULL(who, se);
+    const search_range *r = range_of((int)param);
+    if (r == NULL) return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    *out_lo = r->lo;
+    *out_hi = range_hi((int)param, r);
+    *out_open = r->open;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_search_set_seed(bsnn_search *se, uint64_t seed)
+{
+    BSNN_CHECK_NULL("bsnn_search_set_seed", se);
+    se->seed = seed;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_search_get_seed(uint64_t *out, const bsnn_search *se)
+{
+    BSNN_CHECK_NULL("bsnn_search_get_seed", out);
+    BSNN_CHECK_NULL("bsnn_search_get_seed", se);
+    *out = se->seed;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_search_set_memory_budget(bsnn_search *se, size_t bytes)
+{
+    BSNN_CHECK_NULL("bsnn_search_set_memory_budget", se);
+    se->memory_budget = bytes;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_search_get_memory_budget(size_t *out, const bsnn_search *se)
+{
+    BSNN_CHECK_NULL("bsnn_search_get_memory_budget", out);
+    BSNN_CHECK_NULL("bsnn_search_get_memory_budget", se);
+    *out = se->memory_budget;
     return BSNN_OK;
 }
 
@@ -188,9 +280,9 @@ static bsnn_status run_candidate(search_run *r, size_t batch)
     bsnn_scheduler *s = r->sched;
     BSNN_TRY(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_CAP, 0));
     BSNN_TRY(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch));
-    BSNN_TRY(bsnn_scheduler_set(s, BSNN_SCHED_MEMORY_BUDGET, se->memory_budget));
+    s->budget = se->memory_budget;
     bsnn_scheduler_reset(s);
-    if (se->memory_budget > 0.0) {
+    if (se->memory_budget > 0) {
         size_t fit;
         BSNN_TRY(bsnn_model_max_batch(&fit, r->m, r->opt, se->memory_budget, 2 * n));
         rows = bsnn__scheduler_rows(s, batch, fit);
@@ -199,12 +291,15 @@ static bsnn_status run_candidate(search_run *r, size_t batch)
     }
     size_t epochs = se->budget_kind == BSNN_BUDGET_EPOCHS ? (size_t)ceil(se->budget) : SIZE_MAX;
     cand_watch w = {se, bsnn__now(), 0.0, 0.0, 0.0, 0.0, 0};
+    char kept[BSNN__ERROR_CAP]; /* a divergence is a result here, not a failure */
+    bsnn__error_save(kept, sizeof kept);
     bsnn_status st = bsnn_model_train_ex(&updates, r->m, r->opt, s, r->train, NULL, NULL, epochs,
                                          watch_cb, &w);
+    if (st == BSNN_E_DIVERGED) bsnn__error_restore(kept);
     double seconds = bsnn__now() - w.t0, vl = INFINITY, va = 0.0;
     if (st == BSNN_OK) {
         BSNN_TRY(bsnn_model_evaluate(&vl, &va, r->m, r->val,
-                                     r->val->n < r->m->ws_rows ? r->val->n : r->m->ws_rows));
+                                     r->val->n < r->m->ws.rows ? r->val->n : r->m->ws.rows));
         if (!isfinite(vl)) vl = INFINITY, va = 0.0;
     } else if (st != BSNN_E_DIVERGED) {
         return st;
@@ -266,7 +361,7 @@ static bsnn_status begin(search_run *r, const char *who, const bsnn_scheduler *t
     if (tmpl) BSNN_TRY(bsnn__scheduler_copy_settings(r->sched, tmpl));
     r->sched->batch_schedule = BSNN_BATCH_CONSTANT;
     r->sched->full_batch = 0;
-    return bsnn_scheduler_set(r->sched, BSNN_SCHED_SEED, (double)r->se->seed);
+    return bsnn_scheduler_set_seed(r->sched, r->se->seed);
 }
 
 /* Put the model back at its starting point and release the run. */

@@ -34,16 +34,16 @@ double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, siz
 {
     size_t last = m->n_layers - 1;
     const float *out = bsnn__model_forward_rows(m, x, n, m->training);
+    bsnn_workspace *ws = &m->ws;
     int cur = 0;
     double loss = bsnn__loss(m->loss, out, y, n, m->layers[last]->n_out, target_width,
-                             m->delta[cur], scale);
+                             ws->delta[cur], scale);
     for (size_t i = m->n_layers; i-- > 0;) {
         bsnn_layer *l = m->layers[i];
-        const float *in = i ? m->acts[i - 1] : x;
-        float *dx = i ? m->delta[1 - cur] : NULL;
+        const float *in = i ? ws->acts[i - 1] : x;
+        float *dx = i ? ws->delta[1 - cur] : NULL;
         l->ops->backward(l, bsnn__at(m->params, l->param_off), bsnn__at(m->grads, l->param_off),
-                         bsnn__layer_scratch(m, i, m->ws_rows), in, m->acts[i], m->delta[cur],
-                         dx, n);
+                         bsnn__layer_scratch(m, ws, i), in, ws->acts[i], ws->delta[cur], dx, n);
         cur = 1 - cur;
     }
     return loss;
@@ -186,8 +186,8 @@ bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimize
 static void gather(bsnn_model *m, const bsnn_dataset *ds, const size_t *idx, size_t n)
 {
     for (size_t r = 0; r < n; r++) {
-        memcpy(m->xbuf + r * ds->n_in, ds->x + idx[r] * ds->n_in, ds->n_in * sizeof(float));
-        memcpy(m->ybuf + r * ds->n_out, ds->y + idx[r] * ds->n_out, ds->n_out * sizeof(float));
+        memcpy(m->ws.xbuf + r * ds->n_in, ds->x + idx[r] * ds->n_in, ds->n_in * sizeof(float));
+        memcpy(m->ws.ybuf + r * ds->n_out, ds->y + idx[r] * ds->n_out, ds->n_out * sizeof(float));
     }
 }
 
@@ -213,7 +213,8 @@ static bsnn_status batch_update(double *out_loss, bsnn_model *m, bsnn_optimizer 
     BSNN_TRY(bsnn__model_reserve(m, rows, who)); /* a no-op unless the batch grew */
     if (rows == n) {
         gather(m, ds, idx, n);
-        return bsnn__model_step_rows(out_loss, m, opt, m->xbuf, m->ybuf, n, ds->n_out, lr, who);
+        return bsnn__model_step_rows(out_loss, m, opt, m->ws.xbuf, m->ws.ybuf, n, ds->n_out, lr,
+                                     who);
     }
     /* Batch norm normalises each micro-batch by its own statistics: the
      * smallest one (the remainder) must be large enough. */
@@ -224,7 +225,7 @@ static bsnn_status batch_update(double *out_loss, bsnn_model *m, bsnn_optimizer 
     for (size_t off = 0; off < n; off += rows) {
         size_t k = n - off < rows ? n - off : rows;
         gather(m, ds, idx + off, k);
-        loss += bsnn__model_accumulate(m, m->xbuf, m->ybuf, k, ds->n_out, scale);
+        loss += bsnn__model_accumulate(m, m->ws.xbuf, m->ws.ybuf, k, ds->n_out, scale);
     }
     loss /= (double)n;
     BSNN_TRY(bsnn__model_apply(m, opt, lr, loss, who));
@@ -248,7 +249,7 @@ static bsnn_status budget_rows(size_t *out, const bsnn_model *m, const bsnn_opti
                                const bsnn_scheduler *s, const char *who)
 {
     *out = 0;
-    if (s->budget <= 0.0) return BSNN_OK;
+    if (s->budget == 0) return BSNN_OK;
     if (bsnn_model_max_batch(out, m, opt, s->budget, 2 * s->n) != BSNN_OK)
         return bsnn__fail(BSNN_E_ARG, "%s: scheduler memory budget: %s", who, bsnn_last_error());
     return BSNN_OK;
@@ -267,7 +268,7 @@ static bsnn_status log_epoch(bsnn_model *m, const bsnn_dataset *val, bsnn_histor
     double vl = NAN, va = NAN;
     if (val) {
         /* Evaluate within the training workspace so it never grows here. */
-        size_t rows = m->ws_rows < val->n ? m->ws_rows : val->n;
+        size_t rows = m->ws.rows < val->n ? m->ws.rows : val->n;
         BSNN_TRY(bsnn_model_evaluate(&vl, &va, m, val, rows ? rows : 1));
     }
     double row[BSNN__HIST_COLS] = {(double)epoch, (double)batch, log->lr,
@@ -378,10 +379,10 @@ static size_t count_correct(const bsnn_model *m, const float *o, const float *t,
     return correct;
 }
 
-bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_model *m,
-                                const bsnn_dataset *ds, size_t batch_size)
+/* The checks of an evaluate call, shared by both entry points. */
+static bsnn_status check_evaluate(const char *who, const double *out_loss, const bsnn_model *m,
+                                  const bsnn_dataset *ds, size_t batch_size)
 {
-    const char *who = "bsnn_model_evaluate";
     BSNN_CHECK_NULL(who, m);
     BSNN_CHECK_NULL(who, ds);
     if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
@@ -389,18 +390,43 @@ bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_mod
     if (batch_size == 0 || batch_size > ds->n)
         return bsnn__fail(BSNN_E_ARG, "%s: batch_size %zu is not in 1..%zu", who, batch_size,
                           ds->n);
-    BSNN_TRY(check_dataset(who, m, ds));
-    BSNN_TRY(bsnn__model_reserve(m, batch_size, who));
+    return check_dataset(who, m, ds);
+}
+
+/* Evaluation on a workspace already reserved for batch_size rows: reads m
+ * only, so host workspaces make it thread-safe. */
+static void evaluate_rows(double *out_loss, double *out_accuracy, const bsnn_model *m,
+                          bsnn_workspace *ws, const bsnn_dataset *ds, size_t batch_size)
+{
     size_t width = bsnn_model_n_outputs(m), correct = 0;
     double loss = 0.0;
     for (size_t start = 0; start < ds->n; start += batch_size) {
         size_t n = ds->n - start < batch_size ? ds->n - start : batch_size;
-        const float *o = bsnn__model_forward_rows(m, ds->x + start * ds->n_in, n, 0);
+        const float *o = bsnn__model_infer_rows(m, ws, ds->x + start * ds->n_in, n);
         const float *t = ds->y + start * ds->n_out;
         if (out_loss) loss += bsnn__loss(m->loss, o, t, n, width, ds->n_out, NULL, 0.0f);
         correct += count_correct(m, o, t, n, width, ds->n_out);
     }
     if (out_loss) *out_loss = loss / (double)ds->n;
     if (out_accuracy) *out_accuracy = (double)correct / (double)ds->n;
+}
+
+bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_model *m,
+                                const bsnn_dataset *ds, size_t batch_size)
+{
+    const char *who = "bsnn_model_evaluate";
+    BSNN_TRY(check_evaluate(who, out_loss, m, ds, batch_size));
+    BSNN_TRY(bsnn__model_reserve(m, batch_size, who));
+    evaluate_rows(out_loss, out_accuracy, m, &m->ws, ds, batch_size);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_evaluate_ws(double *out_loss, double *out_accuracy, const bsnn_model *m,
+                                   bsnn_workspace *ws, const bsnn_dataset *ds, size_t batch_size)
+{
+    const char *who = "bsnn_model_evaluate_ws";
+    BSNN_TRY(check_evaluate(who, out_loss, m, ds, batch_size));
+    BSNN_TRY(bsnn__workspace_reserve(ws, m, batch_size, who));
+    evaluate_rows(out_loss, out_accuracy, m, ws, ds, batch_size);
     return BSNN_OK;
 }

@@ -169,7 +169,7 @@ Test(activation, slope_setting_get_set_and_bounds)
     cr_assert_eq(bsnn_layer_set(l, BSNN_LAYER_SLOPE, 0.25), BSNN_OK);
     cr_assert_eq(bsnn_layer_get(&v, l, BSNN_LAYER_SLOPE), BSNN_OK);
     cr_assert_float_eq(v, 0.25, 1e-12);
-    cr_assert_eq(bsnn_layer_bounds(&lo, &hi, BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE), BSNN_OK);
+    cr_assert_eq(bsnn_layer_bounds(&lo, &hi, (unsigned[1]){0}, BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE), BSNN_OK);
     cr_assert(lo <= 0.25 && 0.25 <= hi);
     cr_assert_eq(bsnn_layer_kind_of(l), BSNN_LAYER_ACTIVATION);
     bsnn_layer_free(l);
@@ -204,8 +204,8 @@ Test(activation, bad_input_is_rejected_with_a_message)
     cr_assert_eq(bsnn_layer_set(NULL, BSNN_LAYER_SLOPE, 0.1), BSNN_E_NULL);
     cr_assert_eq(bsnn_layer_get(NULL, k, BSNN_LAYER_SLOPE), BSNN_E_NULL);
     cr_assert_eq(bsnn_layer_get(&v, NULL, BSNN_LAYER_SLOPE), BSNN_E_NULL);
-    cr_assert_eq(bsnn_layer_bounds(NULL, &v, BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE), BSNN_E_NULL);
-    cr_assert_eq(bsnn_layer_bounds(&v, &v, BSNN_LAYER_ACTIVATION, BSNN_LAYER_L1), BSNN_E_ARG);
+    cr_assert_eq(bsnn_layer_bounds(NULL, &v, (unsigned[1]){0}, BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE), BSNN_E_NULL);
+    cr_assert_eq(bsnn_layer_bounds(&v, &v, (unsigned[1]){0}, BSNN_LAYER_ACTIVATION, BSNN_LAYER_L1), BSNN_E_ARG);
     cr_assert_eq(bsnn_layer_kind_of(NULL), 0);
     bsnn_layer_free(NULL);
     bsnn_layer_free(k);

@@ -374,7 +374,7 @@ Test(batchnorm, settings_have_bounds_and_bad_values_are_errors)
     cr_assert_eq(bsnn_layer_set(l, BSNN_LAYER_MOMENTUM, 0.25), BSNN_OK);
     cr_assert_eq(bsnn_layer_get(&v, l, BSNN_LAYER_MOMENTUM), BSNN_OK);
     cr_assert_eq(v, 0.25);
-    cr_assert_eq(bsnn_layer_bounds(&lo, &hi, BSNN_LAYER_BATCHNORM, BSNN_LAYER_MOMENTUM), BSNN_OK);
+    cr_assert_eq(bsnn_layer_bounds(&lo, &hi, (unsigned[1]){0}, BSNN_LAYER_BATCHNORM, BSNN_LAYER_MOMENTUM), BSNN_OK);
     cr_assert(lo == 0.0 && hi == 1.0);
     const struct {
         bsnn_layer_param p;

@@ -188,7 +188,7 @@ Test(dense, settings_round_trip_and_bounds)
     double vals[6] = {BSNN_INIT_HE_NORMAL, -0.25, 0.75, 0.1, 0.001, 0.01};
     for (int i = 0; i < 6; i++) {
         double lo, hi, v = -99;
-        cr_assert_eq(bsnn_layer_bounds(&lo, &hi, BSNN_LAYER_DENSE, ps[i]), BSNN_OK);
+        cr_assert_eq(bsnn_layer_bounds(&lo, &hi, (unsigned[1]){0}, BSNN_LAYER_DENSE, ps[i]), BSNN_OK);
         cr_assert(lo <= vals[i] && vals[i] <= hi);
         cr_assert_eq(bsnn_layer_set(l, ps[i], vals[i]), BSNN_OK, "%s", bsnn_last_error());
         cr_assert_eq(bsnn_layer_get(&v, l, ps[i]), BSNN_OK);
@@ -216,8 +216,8 @@ Test(dense, bad_input_is_rejected_with_a_message)
     cr_assert_eq(bsnn_layer_get(&v, l, BSNN_LAYER_RATE), BSNN_E_ARG);
     cr_assert_eq(bsnn_layer_get(&v, l, BSNN_LAYER_INIT), BSNN_OK);
     cr_assert_eq(v, BSNN_INIT_DEFAULT, "rejected values left the setting unchanged");
-    cr_assert_eq(bsnn_layer_bounds(&v, &v, (bsnn_layer_kind)99, BSNN_LAYER_INIT), BSNN_E_ARG);
-    cr_assert_eq(bsnn_layer_bounds(&v, NULL, BSNN_LAYER_DENSE, BSNN_LAYER_INIT), BSNN_E_NULL);
+    cr_assert_eq(bsnn_layer_bounds(&v, &v, (unsigned[1]){0}, (bsnn_layer_kind)99, BSNN_LAYER_INIT), BSNN_E_ARG);
+    cr_assert_eq(bsnn_layer_bounds(&v, NULL, (unsigned[1]){0}, BSNN_LAYER_DENSE, BSNN_LAYER_INIT), BSNN_E_NULL);
     bsnn_layer_free(l);
     /* A dense layer too large for the address space fails on add, freed. */
     bsnn_model *m = bsnn_model_create((size_t)1 << 40);

@@ -104,7 +104,7 @@ Test(dropout, two_layers_with_default_seeds_draw_different_masks)
     float x[4 * 16];
     for (int i = 0; i < 64; i++) x[i] = 1.0f;
     train_forward(m, x, 4);
-    float *m1 = bsnn__layer_scratch(m, 0, m->ws_rows), *m2 = bsnn__layer_scratch(m, 2, m->ws_rows);
+    float *m1 = bsnn__layer_scratch(m, &m->ws, 0), *m2 = bsnn__layer_scratch(m, &m->ws, 2);
     cr_assert(memcmp(m1, m2, 64 * sizeof(float)) != 0, "both layers drew the same mask");
     bsnn_model_free(m);
 }
@@ -216,4 +216,48 @@ Test(dropout, a_network_with_dropout_trains_and_evaluates_deterministically)
         bsnn_dataset_free(ds);
     }
     cr_assert_arr_eq(out[0], out[1], sizeof out[0], "same seeds, different results");
+}
+
+/* The typed seed reaches all 64 bits: seeds 2^60 and 2^60 + 1 are the same
+ * double, yet give different masks; the double getter refuses such a seed
+ * instead of rounding it, and the double setter refuses beyond 2^53. */
+Test(dropout, typed_seed_uses_all_64_bits_and_the_double_form_never_rounds)
+{
+    float x[40];
+    for (int i = 0; i < 40; i++) x[i] = 1.0f;
+    bsnn_model *a = drop_only(10, 0.5), *b = drop_only(10, 0.5);
+    const uint64_t big = (uint64_t)1 << 60;
+    cr_assert_eq(bsnn_layer_set_seed(bsnn_model_layer(a, 0), big), BSNN_OK);
+    cr_assert_eq(bsnn_layer_set_seed(bsnn_model_layer(b, 0), big + 1), BSNN_OK);
+    float ya[40], yb[40];
+    memcpy(ya, train_forward(a, x, 4), sizeof ya);
+    memcpy(yb, train_forward(b, x, 4), sizeof yb);
+    cr_assert(memcmp(ya, yb, sizeof ya) != 0, "seeds 2^60 and 2^60+1 drew the same mask");
+    uint64_t got = 0;
+    cr_assert_eq(bsnn_layer_get_seed(&got, bsnn_model_layer(b, 0)), BSNN_OK);
+    cr_assert_eq(got, big + 1);
+    double v = -1;
+    cr_assert_eq(bsnn_layer_get(&v, bsnn_model_layer(b, 0), BSNN_LAYER_SEED), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "bsnn_layer_get_seed") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(v, -1, "a refused read wrote its output");
+    cr_assert_eq(bsnn_layer_set(bsnn_model_layer(b, 0), BSNN_LAYER_SEED, 9007199254740994.0),
+                 BSNN_E_ARG, "2^53 + 2 accepted as a double");
+    /* Up to 2^53 both forms agree exactly. */
+    cr_assert_eq(bsnn_layer_set(bsnn_model_layer(a, 0), BSNN_LAYER_SEED, 9007199254740992.0),
+                 BSNN_OK);
+    cr_assert_eq(bsnn_layer_get_seed(&got, bsnn_model_layer(a, 0)), BSNN_OK);
+    cr_assert_eq(got, (uint64_t)1 << 53);
+    /* Setting the seed either way restarts the same stream. */
+    cr_assert_eq(bsnn_layer_set_seed(bsnn_model_layer(a, 0), 77), BSNN_OK);
+    memcpy(ya, train_forward(a, x, 4), sizeof ya);
+    cr_assert_eq(bsnn_layer_set(bsnn_model_layer(a, 0), BSNN_LAYER_SEED, 77), BSNN_OK);
+    memcpy(yb, train_forward(a, x, 4), sizeof yb);
+    cr_assert_arr_eq(ya, yb, sizeof ya);
+    /* Only kinds with a seed have one. */
+    bsnn_layer *d = bsnn_layer_dense(3);
+    cr_assert_eq(bsnn_layer_set_seed(d, 1), BSNN_E_ARG);
+    cr_assert_eq(bsnn_layer_get_seed(&got, d), BSNN_E_ARG);
+    bsnn_layer_free(d);
+    bsnn_model_free(a);
+    bsnn_model_free(b);
 }

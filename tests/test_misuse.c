@@ -24,6 +24,8 @@ static bsnn_scheduler *S8; /* 8 samples */
 static bsnn_model *MB;     /* 4 -> dense 3 -> batch norm -> dense 1 */
 static bsnn_model *NL;     /* 4 -> dense 1, no loss chosen */
 static bsnn_layer *BNL;    /* a batch-norm layer not in a model */
+static bsnn_layer *DOL;    /* a dropout layer not in a model */
+static bsnn_workspace *W, *W2; /* workspaces of M and M2 */
 static bsnn_tensor *X, *Y, *XW, *OUT, *OUTW, *OUTR, *X1, *Y1;
 static bsnn_history *H;
 static bsnn_search *Q;
@@ -53,7 +55,10 @@ static void setup(void)
     OUTW = tensor(16, 2), OUTR = tensor(15, 1), X1 = tensor(1, 4), Y1 = tensor(1, 1);
     MB = bsnn_model_create(4);
     BNL = bsnn_layer_batchnorm();
-    cr_assert(MB && BNL);
+    DOL = bsnn_layer_dropout(0.5);
+    W = bsnn_workspace_create(M);
+    W2 = bsnn_workspace_create(M2);
+    cr_assert(MB && BNL && DOL && W && W2);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(3)), BSNN_OK);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_batchnorm()), BSNN_OK);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(1)), BSNN_OK);
@@ -78,6 +83,8 @@ static void teardown(void)
     bsnn_model_free(MB);
     bsnn_model_free(NL);
     bsnn_layer_free(BNL);
+    bsnn_layer_free(DOL);
+    bsnn_workspace_free(W), bsnn_workspace_free(W2);
     bsnn_history_free(H);
     bsnn_search_free(Q);
 }
@@ -90,6 +97,8 @@ static int nil(const void *p) { return p == NULL ? NIL : 0; }
 static double d;
 static size_t z;
 static int iv;
+static unsigned uv;
+static uint64_t u64;
 static const size_t *ip;
 static void *vp;
 static bsnn_model *mp;
@@ -143,8 +152,8 @@ Test(misuse, accessors_and_free_accept_null)
     cr_assert_eq(bsnn_tensor_dim(NULL, 0), 0);
     cr_assert_eq(bsnn_tensor_size(NULL), 0);
     cr_assert_null(bsnn_tensor_data(NULL));
-    cr_assert_eq(bsnn_layer_kind_of(NULL), 0);
-    cr_assert_eq(bsnn_optimizer_kind_of(NULL), 0);
+    cr_assert_eq(bsnn_layer_kind_of(NULL), BSNN_LAYER_NONE);
+    cr_assert_eq(bsnn_optimizer_kind_of(NULL), BSNN_OPTIMIZER_NONE);
     cr_assert_eq(bsnn_dataset_size(NULL), 0);
     cr_assert_eq(bsnn_dataset_n_inputs(NULL), 0);
     cr_assert_eq(bsnn_dataset_n_targets(NULL), 0);
@@ -168,6 +177,7 @@ Test(misuse, accessors_and_free_accept_null)
     bsnn_tensor_free(NULL), bsnn_layer_free(NULL), bsnn_model_free(NULL);
     bsnn_optimizer_free(NULL), bsnn_scheduler_free(NULL), bsnn_dataset_free(NULL);
     bsnn_history_free(NULL), bsnn_search_free(NULL), bsnn_buffer_free(NULL);
+    bsnn_workspace_free(NULL);
 }
 
 Test(misuse, the_table_covers_every_fallible_public_function)
@@ -194,7 +204,12 @@ Test(misuse, the_table_covers_every_fallible_public_function)
         "bsnn_dataset_load_csv", "bsnn_dataset_load_idx", "bsnn_model_save", "bsnn_model_load",
         "bsnn_model_save_size", "bsnn_model_save_buffer", "bsnn_model_save_alloc",
         "bsnn_model_load_buffer", "bsnn_checkpoint_save", "bsnn_checkpoint_save_alloc",
-        "bsnn_checkpoint_load", "bsnn_checkpoint_load_buffer",
+        "bsnn_checkpoint_load", "bsnn_checkpoint_load_buffer", "bsnn_layer_set_seed",
+        "bsnn_layer_get_seed", "bsnn_model_bounds", "bsnn_model_set_seed", "bsnn_model_get_seed",
+        "bsnn_workspace_create", "bsnn_model_forward_ws", "bsnn_model_evaluate_ws",
+        "bsnn_scheduler_set_seed", "bsnn_scheduler_get_seed", "bsnn_scheduler_set_memory_budget",
+        "bsnn_scheduler_get_memory_budget", "bsnn_search_bounds", "bsnn_search_set_seed",
+        "bsnn_search_get_seed", "bsnn_search_set_memory_budget", "bsnn_search_get_memory_budget",
     };
     size_t n = sizeof fallible / sizeof fallible[0];
     for (size_t f = 0; f < n; f++) {

@@ -704,9 +704,13 @@ Test(model, settings_reject_bad_values)
     cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_INIT, BSNN_INIT_HE_UNIFORM), BSNN_OK);
     cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_INIT), BSNN_OK);
     cr_assert_eq(v, BSNN_INIT_HE_UNIFORM);
-    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_TRAINING, NAN), BSNN_E_ARG);
-    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_TRAINING, 0.5), BSNN_E_ARG);
-    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_TRAINING, 0), BSNN_OK);
+    /* The mode has one setter: bsnn_model_set refuses it and names that one. */
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_TRAINING, 0), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "bsnn_model_set_training") != NULL, "%s",
+              bsnn_last_error());
+    cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_TRAINING), BSNN_OK);
+    cr_assert_eq(v, 1, "the refused set left training mode on");
+    cr_assert_eq(bsnn_model_set_training(m, 0), BSNN_OK);
     cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_TRAINING), BSNN_OK);
     cr_assert_eq(v, 0);
     cr_assert_eq(bsnn_model_set_training(m, 1), BSNN_OK);
@@ -1017,8 +1021,8 @@ Test(model, training_without_a_chosen_loss_fails_saying_to_set_one)
     bsnn_model_free(m);
 }
 
-/* The loss is readable as BSNN_MODEL_LOSS (0 for none), settable through
- * bsnn_model_set as through bsnn_model_set_loss, and NONE is not a loss. */
+/* The loss is readable as BSNN_MODEL_LOSS (0 for none), set only through
+ * bsnn_model_set_loss (bsnn_model_set names it), and NONE is not a loss. */
 Test(model, loss_setting_reads_none_then_the_chosen_loss)
 {
     bsnn_model *m = bsnn_model_create(2);
@@ -1026,11 +1030,12 @@ Test(model, loss_setting_reads_none_then_the_chosen_loss)
     cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_LOSS), BSNN_OK);
     cr_assert_eq(v, BSNN_LOSS_NONE);
     cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_NONE), BSNN_E_ARG);
-    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_LOSS, BSNN_LOSS_BCE_LOGITS), BSNN_OK);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_LOSS, BSNN_LOSS_BCE_LOGITS), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "bsnn_model_set_loss") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_BCE_LOGITS), BSNN_OK);
     cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_LOSS), BSNN_OK);
     cr_assert_eq(v, BSNN_LOSS_BCE_LOGITS);
-    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_LOSS, 1.5), BSNN_E_ARG);
-    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_LOSS, 99), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_set_loss(m, (bsnn_loss)99), BSNN_E_ARG);
     cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_LOSS), BSNN_OK);
     cr_assert_eq(v, BSNN_LOSS_BCE_LOGITS, "a refused value keeps the loss");
     bsnn_model_free(m);
@@ -1155,4 +1160,52 @@ Test(model, readme_example_fits_4bit_parity_for_9_of_10_seeds, .timeout = 120)
     }
     fprintf(stderr, "readme example: fitted 4-bit parity for %d of 10 seeds\n", fitted);
     cr_assert_geq(fitted, 9, "fitted for %d of 10 seeds", fitted);
+}
+
+/* Model settings' bounds agree with the setter; the read-only ones have no
+ * bounds; the typed seed reaches all 64 bits (2^60 and 2^60 + 1, one
+ * double, initialise differently) and the double form never rounds. */
+Test(model, bounds_agree_with_the_setter_and_the_typed_seed_reaches_every_value)
+{
+    bsnn_model *m = tu_mlp(3, 4, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    const bsnn_model_param settable[] = {BSNN_MODEL_SEED, BSNN_MODEL_THRESHOLD, BSNN_MODEL_INIT};
+    for (size_t k = 0; k < 3; k++) {
+        double lo, hi, v;
+        unsigned open;
+        bsnn_model_param p = settable[k];
+        cr_assert_eq(bsnn_model_bounds(&lo, &hi, &open, m, p), BSNN_OK);
+        cr_assert_eq(open, 0);
+        cr_assert_eq(bsnn_model_set(m, p, nextafter(lo, -INFINITY)), BSNN_E_ARG, "%d", (int)p);
+        cr_assert_eq(bsnn_model_set(m, p, nextafter(hi, INFINITY)), BSNN_E_ARG, "%d", (int)p);
+        for (int e = 0; e < 2; e++) {
+            double want = e ? hi : lo;
+            cr_assert_eq(bsnn_model_set(m, p, want), BSNN_OK, "%d %g: %s", (int)p, want,
+                         bsnn_last_error());
+            cr_assert_eq(bsnn_model_get(&v, m, p), BSNN_OK);
+            cr_assert_eq(v, want);
+        }
+    }
+    double lo, hi;
+    unsigned open;
+    cr_assert_eq(bsnn_model_bounds(&lo, &hi, &open, m, BSNN_MODEL_TRAINING), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_bounds(&lo, &hi, &open, m, BSNN_MODEL_LOSS), BSNN_E_ARG);
+    const uint64_t big = (uint64_t)1 << 60;
+    float a[21], b[21];
+    cr_assert_eq(bsnn_model_param_count(m), 21);
+    cr_assert_eq(bsnn_model_set_seed(m, big), BSNN_OK);
+    bsnn_model_get_params(a, 21, m);
+    cr_assert_eq(bsnn_model_set_seed(m, big + 1), BSNN_OK);
+    bsnn_model_get_params(b, 21, m);
+    cr_assert(memcmp(a, b, sizeof a) != 0, "seeds 2^60 and 2^60+1 initialised alike");
+    uint64_t got = 0;
+    cr_assert_eq(bsnn_model_get_seed(&got, m), BSNN_OK);
+    cr_assert_eq(got, big + 1);
+    double v = -1;
+    cr_assert_eq(bsnn_model_get(&v, m, BSNN_MODEL_SEED), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "bsnn_model_get_seed") != NULL);
+    /* set_seed is init_params with the seed kept: the same parameters */
+    cr_assert_eq(bsnn_model_init_params(m, big), BSNN_OK);
+    bsnn_model_get_params(b, 21, m);
+    cr_assert_arr_eq(a, b, sizeof a);
+    bsnn_model_free(m);
 }

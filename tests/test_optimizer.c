@@ -199,7 +199,7 @@ static bsnn_model *linear_model(void)
 static int set_if_applies(bsnn_optimizer *o, bsnn_opt_param p, double v)
 {
     double lo, hi;
-    int open;
+    unsigned open;
     if (bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)bsnn_optimizer_kind_of(o), p) !=
         BSNN_OK)
         return 0;
@@ -416,7 +416,7 @@ Test(optimizer_params, defaults_are_pytorchs_and_only_applicable_params_exist)
                                          d->variant, d->scope, d->psi};
         for (int p = 1; p <= N_OPT_PARAMS + 1; p++) {
             double v = -7, lo, hi;
-            int open;
+            unsigned open;
             bsnn_status st = bsnn_optimizer_get(&v, o, (bsnn_opt_param)p);
             bsnn_status sb = bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)d->kind,
                                                    (bsnn_opt_param)p);
@@ -444,7 +444,7 @@ Test(optimizer_params, defaults_are_pytorchs_and_only_applicable_params_exist)
 Test(optimizer_params, variant_and_decay_scope_take_their_enum_values_only)
 {
     double lo, hi;
-    int open;
+    unsigned open;
     cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_NADAM, BSNN_OPT_VARIANT), BSNN_OK);
     cr_assert(lo == BSNN_VARIANT_PYTORCH && hi == BSNN_VARIANT_RUDER && open == 0);
     cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_ADAMW, BSNN_OPT_DECAY_SCOPE),
@@ -466,7 +466,7 @@ Test(optimizer_params, variant_and_decay_scope_take_their_enum_values_only)
 Test(optimizer_params, bounds_are_reported_per_parameter)
 {
     double lo, hi;
-    int open;
+    unsigned open;
     cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_ADAM, BSNN_OPT_BETA1), BSNN_OK);
     cr_assert(lo == 0.0 && hi == 1.0 && open == 2, "beta1 in [0,1)");
     cr_assert_eq(bsnn_optimizer_bounds(&lo, &hi, &open, BSNN_ADAM, BSNN_OPT_EPS), BSNN_OK);

@@ -358,7 +358,7 @@ Test(scheduler, bounds_agree_with_the_setter_for_every_setting)
     for (int p = 1; p <= BSNN_SCHED_MEMORY_BUDGET; p++) {
         bsnn_scheduler *s = sched(50, 10);
         double lo, hi, v;
-        int open;
+        unsigned open;
         cr_assert_eq(bsnn_scheduler_bounds(&lo, &hi, &open, s, (bsnn_sched_param)p), BSNN_OK);
         cr_assert_leq(lo, hi);
         /* the ends are accepted unless open; just outside them is refused */
@@ -381,7 +381,7 @@ Test(scheduler, bounds_agree_with_the_setter_for_every_setting)
         bsnn_scheduler_free(s);
     }
     double lo, hi;
-    int open;
+    unsigned open;
     bsnn_scheduler *s = sched(50, 10);
     cr_assert_eq(bsnn_scheduler_bounds(&lo, &hi, &open, s, (bsnn_sched_param)0), BSNN_E_ARG);
     cr_assert_eq(bsnn_scheduler_bounds(&lo, &hi, &open, NULL, BSNN_SCHED_SEED), BSNN_E_NULL);
@@ -425,7 +425,7 @@ static size_t train_params(float *p, float *g, bsnn_optimizer_kind kind, size_t 
     size_t count = bsnn_model_param_count(m);
     bsnn_model_get_params(p, count, m);
     if (g) bsnn_model_get_grads(g, count, m);
-    size_t rows = m->ws_rows; /* rows per pass: proves the batch was split */
+    size_t rows = m->ws.rows; /* rows per pass: proves the batch was split */
     bsnn_scheduler_free(s);
     bsnn_optimizer_free(opt);
     bsnn_model_free(m);
@@ -493,9 +493,9 @@ Test(scheduler, memory_budget_splits_batches_and_keeps_the_update)
     bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
     size_t need6, fit;
     cr_assert_eq(bsnn_model_memory(&need6, m, opt, 6), BSNN_OK);
-    cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, (double)need6, 1000), BSNN_OK);
+    cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, need6, 1000), BSNN_OK);
     cr_assert_eq(fit, 6);
-    cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, (double)need6 - 1, 1000), BSNN_OK);
+    cr_assert_eq(bsnn_model_max_batch(&fit, m, opt, need6 - 1, 1000), BSNN_OK);
     cr_assert_eq(fit, 5);
     bsnn_optimizer_free(opt);
     bsnn_model_free(m);
@@ -515,7 +515,7 @@ Test(scheduler, budget_below_one_row_is_an_error)
     set(s, BSNN_SCHED_MEMORY_BUDGET, (double)need1 - 1);
     cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 1, NULL, NULL), BSNN_E_ARG);
     cr_assert(strstr(bsnn_last_error(), "budget") != NULL, "%s", bsnn_last_error());
-    cr_assert_eq(bsnn_model_max_batch(&need1, m, opt, 10.0, 5), BSNN_E_ARG);
+    cr_assert_eq(bsnn_model_max_batch(&need1, m, opt, 10, 5), BSNN_E_ARG);
     set(s, BSNN_SCHED_MEMORY_BUDGET, (double)need1);
     cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 1, NULL, NULL), BSNN_OK, "%s",
                  bsnn_last_error());
@@ -574,4 +574,74 @@ Test(scheduler, seek_beyond_the_replay_bound_is_refused_at_once, .timeout = 10)
         }
         bsnn_scheduler_free(s);
     }
+}
+
+/* One epoch's order from a shuffling scheduler of n samples, seeded typed. */
+static void order_of(size_t *out, size_t n, uint64_t seed)
+{
+    bsnn_scheduler *s = bsnn_scheduler_create(n);
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)n), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_set_seed(s, seed), BSNN_OK);
+    const size_t *idx;
+    size_t count;
+    int end;
+    cr_assert_eq(bsnn_scheduler_next(&idx, &count, &end, s), BSNN_OK);
+    cr_assert(count == n && end);
+    memcpy(out, idx, n * sizeof *out);
+    bsnn_scheduler_free(s);
+}
+
+/* Seeds 2^60 and 2^60 + 1 are one double but two shuffles; the double
+ * getter refuses the first instead of rounding; up to 2^53 both forms
+ * give the same stream. */
+Test(scheduler, typed_seed_uses_all_64_bits_and_the_double_form_never_rounds)
+{
+    enum { N = 64 };
+    size_t a[N], b[N], c[N];
+    const uint64_t big = (uint64_t)1 << 60;
+    order_of(a, N, big);
+    order_of(b, N, big + 1);
+    cr_assert(memcmp(a, b, sizeof a) != 0, "seeds 2^60 and 2^60+1 shuffled alike");
+    bsnn_scheduler *s = bsnn_scheduler_create(N);
+    cr_assert_eq(bsnn_scheduler_set_seed(s, big + 1), BSNN_OK);
+    uint64_t got = 0;
+    cr_assert_eq(bsnn_scheduler_get_seed(&got, s), BSNN_OK);
+    cr_assert_eq(got, big + 1);
+    double v = -1;
+    cr_assert_eq(bsnn_scheduler_get(&v, s, BSNN_SCHED_SEED), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "bsnn_scheduler_get_seed") != NULL);
+    cr_assert_eq(v, -1);
+    /* the double setter and the typed one give the same shuffle */
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, N), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_SEED, 4242), BSNN_OK);
+    const size_t *idx;
+    size_t count;
+    int end;
+    cr_assert_eq(bsnn_scheduler_next(&idx, &count, &end, s), BSNN_OK);
+    order_of(c, N, 4242);
+    cr_assert(memcmp(idx, c, sizeof c) == 0);
+    bsnn_scheduler_free(s);
+}
+
+/* The budget is a size_t: the typed pair reaches SIZE_MAX, the double form
+ * takes whole numbers up to 2^53 only and never reads back a rounded one. */
+Test(scheduler, memory_budget_is_a_byte_count_in_both_forms)
+{
+    bsnn_scheduler *s = bsnn_scheduler_create(10);
+    size_t z = 1;
+    cr_assert_eq(bsnn_scheduler_get_memory_budget(&z, s), BSNN_OK);
+    cr_assert_eq(z, 0, "default is no budget");
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_MEMORY_BUDGET, 4096), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_get_memory_budget(&z, s), BSNN_OK);
+    cr_assert_eq(z, 4096);
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_MEMORY_BUDGET, 4096.5), BSNN_E_ARG);
+    cr_assert_eq(bsnn_scheduler_get_memory_budget(&z, s), BSNN_OK);
+    cr_assert_eq(z, 4096, "a refused budget changed it");
+    cr_assert_eq(bsnn_scheduler_set_memory_budget(s, SIZE_MAX), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_get_memory_budget(&z, s), BSNN_OK);
+    cr_assert_eq(z, SIZE_MAX);
+    double v;
+    cr_assert_eq(bsnn_scheduler_get(&v, s, BSNN_SCHED_MEMORY_BUDGET), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "bsnn_scheduler_get_memory_budget") != NULL);
+    bsnn_scheduler_free(s);
 }

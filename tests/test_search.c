@@ -352,8 +352,12 @@ Test(search, diverging_candidates_are_recorded_as_worst_not_errors)
     bsnn_search_set(se, BSNN_SEARCH_BUDGET, 40);
     const size_t sizes[] = {2, 64};
     size_t best = 0;
+    cr_assert_null(bsnn_layer_dense(0)); /* a message the successful sweep must keep */
+    char before[256];
+    snprintf(before, sizeof before, "%s", bsnn_last_error());
     cr_assert_eq(bsnn_search_sweep(&best, se, m, opt, tr, va, NULL, sizes, 2), BSNN_OK, "%s",
                  bsnn_last_error());
+    cr_assert_str_eq(bsnn_last_error(), before, "a successful call changed the error message");
     for (size_t i = 0; i < 2; i++) {
         cr_assert(isinf(col(se, i, BSNN_SEARCH_COL_VAL_LOSS)));
         cr_assert_eq(col(se, i, BSNN_SEARCH_COL_VAL_ACCURACY), 0.0);
@@ -396,4 +400,43 @@ Test(search, template_settings_apply_and_accumulation_keeps_the_result)
         cr_assert_lt(tu_rel(loss[0][i], loss[1][i], 1e-9), 1e-5, "%g vs %g", loss[0][i], loss[1][i]);
     bsnn_dataset_free(tr);
     bsnn_dataset_free(va);
+}
+
+/* Every setting's bounds agree with the setter (ends accepted unless open,
+ * just outside refused); seeds and budgets have typed forms that reach
+ * every value, and the double form refuses what it cannot hold exactly. */
+Test(search, bounds_agree_with_the_setter_and_typed_forms_reach_every_value)
+{
+    bsnn_search *se = bsnn_search_create();
+    for (int p = BSNN_SEARCH_START; p <= BSNN_SEARCH_MEMORY_BUDGET; p++) {
+        double lo, hi, v;
+        unsigned open;
+        cr_assert_eq(bsnn_search_bounds(&lo, &hi, &open, se, (bsnn_search_param)p), BSNN_OK);
+        cr_assert_leq(lo, hi);
+        double below = (open & BSNN_BOUND_LO_OPEN) ? lo : lo - 1.0;
+        double above = (open & BSNN_BOUND_HI_OPEN) ? hi : hi * 2.0 + 1.0;
+        cr_assert_eq(bsnn_search_set(se, (bsnn_search_param)p, below), BSNN_E_ARG, "%d", p);
+        cr_assert_eq(bsnn_search_set(se, (bsnn_search_param)p, above), BSNN_E_ARG, "%d", p);
+        double ends[2] = {(open & BSNN_BOUND_LO_OPEN) ? lo + 1.0 : lo,
+                          (open & BSNN_BOUND_HI_OPEN) ? hi - 1.0 : hi};
+        for (int e = 0; e < 2; e++) {
+            cr_assert_eq(bsnn_search_set(se, (bsnn_search_param)p, ends[e]), BSNN_OK, "%d %g: %s",
+                         p, ends[e], bsnn_last_error());
+            cr_assert_eq(bsnn_search_get(&v, se, (bsnn_search_param)p), BSNN_OK);
+            cr_assert_eq(v, ends[e]);
+        }
+    }
+    uint64_t seed = 0;
+    cr_assert_eq(bsnn_search_set_seed(se, UINT64_MAX), BSNN_OK);
+    cr_assert_eq(bsnn_search_get_seed(&seed, se), BSNN_OK);
+    cr_assert_eq(seed, UINT64_MAX);
+    double v;
+    cr_assert_eq(bsnn_search_get(&v, se, BSNN_SEARCH_SEED), BSNN_E_ARG);
+    size_t bytes = 0;
+    cr_assert_eq(bsnn_search_set_memory_budget(se, SIZE_MAX - 1), BSNN_OK);
+    cr_assert_eq(bsnn_search_get_memory_budget(&bytes, se), BSNN_OK);
+    cr_assert_eq(bytes, SIZE_MAX - 1);
+    cr_assert_eq(bsnn_search_get(&v, se, BSNN_SEARCH_MEMORY_BUDGET), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_MEMORY_BUDGET, 10.5), BSNN_E_ARG);
+    bsnn_search_free(se);
 }

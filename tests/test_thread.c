@@ -1,9 +1,11 @@
 /*
  * test_thread.c - thread safety as documented: distinct objects used from
- * distinct threads at the same time. Several pthreads each build, train,
- * checkpoint and reload their own model; every thread's result must equal
- * the same work done alone, and each thread's last-error message is its
- * own. Run under ThreadSanitizer with `make test SANITIZE=thread`.
+ * distinct threads at the same time, and inference on ONE shared model from
+ * several threads at once, each with its own bsnn_workspace. Several
+ * pthreads each build, train, checkpoint and reload their own model; others
+ * share one trained model for forward and evaluate; every thread's result
+ * must equal the same work done alone, and each thread's last-error message
+ * is its own. Run under ThreadSanitizer with `make test SANITIZE=thread`.
  */
 #include "testutil.h"
 
@@ -106,6 +108,113 @@ static int check_threads(char *why, size_t cap)
     return 1;
 }
 
+/* ---- inference on one shared model --------------------------------------- */
+
+#define N_ROWS 48
+#define N_PASSES 20
+
+typedef struct infer_job {
+    const bsnn_model *m;
+    const bsnn_dataset *ds;
+    float x[N_ROWS * 4];
+    float out[N_ROWS * 2];
+    double loss, accuracy;
+    int ok;
+    pthread_barrier_t *barrier;
+} infer_job;
+
+/* Forward the job's rows at several batch sizes (the workspace grows and
+ * shrinks back) and evaluate the shared dataset, all on a const model. */
+static void run_inference(infer_job *j)
+{
+    j->ok = 0;
+    bsnn_workspace *ws = bsnn_workspace_create(j->m);
+    if (ws == NULL) return;
+    size_t shape[2] = {N_ROWS, 4}, oshape[2] = {N_ROWS, 2};
+    bsnn_tensor *x = bsnn_tensor_wrap(j->x, 2, shape), *out = bsnn_tensor_wrap(j->out, 2, oshape);
+    int ok = x && out;
+    for (int pass = 0; ok && pass < N_PASSES; pass++) {
+        size_t rows = pass % 3 == 0 ? 1 : N_ROWS; /* small and large batches */
+        size_t s1[2] = {rows, 4}, s2[2] = {rows, 2};
+        bsnn_tensor *xs = bsnn_tensor_wrap(j->x, 2, s1), *os = bsnn_tensor_wrap(j->out, 2, s2);
+        ok = xs && os && bsnn_model_forward_ws(os, j->m, ws, xs) == BSNN_OK;
+        bsnn_tensor_free(xs), bsnn_tensor_free(os);
+    }
+    ok = ok && bsnn_model_forward_ws(out, j->m, ws, x) == BSNN_OK;
+    ok = ok && bsnn_model_evaluate_ws(&j->loss, &j->accuracy, j->m, ws, j->ds, 7) == BSNN_OK;
+    bsnn_tensor_free(x), bsnn_tensor_free(out);
+    bsnn_workspace_free(ws);
+    j->ok = ok;
+}
+
+static void *infer_main(void *arg)
+{
+    infer_job *j = arg;
+    pthread_barrier_wait(j->barrier);
+    run_inference(j);
+    return NULL;
+}
+
+/* A 4 -> 6 (batch norm, tanh, dropout) -> 2 model trained a little, shared
+ * read-only by every thread. */
+static bsnn_model *shared_model(bsnn_dataset *ds)
+{
+    bsnn_model *m = bsnn_model_create(4);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    bsnn_scheduler *s = bsnn_scheduler_create(bsnn_dataset_size(ds));
+    int ok = m && opt && s && !bsnn_model_add(m, bsnn_layer_dense(6)) &&
+             !bsnn_model_add(m, bsnn_layer_batchnorm()) &&
+             !bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)) &&
+             !bsnn_model_add(m, bsnn_layer_dropout(0.2)) && !bsnn_model_add(m, bsnn_layer_dense(2)) &&
+             !bsnn_model_set_loss(m, BSNN_LOSS_SOFTMAX_CE) &&
+             !bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 4) &&
+             !bsnn_model_train(NULL, m, opt, s, ds, 5, NULL, NULL);
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+    if (!ok) {
+        bsnn_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Every thread's outputs, loss and accuracy must equal a lone run's, bit
+ * for bit; 1 if so, else 0 with the reason in why. */
+static int check_shared_inference(char *why, size_t cap)
+{
+    bsnn_dataset *ds = bsnn_dataset_parity(4);
+    bsnn_model *m = ds ? shared_model(ds) : NULL;
+    if (m == NULL) {
+        snprintf(why, cap, "setup: %s", bsnn_last_error());
+        bsnn_dataset_free(ds);
+        return 0;
+    }
+    static infer_job alone[N_THREADS], together[N_THREADS];
+    pthread_barrier_t barrier;
+    pthread_t th[N_THREADS];
+    pthread_barrier_init(&barrier, NULL, N_THREADS);
+    for (int i = 0; i < N_THREADS; i++) {
+        alone[i] = (infer_job){.m = m, .ds = ds, .barrier = &barrier};
+        for (int k = 0; k < N_ROWS * 4; k++) alone[i].x[k] = (float)sin(0.3 * k + i);
+        together[i] = alone[i];
+        run_inference(&alone[i]);
+    }
+    for (int i = 0; i < N_THREADS; i++) pthread_create(&th[i], NULL, infer_main, &together[i]);
+    for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    int ok = 1;
+    for (int i = 0; ok && i < N_THREADS; i++) {
+        if (!alone[i].ok || !together[i].ok)
+            ok = 0, snprintf(why, cap, "inference thread %d failed: %s", i, bsnn_last_error());
+        else if (memcmp(alone[i].out, together[i].out, sizeof alone[i].out) != 0 ||
+                 alone[i].loss != together[i].loss || alone[i].accuracy != together[i].accuracy)
+            ok = 0, snprintf(why, cap, "inference thread %d differs from a lone run", i);
+    }
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+    return ok;
+}
+
 #if defined(__SANITIZE_THREAD__)
 /* Criterion cannot start under ThreadSanitizer (its inheritable arena
  * collides with TSan's address layout: Snaipe/Criterion issue 274), so the
@@ -113,16 +222,25 @@ static int check_threads(char *why, size_t cap)
  * Criterion-style synthesis line for tests/run-tests.sh. */
 int main(void)
 {
-    char why[256] = "";
+    char why[256] = "", why2[256] = "";
     int ok = check_threads(why, sizeof why);
     if (!ok) fprintf(stderr, "thread: FAILED: %s\n", why);
-    printf("[====] Synthesis: Tested: 1 | Passing: %d | Failing: %d | Crashing: 0\n", ok, !ok);
-    return ok ? 0 : 1;
+    int ok2 = check_shared_inference(why2, sizeof why2);
+    if (!ok2) fprintf(stderr, "thread: FAILED: %s\n", why2);
+    printf("[====] Synthesis: Tested: 2 | Passing: %d | Failing: %d | Crashing: 0\n", ok + ok2,
+           2 - ok - ok2);
+    return ok && ok2 ? 0 : 1;
 }
 #else
 Test(thread, distinct_objects_train_concurrently_and_match_a_lone_run, .timeout = 120)
 {
     char why[256] = "";
     cr_assert(check_threads(why, sizeof why), "%s", why);
+}
+
+Test(thread, one_model_serves_inference_to_several_threads_at_once, .timeout = 120)
+{
+    char why[256] = "";
+    cr_assert(check_shared_inference(why, sizeof why), "%s", why);
 }
 #endif
