@@ -57,7 +57,7 @@ TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(EXAMPLE_SRCS))
 
-.PHONY: all lib deps test check-exports check-header examples demo demo-deps docs install uninstall \
+.PHONY: all lib deps test check-exports check-header check-tiers examples demo demo-deps docs install uninstall \
         clean help bench bench-deps bench-plot
 
 all: lib
@@ -128,6 +128,19 @@ $(OUT)/tests/%: tests/%.c tests/testutil.h $(STATIC_LIB) | deps
 
 test: deps lib $(TEST_BINS) check-exports check-header
 	@sh tests/run-tests.sh $(TEST_BINS)
+
+# The architecture rules of src/ (tests/check-tiers.py): no file includes or
+# calls into a higher tier, no files call each other in a circle, no library
+# code calls a public function. Objects built with one section per function
+# and no inlining, so every call is a relocation of its caller.
+CHECK_OBJS := $(patsubst src/%.c,lib/check/%.o,$(SRCS))
+lib/check/%.o: src/%.c $(wildcard src/*.h) include/bsnn.h
+	@mkdir -p $(@D)
+	@$(CC) $(CFLAGS_BASE) -O0 -fno-inline -ffunction-sections -DBSNN_BUILDING -c $< -o $@
+check-tiers: $(CHECK_OBJS)
+	@rm -rf lib/check/flat && mkdir -p lib/check/flat
+	@for o in $(CHECK_OBJS); do f=$${o#lib/check/}; cp $$o lib/check/flat/$$(echo $$f | sed 's|/|__|g'); done
+	@/usr/bin/python3 tests/check-tiers.py $(if $(V),-v) lib/check/flat src
 
 check-exports: $(SHARED_REAL)
 	@sh tests/check-exports.sh $(SHARED_REAL) $(SHARED_SONAME) include/bsnn.h

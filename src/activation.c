@@ -185,18 +185,16 @@ static void act_backward(bsnn_layer *l, const float *params, float *grads, float
 
 static bsnn_status act_set(bsnn_layer *l, bsnn_layer_param p, double v)
 {
-    if (p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU))
-        return bsnn__fail(BSNN_E_ARG,
-                          "bsnn_layer_set: setting %d applies only to leaky relu and elu", (int)p);
+    BSNN_FAIL_IF(p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU),
+                 BSNN_E_ARG, "setting %d applies only to leaky relu and elu", (int)p);
     l->slope = v;
     return BSNN_OK;
 }
 
 static bsnn_status act_get(const bsnn_layer *l, bsnn_layer_param p, double *out)
 {
-    if (p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU))
-        return bsnn__fail(BSNN_E_ARG,
-                          "bsnn_layer_get: setting %d applies only to leaky relu and elu", (int)p);
+    BSNN_FAIL_IF(p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU),
+                 BSNN_E_ARG, "setting %d applies only to leaky relu and elu", (int)p);
     *out = l->slope;
     return BSNN_OK;
 }
@@ -213,11 +211,10 @@ const bsnn_layer_ops bsnn__activation_ops = {
 
 bsnn_layer *bsnn_layer_activation(bsnn_activation kind)
 {
-    if ((int)kind < BSNN_ACT_LINEAR || (int)kind > BSNN_ACT_SOFTMAX) {
-        bsnn__fail(BSNN_E_ARG, "bsnn_layer_activation: unknown activation %d", (int)kind);
-        return NULL;
-    }
-    bsnn_layer *l = bsnn__layer_new(&bsnn__activation_ops, "bsnn_layer_activation");
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF((int)kind < BSNN_ACT_LINEAR || (int)kind > BSNN_ACT_SOFTMAX, BSNN_E_ARG,
+                      "unknown activation %d", (int)kind);
+    bsnn_layer *l = bsnn__layer_new(&bsnn__activation_ops);
     if (l == NULL) return NULL;
     l->act = (int)kind;
     l->slope = kind == BSNN_ACT_ELU ? 1.0 : 0.01;

@@ -35,13 +35,11 @@ typedef struct block_header {
 
 bsnn_status bsnn_set_allocator(bsnn_alloc_fn alloc, bsnn_free_fn free_fn, void *user)
 {
-    if ((alloc == NULL) != (free_fn == NULL))
-        return bsnn__fail(BSNN_E_ARG,
-                          "bsnn_set_allocator: alloc and free_fn must both be set or both NULL");
-    if (live_allocations != 0)
-        return bsnn__fail(BSNN_E_STATE,
-                          "bsnn_set_allocator: %zu bsnn allocations are still alive",
-                          (size_t)live_allocations);
+    BSNN_ENTER();
+    BSNN_FAIL_IF((alloc == NULL) != (free_fn == NULL), BSNN_E_ARG,
+                 "alloc and free_fn must both be set or both NULL");
+    BSNN_FAIL_IF(live_allocations != 0, BSNN_E_STATE, "%zu bsnn allocations are still alive",
+                 (size_t)live_allocations);
     host_alloc = alloc ? alloc : default_alloc;
     host_free = free_fn ? free_fn : default_free;
     host_user = alloc ? user : NULL;
@@ -60,18 +58,13 @@ size_t bsnn__add_size(size_t a, size_t b)
     return a + b;
 }
 
-void *bsnn__alloc(size_t size, const char *who)
+void *bsnn__alloc(size_t size)
 {
-    if (size == 0 || size > SIZE_MAX - BSNN_ALIGN - sizeof(block_header)) {
-        bsnn__fail(BSNN_E_NOMEM, "%s: cannot allocate %zu bytes", who, size);
-        return NULL;
-    }
+    BSNN_FAIL_NULL_IF(size == 0 || size > SIZE_MAX - BSNN_ALIGN - sizeof(block_header),
+                      BSNN_E_NOMEM, "cannot allocate %zu bytes", size);
     size_t total = size + BSNN_ALIGN + sizeof(block_header);
     unsigned char *raw = host_alloc(host_user, total);
-    if (raw == NULL) {
-        bsnn__fail(BSNN_E_NOMEM, "%s: out of memory allocating %zu bytes", who, size);
-        return NULL;
-    }
+    BSNN_FAIL_NULL_IF(raw == NULL, BSNN_E_NOMEM, "out of memory allocating %zu bytes", size);
     uintptr_t base = (uintptr_t)(raw + sizeof(block_header));
     uintptr_t aligned = (base + BSNN_ALIGN - 1) & ~(uintptr_t)(BSNN_ALIGN - 1);
     block_header *h = (block_header *)aligned - 1;
@@ -81,14 +74,12 @@ void *bsnn__alloc(size_t size, const char *who)
     return (void *)aligned;
 }
 
-void *bsnn__calloc(size_t count, size_t size, const char *who)
+void *bsnn__calloc(size_t count, size_t size)
 {
     size_t bytes = bsnn__mul_size(count, size);
-    if (bytes == 0 && count != 0 && size != 0) {
-        bsnn__fail(BSNN_E_NOMEM, "%s: %zu x %zu bytes overflows", who, count, size);
-        return NULL;
-    }
-    void *p = bsnn__alloc(bytes, who);
+    BSNN_FAIL_NULL_IF(bytes == 0 && count != 0 && size != 0, BSNN_E_NOMEM,
+                      "%zu x %zu bytes overflows", count, size);
+    void *p = bsnn__alloc(bytes);
     if (p) memset(p, 0, bytes);
     return p;
 }

@@ -16,9 +16,8 @@
 
 static bsnn_status bn_setup(bsnn_layer *l, size_t n_in)
 {
-    if (n_in > SIZE_MAX / 4 / sizeof(float))
-        return bsnn__fail(BSNN_E_ARG, "bsnn_model_add: batch norm over %zu features is too large",
-                          n_in);
+    BSNN_FAIL_IF(n_in > SIZE_MAX / 4 / sizeof(float), BSNN_E_ARG,
+                 "batch norm over %zu features is too large", n_in);
     l->n_in = l->n_out = n_in;
     l->n_params = 2 * n_in;
     l->n_state = 2 * n_in;
@@ -144,8 +143,7 @@ static bsnn_status bn_set(bsnn_layer *l, bsnn_layer_param p, double v)
     else if (p == BSNN_LAYER_EPS)
         l->eps = v;
     else
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: setting %d does not apply to batch norm",
-                          (int)p);
+        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to batch norm", (int)p);
     return BSNN_OK;
 }
 
@@ -156,8 +154,7 @@ static bsnn_status bn_get(const bsnn_layer *l, bsnn_layer_param p, double *out)
     else if (p == BSNN_LAYER_EPS)
         *out = l->eps;
     else
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get: setting %d does not apply to batch norm",
-                          (int)p);
+        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to batch norm", (int)p);
     return BSNN_OK;
 }
 
@@ -176,5 +173,6 @@ const bsnn_layer_ops bsnn__batchnorm_ops = {
 
 bsnn_layer *bsnn_layer_batchnorm(void)
 {
-    return bsnn__layer_new(&bsnn__batchnorm_ops, "bsnn_layer_batchnorm");
+    BSNN_ENTER();
+    return bsnn__layer_new(&bsnn__batchnorm_ops);
 }

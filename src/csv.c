@@ -20,7 +20,7 @@
 typedef struct csv {
     FILE *f;
     size_t size, consumed; /* bytes the file had when opened, bytes read */
-    const char *path, *who;
+    const char *path;
     size_t line, col;      /* position of the next character, 1-based   */
     size_t n_cols;         /* fields per row, fixed by the first data row */
     int has_header;
@@ -100,16 +100,14 @@ static int parse_number(const csv_field *fl, double *out)
 static bsnn_status field_error(const csv *c, const csv_field *fl)
 {
     double v = 0.0;
-    if (fl->len == 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: empty field", c->who, c->path, fl->line,
-                          fl->col);
-    if (parse_number(fl, &v) == FIELD_NOT_FINITE)
-        return bsnn__fail(BSNN_E_FORMAT,
-                          "%s: %s:%zu:%zu: '%s' is not a finite float (NaN, infinite, or beyond "
-                          "+-3.4028235e38)",
-                          c->who, c->path, fl->line, fl->col, fl->text);
-    return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: '%s%s' is not a finite number", c->who,
-                      c->path, fl->line, fl->col, fl->text, fl->too_long ? "..." : "");
+    BSNN_FAIL_IF(fl->len == 0, BSNN_E_FORMAT, "%s:%zu:%zu: empty field", c->path, fl->line,
+                 fl->col);
+    BSNN_FAIL_IF(parse_number(fl, &v) == FIELD_NOT_FINITE, BSNN_E_FORMAT,
+                 "%s:%zu:%zu: '%s' is not a finite float (NaN, infinite, or beyond "
+                 "+-3.4028235e38)",
+                 c->path, fl->line, fl->col, fl->text);
+    return bsnn__fail(BSNN_E_FORMAT, "%s:%zu:%zu: '%s%s' is not a finite number", c->path, fl->line,
+                      fl->col, fl->text, fl->too_long ? "..." : "");
 }
 
 /* Store field j of the current data row (second pass only). */
@@ -147,21 +145,20 @@ static bsnn_status read_row(csv *c, int numeric, int header_line, size_t *out_n,
                 if (numeric) return field_error(c, &fl);
                 if (bad++ == 0 && first_bad) *first_bad = fl;
             }
-            if (numeric && c->n_cols && n >= c->n_cols)
-                return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: row has more than %zu fields",
-                                  c->who, c->path, fl.line, fl.col, c->n_cols);
+            BSNN_FAIL_IF(numeric && c->n_cols && n >= c->n_cols, BSNN_E_FORMAT,
+                         "%s:%zu:%zu: row has more than %zu fields", c->path, fl.line, fl.col,
+                         c->n_cols);
             if (numeric && c->n_cols) store(c, n, v);
             n++;
             if (fl.term != ',') break;
         }
     } while (n == 0 && fl.term != EOF);
-    if (ferror(c->f))
-        return bsnn__fail(BSNN_E_IO, "%s: %s:%zu: read error", c->who, c->path, c->line);
+    BSNN_FAIL_IF(ferror(c->f), BSNN_E_IO, "%s:%zu: read error", c->path, c->line);
     *out_n = n;
     if (out_bad) *out_bad = bad;
-    if (n && numeric && c->n_cols && n != c->n_cols)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu:%zu: row has %zu fields, expected %zu", c->who,
-                          c->path, fl.line, fl.col, n, c->n_cols);
+    BSNN_FAIL_IF(n && numeric && c->n_cols && n != c->n_cols, BSNN_E_FORMAT,
+                 "%s:%zu:%zu: row has %zu fields, expected %zu", c->path, fl.line, fl.col, n,
+                 c->n_cols);
     return BSNN_OK;
 }
 
@@ -172,9 +169,7 @@ static bsnn_status read_first(csv *c, int header, size_t *out_n, int *out_is_hea
     size_t n = 0, bad = 0;
     size_t line = c->line;
     BSNN_TRY(read_row(c, 0, header == 1, &n, &bad, &bad_field));
-    if (n == 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %s:%zu: the file holds no rows", c->who, c->path,
-                          line);
+    BSNN_FAIL_IF(n == 0, BSNN_E_FORMAT, "%s:%zu: the file holds no rows", c->path, line);
     int is_header = header == 1 || (header == -1 && bad > 0);
     if (!is_header && bad > 0) return field_error(c, &bad_field);
     *out_n = n;
@@ -201,25 +196,24 @@ static bsnn_status count_rows(csv *c, int header)
         if (before == 0) c->n_cols = n;
         c->rows++;
     }
-    if (c->rows == 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %s: no data rows", c->who, c->path);
+    BSNN_FAIL_IF(c->rows == 0, BSNN_E_FORMAT, "%s: no data rows", c->path);
     return BSNN_OK;
 }
 
 static bsnn_status assign_roles(csv *c, const size_t *target_cols, size_t n_targets)
 {
-    if (n_targets >= c->n_cols)
-        return bsnn__fail(BSNN_E_ARG, "%s: %s: %zu target columns leave no input among %zu columns",
-                          c->who, c->path, n_targets, c->n_cols);
-    c->role = bsnn__calloc(c->n_cols, sizeof *c->role, c->who);
+    BSNN_FAIL_IF(n_targets >= c->n_cols, BSNN_E_ARG,
+                 "%s: %zu target columns leave no input among %zu columns", c->path, n_targets,
+                 c->n_cols);
+    c->role = bsnn__calloc(c->n_cols, sizeof *c->role);
     if (c->role == NULL) return BSNN_E_NOMEM;
     for (size_t j = 0; j < c->n_cols; j++) c->role[j] = -1;
     for (size_t t = 0; t < n_targets; t++) {
         size_t j = target_cols[t];
-        if (j >= c->n_cols || c->role[j] >= 0)
-            return bsnn__fail(BSNN_E_ARG, "%s: %s: target column %zu is %s (the file has %zu "
-                              "columns, numbered from 0)", c->who, c->path, j,
-                              j >= c->n_cols ? "out of range" : "repeated", c->n_cols);
+        BSNN_FAIL_IF(j >= c->n_cols || c->role[j] >= 0, BSNN_E_ARG,
+                     "%s: target column %zu is %s (the file has %zu "
+                     "columns, numbered from 0)",
+                     c->path, j, j >= c->n_cols ? "out of range" : "repeated", c->n_cols);
         c->role[j] = (ptrdiff_t)t;
     }
     size_t in = 0;
@@ -273,7 +267,7 @@ static bsnn_status fill_rows(csv *c, size_t expected)
         if (n == 0) break;
         c->rows++;
     }
-    return bsnn__fail(BSNN_E_IO, "%s: %s: the file changed while it was read", c->who, c->path);
+    return bsnn__fail(BSNN_E_IO, "%s: the file changed while it was read", c->path);
 }
 
 static bsnn_dataset *load(csv *c, int header, const size_t *target_cols, size_t n_targets)
@@ -281,12 +275,12 @@ static bsnn_dataset *load(csv *c, int header, const size_t *target_cols, size_t 
     if (count_rows(c, header) != BSNN_OK) return NULL;
     if (assign_roles(c, target_cols, n_targets) != BSNN_OK) return NULL;
     size_t rows = c->rows;
-    bsnn_dataset *ds = bsnn__dataset_alloc(rows, c->n_in, c->n_out, c->who);
+    bsnn_dataset *ds = bsnn__dataset_alloc(rows, c->n_in, c->n_out);
     if (ds == NULL) return NULL;
     c->x = ds->x;
     c->y = ds->y;
     if (fill_rows(c, rows) != BSNN_OK) {
-        bsnn_dataset_free(ds);
+        bsnn__dataset_free(ds);
         return NULL;
     }
     return ds;
@@ -295,25 +289,20 @@ static bsnn_dataset *load(csv *c, int header, const size_t *target_cols, size_t 
 bsnn_dataset *bsnn_dataset_load_csv(const char *path, int header, const size_t *target_cols,
                                     size_t n_targets)
 {
-    const char *who = "bsnn_dataset_load_csv";
-    if (path == NULL || (target_cols == NULL && n_targets > 0)) {
-        bsnn__fail(BSNN_E_NULL, "%s: argument '%s' is NULL", who, path ? "target_cols" : "path");
-        return NULL;
-    }
-    if (n_targets == 0 || header < -1 || header > 1) {
-        bsnn__fail(BSNN_E_ARG, "%s: n_targets %zu (>= 1 needed), header %d (-1, 0 or 1)", who,
-                   n_targets, header);
-        return NULL;
-    }
+    BSNN_ENTER();
+    BSNN_CHECK_NULL_CTOR(path);
+    BSNN_FAIL_NULL_IF(target_cols == NULL && n_targets > 0, BSNN_E_NULL,
+                      "argument 'target_cols' is NULL");
+    BSNN_FAIL_NULL_IF(n_targets == 0 || header < -1 || header > 1, BSNN_E_ARG,
+                      "n_targets %zu (>= 1 needed), header %d (-1, 0 or 1)", n_targets, header);
     csv c = {0};
     c.path = path;
-    c.who = who;
     c.line = c.col = 1;
     int fd = -1;
-    if (bsnn__open_regular(&fd, &c.size, path, who) != BSNN_OK) return NULL;
+    if (bsnn__open_regular(&fd, &c.size, path) != BSNN_OK) return NULL;
     c.f = fdopen(fd, "rb");
     if (c.f == NULL) {
-        bsnn__fail(BSNN_E_IO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+        bsnn__fail(BSNN_E_IO, "%s: cannot open: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }

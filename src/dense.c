@@ -15,12 +15,12 @@ static bsnn_status dense_setup(bsnn_layer *l, size_t n_in)
     /* dy and x of the small-batch fused step (fused.c) */
     size_t widths = bsnn__add_size(l->n_out, n_in);
     size_t scratch = bsnn__mul_size(widths, BSNN_FUSED_MAX_BATCH);
-    if (n_params == 0 || n_params > SIZE_MAX / sizeof(float) || scratch == 0 ||
-        scratch > SIZE_MAX / sizeof(float))
-        return bsnn__fail(BSNN_E_ARG,
-                          "bsnn_model_add: dense layer of %zu inputs and %zu outputs is too large "
-                          "(its parameter count overflows the address space)",
-                          n_in, l->n_out);
+    BSNN_FAIL_IF(n_params == 0 || n_params > SIZE_MAX / sizeof(float) || scratch == 0 ||
+                     scratch > SIZE_MAX / sizeof(float),
+                 BSNN_E_ARG,
+                 "dense layer of %zu inputs and %zu outputs is too large "
+                 "(its parameter count overflows the address space)",
+                 n_in, l->n_out);
     l->n_in = n_in;
     l->n_params = n_params;
     l->scratch_fixed = scratch;
@@ -105,8 +105,7 @@ static bsnn_status dense_set(bsnn_layer *l, bsnn_layer_param p, double v)
 {
     switch (p) {
     case BSNN_LAYER_INIT:
-        if (v != floor(v))
-            return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: initialiser %g is not an integer", v);
+        BSNN_FAIL_IF(v != floor(v), BSNN_E_ARG, "initialiser %g is not an integer", v);
         l->init = (int)v;
         break;
     case BSNN_LAYER_INIT_LO: l->init_lo = v; break;
@@ -114,7 +113,7 @@ static bsnn_status dense_set(bsnn_layer *l, bsnn_layer_param p, double v)
     case BSNN_LAYER_BIAS_INIT: l->bias_init = v; break;
     case BSNN_LAYER_L1: l->l1 = v; break;
     case BSNN_LAYER_L2: l->l2 = v; break;
-    default: return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: setting %d does not apply to dense", (int)p);
+    default: return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dense", (int)p);
     }
     return BSNN_OK;
 }
@@ -128,7 +127,7 @@ static bsnn_status dense_get(const bsnn_layer *l, bsnn_layer_param p, double *ou
     case BSNN_LAYER_BIAS_INIT: *out = l->bias_init; break;
     case BSNN_LAYER_L1: *out = l->l1; break;
     case BSNN_LAYER_L2: *out = l->l2; break;
-    default: return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get: setting %d does not apply to dense", (int)p);
+    default: return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dense", (int)p);
     }
     return BSNN_OK;
 }
@@ -147,11 +146,9 @@ const bsnn_layer_ops bsnn__dense_ops = {
 
 bsnn_layer *bsnn_layer_dense(size_t n_outputs)
 {
-    if (n_outputs == 0) {
-        bsnn__fail(BSNN_E_ARG, "bsnn_layer_dense: n_outputs is 0");
-        return NULL;
-    }
-    bsnn_layer *l = bsnn__layer_new(&bsnn__dense_ops, "bsnn_layer_dense");
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(n_outputs == 0, BSNN_E_ARG, "n_outputs is 0");
+    bsnn_layer *l = bsnn__layer_new(&bsnn__dense_ops);
     if (l) l->n_out = n_outputs;
     return l;
 }

@@ -72,13 +72,11 @@ static bsnn_status drop_set(bsnn_layer *l, bsnn_layer_param p, double v)
     if (p == BSNN_LAYER_RATE) {
         l->rate = v;
     } else if (p == BSNN_LAYER_SEED) {
-        if (v != floor(v))
-            return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: dropout seed %g is not an integer", v);
+        BSNN_FAIL_IF(v != floor(v), BSNN_E_ARG, "dropout seed %g is not an integer", v);
         l->seed = (uint64_t)v;
         reseed(l);
     } else {
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: setting %d does not apply to dropout",
-                          (int)p);
+        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dropout", (int)p);
     }
     return BSNN_OK;
 }
@@ -89,14 +87,13 @@ static bsnn_status drop_get(const bsnn_layer *l, bsnn_layer_param p, double *out
         *out = l->rate;
     else if (p == BSNN_LAYER_SEED && l->seed > (1ull << 53))
         return bsnn__fail(BSNN_E_ARG,
-                          "bsnn_layer_get: dropout seed %llu is beyond 2^53, where a double "
+                          "dropout seed %llu is beyond 2^53, where a double "
                           "is not exact: read it with bsnn_layer_get_seed",
                           (unsigned long long)l->seed);
     else if (p == BSNN_LAYER_SEED)
         *out = (double)l->seed;
     else
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get: setting %d does not apply to dropout",
-                          (int)p);
+        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dropout", (int)p);
     return BSNN_OK;
 }
 
@@ -121,11 +118,9 @@ const bsnn_layer_ops bsnn__dropout_ops = {
 
 bsnn_layer *bsnn_layer_dropout(double rate)
 {
-    if (!(rate >= 0.0 && rate < 1.0)) {
-        bsnn__fail(BSNN_E_ARG, "bsnn_layer_dropout: rate %g is not in [0, 1)", rate);
-        return NULL;
-    }
-    bsnn_layer *l = bsnn__layer_new(&bsnn__dropout_ops, "bsnn_layer_dropout");
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(!(rate >= 0.0 && rate < 1.0), BSNN_E_ARG, "rate %g is not in [0, 1)", rate);
+    bsnn_layer *l = bsnn__layer_new(&bsnn__dropout_ops);
     if (l == NULL) return NULL;
     l->rate = rate;
     reseed(l);

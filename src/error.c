@@ -9,6 +9,9 @@
 
 static _Thread_local char last_error[BSNN__ERROR_CAP];
 
+/* The public function the host called on this thread (BSNN_ENTER). */
+_Thread_local const char *bsnn__entry;
+
 #define BSNN_STR2(x) #x
 #define BSNN_STR(x) BSNN_STR2(x)
 
@@ -46,12 +49,56 @@ void bsnn__error_restore(const char *saved)
     snprintf(last_error, sizeof last_error, "%s", saved);
 }
 
+static const char *entry_name(void) { return bsnn__entry ? bsnn__entry : "bsnn"; }
+
+/* "<entry>: " then fmt; the detail is formatted after the prefix. */
+static void record(const char *fmt, va_list ap)
+{
+    int k = snprintf(last_error, sizeof last_error, "%s: ", entry_name());
+    if (k < 0 || (size_t)k >= sizeof last_error) return;
+    vsnprintf(last_error + k, sizeof last_error - (size_t)k, fmt, ap);
+}
+
 bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    record(fmt, ap);
     va_end(ap);
+    return status;
+}
+
+/* Append str to last_error at *n, cutting what does not fit. */
+static void append(size_t *n, const char *str)
+{
+    size_t len = strlen(str), room = sizeof last_error - 1 - *n;
+    if (len > room) len = room;
+    memcpy(last_error + *n, str, len);
+    *n += len;
+    last_error[*n] = '\0';
+}
+
+bsnn_status bsnn__context(bsnn_status status, const char *fmt, ...)
+{
+    /* The inner detail, without its "<entry>: " prefix, copied out first. */
+    char inner[BSNN__ERROR_CAP], ctx[BSNN__ERROR_CAP];
+    const char *name = entry_name();
+    size_t skip = strlen(name);
+    const char *detail = last_error;
+    if (strncmp(last_error, name, skip) == 0 && strncmp(last_error + skip, ": ", 2) == 0)
+        detail += skip + 2;
+    memcpy(inner, detail, strlen(detail) + 1);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    size_t n = 0;
+    last_error[0] = '\0';
+    append(&n, name);
+    append(&n, ": ");
+    append(&n, ctx);
+    append(&n, ": ");
+    append(&n, inner);
     return status;
 }
 

@@ -106,15 +106,14 @@ static int update_safe(bsnn_model *m, const float *x, size_t n, float step)
 }
 
 bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                             const float *x, const float *y, size_t n, size_t tw, double lr,
-                             const char *who)
+                             const float *x, const float *y, size_t n, size_t tw, double lr)
 {
     double loss = forward_backward(m, x, y, n, tw) / (double)n;
     float step = (float)lr;
     /* Anything not provably safe (including a NaN loss) goes to the general
      * step: forward and backward are pure here, so it sees the same batch. */
     if (!isfinite(loss) || !update_safe(m, x, n, step))
-        return bsnn__model_step_general(out_loss, m, opt, x, y, n, tw, lr, who);
+        return bsnn__model_step_general(out_loss, m, opt, x, y, n, tw, lr);
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
         if (l->ops != &bsnn__dense_ops) continue;

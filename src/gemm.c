@@ -30,8 +30,8 @@ static int num_threads = 1;
 
 bsnn_status bsnn_set_num_threads(int n)
 {
-    if (n < 1 || n > 256)
-        return bsnn__fail(BSNN_E_ARG, "bsnn_set_num_threads: n = %d is not in 1..256", n);
+    BSNN_ENTER();
+    BSNN_FAIL_IF(n < 1 || n > 256, BSNN_E_ARG, "n = %d is not in 1..256", n);
     num_threads = n;
     return BSNN_OK;
 }

@@ -22,7 +22,8 @@ double bsnn__now(void)
 
 bsnn_history *bsnn_history_create(void)
 {
-    return bsnn__calloc(1, sizeof(bsnn_history), "bsnn_history_create");
+    BSNN_ENTER();
+    return bsnn__calloc(1, sizeof(bsnn_history));
 }
 
 void bsnn_history_free(bsnn_history *h)
@@ -36,18 +37,19 @@ size_t bsnn_history_size(const bsnn_history *h) { return h ? h->n : 0; }
 
 bsnn_status bsnn_history_clear(bsnn_history *h)
 {
-    BSNN_CHECK_NULL("bsnn_history_clear", h);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(h);
     h->n = 0;
     return BSNN_OK;
 }
 
 bsnn_status bsnn__rows_append(double **rows, size_t *n, size_t *cap, size_t cols,
-                              const double *row, const char *who)
+                              const double *row)
 {
     if (*n == *cap) {
         /* Doubling keeps appends amortised O(1). */
         size_t grown_cap = *cap ? 2 * *cap : 64;
-        double *grown = bsnn__calloc(grown_cap, cols * sizeof(double), who);
+        double *grown = bsnn__calloc(grown_cap, cols * sizeof(double));
         if (grown == NULL) return BSNN_E_NOMEM;
         if (*n) memcpy(grown, *rows, *n * cols * sizeof(double));
         bsnn__free(*rows);
@@ -61,19 +63,18 @@ bsnn_status bsnn__rows_append(double **rows, size_t *n, size_t *cap, size_t cols
 
 bsnn_status bsnn__history_append(bsnn_history *h, const double *row)
 {
-    return bsnn__rows_append(&h->rows, &h->n, &h->cap, BSNN__HIST_COLS, row, "bsnn_history");
+    return bsnn__rows_append(&h->rows, &h->n, &h->cap, BSNN__HIST_COLS, row);
 }
 
 bsnn_status bsnn_history_get(double *out, const bsnn_history *h, size_t row,
                              bsnn_hist_field field)
 {
-    const char *who = "bsnn_history_get";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, h);
-    if (row >= h->n)
-        return bsnn__fail(BSNN_E_ARG, "%s: row %zu is out of range (%zu rows)", who, row, h->n);
-    if (field < BSNN_HIST_EPOCH || field > BSNN_HIST_UPDATES)
-        return bsnn__fail(BSNN_E_ARG, "%s: unknown field %d", who, (int)field);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(h);
+    BSNN_FAIL_IF(row >= h->n, BSNN_E_ARG, "row %zu is out of range (%zu rows)", row, h->n);
+    BSNN_FAIL_IF(field < BSNN_HIST_EPOCH || field > BSNN_HIST_UPDATES, BSNN_E_ARG,
+                 "unknown field %d", (int)field);
     *out = h->rows[row * BSNN__HIST_COLS + (size_t)field - 1];
     return BSNN_OK;
 }
@@ -93,20 +94,20 @@ static int write_rows(FILE *f, const bsnn_history *h)
     return 0;
 }
 
-bsnn_status bsnn__write_csv_file(const char *path, const char *who,
+bsnn_status bsnn__write_csv_file(const char *path,
                                  int (*write)(void *f, const void *obj), const void *obj)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return bsnn__fail(BSNN_E_IO, "%s: path '%s' is too long", who, path);
+    BSNN_FAIL_IF(snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp, BSNN_E_IO,
+                 "path '%s' is too long", path);
     FILE *f = fopen(tmp, "w");
-    if (f == NULL) return bsnn__fail(BSNN_E_IO, "%s: cannot open '%s' for writing", who, tmp);
+    BSNN_FAIL_IF(f == NULL, BSNN_E_IO, "cannot open '%s' for writing", tmp);
     int bad = write(f, obj) != 0;
     bad |= fflush(f) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
         remove(tmp);
-        return bsnn__fail(BSNN_E_IO, "%s: writing '%s' failed", who, path);
+        return bsnn__fail(BSNN_E_IO, "writing '%s' failed", path);
     }
     return BSNN_OK;
 }
@@ -115,8 +116,8 @@ static int write_history(void *f, const void *obj) { return write_rows(f, obj); 
 
 bsnn_status bsnn_history_write_csv(const bsnn_history *h, const char *path)
 {
-    const char *who = "bsnn_history_write_csv";
-    BSNN_CHECK_NULL(who, h);
-    BSNN_CHECK_NULL(who, path);
-    return bsnn__write_csv_file(path, who, write_history, h);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(h);
+    BSNN_CHECK_NULL(path);
+    return bsnn__write_csv_file(path, write_history, h);
 }

@@ -16,12 +16,78 @@
 
 /* ---- errors (error.c) ---------------------------------------------------- */
 
-/* Record a formatted message for bsnn_last_error() and return status. */
+/* Messages name the function the HOST called. Every public function that
+ * can fail starts with BSNN_ENTER(), which records its own name (__func__:
+ * no hand-written strings) in a thread-local; the fail functions prefix
+ * every message with it. Public functions never call each other inside the
+ * library, so the name recorded is the host's call; the one place host code
+ * runs inside a bsnn call (a training callback) is wrapped in
+ * BSNN_CALL_HOST, which puts the name back afterwards. */
+extern _Thread_local const char *bsnn__entry;
+#define BSNN_ENTER() (bsnn__entry = __func__)
+#define BSNN_CALL_HOST(var, call)                                                    \
+    do {                                                                             \
+        const char *bsnn__saved_entry = bsnn__entry;                                 \
+        (var) = (call);                                                              \
+        bsnn__entry = bsnn__saved_entry;                                             \
+    } while (0)
+
+/* Record "<entry>: <formatted message>" for bsnn_last_error(); return status. */
 bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Put context in front of the message a failed inner call recorded:
+ * "<entry>: <context>: <inner detail>"; returns status. The inner message is
+ * copied before the new one is formatted (never formatted into itself). */
+bsnn_status bsnn__context(bsnn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* One-line error paths (zstd's RETURN_ERROR_IF / FORWARD_IF_ERROR). */
+#define BSNN_FAIL_IF(cond, status, ...)                                               \
+    do {                                                                             \
+        if (cond) return bsnn__fail((status), __VA_ARGS__);                          \
+    } while (0)
+/* The same in a constructor, which returns NULL. */
+#define BSNN_FAIL_NULL_IF(cond, status, ...)                                          \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            bsnn__fail((status), __VA_ARGS__);                                       \
+            return NULL;                                                             \
+        }                                                                            \
+    } while (0)
+/* Forward a failing status, its message kept as it is. */
+#define BSNN_TRY(expr)                                                                \
+    do {                                                                             \
+        bsnn_status bsnn__st = (expr);                                               \
+        if (bsnn__st != BSNN_OK) return bsnn__st;                                    \
+    } while (0)
+/* Forward a failing status with context in front of its message. */
+#define BSNN_FORWARD_IF_ERROR(expr, ...)                                              \
+    do {                                                                             \
+        bsnn_status bsnn__st = (expr);                                               \
+        if (bsnn__st != BSNN_OK) return bsnn__context(bsnn__st, __VA_ARGS__);        \
+    } while (0)
+/* The same, reporting `status` instead, except that running out of memory
+ * stays BSNN_E_NOMEM (a loader turns a refused value into BSNN_E_FORMAT). */
+#define BSNN_FORWARD_AS_IF_ERROR(expr, status, ...)                                   \
+    do {                                                                             \
+        bsnn_status bsnn__st = (expr);                                               \
+        if (bsnn__st != BSNN_OK)                                                     \
+            return bsnn__context(bsnn__st == BSNN_E_NOMEM ? bsnn__st : (status),     \
+                                 __VA_ARGS__);                                       \
+    } while (0)
+
+/* Fail with BSNN_E_NULL naming the argument. */
+#define BSNN_CHECK_NULL(arg) BSNN_FAIL_IF((arg) == NULL, BSNN_E_NULL, "argument '%s' is NULL", #arg)
+/* The same in a constructor. */
+#define BSNN_CHECK_NULL_CTOR(arg)                                                  \
+    BSNN_FAIL_NULL_IF((arg) == NULL, BSNN_E_NULL, "argument '%s' is NULL", #arg)
 
 /* Keep the message across an internal failure that a successful public
  * call swallows (successful calls never change bsnn_last_error()). */
@@ -29,27 +95,13 @@ bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
 void bsnn__error_save(char *out, size_t cap);
 void bsnn__error_restore(const char *saved);
 
-/* Forward a failing status without adding to its message. */
-#define BSNN_TRY(expr)                                                         \
-    do {                                                                       \
-        bsnn_status bsnn__st = (expr);                                         \
-        if (bsnn__st != BSNN_OK) return bsnn__st;                              \
-    } while (0)
-
-/* Fail with BSNN_E_NULL naming the function and the argument. */
-#define BSNN_CHECK_NULL(fn, arg)                                               \
-    do {                                                                       \
-        if ((arg) == NULL)                                                     \
-            return bsnn__fail(BSNN_E_NULL, "%s: argument '%s' is NULL", fn, #arg); \
-    } while (0)
-
 /* ---- memory (alloc.c) ---------------------------------------------------- */
 
 /* 64-byte aligned allocation through the host's allocator; records a
- * BSNN_E_NOMEM message naming `who` on failure. Sizes of 0 return NULL. */
-void *bsnn__alloc(size_t size, const char *who);
+ * BSNN_E_NOMEM message on failure. Sizes of 0 return NULL. */
+void *bsnn__alloc(size_t size);
 /* Same, zero-filled. */
-void *bsnn__calloc(size_t count, size_t size, const char *who);
+void *bsnn__calloc(size_t count, size_t size);
 /* Release memory from bsnn__alloc. NULL is a no-op. */
 void bsnn__free(void *ptr);
 /* Live allocations, for bsnn_set_allocator's "no object alive" rule. */
@@ -88,6 +140,8 @@ struct bsnn_tensor {
     int owned;
 };
 
+/* Elements of a tensor (the product of its shape). */
+size_t bsnn__tensor_size(const bsnn_tensor *t);
 /* Rows (dim 0) and columns (product of the other dims) of a tensor. */
 size_t bsnn__tensor_rows(const bsnn_tensor *t);
 size_t bsnn__tensor_cols(const bsnn_tensor *t);
@@ -162,7 +216,10 @@ struct bsnn_layer {
 };
 
 /* Allocate a layer of the given kind with default settings. */
-bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops, const char *who);
+bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops);
+/* bsnn_layer_set / _get without the NULL checks (the value validated). */
+bsnn_status bsnn__layer_set(bsnn_layer *layer, bsnn_layer_param param, double value);
+bsnn_status bsnn__layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param);
 /* Release a layer whoever owns it (bsnn_model_free; bsnn_layer_free refuses
  * a layer a model owns). NULL is a no-op. */
 void bsnn__layer_destroy(bsnn_layer *layer);
@@ -218,10 +275,18 @@ struct bsnn_optimizer {
     size_t n_state_vectors;
 };
 
+/* The bodies of the public functions of the same names, arguments checked
+ * (a valid kind, pointers not NULL); _set validates the value as the public
+ * one does. _kind_valid: 1 for a bsnn_optimizer_kind this build knows. */
+int bsnn__optimizer_kind_valid(int kind);
+bsnn_optimizer *bsnn__optimizer_create(bsnn_optimizer_kind kind);
+void bsnn__optimizer_free(bsnn_optimizer *opt);
+void bsnn__optimizer_reset(bsnn_optimizer *opt);
+bsnn_status bsnn__optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value);
+bsnn_status bsnn__optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param);
 /* Bind opt to model m with n parameters (allocating state on first use).
  * BSNN_E_STATE if already bound to another model. */
-bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n,
-                                  const char *who);
+bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n);
 /* One update of params from grads with learning rate lr. decay_mask[i] is
  * 1 for weights and 0 for biases (for decoupled weight decay); NULL decays
  * every parameter. */
@@ -235,6 +300,8 @@ struct bsnn_dataset {
     size_t n, n_in, n_out;
 };
 
+/* Release a dataset (bsnn_dataset_free's body). NULL is a no-op. */
+void bsnn__dataset_free(bsnn_dataset *ds);
 /* A dataset taking ownership of already allocated x and y. */
 bsnn_dataset *bsnn__dataset_adopt(float *x, float *y, size_t n, size_t n_in, size_t n_out);
 
@@ -322,13 +389,19 @@ struct bsnn_model {
                                 (fused.c), else 0                         */
 };
 
+/* The bodies of bsnn_model_create (n_inputs >= 1), bsnn_model_free,
+ * bsnn_model_n_outputs and bsnn_model_add (m and layer not NULL; the layer
+ * is consumed on failure unless another model owns it). */
+bsnn_model *bsnn__model_create(size_t n_inputs);
+void bsnn__model_free(bsnn_model *m);
+size_t bsnn__model_n_outputs(const bsnn_model *m);
+bsnn_status bsnn__model_add(bsnn_model *m, bsnn_layer *layer);
 /* Make the model's own workspace hold at least rows rows (allocates only
  * when growing). */
-bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who);
+bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows);
 /* The same for a host's workspace ws of m: BSNN_E_NULL without one,
  * BSNN_E_ARG when it was made for another model. */
-bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
-                                    const char *who);
+bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows);
 /* Forward n rows of x through every layer in training mode (training
  * nonzero) or evaluation mode; returns the output buffer. */
 const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, int training);
@@ -340,7 +413,7 @@ const float *bsnn__model_infer_rows(const bsnn_model *m, bsnn_workspace *ws, con
  * zero grads, accumulate with scale 1/n, apply. */
 bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
                                   const float *x, const float *y, size_t n, size_t target_width,
-                                  double lr, const char *who);
+                                  double lr);
 /* The pieces of a step, for gradient accumulation over micro-batches:
  * zero the gradient arena; forward+backward n rows ADDING scale * the sum
  * of per-sample gradients (returns the summed loss); then add penalties,
@@ -348,8 +421,14 @@ bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimize
 void bsnn__model_zero_grads(bsnn_model *m);
 double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, size_t n,
                               size_t target_width, float scale);
-bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss,
-                              const char *who);
+bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss);
+/* The bodies of bsnn_model_train(_ex) and bsnn_model_evaluate (pointers
+ * that must be set are not NULL; everything else is checked here). */
+bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                              bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
+                              bsnn_history *history, size_t epochs, bsnn_callback cb, void *user);
+bsnn_status bsnn__model_evaluate(double *out_loss, double *out_accuracy, bsnn_model *m,
+                                 const bsnn_dataset *ds, size_t batch_size);
 /* Layer `layer`'s scratch inside workspace ws of m. */
 float *bsnn__layer_scratch(const bsnn_model *m, const bsnn_workspace *ws, size_t layer);
 
@@ -367,17 +446,30 @@ extern const bsnn_layer_ops bsnn__dropout_ops;
  * it themselves); OK while m has no layers. _check_loss: BSNN_E_STATE when
  * no loss was chosen or the chosen one conflicts; every entry point that
  * needs a loss (training, the search, evaluate's loss) calls it first. */
-bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status,
-                                const char *who);
-bsnn_status bsnn__model_check_loss(const bsnn_model *m, const char *who);
+bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status);
+bsnn_status bsnn__model_check_loss(const bsnn_model *m);
 
 /* BSNN_E_ARG naming the layer when a training-mode step of n rows is too
  * small for one of m's layers (batch norm needs 2); OK in evaluation mode.
  * Every training entry point calls it before changing anything. */
-bsnn_status bsnn__model_check_batch(const bsnn_model *m, size_t n, const char *who);
+bsnn_status bsnn__model_check_batch(const bsnn_model *m, size_t n);
 
 /* ---- issue 4: schedules, accumulation, memory, search, history -------------- */
 
+/* Scheduler (scheduler.c): the bodies of the public functions of the same
+ * names, arguments already checked (n_samples >= 1, pointers not NULL);
+ * _set and _set_batch_steps validate values as the public ones do. */
+bsnn_scheduler *bsnn__scheduler_create(size_t n_samples);
+void bsnn__scheduler_free(bsnn_scheduler *s);
+void bsnn__scheduler_reset(bsnn_scheduler *s);
+bsnn_status bsnn__scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value);
+bsnn_status bsnn__scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param);
+void bsnn__scheduler_set_seed(bsnn_scheduler *s, uint64_t seed);
+bsnn_status bsnn__scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
+                                            const size_t *sizes, size_t count);
+void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
+                          bsnn_scheduler *s);
+size_t bsnn__scheduler_batch_size(const bsnn_scheduler *s);
 /* Scheduler (scheduler.c). The batch size the schedule gives an epoch. */
 size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch);
 /* The lr for an update: base * schedule(epoch) * scaling(batch) * warmup(update). */
@@ -398,6 +490,12 @@ size_t bsnn__scheduler_state_words(const bsnn_scheduler *s);
 void bsnn__scheduler_save(const bsnn_scheduler *s, uint64_t *out);
 bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t count);
 
+/* The bodies of bsnn_model_memory and bsnn_model_max_batch (m has layers,
+ * pointers not NULL). */
+bsnn_status bsnn__model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
+                               size_t batch);
+bsnn_status bsnn__model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
+                                  size_t budget_bytes, size_t max_rows);
 /* Memory (memory.c, model.c). Bytes an allocation of size bytes costs,
  * counting the allocator's alignment header as bsnn__alloc requests it. */
 size_t bsnn__alloc_cost(size_t size);
@@ -413,10 +511,10 @@ bsnn_status bsnn__history_append(bsnn_history *h, const double *row);
 #define BSNN__HIST_COLS 9
 /* Append a row of cols doubles to a growing row table (history, search). */
 bsnn_status bsnn__rows_append(double **rows, size_t *n, size_t *cap, size_t cols,
-                              const double *row, const char *who);
+                              const double *row);
 /* Write a text file through write(f, obj) to path.tmp, then rename it over
  * path; f is a FILE * (void * here to keep stdio out of this header). */
-bsnn_status bsnn__write_csv_file(const char *path, const char *who,
+bsnn_status bsnn__write_csv_file(const char *path,
                                  int (*write)(void *f, const void *obj), const void *obj);
 
 /* Wall clock in seconds (monotonic), for histories and the search. */
@@ -425,8 +523,8 @@ double bsnn__now(void);
 /* ---- issue 5: generators, loaders ------------------------------------------ */
 
 /* Allocate a zero-filled n-row dataset (dataset.c); NULL, with a message
- * naming `who`, on overflow or out of memory. */
-bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out, const char *who);
+ * on overflow or out of memory. */
+bsnn_dataset *bsnn__dataset_alloc(size_t n, size_t n_in, size_t n_out);
 
 /* ---- issue 6: performance --------------------------------------------------- */
 
@@ -448,8 +546,7 @@ int bsnn__cpu_avx2(void);
 #define BSNN_FUSED_MAX_BATCH 32
 int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n);
 bsnn_status bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                             const float *x, const float *y, size_t n, size_t tw, double lr,
-                             const char *who);
+                             const float *x, const float *y, size_t n, size_t tw, double lr);
 /* After a fused step the weight gradients are not in m->grads yet:
  * m->fused_rows > 0 says so. _grads writes them into a copy of the arena;
  * _settle writes them into m->grads (before the workspace that holds the
@@ -461,7 +558,7 @@ void bsnn__fused_settle(bsnn_model *m);
  * runs when the fused one does not apply. */
 bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
                                      const float *x, const float *y, size_t n,
-                                     size_t target_width, double lr, const char *who);
+                                     size_t target_width, double lr);
 
 /* ---- issue 7: persistence, robustness --------------------------------------- */
 
@@ -472,9 +569,9 @@ static inline float *bsnn__at(float *base, size_t off) { return base ? base + of
 /* Open path for reading without ever blocking (a FIFO with no writer would
  * block open() forever) and accept only a regular file: *out_fd and its
  * size in bytes, which bounds every read loop of the caller (a file that
- * grows meanwhile is read up to that size). BSNN_E_IO naming who and path
+ * grows meanwhile is read up to that size). BSNN_E_IO naming the path
  * otherwise; nothing stays open then. (io.c) */
-bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path, const char *who);
+bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path);
 
 /* Tests only: nonzero makes saves skip the unnamed temporary file (Linux
  * O_TMPFILE) and take the named-file route other systems use. (io.c) */

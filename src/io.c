@@ -142,17 +142,17 @@ typedef bsnn_status (*getter)(double *out, const void *obj, int id);
 
 static bsnn_status layer_get(double *out, const void *obj, int id)
 {
-    return bsnn_layer_get(out, obj, (bsnn_layer_param)id);
+    return bsnn__layer_get(out, obj, (bsnn_layer_param)id);
 }
 
 static bsnn_status optimizer_get(double *out, const void *obj, int id)
 {
-    return bsnn_optimizer_get(out, obj, (bsnn_opt_param)id);
+    return bsnn__optimizer_get(out, obj, (bsnn_opt_param)id);
 }
 
 static bsnn_status scheduler_get(double *out, const void *obj, int id)
 {
-    return bsnn_scheduler_get(out, obj, (bsnn_sched_param)id);
+    return bsnn__scheduler_get(out, obj, (bsnn_sched_param)id);
 }
 
 /* Every setting the object answers to, through its own public getter, so
@@ -162,11 +162,11 @@ static void put_settings(writer *w, getter get, const void *obj)
 {
     double values[MAX_SETTING];
     uint32_t ids[MAX_SETTING], count = 0;
-    char saved_error[512];
-    snprintf(saved_error, sizeof saved_error, "%s", bsnn_last_error());
+    char saved_error[BSNN__ERROR_CAP];
+    bsnn__error_save(saved_error, sizeof saved_error);
     for (int p = 1; p < MAX_SETTING; p++)
         if (get(&values[count], obj, p) == BSNN_OK) ids[count++] = (uint32_t)p;
-    bsnn__fail(BSNN_OK, "%s", saved_error); /* probing must not clobber the caller's message */
+    bsnn__error_restore(saved_error); /* probing must not clobber the caller's message */
     put_u32(w, count);
     for (uint32_t i = 0; i < count; i++) {
         put_u32(w, ids[i]);
@@ -275,12 +275,11 @@ typedef struct section {
     reader body;
 } section;
 
-static bsnn_status next_section(section *out, reader *r, const char *who)
+static bsnn_status next_section(section *out, reader *r)
 {
     size_t start = r->pos;
-    if (remaining(r) < SECTION_OVERHEAD)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: truncated at byte %zu: no room for a section header",
-                          who, start);
+    BSNN_FAIL_IF(remaining(r) < SECTION_OVERHEAD, BSNN_E_FORMAT,
+                 "truncated at byte %zu: no room for a section header", start);
     for (int i = 0; i < 4; i++) out->tag[i] = (char)r->p[r->pos + (size_t)i];
     out->tag[4] = '\0';
     for (int i = 0; i < 4; i++)
@@ -288,76 +287,67 @@ static bsnn_status next_section(section *out, reader *r, const char *who)
     r->pos += 4;
     out->flags = get_u32(r);
     uint64_t length = get_u64(r);
-    if (length > remaining(r) || remaining(r) - length < 4)
-        return bsnn__fail(BSNN_E_FORMAT,
-                          "%s: section '%s' at byte %zu declares %llu bytes, only %zu remain", who,
-                          out->tag, start, (unsigned long long)length, remaining(r));
+    BSNN_FAIL_IF(length > remaining(r) || remaining(r) - length < 4, BSNN_E_FORMAT,
+                 "section '%s' at byte %zu declares %llu bytes, only %zu remain", out->tag, start,
+                 (unsigned long long)length, remaining(r));
     size_t body = r->pos;
     r->pos += (size_t)length;
     uint32_t want = get_u32(r);
     uint32_t got = bsnn__crc32(0, r->p + start, body + (size_t)length - start);
-    if (CRC_MISMATCH(want, got))
-        return bsnn__fail(BSNN_E_FORMAT,
-                          "%s: section '%s' at byte %zu fails its CRC-32 (stored %08x, computed %08x)",
-                          who, out->tag, start, want, got);
+    BSNN_FAIL_IF(CRC_MISMATCH(want, got), BSNN_E_FORMAT,
+                 "section '%s' at byte %zu fails its CRC-32 (stored %08x, computed %08x)", out->tag,
+                 start, want, got);
     out->body = (reader){r->p + body, (size_t)length, 0, 0};
     return BSNN_OK;
 }
 
-static bsnn_status check_header(reader *r, uint32_t *out_kind, const char *who)
+static bsnn_status check_header(reader *r, uint32_t *out_kind)
 {
-    if (r->len < HEADER_SIZE)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %zu bytes is too short for a bsnn file (header is %d)",
-                          who, r->len, HEADER_SIZE);
-    if (memcmp(r->p, magic, sizeof magic) != 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: not a bsnn file (wrong magic bytes)", who);
+    BSNN_FAIL_IF(r->len < HEADER_SIZE, BSNN_E_FORMAT,
+                 "%zu bytes is too short for a bsnn file (header is %d)", r->len, HEADER_SIZE);
+    BSNN_FAIL_IF(memcmp(r->p, magic, sizeof magic) != 0, BSNN_E_FORMAT,
+                 "not a bsnn file (wrong magic bytes)");
     r->pos = 8;
     unsigned major = (unsigned)get_uint(r, 2), minor = (unsigned)get_uint(r, 2);
     uint32_t kind = get_u32(r), crc = get_u32(r);
-    if (CRC_MISMATCH(crc, bsnn__crc32(0, r->p, 16)))
-        return bsnn__fail(BSNN_E_FORMAT, "%s: file header fails its CRC-32", who);
-    if (major != FMT_MAJOR)
-        return bsnn__fail(BSNN_E_FORMAT,
-                          "%s: format version %u.%u is not readable by this bsnn (reads %d.x)%s",
-                          who, major, minor, FMT_MAJOR,
-                          major > FMT_MAJOR ? "; it was written by a newer bsnn: upgrade" : "");
-    if (kind != KIND_MODEL && kind != KIND_CHECKPOINT)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: unknown file kind %u", who, kind);
+    BSNN_FAIL_IF(CRC_MISMATCH(crc, bsnn__crc32(0, r->p, 16)), BSNN_E_FORMAT,
+                 "file header fails its CRC-32");
+    BSNN_FAIL_IF(major != FMT_MAJOR, BSNN_E_FORMAT,
+                 "format version %u.%u is not readable by this bsnn (reads %d.x)%s", major, minor,
+                 FMT_MAJOR, major > FMT_MAJOR ? "; it was written by a newer bsnn: upgrade" : "");
+    BSNN_FAIL_IF(kind != KIND_MODEL && kind != KIND_CHECKPOINT, BSNN_E_FORMAT,
+                 "unknown file kind %u", kind);
     *out_kind = kind;
     return BSNN_OK;
 }
 
 /* Skip unknown optional sections; fail on unknown required ones. Returns
  * BSNN_OK with *out set to the next section the caller knows about. */
-static bsnn_status next_known(section *out, reader *r, const char *const *known, const char *who)
+static bsnn_status next_known(section *out, reader *r, const char *const *known)
 {
     for (;;) {
-        BSNN_TRY(next_section(out, r, who));
+        BSNN_TRY(next_section(out, r));
         for (const char *const *k = known; *k; k++)
             if (memcmp(out->tag, *k, 4) == 0) return BSNN_OK;
-        if (!(out->flags & SECTION_OPTIONAL))
-            return bsnn__fail(BSNN_E_FORMAT,
-                              "%s: required section '%s' is unknown to this reader "
-                              "(written by a newer bsnn?)",
-                              who, out->tag);
+        BSNN_FAIL_IF(!(out->flags & SECTION_OPTIONAL), BSNN_E_FORMAT,
+                     "required section '%s' is unknown to this reader "
+                     "(written by a newer bsnn?)",
+                     out->tag);
     }
 }
 
-static bsnn_status expect(section *out, reader *r, const char *tag, const char *who)
+static bsnn_status expect(section *out, reader *r, const char *tag)
 {
     const char *known[] = {"MODL", "LAYR", "PARM", "STAT", "OPTM", "SCHD", "END ", NULL};
-    BSNN_TRY(next_known(out, r, known, who));
-    if (memcmp(out->tag, tag, 4) != 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: expected section '%s', found '%s'", who, tag,
-                          out->tag);
+    BSNN_TRY(next_known(out, r, known));
+    BSNN_FAIL_IF(memcmp(out->tag, tag, 4) != 0, BSNN_E_FORMAT, "expected section '%s', found '%s'",
+                 tag, out->tag);
     return BSNN_OK;
 }
 
-static bsnn_status body_ok(const section *s, const char *who)
+static bsnn_status body_ok(const section *s)
 {
-    if (s->body.bad)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: section '%s' is shorter than its fields", who,
-                          s->tag);
+    BSNN_FAIL_IF(s->body.bad, BSNN_E_FORMAT, "section '%s' is shorter than its fields", s->tag);
     return BSNN_OK;
 }
 
@@ -370,7 +360,7 @@ typedef struct model_header {
 } model_header;
 
 static bsnn_status read_model_header(bsnn_model **out, model_header *h, section *s,
-                                     size_t file_size, const char *who)
+                                     size_t file_size)
 {
     reader *b = &s->body;
     h->n_in = get_size(b);
@@ -382,24 +372,24 @@ static bsnn_status read_model_header(bsnn_model **out, model_header *h, section 
     h->n_layers = get_size(b);
     h->n_params = get_size(b);
     h->n_state = get_size(b);
-    BSNN_TRY(body_ok(s, who));
+    BSNN_TRY(body_ok(s));
     /* Each layer, parameter and state float needs bytes of its own in the
      * file, so sizes beyond the file's are lies: refuse before allocating. */
-    if (h->n_layers > file_size / SECTION_OVERHEAD || h->n_params > file_size / 4 ||
-        h->n_state > file_size / 4)
-        return bsnn__fail(BSNN_E_FORMAT,
-                          "%s: model declares %zu layers, %zu parameters, %zu state values: "
-                          "more than a %zu-byte file can hold",
-                          who, h->n_layers, h->n_params, h->n_state, file_size);
+    BSNN_FAIL_IF(h->n_layers > file_size / SECTION_OVERHEAD || h->n_params > file_size / 4 ||
+                     h->n_state > file_size / 4,
+                 BSNN_E_FORMAT,
+                 "model declares %zu layers, %zu parameters, %zu state values: "
+                 "more than a %zu-byte file can hold",
+                 h->n_layers, h->n_params, h->n_state, file_size);
     /* loss 0: none chosen yet (a model saved before set_loss) */
-    if (h->n_in == 0 || (loss != BSNN_LOSS_NONE && !bsnn__loss_valid((int)loss)) ||
-        init < BSNN_INIT_ZEROS ||
-        init > BSNN_INIT_UNIFORM || !isfinite(threshold) || training > 1 || started > 1)
-        return bsnn__fail(BSNN_E_FORMAT,
-                          "%s: model header holds invalid values (inputs %zu, loss %u, init %u, "
-                          "threshold %g, training %u, started %u)",
-                          who, h->n_in, loss, init, threshold, training, started);
-    bsnn_model *m = bsnn_model_create(h->n_in);
+    BSNN_FAIL_IF(h->n_in == 0 || (loss != BSNN_LOSS_NONE && !bsnn__loss_valid((int)loss)) ||
+                     init < BSNN_INIT_ZEROS || init > BSNN_INIT_UNIFORM || !isfinite(threshold) ||
+                     training > 1 || started > 1,
+                 BSNN_E_FORMAT,
+                 "model header holds invalid values (inputs %zu, loss %u, init %u, "
+                 "threshold %g, training %u, started %u)",
+                 h->n_in, loss, init, threshold, training, started);
+    bsnn_model *m = bsnn__model_create(h->n_in);
     if (m == NULL) return BSNN_E_NOMEM;
     m->loss = (bsnn_loss)loss;
     m->init_default = (int)init;
@@ -416,37 +406,31 @@ typedef bsnn_status (*setter)(void *obj, int id, double v);
 
 static bsnn_status layer_set(void *obj, int id, double v)
 {
-    return bsnn_layer_set(obj, (bsnn_layer_param)id, v);
+    return bsnn__layer_set(obj, (bsnn_layer_param)id, v);
 }
 
 static bsnn_status optimizer_set(void *obj, int id, double v)
 {
-    return bsnn_optimizer_set(obj, (bsnn_opt_param)id, v);
+    return bsnn__optimizer_set(obj, (bsnn_opt_param)id, v);
 }
 
 static bsnn_status scheduler_set(void *obj, int id, double v)
 {
-    return bsnn_scheduler_set(obj, (bsnn_sched_param)id, v);
+    return bsnn__scheduler_set(obj, (bsnn_sched_param)id, v);
 }
 
 /* Read a settings list and apply each through the public setter, which
  * bounds-checks it; `what` names the object in messages. */
-static bsnn_status read_settings(reader *b, setter set, void *obj, const char *what,
-                                 const char *who)
+static bsnn_status read_settings(reader *b, setter set, void *obj, const char *what)
 {
     uint32_t count = get_u32(b);
-    if (b->bad || count > remaining(b) / 12)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %s declares %u settings in %zu bytes", who, what,
-                          count, remaining(b));
+    BSNN_FAIL_IF(b->bad || count > remaining(b) / 12, BSNN_E_FORMAT,
+                 "%s declares %u settings in %zu bytes", what, count, remaining(b));
     for (uint32_t i = 0; i < count; i++) {
         uint32_t id = get_u32(b);
         double v = get_f64(b);
-        if (set(obj, (int)id, v) != BSNN_OK) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", bsnn_last_error());
-            return bsnn__fail(BSNN_E_FORMAT, "%s: %s: setting %u = %g rejected (%s)", who, what,
-                              id, v, why);
-        }
+        BSNN_FORWARD_AS_IF_ERROR(set(obj, (int)id, v), BSNN_E_FORMAT,
+                                 "%s: setting %u = %g rejected", what, id, v);
     }
     return BSNN_OK;
 }
@@ -454,48 +438,42 @@ static bsnn_status read_settings(reader *b, setter set, void *obj, const char *w
 /* Build layer `index` from its section and add it to m; budget holds the
  * parameter and state floats the header still allows. */
 static bsnn_status read_layer(bsnn_model *m, section *s, size_t index, size_t *budget_params,
-                              size_t *budget_state, const char *who)
+                              size_t *budget_state)
 {
     reader *b = &s->body;
     uint32_t kind = get_u32(b), act = get_u32(b);
     size_t n_in = get_size(b), n_out = get_size(b), n_params = get_size(b), n_state = get_size(b);
     bsnn_rng rng;
     get_rng(b, &rng);
-    BSNN_TRY(body_ok(s, who));
+    BSNN_TRY(body_ok(s));
     const bsnn_layer_ops *ops = bsnn__layer_ops_of((int)kind);
-    if (ops == NULL)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu has unknown kind %u", who, index, kind);
-    if (act > BSNN_ACT_SOFTMAX)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu has unknown activation %u", who, index, act);
-    bsnn_layer *l = bsnn__layer_new(ops, who);
+    BSNN_FAIL_IF(ops == NULL, BSNN_E_FORMAT, "layer %zu has unknown kind %u", index, kind);
+    BSNN_FAIL_IF(act > BSNN_ACT_SOFTMAX, BSNN_E_FORMAT, "layer %zu has unknown activation %u",
+                 index, act);
+    bsnn_layer *l = bsnn__layer_new(ops);
     if (l == NULL) return BSNN_E_NOMEM;
     l->act = (int)act;
     l->n_out = n_out;
     char what[32];
     snprintf(what, sizeof what, "layer %zu", index);
-    bsnn_status st = read_settings(b, layer_set, l, what, who);
+    bsnn_status st = read_settings(b, layer_set, l, what);
     /* Size the layer before the model allocates for it, and hold it to what
      * the header (itself bounded by the file size) declared. */
-    if (st == BSNN_OK && (ops->setup(l, bsnn_model_n_outputs(m)) != BSNN_OK ||
+    if (st == BSNN_OK && (ops->setup(l, bsnn__model_n_outputs(m)) != BSNN_OK ||
                           l->n_in != n_in || l->n_out != n_out || l->n_params != n_params ||
                           l->n_state != n_state || n_params > *budget_params ||
                           n_state > *budget_state))
         st = bsnn__fail(BSNN_E_FORMAT,
-                        "%s: layer %zu (%s, %zu -> %zu, %zu parameters, %zu state) does not fit "
+                        "layer %zu (%s, %zu -> %zu, %zu parameters, %zu state) does not fit "
                         "the model (input width %zu)",
-                        who, index, ops->name, n_in, n_out, n_params, n_state,
-                        bsnn_model_n_outputs(m));
+                        index, ops->name, n_in, n_out, n_params, n_state, bsnn__model_n_outputs(m));
     if (st != BSNN_OK) {
-        bsnn_layer_free(l);
+        bsnn__layer_destroy(l);
         return st;
     }
-    st = bsnn_model_add(m, l); /* takes l even on failure */
-    if (st == BSNN_E_NOMEM) return st;
-    if (st != BSNN_OK) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", bsnn_last_error());
-        return bsnn__fail(BSNN_E_FORMAT, "%s: layer %zu cannot be added: %s", who, index, why);
-    }
+    /* bsnn__model_add takes l even on failure */
+    BSNN_FORWARD_AS_IF_ERROR(bsnn__model_add(m, l), BSNN_E_FORMAT, "layer %zu cannot be added",
+                             index);
     l->rng = rng;
     *budget_params -= n_params;
     *budget_state -= n_state;
@@ -503,73 +481,68 @@ static bsnn_status read_layer(bsnn_model *m, section *s, size_t index, size_t *b
 }
 
 /* A float section holding exactly n finite values into out. */
-static bsnn_status read_floats(float *out, size_t n, section *s, const char *who)
+static bsnn_status read_floats(float *out, size_t n, section *s)
 {
-    if (remaining(&s->body) != n * 4)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: section '%s' holds %zu bytes, expected %zu", who,
-                          s->tag, remaining(&s->body), n * 4);
+    BSNN_FAIL_IF(remaining(&s->body) != n * 4, BSNN_E_FORMAT,
+                 "section '%s' holds %zu bytes, expected %zu", s->tag, remaining(&s->body), n * 4);
     get_floats(&s->body, out, n);
-    if (!bsnn__all_finite(out, n))
-        return bsnn__fail(BSNN_E_FORMAT, "%s: section '%s' holds a NaN or infinite value", who,
-                          s->tag);
+    BSNN_FAIL_IF(!bsnn__all_finite(out, n), BSNN_E_FORMAT,
+                 "section '%s' holds a NaN or infinite value", s->tag);
     return BSNN_OK;
 }
 
-static bsnn_status read_model_sections(bsnn_model *m, const model_header *h, reader *r,
-                                       const char *who)
+static bsnn_status read_model_sections(bsnn_model *m, const model_header *h, reader *r)
 {
     section s;
     size_t budget_params = h->n_params, budget_state = h->n_state;
     for (size_t i = 0; i < h->n_layers; i++) {
-        BSNN_TRY(expect(&s, r, "LAYR", who));
-        BSNN_TRY(read_layer(m, &s, i, &budget_params, &budget_state, who));
+        BSNN_TRY(expect(&s, r, "LAYR"));
+        BSNN_TRY(read_layer(m, &s, i, &budget_params, &budget_state));
     }
-    if (m->n_params != h->n_params || m->n_state != h->n_state)
-        return bsnn__fail(BSNN_E_FORMAT,
-                          "%s: layers hold %zu parameters and %zu state values, header says %zu "
-                          "and %zu",
-                          who, m->n_params, m->n_state, h->n_params, h->n_state);
-    BSNN_TRY(expect(&s, r, "PARM", who));
-    BSNN_TRY(read_floats(m->params, m->n_params, &s, who));
-    BSNN_TRY(expect(&s, r, "STAT", who));
-    BSNN_TRY(read_floats(m->state, m->n_state, &s, who));
+    BSNN_FAIL_IF(m->n_params != h->n_params || m->n_state != h->n_state, BSNN_E_FORMAT,
+                 "layers hold %zu parameters and %zu state values, header says %zu "
+                 "and %zu",
+                 m->n_params, m->n_state, h->n_params, h->n_state);
+    BSNN_TRY(expect(&s, r, "PARM"));
+    BSNN_TRY(read_floats(m->params, m->n_params, &s));
+    BSNN_TRY(expect(&s, r, "STAT"));
+    BSNN_TRY(read_floats(m->state, m->n_state, &s));
     m->rng = h->rng;
     m->started = h->started;
     return BSNN_OK;
 }
 
 /* Read the model at the reader's position (after the file header). */
-static bsnn_status read_model(bsnn_model **out, reader *r, const char *who)
+static bsnn_status read_model(bsnn_model **out, reader *r)
 {
     section s;
     model_header h;
     bsnn_model *m = NULL;
-    BSNN_TRY(expect(&s, r, "MODL", who));
-    BSNN_TRY(read_model_header(&m, &h, &s, r->len, who));
-    bsnn_status st = read_model_sections(m, &h, r, who);
+    BSNN_TRY(expect(&s, r, "MODL"));
+    BSNN_TRY(read_model_header(&m, &h, &s, r->len));
+    bsnn_status st = read_model_sections(m, &h, r);
     if (st != BSNN_OK) {
-        bsnn_model_free(m);
+        bsnn__model_free(m);
         return st;
     }
     *out = m;
     return BSNN_OK;
 }
 
-static bsnn_status expect_end(reader *r, const char *who)
+static bsnn_status expect_end(reader *r)
 {
     section s;
-    BSNN_TRY(expect(&s, r, "END ", who));
-    if (remaining(r) != 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %zu unexpected bytes after the end section", who,
-                          remaining(r));
+    BSNN_TRY(expect(&s, r, "END "));
+    BSNN_FAIL_IF(remaining(r) != 0, BSNN_E_FORMAT, "%zu unexpected bytes after the end section",
+                 remaining(r));
     return BSNN_OK;
 }
 
 /* ---- files: atomic replace, whole-file read ---------------------------------- */
 
-static bsnn_status io_fail(const char *who, const char *what, const char *path)
+static bsnn_status io_fail(const char *what, const char *path)
 {
-    return bsnn__fail(BSNN_E_IO, "%s: %s '%s': %s", who, what, path, strerror(errno));
+    return bsnn__fail(BSNN_E_IO, "%s '%s': %s", what, path, strerror(errno));
 }
 
 static int write_all(int fd, const unsigned char *p, size_t n)
@@ -654,15 +627,15 @@ static int link_unnamed(int fd, char *tmp, size_t cap, const char *path)
  * available here; nothing was written, take the named one. */
 static bsnn_status write_temp(int *out_fd, char *tmp, size_t cap, const char *path,
                               const unsigned char *data, size_t size, int unnamed,
-                              int *unsupported, const char *who)
+                              int *unsupported)
 {
     int fd = unnamed ? open_unnamed(tmp, cap, path) : open_temp(tmp, cap, path);
     if (fd < 0) {
         if (unnamed) return *unsupported = 1, BSNN_OK;
-        return io_fail(who, "cannot create a temporary file beside", path);
+        return io_fail("cannot create a temporary file beside", path);
     }
     if (write_all(fd, data, size) != 0 || fsync(fd) != 0) {
-        bsnn_status st = io_fail(who, "cannot write a temporary file beside", path);
+        bsnn_status st = io_fail("cannot write a temporary file beside", path);
         close(fd);
         if (!unnamed) unlink(tmp);
         return st;
@@ -720,56 +693,55 @@ static void sweep_stale(char *tmp, size_t cap, const char *path)
     closedir(d);
 }
 
-static bsnn_status write_atomic(const char *path, const unsigned char *data, size_t size,
-                                const char *who)
+static bsnn_status write_atomic(const char *path, const unsigned char *data, size_t size)
 {
     size_t cap = strlen(path) + 64;
-    char *tmp = bsnn__alloc(cap, who);
+    char *tmp = bsnn__alloc(cap);
     if (tmp == NULL) return BSNN_E_NOMEM;
     int fd = -1, unsupported = 0, unlinked = 0;
     /* The unnamed route: the descriptor stays open until the rename is done. */
-    bsnn_status st = write_temp(&fd, tmp, cap, path, data, size, 1, &unsupported, who);
+    bsnn_status st = write_temp(&fd, tmp, cap, path, data, size, 1, &unsupported);
     if (st == BSNN_OK && !unsupported && publish(fd, 1, tmp, cap, path, &unlinked) != 0 &&
         !unlinked)
-        st = io_fail(who, "cannot rename over", path);
+        st = io_fail("cannot rename over", path);
     if (fd >= 0) close(fd);
     if (st == BSNN_OK && (unsupported || unlinked)) { /* the named route */
-        st = write_temp(&fd, tmp, cap, path, data, size, 0, &unsupported, who);
+        st = write_temp(&fd, tmp, cap, path, data, size, 0, &unsupported);
         if (st == BSNN_OK && close(fd) != 0) {
-            st = io_fail(who, "cannot close", tmp);
+            st = io_fail("cannot close", tmp);
             unlink(tmp);
         }
         if (st == BSNN_OK && publish(-1, 0, tmp, cap, path, &unlinked) != 0)
-            st = io_fail(who, "cannot rename over", path);
+            st = io_fail("cannot rename over", path);
     }
     if (st == BSNN_OK) {
         sweep_stale(tmp, cap, path);
         snprintf(tmp, cap, "%s", path);
-        if (sync_dir(tmp) != 0) st = io_fail(who, "cannot sync the directory of", path);
+        if (sync_dir(tmp) != 0) st = io_fail("cannot sync the directory of", path);
     }
     bsnn__free(tmp);
     return st;
 }
 
-bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path, const char *who)
+bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path)
 {
     /* O_NONBLOCK: a FIFO opens at once instead of waiting for a writer;
      * it is then refused below. On a regular file the flag changes nothing. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) return bsnn__fail(BSNN_E_IO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+    BSNN_FAIL_IF(fd < 0, BSNN_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     bsnn_status status = BSNN_OK;
     if (fstat(fd, &st) != 0)
-        status = bsnn__fail(BSNN_E_IO, "%s: %s: cannot stat: %s", who, path, strerror(errno));
+        status = bsnn__fail(BSNN_E_IO, "%s: cannot stat: %s", path, strerror(errno));
     else if (!S_ISREG(st.st_mode))
-        status = bsnn__fail(BSNN_E_IO, "%s: %s: not a regular file (%s)", who, path,
+        status = bsnn__fail(BSNN_E_IO, "%s: not a regular file (%s)", path,
                             S_ISFIFO(st.st_mode)  ? "a FIFO"
                             : S_ISDIR(st.st_mode) ? "a directory"
                             : S_ISCHR(st.st_mode) ? "a character device"
                             : S_ISBLK(st.st_mode) ? "a block device"
                                                   : "a socket or other special file");
     else if ((uint64_t)st.st_size > SIZE_MAX / 2)
-        status = bsnn__fail(BSNN_E_IO, "%s: %s: too large (%lld bytes)", who, path,
+        status = bsnn__fail(BSNN_E_IO, "%s: too large (%lld bytes)", path,
                             (long long)st.st_size);
     if (status != BSNN_OK) {
         close(fd);
@@ -782,17 +754,16 @@ bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path, 
 
 /* The whole file in a fresh buffer of its size (nothing larger is ever
  * allocated on the file's say-so). */
-static bsnn_status read_file(unsigned char **out, size_t *out_size, const char *path,
-                             const char *who)
+static bsnn_status read_file(unsigned char **out, size_t *out_size, const char *path)
 {
     int fd = -1;
     size_t n = 0;
-    BSNN_TRY(bsnn__open_regular(&fd, &n, path, who));
+    BSNN_TRY(bsnn__open_regular(&fd, &n, path));
     bsnn_status status = BSNN_OK;
     unsigned char *buf = NULL;
     if (n == 0) {
-        status = bsnn__fail(BSNN_E_IO, "%s: '%s' is empty", who, path);
-    } else if ((buf = bsnn__alloc(n, who)) == NULL) {
+        status = bsnn__fail(BSNN_E_IO, "'%s' is empty", path);
+    } else if ((buf = bsnn__alloc(n)) == NULL) {
         status = BSNN_E_NOMEM;
     } else {
         size_t got = 0;
@@ -802,7 +773,7 @@ static bsnn_status read_file(unsigned char **out, size_t *out_size, const char *
             if (k <= 0) break;
             got += (size_t)k;
         }
-        if (got != n) status = bsnn__fail(BSNN_E_IO, "%s: '%s' shrank while being read", who, path);
+        if (got != n) status = bsnn__fail(BSNN_E_IO, "'%s' shrank while being read", path);
     }
     close(fd);
     if (status != BSNN_OK) {
@@ -826,12 +797,11 @@ static void write_model_file(writer *w, const bsnn_model *m)
 
 /* Serialise into a fresh buffer through the two-pass writer. */
 static bsnn_status serialise(unsigned char **out, size_t *out_size,
-                             void (*fill)(writer *, const void *), const void *obj,
-                             const char *who)
+                             void (*fill)(writer *, const void *), const void *obj)
 {
     writer w = {NULL, 0, 0};
     fill(&w, obj);
-    unsigned char *buf = bsnn__alloc(w.len, who);
+    unsigned char *buf = bsnn__alloc(w.len);
     if (buf == NULL) return BSNN_E_NOMEM;
     size_t size = w.len;
     w = (writer){buf, 0, 0};
@@ -845,8 +815,9 @@ static void fill_model(writer *w, const void *m) { write_model_file(w, m); }
 
 bsnn_status bsnn_model_save_size(size_t *out_size, const bsnn_model *m)
 {
-    BSNN_CHECK_NULL("bsnn_model_save_size", out_size);
-    BSNN_CHECK_NULL("bsnn_model_save_size", m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_size);
+    BSNN_CHECK_NULL(m);
     writer w = {NULL, 0, 0};
     write_model_file(&w, m);
     *out_size = w.len;
@@ -856,15 +827,14 @@ bsnn_status bsnn_model_save_size(size_t *out_size, const bsnn_model *m)
 bsnn_status bsnn_model_save_buffer(void *out, size_t capacity, size_t *out_size,
                                    const bsnn_model *m)
 {
-    const char *who = "bsnn_model_save_buffer";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, out_size);
-    BSNN_CHECK_NULL(who, m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(out_size);
+    BSNN_CHECK_NULL(m);
     writer w = {NULL, 0, 0};
     write_model_file(&w, m);
-    if (w.len > capacity)
-        return bsnn__fail(BSNN_E_SHAPE, "%s: capacity is %zu bytes, the model needs %zu", who,
-                          capacity, w.len);
+    BSNN_FAIL_IF(w.len > capacity, BSNN_E_SHAPE, "capacity is %zu bytes, the model needs %zu",
+                 capacity, w.len);
     size_t size = w.len;
     w = (writer){out, 0, 0};
     write_model_file(&w, m);
@@ -874,13 +844,13 @@ bsnn_status bsnn_model_save_buffer(void *out, size_t capacity, size_t *out_size,
 
 bsnn_status bsnn_model_save_alloc(void **out, size_t *out_size, const bsnn_model *m)
 {
-    const char *who = "bsnn_model_save_alloc";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, out_size);
-    BSNN_CHECK_NULL(who, m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(out_size);
+    BSNN_CHECK_NULL(m);
     unsigned char *buf = NULL;
     size_t size = 0;
-    BSNN_TRY(serialise(&buf, &size, fill_model, m, who));
+    BSNN_TRY(serialise(&buf, &size, fill_model, m));
     *out = buf;
     *out_size = size;
     return BSNN_OK;
@@ -890,29 +860,28 @@ void bsnn_buffer_free(void *buf) { bsnn__free(buf); }
 
 bsnn_status bsnn_model_save(const bsnn_model *m, const char *path)
 {
-    const char *who = "bsnn_model_save";
-    BSNN_CHECK_NULL(who, m);
-    BSNN_CHECK_NULL(who, path);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
+    BSNN_CHECK_NULL(path);
     unsigned char *buf = NULL;
     size_t size = 0;
-    BSNN_TRY(serialise(&buf, &size, fill_model, m, who));
-    bsnn_status st = write_atomic(path, buf, size, who);
+    BSNN_TRY(serialise(&buf, &size, fill_model, m));
+    bsnn_status st = write_atomic(path, buf, size);
     bsnn__free(buf);
     return st;
 }
 
 /* Parse a model from a whole file image; a checkpoint's model is accepted. */
-static bsnn_status model_from(bsnn_model **out, const unsigned char *data, size_t size,
-                              const char *who)
+static bsnn_status model_from(bsnn_model **out, const unsigned char *data, size_t size)
 {
     reader r = {data, size, 0, 0};
     uint32_t kind = 0;
     bsnn_model *m = NULL;
-    BSNN_TRY(check_header(&r, &kind, who));
-    BSNN_TRY(read_model(&m, &r, who));
-    bsnn_status st = kind == KIND_MODEL ? expect_end(&r, who) : BSNN_OK;
+    BSNN_TRY(check_header(&r, &kind));
+    BSNN_TRY(read_model(&m, &r));
+    bsnn_status st = kind == KIND_MODEL ? expect_end(&r) : BSNN_OK;
     if (st != BSNN_OK) {
-        bsnn_model_free(m);
+        bsnn__model_free(m);
         return st;
     }
     *out = m;
@@ -921,21 +890,21 @@ static bsnn_status model_from(bsnn_model **out, const unsigned char *data, size_
 
 bsnn_status bsnn_model_load_buffer(bsnn_model **out, const void *data, size_t size)
 {
-    const char *who = "bsnn_model_load_buffer";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, data);
-    return model_from(out, data, size, who);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(data);
+    return model_from(out, data, size);
 }
 
 bsnn_status bsnn_model_load(bsnn_model **out, const char *path)
 {
-    const char *who = "bsnn_model_load";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, path);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(path);
     unsigned char *buf = NULL;
     size_t size = 0;
-    BSNN_TRY(read_file(&buf, &size, path, who));
-    bsnn_status st = model_from(out, buf, size, who);
+    BSNN_TRY(read_file(&buf, &size, path));
+    bsnn_status st = model_from(out, buf, size);
     bsnn__free(buf);
     return st;
 }
@@ -993,22 +962,21 @@ static void fill_checkpoint(writer *w, const void *obj)
 
 /* Serialise a checkpoint into a fresh buffer. */
 static bsnn_status checkpoint_bytes(unsigned char **out, size_t *out_size, const bsnn_model *m,
-                                    const bsnn_optimizer *opt, const bsnn_scheduler *s,
-                                    const char *who)
+                                    const bsnn_optimizer *opt, const bsnn_scheduler *s)
 {
-    BSNN_CHECK_NULL(who, m);
-    if (opt && opt->bound && opt->bound != m->id)
-        return bsnn__fail(BSNN_E_STATE, "%s: the optimizer is bound to another model", who);
+    BSNN_CHECK_NULL(m);
+    BSNN_FAIL_IF(opt && opt->bound && opt->bound != m->id, BSNN_E_STATE,
+                 "the optimizer is bound to another model");
     checkpoint c = {m, opt, s, NULL, 0};
     uint64_t *words = NULL;
     if (s) {
         c.n_words = bsnn__scheduler_state_words(s);
-        words = bsnn__calloc(c.n_words, sizeof *words, who);
+        words = bsnn__calloc(c.n_words, sizeof *words);
         if (words == NULL) return BSNN_E_NOMEM;
         bsnn__scheduler_save(s, words);
         c.sched_words = words;
     }
-    bsnn_status st = serialise(out, out_size, fill_checkpoint, &c, who);
+    bsnn_status st = serialise(out, out_size, fill_checkpoint, &c);
     bsnn__free(words);
     return st;
 }
@@ -1016,12 +984,12 @@ static bsnn_status checkpoint_bytes(unsigned char **out, size_t *out_size, const
 bsnn_status bsnn_checkpoint_save_alloc(void **out, size_t *out_size, const bsnn_model *m,
                                        const bsnn_optimizer *opt, const bsnn_scheduler *s)
 {
-    const char *who = "bsnn_checkpoint_save_alloc";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, out_size);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(out_size);
     unsigned char *buf = NULL;
     size_t size = 0;
-    BSNN_TRY(checkpoint_bytes(&buf, &size, m, opt, s, who));
+    BSNN_TRY(checkpoint_bytes(&buf, &size, m, opt, s));
     *out = buf;
     *out_size = size;
     return BSNN_OK;
@@ -1030,50 +998,47 @@ bsnn_status bsnn_checkpoint_save_alloc(void **out, size_t *out_size, const bsnn_
 bsnn_status bsnn_checkpoint_save(const bsnn_model *m, const bsnn_optimizer *opt,
                                  const bsnn_scheduler *s, const char *path)
 {
-    const char *who = "bsnn_checkpoint_save";
-    BSNN_CHECK_NULL(who, path);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(path);
     unsigned char *buf = NULL;
     size_t size = 0;
-    BSNN_TRY(checkpoint_bytes(&buf, &size, m, opt, s, who));
-    bsnn_status st = write_atomic(path, buf, size, who);
+    BSNN_TRY(checkpoint_bytes(&buf, &size, m, opt, s));
+    bsnn_status st = write_atomic(path, buf, size);
     bsnn__free(buf);
     return st;
 }
 
 /* The optimizer of an OPTM section, bound to m with its state restored. */
-static bsnn_status read_optimizer(bsnn_optimizer **out, section *sec, bsnn_model *m,
-                                  const char *who)
+static bsnn_status read_optimizer(bsnn_optimizer **out, section *sec, bsnn_model *m)
 {
     reader *b = &sec->body;
     uint32_t kind = get_u32(b);
-    double lo, hi;
-    unsigned open;
-    if (bsnn_optimizer_bounds(&lo, &hi, &open, (bsnn_optimizer_kind)kind, BSNN_OPT_LR) != BSNN_OK)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: unknown optimizer kind %u", who, kind);
-    bsnn_optimizer *opt = bsnn_optimizer_create((bsnn_optimizer_kind)kind);
+    BSNN_FAIL_IF(!bsnn__optimizer_kind_valid((int)kind), BSNN_E_FORMAT, "unknown optimizer kind %u",
+                 kind);
+    bsnn_optimizer *opt = bsnn__optimizer_create((bsnn_optimizer_kind)kind);
     if (opt == NULL) return BSNN_E_NOMEM;
-    bsnn_status st = read_settings(b, optimizer_set, opt, "optimizer", who);
+    bsnn_status st = read_settings(b, optimizer_set, opt, "optimizer");
     uint32_t bound = get_u32(b);
     uint64_t t = get_u64(b);
     size_t n = get_size(b), vectors = get_size(b), count = get_size(b);
-    if (st == BSNN_OK) st = body_ok(sec, who);
+    if (st == BSNN_OK) st = body_ok(sec);
     if (st == BSNN_OK && (bound > 1 || (bound && n != m->n_params) || (!bound && count != 0)))
         st = bsnn__fail(BSNN_E_FORMAT,
-                        "%s: optimizer state (bound %u, %zu values per vector) does not match "
+                        "optimizer state (bound %u, %zu values per vector) does not match "
                         "the model's %zu parameters",
-                        who, bound, n, m->n_params);
+                        bound, n, m->n_params);
     if (st == BSNN_OK && bound) {
-        st = bsnn__optimizer_bind(opt, m, n, who);
+        st = bsnn__optimizer_bind(opt, m, n);
         if (st == BSNN_OK && (vectors != opt->n_state_vectors ||
                               count != bsnn__mul_size(n, opt->n_state_vectors)))
             st = bsnn__fail(BSNN_E_FORMAT,
-                            "%s: optimizer holds %zu state vectors (%zu values), its kind has %zu",
-                            who, vectors, count, opt->n_state_vectors);
-        if (st == BSNN_OK) st = read_floats(opt->state, count, sec, who);
+                            "optimizer holds %zu state vectors (%zu values), its kind has %zu",
+                            vectors, count, opt->n_state_vectors);
+        if (st == BSNN_OK) st = read_floats(opt->state, count, sec);
         opt->t = t;
     }
     if (st != BSNN_OK) {
-        bsnn_optimizer_free(opt);
+        bsnn__optimizer_free(opt);
         return st;
     }
     *out = opt;
@@ -1081,14 +1046,13 @@ static bsnn_status read_optimizer(bsnn_optimizer **out, section *sec, bsnn_model
 }
 
 /* Read the batch-size step list into s (validated by the public setter). */
-static bsnn_status read_batch_steps(bsnn_scheduler *s, reader *b, const char *who)
+static bsnn_status read_batch_steps(bsnn_scheduler *s, reader *b)
 {
     size_t count = get_size(b);
-    if (b->bad || count > remaining(b) / 16)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler declares %zu batch steps in %zu bytes",
-                          who, count, remaining(b));
+    BSNN_FAIL_IF(b->bad || count > remaining(b) / 16, BSNN_E_FORMAT,
+                 "scheduler declares %zu batch steps in %zu bytes", count, remaining(b));
     if (count == 0) return BSNN_OK;
-    size_t *epochs = bsnn__calloc(count, 2 * sizeof(size_t), who);
+    size_t *epochs = bsnn__calloc(count, 2 * sizeof(size_t));
     if (epochs == NULL) return BSNN_E_NOMEM;
     size_t *sizes = epochs + count;
     for (size_t i = 0; i < count; i++) {
@@ -1096,22 +1060,20 @@ static bsnn_status read_batch_steps(bsnn_scheduler *s, reader *b, const char *wh
         sizes[i] = get_size(b);
     }
     bsnn_status st = b->bad ? BSNN_E_FORMAT
-                            : bsnn_scheduler_set_batch_steps(s, epochs, sizes, count);
+                            : bsnn__scheduler_set_batch_steps(s, epochs, sizes, count);
     bsnn__free(epochs);
     if (st == BSNN_E_NOMEM) return st;
-    if (st != BSNN_OK)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: the scheduler's batch steps are invalid", who);
+    BSNN_FAIL_IF(st != BSNN_OK, BSNN_E_FORMAT, "the scheduler's batch steps are invalid");
     return BSNN_OK;
 }
 
 /* Restore the position words (scheduler.c validates and applies them). */
-static bsnn_status read_position(bsnn_scheduler *s, reader *b, const char *who)
+static bsnn_status read_position(bsnn_scheduler *s, reader *b)
 {
     size_t count = get_size(b);
-    if (b->bad || count > remaining(b) / 8 || count == 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler declares %zu position words in %zu bytes",
-                          who, count, remaining(b));
-    uint64_t *words = bsnn__calloc(count, sizeof *words, who);
+    BSNN_FAIL_IF(b->bad || count > remaining(b) / 8 || count == 0, BSNN_E_FORMAT,
+                 "scheduler declares %zu position words in %zu bytes", count, remaining(b));
+    uint64_t *words = bsnn__calloc(count, sizeof *words);
     if (words == NULL) return BSNN_E_NOMEM;
     for (size_t i = 0; i < count; i++) words[i] = get_u64(b);
     bsnn_status st = bsnn__scheduler_load(s, words, count);
@@ -1119,22 +1081,20 @@ static bsnn_status read_position(bsnn_scheduler *s, reader *b, const char *who)
     return st;
 }
 
-static bsnn_status read_scheduler(bsnn_scheduler **out, section *sec, size_t file_size,
-                                  const char *who)
+static bsnn_status read_scheduler(bsnn_scheduler **out, section *sec, size_t file_size)
 {
     reader *b = &sec->body;
     size_t n = get_size(b);
     /* The position holds one word per sample: n is bounded by the file. */
-    if (b->bad || n == 0 || n > file_size / 8)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler for %zu samples in a %zu-byte file", who,
-                          n, file_size);
-    bsnn_scheduler *s = bsnn_scheduler_create(n);
+    BSNN_FAIL_IF(b->bad || n == 0 || n > file_size / 8, BSNN_E_FORMAT,
+                 "scheduler for %zu samples in a %zu-byte file", n, file_size);
+    bsnn_scheduler *s = bsnn__scheduler_create(n);
     if (s == NULL) return BSNN_E_NOMEM;
-    bsnn_status st = read_settings(b, scheduler_set, s, "scheduler", who);
-    if (st == BSNN_OK) st = read_batch_steps(s, b, who);
-    if (st == BSNN_OK) st = read_position(s, b, who);
+    bsnn_status st = read_settings(b, scheduler_set, s, "scheduler");
+    if (st == BSNN_OK) st = read_batch_steps(s, b);
+    if (st == BSNN_OK) st = read_position(s, b);
     if (st != BSNN_OK) {
-        bsnn_scheduler_free(s);
+        bsnn__scheduler_free(s);
         return st;
     }
     *out = s;
@@ -1143,54 +1103,52 @@ static bsnn_status read_scheduler(bsnn_scheduler **out, section *sec, size_t fil
 
 /* After the model: an optional OPTM, an optional SCHD, then END. */
 static bsnn_status read_checkpoint_rest(bsnn_optimizer **out_opt, bsnn_scheduler **out_s,
-                                        bsnn_model *m, reader *r, const char *who)
+                                        bsnn_model *m, reader *r)
 {
     const char *known[] = {"MODL", "LAYR", "PARM", "STAT", "OPTM", "SCHD", "END ", NULL};
     section sec;
-    BSNN_TRY(next_known(&sec, r, known, who));
+    BSNN_TRY(next_known(&sec, r, known));
     if (memcmp(sec.tag, "OPTM", 4) == 0) {
-        BSNN_TRY(read_optimizer(out_opt, &sec, m, who));
-        BSNN_TRY(next_known(&sec, r, known, who));
+        BSNN_TRY(read_optimizer(out_opt, &sec, m));
+        BSNN_TRY(next_known(&sec, r, known));
     }
     if (memcmp(sec.tag, "SCHD", 4) == 0) {
-        BSNN_TRY(read_scheduler(out_s, &sec, r->len, who));
-        BSNN_TRY(next_known(&sec, r, known, who));
+        BSNN_TRY(read_scheduler(out_s, &sec, r->len));
+        BSNN_TRY(next_known(&sec, r, known));
     }
-    if (memcmp(sec.tag, "END ", 4) != 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: unexpected section '%s' in a checkpoint", who,
-                          sec.tag);
-    if (remaining(r) != 0)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: %zu unexpected bytes after the end section", who,
-                          remaining(r));
+    BSNN_FAIL_IF(memcmp(sec.tag, "END ", 4) != 0, BSNN_E_FORMAT,
+                 "unexpected section '%s' in a checkpoint", sec.tag);
+    BSNN_FAIL_IF(remaining(r) != 0, BSNN_E_FORMAT, "%zu unexpected bytes after the end section",
+                 remaining(r));
     return BSNN_OK;
 }
 
 static bsnn_status checkpoint_from(bsnn_model **out_m, bsnn_optimizer **out_opt,
                                    bsnn_scheduler **out_s, const unsigned char *data,
-                                   size_t size, const char *who)
+                                   size_t size)
 {
     reader r = {data, size, 0, 0};
     uint32_t kind = 0;
-    BSNN_TRY(check_header(&r, &kind, who));
-    if (kind != KIND_CHECKPOINT)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: this is a model file, not a checkpoint "
-                                         "(use bsnn_model_load)", who);
+    BSNN_TRY(check_header(&r, &kind));
+    BSNN_FAIL_IF(kind != KIND_CHECKPOINT, BSNN_E_FORMAT,
+                 "this is a model file, not a checkpoint "
+                 "(use bsnn_model_load)");
     bsnn_model *m = NULL;
     bsnn_optimizer *opt = NULL;
     bsnn_scheduler *s = NULL;
-    BSNN_TRY(read_model(&m, &r, who));
-    bsnn_status st = read_checkpoint_rest(&opt, &s, m, &r, who);
+    BSNN_TRY(read_model(&m, &r));
+    bsnn_status st = read_checkpoint_rest(&opt, &s, m, &r);
     if (st != BSNN_OK) {
-        bsnn_optimizer_free(opt);
-        bsnn_scheduler_free(s);
-        bsnn_model_free(m);
+        bsnn__optimizer_free(opt);
+        bsnn__scheduler_free(s);
+        bsnn__model_free(m);
         return st;
     }
     *out_m = m;
     if (out_opt) *out_opt = opt;
-    else bsnn_optimizer_free(opt);
+    else bsnn__optimizer_free(opt);
     if (out_s) *out_s = s;
-    else bsnn_scheduler_free(s);
+    else bsnn__scheduler_free(s);
     return BSNN_OK;
 }
 
@@ -1198,22 +1156,22 @@ bsnn_status bsnn_checkpoint_load_buffer(bsnn_model **out_model, bsnn_optimizer *
                                         bsnn_scheduler **out_sched, const void *data,
                                         size_t size)
 {
-    const char *who = "bsnn_checkpoint_load_buffer";
-    BSNN_CHECK_NULL(who, out_model);
-    BSNN_CHECK_NULL(who, data);
-    return checkpoint_from(out_model, out_opt, out_sched, data, size, who);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_model);
+    BSNN_CHECK_NULL(data);
+    return checkpoint_from(out_model, out_opt, out_sched, data, size);
 }
 
 bsnn_status bsnn_checkpoint_load(bsnn_model **out_model, bsnn_optimizer **out_opt,
                                  bsnn_scheduler **out_sched, const char *path)
 {
-    const char *who = "bsnn_checkpoint_load";
-    BSNN_CHECK_NULL(who, out_model);
-    BSNN_CHECK_NULL(who, path);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_model);
+    BSNN_CHECK_NULL(path);
     unsigned char *buf = NULL;
     size_t size = 0;
-    BSNN_TRY(read_file(&buf, &size, path, who));
-    bsnn_status st = checkpoint_from(out_model, out_opt, out_sched, buf, size, who);
+    BSNN_TRY(read_file(&buf, &size, path));
+    bsnn_status st = checkpoint_from(out_model, out_opt, out_sched, buf, size);
     bsnn__free(buf);
     return st;
 }

@@ -57,9 +57,9 @@ const bsnn_layer_ops *bsnn__layer_ops_of(int kind)
     return NULL;
 }
 
-bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops, const char *who)
+bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops)
 {
-    bsnn_layer *l = bsnn__calloc(1, sizeof *l, who);
+    bsnn_layer *l = bsnn__calloc(1, sizeof *l);
     if (l == NULL) return NULL;
     l->ops = ops;
     l->init = BSNN_INIT_DEFAULT;
@@ -80,11 +80,12 @@ void bsnn__layer_destroy(bsnn_layer *layer)
 
 void bsnn_layer_free(bsnn_layer *layer)
 {
+    BSNN_ENTER();
     /* A layer a model took is the model's: freeing it here would make
      * bsnn_model_free free it again. */
     if (layer && layer->owned_by_model) {
         bsnn__fail(BSNN_E_STATE,
-                   "bsnn_layer_free: this %s layer belongs to a model (bsnn_model_add took it); "
+                   "this %s layer belongs to a model (bsnn_model_add took it); "
                    "nothing was freed: bsnn_model_free releases it",
                    layer->ops->name);
         return;
@@ -100,60 +101,70 @@ bsnn_layer_kind bsnn_layer_kind_of(const bsnn_layer *layer)
 bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                               bsnn_layer_kind kind, bsnn_layer_param param)
 {
-    BSNN_CHECK_NULL("bsnn_layer_bounds", out_lo);
-    BSNN_CHECK_NULL("bsnn_layer_bounds", out_hi);
-    BSNN_CHECK_NULL("bsnn_layer_bounds", out_open);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_lo);
+    BSNN_CHECK_NULL(out_hi);
+    BSNN_CHECK_NULL(out_open);
     const layer_bound *b = find_bound((int)kind, (int)param);
-    if (b == NULL)
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_bounds: setting %d does not apply to layer kind %d",
-                          (int)param, (int)kind);
+    BSNN_FAIL_IF(b == NULL, BSNN_E_ARG, "setting %d does not apply to layer kind %d", (int)param,
+                 (int)kind);
     *out_lo = b->lo;
     *out_hi = b->hi;
     *out_open = b->open;
     return BSNN_OK;
 }
 
+bsnn_status bsnn__layer_set(bsnn_layer *layer, bsnn_layer_param param, double value)
+{
+    const layer_bound *b = find_bound((int)layer->ops->kind, (int)param);
+    BSNN_FAIL_IF(b == NULL || layer->ops->set == NULL, BSNN_E_ARG,
+                 "setting %d does not apply to a %s layer", (int)param, layer->ops->name);
+    BSNN_FAIL_IF(!in_bounds(b, value), BSNN_E_ARG, "value %g of setting %d is not in %c%g, %g%c",
+                 value, (int)param, (b->open & BSNN_BOUND_LO_OPEN) ? '(' : '[', b->lo, b->hi,
+                 (b->open & BSNN_BOUND_HI_OPEN) ? ')' : ']');
+    return layer->ops->set(layer, param, value);
+}
+
 bsnn_status bsnn_layer_set(bsnn_layer *layer, bsnn_layer_param param, double value)
 {
-    BSNN_CHECK_NULL("bsnn_layer_set", layer);
-    const layer_bound *b = find_bound((int)layer->ops->kind, (int)param);
-    if (b == NULL || layer->ops->set == NULL)
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: setting %d does not apply to a %s layer",
-                          (int)param, layer->ops->name);
-    if (!in_bounds(b, value))
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set: value %g of setting %d is not in %c%g, %g%c",
-                          value, (int)param, (b->open & BSNN_BOUND_LO_OPEN) ? '(' : '[', b->lo,
-                          b->hi, (b->open & BSNN_BOUND_HI_OPEN) ? ')' : ']');
-    return layer->ops->set(layer, param, value);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(layer);
+    return bsnn__layer_set(layer, param, value);
+}
+
+bsnn_status bsnn__layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param)
+{
+    BSNN_FAIL_IF(find_bound((int)layer->ops->kind, (int)param) == NULL || layer->ops->get == NULL,
+                 BSNN_E_ARG, "setting %d does not apply to a %s layer", (int)param,
+                 layer->ops->name);
+    return layer->ops->get(layer, param, out);
 }
 
 bsnn_status bsnn_layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param)
 {
-    BSNN_CHECK_NULL("bsnn_layer_get", out);
-    BSNN_CHECK_NULL("bsnn_layer_get", layer);
-    if (find_bound((int)layer->ops->kind, (int)param) == NULL || layer->ops->get == NULL)
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get: setting %d does not apply to a %s layer",
-                          (int)param, layer->ops->name);
-    return layer->ops->get(layer, param, out);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(layer);
+    return bsnn__layer_get(out, layer, param);
 }
 
 bsnn_status bsnn_layer_set_seed(bsnn_layer *layer, uint64_t seed)
 {
-    BSNN_CHECK_NULL("bsnn_layer_set_seed", layer);
-    if (layer->ops->set_seed == NULL)
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_set_seed: a %s layer has no seed",
-                          layer->ops->name);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(layer);
+    BSNN_FAIL_IF(layer->ops->set_seed == NULL, BSNN_E_ARG, "a %s layer has no seed",
+                 layer->ops->name);
     layer->ops->set_seed(layer, seed);
     return BSNN_OK;
 }
 
 bsnn_status bsnn_layer_get_seed(uint64_t *out, const bsnn_layer *layer)
 {
-    BSNN_CHECK_NULL("bsnn_layer_get_seed", out);
-    BSNN_CHECK_NULL("bsnn_layer_get_seed", layer);
-    if (layer->ops->set_seed == NULL)
-        return bsnn__fail(BSNN_E_ARG, "bsnn_layer_get_seed: a %s layer has no seed",
-                          layer->ops->name);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(layer);
+    BSNN_FAIL_IF(layer->ops->set_seed == NULL, BSNN_E_ARG, "a %s layer has no seed",
+                 layer->ops->name);
     *out = layer->seed;
     return BSNN_OK;
 }
@@ -161,13 +172,15 @@ bsnn_status bsnn_layer_get_seed(uint64_t *out, const bsnn_layer *layer)
 /* Declared for 0.3; built by the layer-kind work that follows. */
 bsnn_layer *bsnn_layer_layernorm(void)
 {
-    bsnn__fail(BSNN_E_UNSUPPORTED, "bsnn_layer_layernorm: not built yet in this snapshot");
+    BSNN_ENTER();
+    bsnn__fail(BSNN_E_UNSUPPORTED, "not built yet in this snapshot");
     return NULL;
 }
 
 bsnn_layer *bsnn_layer_standardize(const float *mean, const float *std, size_t count)
 {
+    BSNN_ENTER();
     (void)mean, (void)std, (void)count;
-    bsnn__fail(BSNN_E_UNSUPPORTED, "bsnn_layer_standardize: not built yet in this snapshot");
+    bsnn__fail(BSNN_E_UNSUPPORTED, "not built yet in this snapshot");
     return NULL;
 }

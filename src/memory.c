@@ -24,10 +24,10 @@ static size_t fixed_bytes(const bsnn_model *m, const bsnn_optimizer *opt)
     return bytes;
 }
 
-static bsnn_status check_model(const char *who, const bsnn_model *m)
+static bsnn_status check_model(const bsnn_model *m)
 {
-    BSNN_CHECK_NULL(who, m);
-    if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
+    BSNN_CHECK_NULL(m);
+    BSNN_FAIL_IF(m->n_layers == 0, BSNN_E_STATE, "the model has no layers");
     return BSNN_OK;
 }
 
@@ -40,38 +40,39 @@ static size_t max_rows_of(const bsnn_model *m)
     return one ? (SIZE_MAX / 4) / one : 0;
 }
 
-bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
-                              size_t batch)
+bsnn_status bsnn__model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
+                               size_t batch)
 {
-    const char *who = "bsnn_model_memory";
-    BSNN_CHECK_NULL(who, out_bytes);
-    BSNN_TRY(check_model(who, m));
-    BSNN_CHECK_NULL(who, opt);
-    if (batch == 0) return bsnn__fail(BSNN_E_ARG, "%s: batch is 0, expected >= 1", who);
-    if (batch > max_rows_of(m))
-        return bsnn__fail(BSNN_E_ARG, "%s: batch %zu overflows the workspace size (the model is %zu "
-                          "wide at most)", who, batch, m->max_width);
+    BSNN_FAIL_IF(batch == 0, BSNN_E_ARG, "batch is 0, expected >= 1");
+    BSNN_FAIL_IF(batch > max_rows_of(m), BSNN_E_ARG,
+                 "batch %zu overflows the workspace size (the model is %zu wide at most)", batch,
+                 m->max_width);
     *out_bytes = fixed_bytes(m, opt) + bsnn__model_workspace_bytes(m, batch);
     return BSNN_OK;
 }
 
-bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
-                                 size_t budget_bytes, size_t max_rows)
+bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
+                              size_t batch)
 {
-    const char *who = "bsnn_model_max_batch";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_TRY(check_model(who, m));
-    BSNN_CHECK_NULL(who, opt);
-    if (max_rows == 0) return bsnn__fail(BSNN_E_ARG, "%s: max_rows is 0, expected >= 1", who);
-    if (max_rows_of(m) == 0)
-        return bsnn__fail(BSNN_E_ARG, "%s: the workspace of one row overflows the address space "
-                          "(the model is %zu wide at most)", who, m->max_width);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_bytes);
+    BSNN_TRY(check_model(m));
+    BSNN_CHECK_NULL(opt);
+    return bsnn__model_memory(out_bytes, m, opt, batch);
+}
+
+bsnn_status bsnn__model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
+                                  size_t budget_bytes, size_t max_rows)
+{
+    BSNN_FAIL_IF(max_rows == 0, BSNN_E_ARG, "max_rows is 0, expected >= 1");
+    BSNN_FAIL_IF(max_rows_of(m) == 0, BSNN_E_ARG,
+                 "the workspace of one row overflows the address space (the model is %zu wide "
+                 "at most)",
+                 m->max_width);
     size_t fixed = fixed_bytes(m, opt);
     size_t need1 = fixed + bsnn__model_workspace_bytes(m, 1);
-    if (need1 > budget_bytes)
-        return bsnn__fail(BSNN_E_ARG,
-                          "%s: budget %zu bytes is below the %zu bytes one row needs", who,
-                          budget_bytes, need1);
+    BSNN_FAIL_IF(need1 > budget_bytes, BSNN_E_ARG,
+                 "budget %zu bytes is below the %zu bytes one row needs", budget_bytes, need1);
     /* The cost grows with rows; bisect for the last row count that fits. */
     size_t lo = 1, hi = max_rows < max_rows_of(m) ? max_rows : max_rows_of(m);
     while (lo < hi) {
@@ -83,4 +84,14 @@ bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m, const bsnn_op
     }
     *out = lo;
     return BSNN_OK;
+}
+
+bsnn_status bsnn_model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
+                                 size_t budget_bytes, size_t max_rows)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_TRY(check_model(m));
+    BSNN_CHECK_NULL(opt);
+    return bsnn__model_max_batch(out, m, opt, budget_bytes, max_rows);
 }

@@ -11,13 +11,9 @@
 /* Source of model ids; atomic because models may be created on any thread. */
 static _Atomic uint64_t last_model_id;
 
-bsnn_model *bsnn_model_create(size_t n_inputs)
+bsnn_model *bsnn__model_create(size_t n_inputs)
 {
-    if (n_inputs == 0) {
-        bsnn__fail(BSNN_E_ARG, "bsnn_model_create: n_inputs is 0");
-        return NULL;
-    }
-    bsnn_model *m = bsnn__calloc(1, sizeof *m, "bsnn_model_create");
+    bsnn_model *m = bsnn__calloc(1, sizeof *m);
     if (m == NULL) return NULL;
     m->id = ++last_model_id;
     m->n_in = n_inputs;
@@ -31,6 +27,13 @@ bsnn_model *bsnn_model_create(size_t n_inputs)
     m->ws.model_id = m->id;
     m->ws.training = 1;
     return m;
+}
+
+bsnn_model *bsnn_model_create(size_t n_inputs)
+{
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(n_inputs == 0, BSNN_E_ARG, "n_inputs is 0");
+    return bsnn__model_create(n_inputs);
 }
 
 /* Release a workspace's buffers (not the struct), leaving it empty. */
@@ -51,7 +54,7 @@ static void free_buffers(bsnn_workspace *ws)
 
 static void free_workspace(bsnn_model *m) { free_buffers(&m->ws); }
 
-void bsnn_model_free(bsnn_model *m)
+void bsnn__model_free(bsnn_model *m)
 {
     if (m == NULL) return;
     free_workspace(m);
@@ -65,13 +68,16 @@ void bsnn_model_free(bsnn_model *m)
     bsnn__free(m);
 }
 
+void bsnn_model_free(bsnn_model *m) { bsnn__model_free(m); }
+
 /* Bytes of everything bsnn_model_free releases except the workspace: keep
  * in step with it (bsnn_model_memory counts with this; tests/test_memory.c
  * compares it with the bytes actually allocated). */
 size_t bsnn__model_fixed_bytes(const bsnn_model *m)
 {
     size_t p = m->n_params * sizeof(float), st = m->n_state * sizeof(float);
-    size_t bytes = bsnn__alloc_cost(sizeof *m) + bsnn__alloc_cost(m->cap_layers * sizeof(bsnn_layer *));
+    size_t bytes = bsnn__alloc_cost(sizeof *m);
+    bytes += bsnn__alloc_cost(m->cap_layers * sizeof(bsnn_layer *));
     for (size_t i = 0; i < m->n_layers; i++) bytes += bsnn__alloc_cost(sizeof(bsnn_layer));
     bytes += 3 * bsnn__alloc_cost(p) + bsnn__alloc_cost(st); /* params, grads, mask, state */
     bytes += bsnn__alloc_cost(p + st);                         /* undo */
@@ -82,11 +88,12 @@ size_t bsnn_model_n_layers(const bsnn_model *m) { return m ? m->n_layers : 0; }
 size_t bsnn_model_n_inputs(const bsnn_model *m) { return m ? m->n_in : 0; }
 size_t bsnn_model_param_count(const bsnn_model *m) { return m ? m->n_params : 0; }
 
-size_t bsnn_model_n_outputs(const bsnn_model *m)
+size_t bsnn__model_n_outputs(const bsnn_model *m)
 {
-    if (m == NULL) return 0;
     return m->n_layers ? m->layers[m->n_layers - 1]->n_out : m->n_in;
 }
+
+size_t bsnn_model_n_outputs(const bsnn_model *m) { return m ? bsnn__model_n_outputs(m) : 0; }
 
 bsnn_layer *bsnn_model_layer(bsnn_model *m, size_t i)
 {
@@ -95,10 +102,10 @@ bsnn_layer *bsnn_model_layer(bsnn_model *m, size_t i)
 
 /* Grow an arena from old_n to new_n floats, keeping its contents; the old
  * block is released only once the new one exists. */
-static bsnn_status grow_arena(float **arena, size_t old_n, size_t new_n, const char *who)
+static bsnn_status grow_arena(float **arena, size_t old_n, size_t new_n)
 {
     if (new_n == old_n) return BSNN_OK;
-    float *fresh = bsnn__calloc(new_n, sizeof(float), who);
+    float *fresh = bsnn__calloc(new_n, sizeof(float));
     if (fresh == NULL) return BSNN_E_NOMEM;
     if (old_n) memcpy(fresh, *arena, old_n * sizeof(float));
     bsnn__free(*arena);
@@ -123,16 +130,14 @@ static void mark_decay(bsnn_model *m, const bsnn_layer *l)
     for (size_t i = 0; i < l->n_params; i++) mask[i] = i < weights ? 1.0f : 0.0f;
 }
 
-static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l, const char *who)
+static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l)
 {
-    if (m->started)
-        return bsnn__fail(BSNN_E_STATE, "%s: cannot add a layer after training has started", who);
-    if (l->owned_by_model)
-        return bsnn__fail(BSNN_E_STATE, "%s: layer already belongs to a model", who);
-    BSNN_TRY(l->ops->setup(l, bsnn_model_n_outputs(m)));
+    BSNN_FAIL_IF(m->started, BSNN_E_STATE, "cannot add a layer after training has started");
+    BSNN_FAIL_IF(l->owned_by_model, BSNN_E_STATE, "layer already belongs to a model");
+    BSNN_TRY(l->ops->setup(l, bsnn__model_n_outputs(m)));
     if (m->n_layers == m->cap_layers) {
         size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
-        bsnn_layer **grown = bsnn__calloc(cap, sizeof *grown, who);
+        bsnn_layer **grown = bsnn__calloc(cap, sizeof *grown);
         if (grown == NULL) return BSNN_E_NOMEM;
         if (m->n_layers) memcpy(grown, m->layers, m->n_layers * sizeof *grown);
         bsnn__free(m->layers);
@@ -140,15 +145,14 @@ static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l, const char *who)
         m->cap_layers = cap;
     }
     size_t np = m->n_params + l->n_params, ns = m->n_state + l->n_state;
-    if (np < m->n_params || ns < m->n_state)
-        return bsnn__fail(BSNN_E_ARG, "%s: parameter count overflows", who);
+    BSNN_FAIL_IF(np < m->n_params || ns < m->n_state, BSNN_E_ARG, "parameter count overflows");
     /* Grow every arena before committing any, so a failure changes nothing
      * visible: grown arenas keep their old contents and old counts. */
-    BSNN_TRY(grow_arena(&m->params, m->n_params, np, who));
-    BSNN_TRY(grow_arena(&m->grads, m->n_params, np, who));
-    BSNN_TRY(grow_arena(&m->decay_mask, m->n_params, np, who));
-    BSNN_TRY(grow_arena(&m->state, m->n_state, ns, who));
-    BSNN_TRY(grow_arena(&m->undo, m->n_params + m->n_state, np + ns, who));
+    BSNN_TRY(grow_arena(&m->params, m->n_params, np));
+    BSNN_TRY(grow_arena(&m->grads, m->n_params, np));
+    BSNN_TRY(grow_arena(&m->decay_mask, m->n_params, np));
+    BSNN_TRY(grow_arena(&m->state, m->n_state, ns));
+    BSNN_TRY(grow_arena(&m->undo, m->n_params + m->n_state, np + ns));
     free_workspace(m); /* the new layer changes its shape */
     m->layout++;       /* and that of every workspace made for m */
     l->param_off = m->n_params;
@@ -163,18 +167,23 @@ static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l, const char *who)
     return BSNN_OK;
 }
 
+bsnn_status bsnn__model_add(bsnn_model *m, bsnn_layer *layer)
+{
+    bsnn_status st = add_layer(m, layer);
+    /* Ownership passed even on failure, except a layer owned elsewhere. */
+    if (st != BSNN_OK && !layer->owned_by_model) bsnn__layer_destroy(layer);
+    return st;
+}
+
 bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer)
 {
-    const char *who = "bsnn_model_add";
+    BSNN_ENTER();
     if (m == NULL) {
-        bsnn_layer_free(layer);
-        return bsnn__fail(BSNN_E_NULL, "%s: argument 'm' is NULL", who);
+        if (layer && !layer->owned_by_model) bsnn__layer_destroy(layer); /* consumed */
+        return bsnn__fail(BSNN_E_NULL, "argument 'm' is NULL");
     }
-    BSNN_CHECK_NULL(who, layer);
-    bsnn_status st = add_layer(m, layer, who);
-    /* Ownership passed even on failure, except a layer owned elsewhere. */
-    if (st != BSNN_OK && !layer->owned_by_model) bsnn_layer_free(layer);
-    return st;
+    BSNN_CHECK_NULL(layer);
+    return bsnn__model_add(m, layer);
 }
 
 /* 1 when the last layer is an activation layer of kind act. */
@@ -184,47 +193,39 @@ static int ends_with(const bsnn_model *m, bsnn_activation act)
     return l && l->ops->kind == BSNN_LAYER_ACTIVATION && l->act == (int)act;
 }
 
-bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status,
-                                const char *who)
+bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status)
 {
     if (m->n_layers == 0) return BSNN_OK;
-    if (loss == BSNN_LOSS_SOFTMAX_CE && bsnn_model_n_outputs(m) == 1)
-        return bsnn__fail(status,
-                          "%s: BSNN_LOSS_SOFTMAX_CE over one output is always 0 (the softmax of "
-                          "a single logit is 1), so nothing would be learned: give the last layer "
-                          "one output per class, or use BSNN_LOSS_BCE_LOGITS for one yes/no output",
-                          who);
-    if (loss == BSNN_LOSS_SOFTMAX_CE && ends_with(m, BSNN_ACT_SOFTMAX))
-        return bsnn__fail(status,
-                          "%s: the last layer is a softmax activation, and BSNN_LOSS_SOFTMAX_CE "
-                          "applies the softmax itself (it takes logits): remove that layer",
-                          who);
-    if (loss == BSNN_LOSS_BCE_LOGITS && ends_with(m, BSNN_ACT_SIGMOID))
-        return bsnn__fail(status,
-                          "%s: the last layer is a sigmoid activation, and BSNN_LOSS_BCE_LOGITS "
-                          "applies the sigmoid itself (it takes logits): remove that layer",
-                          who);
+    BSNN_FAIL_IF(loss == BSNN_LOSS_SOFTMAX_CE && bsnn__model_n_outputs(m) == 1, status,
+                 "BSNN_LOSS_SOFTMAX_CE over one output is always 0 (the softmax of "
+                 "a single logit is 1), so nothing would be learned: give the last layer "
+                 "one output per class, or use BSNN_LOSS_BCE_LOGITS for one yes/no output");
+    BSNN_FAIL_IF(loss == BSNN_LOSS_SOFTMAX_CE && ends_with(m, BSNN_ACT_SOFTMAX), status,
+                 "the last layer is a softmax activation, and BSNN_LOSS_SOFTMAX_CE "
+                 "applies the softmax itself (it takes logits): remove that layer");
+    BSNN_FAIL_IF(loss == BSNN_LOSS_BCE_LOGITS && ends_with(m, BSNN_ACT_SIGMOID), status,
+                 "the last layer is a sigmoid activation, and BSNN_LOSS_BCE_LOGITS "
+                 "applies the sigmoid itself (it takes logits): remove that layer");
     return BSNN_OK;
 }
 
-bsnn_status bsnn__model_check_loss(const bsnn_model *m, const char *who)
+bsnn_status bsnn__model_check_loss(const bsnn_model *m)
 {
-    if (m->loss == BSNN_LOSS_NONE)
-        return bsnn__fail(BSNN_E_STATE,
-                          "%s: no loss chosen: call bsnn_model_set_loss (BSNN_LOSS_MSE, "
-                          "BSNN_LOSS_BCE_LOGITS or BSNN_LOSS_SOFTMAX_CE) first",
-                          who);
-    return bsnn__loss_conflict(m, m->loss, BSNN_E_STATE, who);
+    BSNN_FAIL_IF(m->loss == BSNN_LOSS_NONE, BSNN_E_STATE,
+                 "no loss chosen: call bsnn_model_set_loss (BSNN_LOSS_MSE, "
+                 "BSNN_LOSS_BCE_LOGITS or BSNN_LOSS_SOFTMAX_CE) first");
+    return bsnn__loss_conflict(m, m->loss, BSNN_E_STATE);
 }
 
 bsnn_status bsnn_model_set_loss(bsnn_model *m, bsnn_loss loss)
 {
-    const char *who = "bsnn_model_set_loss";
-    BSNN_CHECK_NULL(who, m);
-    if (!bsnn__loss_valid((int)loss))
-        return bsnn__fail(BSNN_E_ARG, "%s: %d is not a loss (BSNN_LOSS_NONE is only the state of "
-                          "a model that has none yet)", who, (int)loss);
-    BSNN_TRY(bsnn__loss_conflict(m, loss, BSNN_E_ARG, who)); /* the old loss stays */
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
+    BSNN_FAIL_IF(!bsnn__loss_valid((int)loss), BSNN_E_ARG,
+                 "%d is not a loss (BSNN_LOSS_NONE is only the state of "
+                 "a model that has none yet)",
+                 (int)loss);
+    BSNN_TRY(bsnn__loss_conflict(m, loss, BSNN_E_ARG)); /* the old loss stays */
     m->loss = loss;
     return BSNN_OK;
 }
@@ -239,9 +240,9 @@ static void set_seed(bsnn_model *m, uint64_t seed)
 
 bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed)
 {
-    BSNN_CHECK_NULL("bsnn_model_init_params", m);
-    if (m->n_layers == 0)
-        return bsnn__fail(BSNN_E_STATE, "bsnn_model_init_params: the model has no layers");
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
+    BSNN_FAIL_IF(m->n_layers == 0, BSNN_E_STATE, "the model has no layers");
     set_seed(m, seed);
     return BSNN_OK;
 }
@@ -261,40 +262,39 @@ static bsnn_status model_range(double *lo, double *hi, unsigned *open, int param
     }
 }
 
-static bsnn_status not_settable(const char *who, int param)
+static bsnn_status not_settable(int param)
 {
-    if (param == BSNN_MODEL_TRAINING)
-        return bsnn__fail(BSNN_E_ARG, "%s: BSNN_MODEL_TRAINING is read-only here: set the mode "
-                          "with bsnn_model_set_training", who);
-    if (param == BSNN_MODEL_LOSS)
-        return bsnn__fail(BSNN_E_ARG, "%s: BSNN_MODEL_LOSS is read-only here: choose the loss "
-                          "with bsnn_model_set_loss", who);
-    return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, param);
+    BSNN_FAIL_IF(param == BSNN_MODEL_TRAINING, BSNN_E_ARG,
+                 "BSNN_MODEL_TRAINING is read-only here: set the mode "
+                 "with bsnn_model_set_training");
+    BSNN_FAIL_IF(param == BSNN_MODEL_LOSS, BSNN_E_ARG,
+                 "BSNN_MODEL_LOSS is read-only here: choose the loss "
+                 "with bsnn_model_set_loss");
+    return bsnn__fail(BSNN_E_ARG, "unknown setting %d", param);
 }
 
 bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
 {
-    const char *who = "bsnn_model_set";
-    BSNN_CHECK_NULL(who, m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
     double lo, hi;
     unsigned open;
-    if (model_range(&lo, &hi, &open, (int)param) != BSNN_OK) return not_settable(who, (int)param);
+    if (model_range(&lo, &hi, &open, (int)param) != BSNN_OK) return not_settable((int)param);
     switch (param) {
     case BSNN_MODEL_SEED:
-        if (!(value >= lo && value <= hi && value == floor(value)))
-            return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53 (larger "
-                              "seeds: bsnn_model_set_seed)", who, value);
+        BSNN_FAIL_IF(!(value >= lo && value <= hi && value == floor(value)), BSNN_E_ARG,
+                     "seed %g is not an integer in 0..2^53 (larger "
+                     "seeds: bsnn_model_set_seed)",
+                     value);
         set_seed(m, (uint64_t)value);
         return BSNN_OK;
     case BSNN_MODEL_THRESHOLD:
-        if (!isfinite(value))
-            return bsnn__fail(BSNN_E_ARG, "%s: threshold %g is not finite", who, value);
+        BSNN_FAIL_IF(!isfinite(value), BSNN_E_ARG, "threshold %g is not finite", value);
         m->threshold = value;
         return BSNN_OK;
     default: /* BSNN_MODEL_INIT */
-        if (!(value >= lo && value <= hi && value == floor(value)))
-            return bsnn__fail(BSNN_E_ARG, "%s: initialiser %g is not in 1..%d", who, value,
-                              BSNN_INIT_UNIFORM);
+        BSNN_FAIL_IF(!(value >= lo && value <= hi && value == floor(value)), BSNN_E_ARG,
+                     "initialiser %g is not in 1..%d", value, BSNN_INIT_UNIFORM);
         m->init_default = (int)value;
         return BSNN_OK;
     }
@@ -302,22 +302,22 @@ bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
 
 bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param param)
 {
-    const char *who = "bsnn_model_get";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(m);
     switch (param) {
     case BSNN_MODEL_SEED:
-        if (m->seed > (1ull << 53))
-            return bsnn__fail(BSNN_E_ARG, "%s: the seed %llu is beyond 2^53, where a double is "
-                              "not exact: read it with bsnn_model_get_seed", who,
-                              (unsigned long long)m->seed);
+        BSNN_FAIL_IF(m->seed > (1ull << 53), BSNN_E_ARG,
+                     "the seed %llu is beyond 2^53, where a double is "
+                     "not exact: read it with bsnn_model_get_seed",
+                     (unsigned long long)m->seed);
         *out = (double)m->seed;
         break;
     case BSNN_MODEL_THRESHOLD: *out = m->threshold; break;
     case BSNN_MODEL_INIT: *out = m->init_default; break;
     case BSNN_MODEL_TRAINING: *out = m->training; break;
     case BSNN_MODEL_LOSS: *out = m->loss; break;
-    default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
     }
     return BSNN_OK;
 }
@@ -325,14 +325,14 @@ bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param pa
 bsnn_status bsnn_model_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                               const bsnn_model *m, bsnn_model_param param)
 {
-    const char *who = "bsnn_model_bounds";
-    BSNN_CHECK_NULL(who, out_lo);
-    BSNN_CHECK_NULL(who, out_hi);
-    BSNN_CHECK_NULL(who, out_open);
-    BSNN_CHECK_NULL(who, m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_lo);
+    BSNN_CHECK_NULL(out_hi);
+    BSNN_CHECK_NULL(out_open);
+    BSNN_CHECK_NULL(m);
     double lo, hi;
     unsigned open;
-    if (model_range(&lo, &hi, &open, (int)param) != BSNN_OK) return not_settable(who, (int)param);
+    if (model_range(&lo, &hi, &open, (int)param) != BSNN_OK) return not_settable((int)param);
     *out_lo = lo;
     *out_hi = hi;
     *out_open = open;
@@ -341,62 +341,63 @@ bsnn_status bsnn_model_bounds(double *out_lo, double *out_hi, unsigned *out_open
 
 bsnn_status bsnn_model_set_seed(bsnn_model *m, uint64_t seed)
 {
-    BSNN_CHECK_NULL("bsnn_model_set_seed", m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
     set_seed(m, seed);
     return BSNN_OK;
 }
 
 bsnn_status bsnn_model_get_seed(uint64_t *out, const bsnn_model *m)
 {
-    BSNN_CHECK_NULL("bsnn_model_get_seed", out);
-    BSNN_CHECK_NULL("bsnn_model_get_seed", m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(m);
     *out = m->seed;
     return BSNN_OK;
 }
 
 bsnn_status bsnn_model_set_training(bsnn_model *m, int training)
 {
-    BSNN_CHECK_NULL("bsnn_model_set_training", m);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
     m->training = training != 0;
     return BSNN_OK;
 }
 
-static bsnn_status check_count(const char *who, const bsnn_model *m, size_t count)
+static bsnn_status check_count(const bsnn_model *m, size_t count)
 {
-    if (count != m->n_params)
-        return bsnn__fail(BSNN_E_SHAPE, "%s: count is %zu, the model has %zu parameters", who,
-                          count, m->n_params);
+    BSNN_FAIL_IF(count != m->n_params, BSNN_E_SHAPE, "count is %zu, the model has %zu parameters",
+                 count, m->n_params);
     return BSNN_OK;
 }
 
 bsnn_status bsnn_model_get_params(float *out, size_t count, const bsnn_model *m)
 {
-    const char *who = "bsnn_model_get_params";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, m);
-    BSNN_TRY(check_count(who, m, count));
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(m);
+    BSNN_TRY(check_count(m, count));
     if (count) memcpy(out, m->params, count * sizeof(float));
     return BSNN_OK;
 }
 
 bsnn_status bsnn_model_set_params(bsnn_model *m, const float *src, size_t count)
 {
-    const char *who = "bsnn_model_set_params";
-    BSNN_CHECK_NULL(who, m);
-    BSNN_CHECK_NULL(who, src);
-    BSNN_TRY(check_count(who, m, count));
-    if (!bsnn__all_finite(src, count))
-        return bsnn__fail(BSNN_E_ARG, "%s: src holds a NaN or infinite value", who);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
+    BSNN_CHECK_NULL(src);
+    BSNN_TRY(check_count(m, count));
+    BSNN_FAIL_IF(!bsnn__all_finite(src, count), BSNN_E_ARG, "src holds a NaN or infinite value");
     if (count) memcpy(m->params, src, count * sizeof(float));
     return BSNN_OK;
 }
 
 bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m)
 {
-    const char *who = "bsnn_model_get_grads";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, m);
-    BSNN_TRY(check_count(who, m, count));
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(m);
+    BSNN_TRY(check_count(m, count));
     if (count) memcpy(out, m->grads, count * sizeof(float));
     if (m->fused_rows) bsnn__fused_grads(m, out);
     return BSNN_OK;
@@ -455,7 +456,7 @@ size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows)
     /* scratch, the two deltas, the gathered batch x and y */
     size_t terms[5] = {sf ? block_cost(sf, 1, &overflow) : 0, wide, wide,
                        block_cost(rows, m->n_in, &overflow),
-                       block_cost(rows, bsnn_model_n_outputs(m), &overflow)};
+                       block_cost(rows, bsnn__model_n_outputs(m), &overflow)};
     size_t bytes = bsnn__alloc_cost(m->n_layers * sizeof(float *));
     for (size_t i = 0; i < m->n_layers + 5; i++) {
         size_t term = i < m->n_layers ? block_cost(rows, m->layers[i]->n_out, &overflow)
@@ -469,24 +470,23 @@ size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows)
 
 /* Allocate ws's buffers for `rows` rows of m (every size already checked
  * by bsnn__model_workspace_bytes); on failure ws is left empty. */
-static bsnn_status grow_buffers(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
-                                const char *who)
+static bsnn_status grow_buffers(bsnn_workspace *ws, const bsnn_model *m, size_t rows)
 {
     free_buffers(ws);
     size_t wide = rows * m->max_width;
     int unused = 0;
-    if ((ws->acts = bsnn__calloc(m->n_layers, sizeof(float *), who)) == NULL) return BSNN_E_NOMEM;
+    if ((ws->acts = bsnn__calloc(m->n_layers, sizeof(float *))) == NULL) return BSNN_E_NOMEM;
     ws->n_acts = m->n_layers;
     for (size_t i = 0; i < m->n_layers; i++)
-        if ((ws->acts[i] = bsnn__calloc(rows, m->layers[i]->n_out * sizeof(float), who)) == NULL)
+        if ((ws->acts[i] = bsnn__calloc(rows, m->layers[i]->n_out * sizeof(float))) == NULL)
             goto nomem;
     size_t sf = scratch_floats(m, rows, &unused);
-    if (sf && (ws->scratch = bsnn__calloc(sf, sizeof(float), who)) == NULL) goto nomem;
+    if (sf && (ws->scratch = bsnn__calloc(sf, sizeof(float))) == NULL) goto nomem;
     if (ws->training) {
-        if ((ws->delta[0] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
-        if ((ws->delta[1] = bsnn__calloc(wide, sizeof(float), who)) == NULL) goto nomem;
-        if ((ws->xbuf = bsnn__calloc(rows, m->n_in * sizeof(float), who)) == NULL) goto nomem;
-        if ((ws->ybuf = bsnn__calloc(rows, bsnn_model_n_outputs(m) * sizeof(float), who)) == NULL)
+        if ((ws->delta[0] = bsnn__calloc(wide, sizeof(float))) == NULL) goto nomem;
+        if ((ws->delta[1] = bsnn__calloc(wide, sizeof(float))) == NULL) goto nomem;
+        if ((ws->xbuf = bsnn__calloc(rows, m->n_in * sizeof(float))) == NULL) goto nomem;
+        if ((ws->ybuf = bsnn__calloc(rows, bsnn__model_n_outputs(m) * sizeof(float))) == NULL)
             goto nomem;
     }
     ws->rows = rows;
@@ -499,22 +499,22 @@ nomem:
 
 /* Make ws (the model's own or a host's) hold at least `rows` rows of m's
  * current layout; allocates only when the batch or the layout grew. */
-static bsnn_status reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
-                           const char *who)
+static bsnn_status reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows)
 {
     if (rows <= ws->rows && ws->layout == m->layout) return BSNN_OK;
     if (rows < ws->rows) rows = ws->rows; /* a new layout keeps the size reached */
-    if (bsnn__model_workspace_bytes(m, rows) == 0)
-        return bsnn__fail(BSNN_E_NOMEM, "%s: cannot allocate a workspace of %zu rows: its size "
-                          "overflows the address space", who, rows);
-    return grow_buffers(ws, m, rows, who);
+    BSNN_FAIL_IF(bsnn__model_workspace_bytes(m, rows) == 0, BSNN_E_NOMEM,
+                 "cannot allocate a workspace of %zu rows: its size "
+                 "overflows the address space",
+                 rows);
+    return grow_buffers(ws, m, rows);
 }
 
-bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows, const char *who)
+bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows)
 {
     if (rows <= m->ws.rows) return BSNN_OK;
     bsnn__fused_settle(m); /* its inputs live in the workspace */
-    return reserve(&m->ws, m, rows, who);
+    return reserve(&m->ws, m, rows);
 }
 
 const float *bsnn__model_infer_rows(const bsnn_model *m, bsnn_workspace *ws, const float *x,
@@ -550,41 +550,39 @@ const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, i
 }
 
 /* Validate a rank>=1 tensor as [rows][cols]. */
-static bsnn_status check_rows(const char *who, const char *name, const bsnn_tensor *t, size_t cols)
+static bsnn_status check_rows(const char *name, const bsnn_tensor *t, size_t cols)
 {
-    if (bsnn__tensor_cols(t) != cols)
-        return bsnn__fail(BSNN_E_SHAPE, "%s: %s has %zu columns, model expects %zu", who, name,
-                          bsnn__tensor_cols(t), cols);
+    BSNN_FAIL_IF(bsnn__tensor_cols(t) != cols, BSNN_E_SHAPE,
+                 "%s has %zu columns, model expects %zu", name, bsnn__tensor_cols(t), cols);
     return BSNN_OK;
 }
 
 /* The checks of a forward call, shared by both entry points. */
-static bsnn_status check_forward(const char *who, const bsnn_tensor *out, const bsnn_model *m,
+static bsnn_status check_forward(const bsnn_tensor *out, const bsnn_model *m,
                                  const bsnn_tensor *x)
 {
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, m);
-    BSNN_CHECK_NULL(who, x);
-    if (m->n_layers == 0) return bsnn__fail(BSNN_E_STATE, "%s: the model has no layers", who);
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(m);
+    BSNN_CHECK_NULL(x);
+    BSNN_FAIL_IF(m->n_layers == 0, BSNN_E_STATE, "the model has no layers");
     size_t n = bsnn__tensor_rows(x);
-    BSNN_TRY(check_rows(who, "x", x, m->n_in));
-    BSNN_TRY(check_rows(who, "out", out, bsnn_model_n_outputs(m)));
-    if (bsnn__tensor_rows(out) != n)
-        return bsnn__fail(BSNN_E_SHAPE, "%s: out has %zu rows, x has %zu", who,
-                          bsnn__tensor_rows(out), n);
-    if (!bsnn__all_finite(x->data, n * m->n_in))
-        return bsnn__fail(BSNN_E_ARG, "%s: x holds a NaN or infinite value", who);
+    BSNN_TRY(check_rows("x", x, m->n_in));
+    BSNN_TRY(check_rows("out", out, bsnn__model_n_outputs(m)));
+    BSNN_FAIL_IF(bsnn__tensor_rows(out) != n, BSNN_E_SHAPE, "out has %zu rows, x has %zu",
+                 bsnn__tensor_rows(out), n);
+    BSNN_FAIL_IF(!bsnn__all_finite(x->data, n * m->n_in), BSNN_E_ARG,
+                 "x holds a NaN or infinite value");
     return BSNN_OK;
 }
 
 bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x)
 {
-    const char *who = "bsnn_model_forward";
-    BSNN_TRY(check_forward(who, out, m, x));
+    BSNN_ENTER();
+    BSNN_TRY(check_forward(out, m, x));
     size_t n = bsnn__tensor_rows(x);
-    BSNN_TRY(bsnn__model_reserve(m, n, who));
+    BSNN_TRY(bsnn__model_reserve(m, n));
     const float *y = bsnn__model_infer_rows(m, &m->ws, x->data, n);
-    memcpy(out->data, y, n * bsnn_model_n_outputs(m) * sizeof(float));
+    memcpy(out->data, y, n * bsnn__model_n_outputs(m) * sizeof(float));
     return BSNN_OK;
 }
 
@@ -592,12 +590,9 @@ bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tenso
 
 bsnn_workspace *bsnn_workspace_create(const bsnn_model *m)
 {
-    const char *who = "bsnn_workspace_create";
-    if (m == NULL) {
-        bsnn__fail(BSNN_E_NULL, "%s: argument 'm' is NULL", who);
-        return NULL;
-    }
-    bsnn_workspace *ws = bsnn__calloc(1, sizeof *ws, who);
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(m == NULL, BSNN_E_NULL, "argument 'm' is NULL");
+    bsnn_workspace *ws = bsnn__calloc(1, sizeof *ws);
     if (ws == NULL) return NULL;
     ws->model_id = m->id;
     ws->layout = m->layout;
@@ -611,24 +606,23 @@ void bsnn_workspace_free(bsnn_workspace *ws)
     bsnn__free(ws);
 }
 
-bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows,
-                                    const char *who)
+bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows)
 {
-    BSNN_CHECK_NULL(who, ws);
-    if (ws->model_id != m->id)
-        return bsnn__fail(BSNN_E_ARG, "%s: the workspace was made for another model "
-                          "(bsnn_workspace_create(m) makes one for this one)", who);
-    return reserve(ws, m, rows, who);
+    BSNN_CHECK_NULL(ws);
+    BSNN_FAIL_IF(ws->model_id != m->id, BSNN_E_ARG,
+                 "the workspace was made for another model "
+                 "(bsnn_workspace_create(m) makes one for this one)");
+    return reserve(ws, m, rows);
 }
 
 bsnn_status bsnn_model_forward_ws(bsnn_tensor *out, const bsnn_model *m, bsnn_workspace *ws,
                                   const bsnn_tensor *x)
 {
-    const char *who = "bsnn_model_forward_ws";
-    BSNN_TRY(check_forward(who, out, m, x));
+    BSNN_ENTER();
+    BSNN_TRY(check_forward(out, m, x));
     size_t n = bsnn__tensor_rows(x);
-    BSNN_TRY(bsnn__workspace_reserve(ws, m, n, who));
+    BSNN_TRY(bsnn__workspace_reserve(ws, m, n));
     const float *y = bsnn__model_infer_rows(m, ws, x->data, n);
-    memcpy(out->data, y, n * bsnn_model_n_outputs(m) * sizeof(float));
+    memcpy(out->data, y, n * bsnn__model_n_outputs(m) * sizeof(float));
     return BSNN_OK;
 }

@@ -106,11 +106,10 @@ static const char *param_name(int param)
     return param >= 1 && param < N_PARAMS ? ranges[param].name : "unknown";
 }
 
-static bsnn_status not_applicable(const char *who, int kind, int param)
+static bsnn_status not_applicable(int kind, int param)
 {
-    if (!kind_valid(kind))
-        return bsnn__fail(BSNN_E_ARG, "%s: unknown optimizer kind %d", who, kind);
-    return bsnn__fail(BSNN_E_ARG, "%s: parameter %d (%s) does not apply to %s", who, param,
+    BSNN_FAIL_IF(!kind_valid(kind), BSNN_E_ARG, "unknown optimizer kind %d", kind);
+    return bsnn__fail(BSNN_E_ARG, "parameter %d (%s) does not apply to %s", param,
                       param_name(param), kind_name(kind));
 }
 
@@ -131,14 +130,11 @@ static double *field(bsnn_optimizer *opt, int param)
     }
 }
 
-bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind)
+int bsnn__optimizer_kind_valid(int kind) { return kind_valid(kind); }
+
+bsnn_optimizer *bsnn__optimizer_create(bsnn_optimizer_kind kind)
 {
-    if (!kind_valid((int)kind)) {
-        bsnn__fail(BSNN_E_ARG, "bsnn_optimizer_create: unknown optimizer kind %d (expected 1..%d)",
-                   (int)kind, N_RULES - 1);
-        return NULL;
-    }
-    bsnn_optimizer *opt = bsnn__calloc(1, sizeof *opt, "bsnn_optimizer_create");
+    bsnn_optimizer *opt = bsnn__calloc(1, sizeof *opt);
     if (opt == NULL) return NULL;
     const rule_info *r = &rules[kind];
     opt->kind = kind;
@@ -157,12 +153,22 @@ bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind)
     return opt;
 }
 
-void bsnn_optimizer_free(bsnn_optimizer *opt)
+bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind)
+{
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(!kind_valid((int)kind), BSNN_E_ARG,
+                      "unknown optimizer kind %d (expected 1..%d)", (int)kind, N_RULES - 1);
+    return bsnn__optimizer_create(kind);
+}
+
+void bsnn__optimizer_free(bsnn_optimizer *opt)
 {
     if (opt == NULL) return;
     bsnn__free(opt->state);
     bsnn__free(opt);
 }
+
+void bsnn_optimizer_free(bsnn_optimizer *opt) { bsnn__optimizer_free(opt); }
 
 bsnn_optimizer_kind bsnn_optimizer_kind_of(const bsnn_optimizer *opt)
 {
@@ -172,11 +178,11 @@ bsnn_optimizer_kind bsnn_optimizer_kind_of(const bsnn_optimizer *opt)
 bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                                   bsnn_optimizer_kind kind, bsnn_opt_param param)
 {
-    const char *who = "bsnn_optimizer_bounds";
-    BSNN_CHECK_NULL(who, out_lo);
-    BSNN_CHECK_NULL(who, out_hi);
-    BSNN_CHECK_NULL(who, out_open);
-    if (!applies((int)kind, (int)param)) return not_applicable(who, (int)kind, (int)param);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_lo);
+    BSNN_CHECK_NULL(out_hi);
+    BSNN_CHECK_NULL(out_open);
+    if (!applies((int)kind, (int)param)) return not_applicable((int)kind, (int)param);
     *out_lo = ranges[param].lo;
     *out_hi = ranges[param].hi;
     *out_open = ranges[param].open;
@@ -189,44 +195,50 @@ static int in_range(const param_range *r, double v)
            ((r->open & HI_OPEN) ? v < r->hi : v <= r->hi);
 }
 
-bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value)
+bsnn_status bsnn__optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value)
 {
-    const char *who = "bsnn_optimizer_set";
-    BSNN_CHECK_NULL(who, opt);
-    if (!applies((int)opt->kind, (int)param)) return not_applicable(who, (int)opt->kind, (int)param);
+    if (!applies((int)opt->kind, (int)param)) return not_applicable((int)opt->kind, (int)param);
     const param_range *r = &ranges[param];
-    if (!in_range(r, value))
-        return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not in %c%g, %g%c for %s", who, r->name, value,
-                          (r->open & LO_OPEN) ? '(' : '[', r->lo, r->hi,
-                          (r->open & HI_OPEN) ? ')' : ']',
-                          kind_name((int)opt->kind));
-    if (r->whole && value != floor(value))
-        return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not a whole number (an enum value) for %s",
-                          who, r->name, value, kind_name((int)opt->kind));
+    BSNN_FAIL_IF(!in_range(r, value), BSNN_E_ARG, "%s %g is not in %c%g, %g%c for %s", r->name,
+                 value, (r->open & LO_OPEN) ? '(' : '[', r->lo, r->hi,
+                 (r->open & HI_OPEN) ? ')' : ']', kind_name((int)opt->kind));
+    BSNN_FAIL_IF(r->whole && value != floor(value), BSNN_E_ARG,
+                 "%s %g is not a whole number (an enum value) for %s", r->name, value,
+                 kind_name((int)opt->kind));
     /* Decoupled decay multiplies weights by (1 - lr * weight_decay) each
      * step: at 1 or more it zeroes or flips them. */
     double lr = param == BSNN_OPT_LR ? value : opt->lr;
     double wd = param == BSNN_OPT_WEIGHT_DECAY ? value : opt->weight_decay;
-    if (opt->kind == BSNN_ADAMW && lr * wd >= 1.0)
-        return bsnn__fail(BSNN_E_ARG, "%s: lr * weight_decay = %g * %g must be below 1 for adamw",
-                          who, lr, wd);
+    BSNN_FAIL_IF(opt->kind == BSNN_ADAMW && lr * wd >= 1.0, BSNN_E_ARG,
+                 "lr * weight_decay = %g * %g must be below 1 for adamw", lr, wd);
     *field(opt, (int)param) = value;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(opt);
+    return bsnn__optimizer_set(opt, param, value);
+}
+
+bsnn_status bsnn__optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param)
+{
+    if (!applies((int)opt->kind, (int)param)) return not_applicable((int)opt->kind, (int)param);
+    *out = *field((bsnn_optimizer *)opt, (int)param);
     return BSNN_OK;
 }
 
 bsnn_status bsnn_optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param)
 {
-    const char *who = "bsnn_optimizer_get";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, opt);
-    if (!applies((int)opt->kind, (int)param)) return not_applicable(who, (int)opt->kind, (int)param);
-    *out = *field((bsnn_optimizer *)opt, (int)param);
-    return BSNN_OK;
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(opt);
+    return bsnn__optimizer_get(out, opt, param);
 }
 
-bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
+void bsnn__optimizer_reset(bsnn_optimizer *opt)
 {
-    BSNN_CHECK_NULL("bsnn_optimizer_reset", opt);
     bsnn__free(opt->state);
     opt->state = NULL;
     opt->n = 0;
@@ -234,26 +246,30 @@ bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
     opt->bound = 0;
     opt->mu_t = 0;
     opt->mu_product = 1.0;
+}
+
+bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(opt);
+    bsnn__optimizer_reset(opt);
     return BSNN_OK;
 }
 
-bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n,
-                                  const char *who)
+bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n)
 {
     if (opt->bound == m->id && opt->n == n) return BSNN_OK;
     /* The same model may still change size (a layer added after a failed
      * first step): rebinding is safe while no update has used the state. */
-    if (opt->bound != 0 && !(opt->bound == m->id && opt->t == 0))
-        return bsnn__fail(BSNN_E_STATE,
-                          "%s: optimizer (%s) is bound to another model "
-                          "(call bsnn_optimizer_reset to reuse it)",
-                          who, kind_name((int)opt->kind));
+    BSNN_FAIL_IF(opt->bound != 0 && !(opt->bound == m->id && opt->t == 0), BSNN_E_STATE,
+                 "optimizer (%s) is bound to another model "
+                 "(call bsnn_optimizer_reset to reuse it)",
+                 kind_name((int)opt->kind));
     float *state = NULL;
     if (opt->n_state_vectors) {
         size_t count = bsnn__mul_size(opt->n_state_vectors, n);
-        if (count == 0)
-            return bsnn__fail(BSNN_E_NOMEM, "%s: optimizer state overflows", who);
-        state = bsnn__calloc(count, sizeof(float), who);
+        BSNN_FAIL_IF(count == 0, BSNN_E_NOMEM, "optimizer state overflows");
+        state = bsnn__calloc(count, sizeof(float));
         if (state == NULL) return BSNN_E_NOMEM;
     }
     bsnn__free(opt->state);

@@ -114,28 +114,19 @@ static void gen_multi_gauss(bsnn_dataset *ds, double noise, bsnn_rng *rng)
 bsnn_dataset *bsnn_dataset_playground(bsnn_playground set, size_t n, double noise, uint64_t seed,
                                       unsigned flags)
 {
-    const char *who = "bsnn_dataset_playground";
+    BSNN_ENTER();
     static void (*const gen[])(bsnn_dataset *, double, bsnn_rng *) = {
         NULL, gen_circle, gen_xor, gen_gauss, gen_spiral, gen_plane, gen_multi_gauss};
-    if ((int)set < BSNN_PG_CIRCLE || (int)set > BSNN_PG_MULTI_GAUSS) {
-        bsnn__fail(BSNN_E_ARG, "%s: set %d is not a bsnn_playground value", who, (int)set);
-        return NULL;
-    }
+    BSNN_FAIL_NULL_IF((int)set < BSNN_PG_CIRCLE || (int)set > BSNN_PG_MULTI_GAUSS, BSNN_E_ARG,
+                      "set %d is not a bsnn_playground value", (int)set);
     int classify = set <= BSNN_PG_SPIRAL;
-    if (n == 0 || (classify && n % 2 != 0)) {
-        bsnn__fail(BSNN_E_ARG, "%s: n = %zu, expected %s", who, n,
-                   classify ? "an even count >= 2 (two equal classes)" : "n >= 1");
-        return NULL;
-    }
-    if (!(noise >= 0.0 && noise <= 1.0)) {
-        bsnn__fail(BSNN_E_ARG, "%s: noise %g is not in [0, 1]", who, noise);
-        return NULL;
-    }
-    if (flags & ~(unsigned)BSNN_PG_LABELS_01) {
-        bsnn__fail(BSNN_E_ARG, "%s: flags 0x%x hold unknown bits", who, flags);
-        return NULL;
-    }
-    bsnn_dataset *ds = bsnn__dataset_alloc(n, 2, 1, who);
+    BSNN_FAIL_NULL_IF(n == 0 || (classify && n % 2 != 0), BSNN_E_ARG, "n = %zu, expected %s", n,
+                      classify ? "an even count >= 2 (two equal classes)" : "n >= 1");
+    BSNN_FAIL_NULL_IF(!(noise >= 0.0 && noise <= 1.0), BSNN_E_ARG, "noise %g is not in [0, 1]",
+                      noise);
+    BSNN_FAIL_NULL_IF(flags & ~(unsigned)BSNN_PG_LABELS_01, BSNN_E_ARG,
+                      "flags 0x%x hold unknown bits", flags);
+    bsnn_dataset *ds = bsnn__dataset_alloc(n, 2, 1);
     if (ds == NULL) return NULL;
     bsnn_rng rng;
     bsnn__rng_seed(&rng, seed);
@@ -154,21 +145,14 @@ static int popcount7(unsigned v)
 
 bsnn_dataset *bsnn_dataset_features(const bsnn_dataset *ds, unsigned mask)
 {
-    const char *who = "bsnn_dataset_features";
-    if (ds == NULL) {
-        bsnn__fail(BSNN_E_NULL, "%s: argument 'ds' is NULL", who);
-        return NULL;
-    }
-    if (ds->n_in != 2) {
-        bsnn__fail(BSNN_E_SHAPE, "%s: ds has %zu inputs, expected 2 (x1, x2)", who, ds->n_in);
-        return NULL;
-    }
-    if (mask == 0 || mask > 127u) {
-        bsnn__fail(BSNN_E_ARG, "%s: mask 0x%x is not a nonzero OR of bsnn_feature", who, mask);
-        return NULL;
-    }
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(ds == NULL, BSNN_E_NULL, "argument 'ds' is NULL");
+    BSNN_FAIL_NULL_IF(ds->n_in != 2, BSNN_E_SHAPE, "ds has %zu inputs, expected 2 (x1, x2)",
+                      ds->n_in);
+    BSNN_FAIL_NULL_IF(mask == 0 || mask > 127u, BSNN_E_ARG,
+                      "mask 0x%x is not a nonzero OR of bsnn_feature", mask);
     size_t w = (size_t)popcount7(mask);
-    bsnn_dataset *out = bsnn__dataset_alloc(ds->n, w, ds->n_out, who);
+    bsnn_dataset *out = bsnn__dataset_alloc(ds->n, w, ds->n_out);
     if (out == NULL) return NULL;
     for (size_t i = 0; i < ds->n; i++) {
         double x1 = ds->x[2 * i], x2 = ds->x[2 * i + 1];
@@ -188,9 +172,9 @@ static const float toy_train[6][2] = {{-1.0f, -0.05f}, {-0.7f, -0.65f}, {-0.3f, 
                                       {0.1f, 0.30f},   {0.5f, 0.75f},   {0.9f, 0.40f}};
 static const float toy_test[2][2] = {{-0.5f, -0.80f}, {0.7f, 0.69f}};
 
-static bsnn_dataset *toy_part(const float (*pts)[2], size_t n, const char *who)
+static bsnn_dataset *toy_part(const float (*pts)[2], size_t n)
 {
-    bsnn_dataset *ds = bsnn__dataset_alloc(n, 1, 1, who);
+    bsnn_dataset *ds = bsnn__dataset_alloc(n, 1, 1);
     if (ds == NULL) return NULL;
     for (size_t i = 0; i < n; i++) {
         ds->x[i] = pts[i][0];
@@ -201,13 +185,13 @@ static bsnn_dataset *toy_part(const float (*pts)[2], size_t n, const char *who)
 
 bsnn_status bsnn_dataset_toy1d(bsnn_dataset **out_train, bsnn_dataset **out_test)
 {
-    const char *who = "bsnn_dataset_toy1d";
-    BSNN_CHECK_NULL(who, out_train);
-    BSNN_CHECK_NULL(who, out_test);
-    bsnn_dataset *a = toy_part(toy_train, 6, who);
-    bsnn_dataset *b = a ? toy_part(toy_test, 2, who) : NULL;
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_train);
+    BSNN_CHECK_NULL(out_test);
+    bsnn_dataset *a = toy_part(toy_train, 6);
+    bsnn_dataset *b = a ? toy_part(toy_test, 2) : NULL;
     if (b == NULL) {
-        bsnn_dataset_free(a);
+        bsnn__dataset_free(a);
         return BSNN_E_NOMEM;
     }
     *out_train = a;

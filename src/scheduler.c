@@ -9,19 +9,14 @@
  */
 #include "internal.h"
 
-bsnn_scheduler *bsnn_scheduler_create(size_t n_samples)
+bsnn_scheduler *bsnn__scheduler_create(size_t n_samples)
 {
-    const char *who = "bsnn_scheduler_create";
-    if (n_samples == 0) {
-        bsnn__fail(BSNN_E_ARG, "%s: n_samples is 0", who);
-        return NULL;
-    }
-    bsnn_scheduler *s = bsnn__calloc(1, sizeof *s, who);
+    bsnn_scheduler *s = bsnn__calloc(1, sizeof *s);
     if (s == NULL) return NULL;
-    s->order = bsnn__calloc(n_samples, sizeof(size_t), who);
-    s->batch_buf = bsnn__calloc(n_samples, 2 * sizeof(size_t), who);
+    s->order = bsnn__calloc(n_samples, sizeof(size_t));
+    s->batch_buf = bsnn__calloc(n_samples, 2 * sizeof(size_t));
     if (s->order == NULL || s->batch_buf == NULL) {
-        bsnn_scheduler_free(s);
+        bsnn__scheduler_free(s);
         return NULL;
     }
     s->n = n_samples;
@@ -32,11 +27,18 @@ bsnn_scheduler *bsnn_scheduler_create(size_t n_samples)
     s->lr_decay = 0.1;
     s->lr_step_epochs = 10;
     s->base_batch = 32;
-    bsnn_scheduler_reset(s);
+    bsnn__scheduler_reset(s);
     return s;
 }
 
-void bsnn_scheduler_free(bsnn_scheduler *s)
+bsnn_scheduler *bsnn_scheduler_create(size_t n_samples)
+{
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(n_samples == 0, BSNN_E_ARG, "n_samples is 0");
+    return bsnn__scheduler_create(n_samples);
+}
+
+void bsnn__scheduler_free(bsnn_scheduler *s)
 {
     if (s == NULL) return;
     bsnn__free(s->order);
@@ -46,15 +48,23 @@ void bsnn_scheduler_free(bsnn_scheduler *s)
     bsnn__free(s);
 }
 
-bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s)
+void bsnn_scheduler_free(bsnn_scheduler *s) { bsnn__scheduler_free(s); }
+
+void bsnn__scheduler_reset(bsnn_scheduler *s)
 {
-    BSNN_CHECK_NULL("bsnn_scheduler_reset", s);
     bsnn__rng_seed(&s->rng, s->seed);
     s->epoch = s->step = s->pos = 0;
     s->in_epoch = 0;
     s->carried = 0;
     s->total_steps = 0;
     s->have_last = 0;
+}
+
+bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
+    bsnn__scheduler_reset(s);
     return BSNN_OK;
 }
 
@@ -74,7 +84,7 @@ static double max_budget(void)
     return (double)SIZE_MAX < BSNN_MAX_EXACT ? (double)SIZE_MAX : BSNN_MAX_EXACT;
 }
 
-static void set_seed(bsnn_scheduler *s, uint64_t seed)
+void bsnn__scheduler_set_seed(bsnn_scheduler *s, uint64_t seed)
 {
     s->seed = seed;
     bsnn__rng_seed(&s->rng, seed);
@@ -82,26 +92,23 @@ static void set_seed(bsnn_scheduler *s, uint64_t seed)
 
 /* A double reading of an integer setting, refused beyond 2^53 (where a
  * double would round it) with the typed getter to use instead. */
-static bsnn_status exact_double(double *out, uint64_t v, const char *what, const char *typed,
-                                const char *who)
+static bsnn_status exact_double(double *out, uint64_t v, const char *what, const char *typed)
 {
-    if (v > (1ull << 53))
-        return bsnn__fail(BSNN_E_ARG, "%s: the %s %llu is beyond 2^53, where a double is not "
-                          "exact: read it with %s", who, what, (unsigned long long)v, typed);
+    BSNN_FAIL_IF(v > (1ull << 53), BSNN_E_ARG,
+                 "the %s %llu is beyond 2^53, where a double is not "
+                 "exact: read it with %s",
+                 what, (unsigned long long)v, typed);
     *out = (double)v;
     return BSNN_OK;
 }
 
-static bsnn_status set_flag(bsnn_scheduler *s, bsnn_sched_param param, double value,
-                            const char *who)
+static bsnn_status set_flag(bsnn_scheduler *s, bsnn_sched_param param, double value)
 {
-    if (!is_flag(value))
-        return bsnn__fail(BSNN_E_ARG, "%s: setting %d takes 0 or 1, not %g", who, (int)param,
-                          value);
+    BSNN_FAIL_IF(!is_flag(value), BSNN_E_ARG, "setting %d takes 0 or 1, not %g", (int)param, value);
     /* Refuse before changing anything, so a refused call leaves both flags. */
-    if (value == 1.0 && ((param == BSNN_SCHED_DROP_LAST && s->carry_over) ||
-                         (param == BSNN_SCHED_CARRY_OVER && s->drop_last)))
-        return bsnn__fail(BSNN_E_ARG, "%s: drop-last and carry-over exclude each other", who);
+    BSNN_FAIL_IF(value == 1.0 && ((param == BSNN_SCHED_DROP_LAST && s->carry_over) ||
+                                  (param == BSNN_SCHED_CARRY_OVER && s->drop_last)),
+                 BSNN_E_ARG, "drop-last and carry-over exclude each other");
     if (param == BSNN_SCHED_FULL_BATCH) s->full_batch = (int)value;
     if (param == BSNN_SCHED_SHUFFLE) s->shuffle = (int)value;
     if (param == BSNN_SCHED_DROP_LAST) s->drop_last = (int)value;
@@ -110,145 +117,139 @@ static bsnn_status set_flag(bsnn_scheduler *s, bsnn_sched_param param, double va
 }
 
 /* Settings of the batch-size schedule. */
-static bsnn_status set_batch(bsnn_scheduler *s, bsnn_sched_param param, double value,
-                             const char *who)
+static bsnn_status set_batch(bsnn_scheduler *s, bsnn_sched_param param, double value)
 {
     switch (param) {
     case BSNN_SCHED_BATCH_SIZE:
-        if (!is_count(value, 1.0, (double)s->n))
-            return bsnn__fail(BSNN_E_ARG, "%s: batch size %g is not an integer in 1..%zu", who,
-                              value, s->n);
-        if (s->batch_cap && value > (double)s->batch_cap)
-            return bsnn__fail(BSNN_E_ARG, "%s: batch size %g exceeds the batch cap %zu", who,
-                              value, s->batch_cap);
+        BSNN_FAIL_IF(!is_count(value, 1.0, (double)s->n), BSNN_E_ARG,
+                     "batch size %g is not an integer in 1..%zu", value, s->n);
+        BSNN_FAIL_IF(s->batch_cap && value > (double)s->batch_cap, BSNN_E_ARG,
+                     "batch size %g exceeds the batch cap %zu", value, s->batch_cap);
         s->batch = (size_t)value;
         return BSNN_OK;
     case BSNN_SCHED_BATCH_SCHEDULE:
-        if (!is_count(value, BSNN_BATCH_CONSTANT, BSNN_BATCH_GEOMETRIC))
-            return bsnn__fail(BSNN_E_ARG, "%s: batch schedule %g is not 0..2", who, value);
+        BSNN_FAIL_IF(!is_count(value, BSNN_BATCH_CONSTANT, BSNN_BATCH_GEOMETRIC), BSNN_E_ARG,
+                     "batch schedule %g is not 0..2", value);
         s->batch_schedule = (int)value;
         return BSNN_OK;
     case BSNN_SCHED_GROWTH_FACTOR:
-        if (!(value > 1.0 && value <= 1e6))
-            return bsnn__fail(BSNN_E_ARG, "%s: growth factor %g must be > 1 (and <= 1e6)", who,
-                              value);
+        BSNN_FAIL_IF(!(value > 1.0 && value <= 1e6), BSNN_E_ARG,
+                     "growth factor %g must be > 1 (and <= 1e6)", value);
         s->growth = value;
         return BSNN_OK;
     case BSNN_SCHED_GROWTH_EVERY:
-        if (!is_count(value, 1.0, BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: growth period %g is not an integer >= 1 epochs",
-                              who, value);
+        BSNN_FAIL_IF(!is_count(value, 1.0, BSNN_MAX_EXACT), BSNN_E_ARG,
+                     "growth period %g is not an integer >= 1 epochs", value);
         s->growth_every = (size_t)value;
         return BSNN_OK;
     default: /* BSNN_SCHED_BATCH_CAP */
-        if (value != 0.0 && !is_count(value, (double)s->batch, (double)s->n))
-            return bsnn__fail(BSNN_E_ARG,
-                              "%s: batch cap %g is not 0 or an integer in %zu (the batch "
-                              "size)..%zu",
-                              who, value, s->batch, s->n);
+        BSNN_FAIL_IF(value != 0.0 && !is_count(value, (double)s->batch, (double)s->n), BSNN_E_ARG,
+                     "batch cap %g is not 0 or an integer in %zu (the batch "
+                     "size)..%zu",
+                     value, s->batch, s->n);
         s->batch_cap = (size_t)value;
         return BSNN_OK;
     }
 }
 
 /* Settings of the learning rate. */
-static bsnn_status set_lr(bsnn_scheduler *s, bsnn_sched_param param, double value,
-                          const char *who)
+static bsnn_status set_lr(bsnn_scheduler *s, bsnn_sched_param param, double value)
 {
     switch (param) {
     case BSNN_SCHED_LR_SCHEDULE:
-        if (!is_count(value, BSNN_LR_CONSTANT, BSNN_LR_COSINE))
-            return bsnn__fail(BSNN_E_ARG, "%s: lr schedule %g is not 0..3", who, value);
+        BSNN_FAIL_IF(!is_count(value, BSNN_LR_CONSTANT, BSNN_LR_COSINE), BSNN_E_ARG,
+                     "lr schedule %g is not 0..3", value);
         s->lr_schedule = (int)value;
         return BSNN_OK;
     case BSNN_SCHED_LR_DECAY:
-        if (!(value > 0.0 && value <= 1.0))
-            return bsnn__fail(BSNN_E_ARG, "%s: lr decay %g is not in (0, 1]", who, value);
+        BSNN_FAIL_IF(!(value > 0.0 && value <= 1.0), BSNN_E_ARG, "lr decay %g is not in (0, 1]",
+                     value);
         s->lr_decay = value;
         return BSNN_OK;
     case BSNN_SCHED_LR_STEP_EPOCHS:
-        if (!is_count(value, 1.0, BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: lr step period %g is not an integer >= 1", who,
-                              value);
+        BSNN_FAIL_IF(!is_count(value, 1.0, BSNN_MAX_EXACT), BSNN_E_ARG,
+                     "lr step period %g is not an integer >= 1", value);
         s->lr_step_epochs = (size_t)value;
         return BSNN_OK;
     case BSNN_SCHED_LR_MIN_FACTOR:
-        if (!(value >= 0.0 && value <= 1.0))
-            return bsnn__fail(BSNN_E_ARG, "%s: lr floor factor %g is not in [0, 1]", who, value);
+        BSNN_FAIL_IF(!(value >= 0.0 && value <= 1.0), BSNN_E_ARG,
+                     "lr floor factor %g is not in [0, 1]", value);
         s->lr_min_factor = value;
         return BSNN_OK;
     case BSNN_SCHED_WARMUP_STEPS:
-        if (!is_count(value, 0.0, BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: warmup %g is not an integer >= 0 updates", who,
-                              value);
+        BSNN_FAIL_IF(!is_count(value, 0.0, BSNN_MAX_EXACT), BSNN_E_ARG,
+                     "warmup %g is not an integer >= 0 updates", value);
         s->warmup = (size_t)value;
         return BSNN_OK;
     case BSNN_SCHED_LR_SCALING:
-        if (!is_count(value, BSNN_SCALE_NONE, BSNN_SCALE_SQRT))
-            return bsnn__fail(BSNN_E_ARG, "%s: lr scaling %g is not 0..2", who, value);
+        BSNN_FAIL_IF(!is_count(value, BSNN_SCALE_NONE, BSNN_SCALE_SQRT), BSNN_E_ARG,
+                     "lr scaling %g is not 0..2", value);
         s->lr_scaling = (int)value;
         return BSNN_OK;
     default: /* BSNN_SCHED_BASE_BATCH */
-        if (!is_count(value, 1.0, BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: base batch %g is not an integer >= 1", who, value);
+        BSNN_FAIL_IF(!is_count(value, 1.0, BSNN_MAX_EXACT), BSNN_E_ARG,
+                     "base batch %g is not an integer >= 1", value);
         s->base_batch = (size_t)value;
         return BSNN_OK;
     }
 }
 
-bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value)
+bsnn_status bsnn__scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value)
 {
-    const char *who = "bsnn_scheduler_set";
-    BSNN_CHECK_NULL(who, s);
     switch (param) {
     case BSNN_SCHED_SEED:
-        if (!is_count(value, 0.0, BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: seed %g is not an integer in 0..2^53 (larger "
-                              "seeds: bsnn_scheduler_set_seed)", who, value);
-        set_seed(s, (uint64_t)value);
+        BSNN_FAIL_IF(!is_count(value, 0.0, BSNN_MAX_EXACT), BSNN_E_ARG,
+                     "seed %g is not an integer in 0..2^53 (larger "
+                     "seeds: bsnn_scheduler_set_seed)",
+                     value);
+        bsnn__scheduler_set_seed(s, (uint64_t)value);
         return BSNN_OK;
     case BSNN_SCHED_FULL_BATCH:
     case BSNN_SCHED_SHUFFLE:
     case BSNN_SCHED_DROP_LAST:
-    case BSNN_SCHED_CARRY_OVER: return set_flag(s, param, value, who);
+    case BSNN_SCHED_CARRY_OVER: return set_flag(s, param, value);
     case BSNN_SCHED_BATCH_SIZE:
     case BSNN_SCHED_BATCH_SCHEDULE:
     case BSNN_SCHED_GROWTH_FACTOR:
     case BSNN_SCHED_GROWTH_EVERY:
-    case BSNN_SCHED_BATCH_CAP: return set_batch(s, param, value, who);
+    case BSNN_SCHED_BATCH_CAP: return set_batch(s, param, value);
     case BSNN_SCHED_LR_SCHEDULE:
     case BSNN_SCHED_LR_DECAY:
     case BSNN_SCHED_LR_STEP_EPOCHS:
     case BSNN_SCHED_LR_MIN_FACTOR:
     case BSNN_SCHED_WARMUP_STEPS:
     case BSNN_SCHED_LR_SCALING:
-    case BSNN_SCHED_BASE_BATCH: return set_lr(s, param, value, who);
+    case BSNN_SCHED_BASE_BATCH: return set_lr(s, param, value);
     case BSNN_SCHED_MICRO_BATCH:
-        if (!is_count(value, 0.0, BSNN_MAX_EXACT))
-            return bsnn__fail(BSNN_E_ARG, "%s: micro-batch %g is not an integer >= 0", who, value);
+        BSNN_FAIL_IF(!is_count(value, 0.0, BSNN_MAX_EXACT), BSNN_E_ARG,
+                     "micro-batch %g is not an integer >= 0", value);
         s->micro = (size_t)value;
         return BSNN_OK;
     case BSNN_SCHED_MEMORY_BUDGET:
-        if (!is_count(value, 0.0, max_budget()))
-            return bsnn__fail(BSNN_E_ARG, "%s: memory budget %g bytes is not a whole number in "
-                              "0..%.0f (larger: bsnn_scheduler_set_memory_budget)", who, value,
-                              max_budget());
+        BSNN_FAIL_IF(!is_count(value, 0.0, max_budget()), BSNN_E_ARG,
+                     "memory budget %g bytes is not a whole number in "
+                     "0..%.0f (larger: bsnn_scheduler_set_memory_budget)",
+                     value, max_budget());
         s->budget = (size_t)value;
         return BSNN_OK;
     }
-    return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
 }
 
-bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param)
+bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value)
 {
-    const char *who = "bsnn_scheduler_get";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, s);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
+    return bsnn__scheduler_set(s, param, value);
+}
+
+bsnn_status bsnn__scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param)
+{
     switch (param) {
     case BSNN_SCHED_BATCH_SIZE: *out = (double)s->batch; break;
     case BSNN_SCHED_FULL_BATCH: *out = s->full_batch; break;
     case BSNN_SCHED_SHUFFLE: *out = s->shuffle; break;
-    case BSNN_SCHED_SEED: return exact_double(out, s->seed, "seed", "bsnn_scheduler_get_seed", who);
+    case BSNN_SCHED_SEED: return exact_double(out, s->seed, "seed", "bsnn_scheduler_get_seed");
     case BSNN_SCHED_DROP_LAST: *out = s->drop_last; break;
     case BSNN_SCHED_CARRY_OVER: *out = s->carry_over; break;
     case BSNN_SCHED_BATCH_SCHEDULE: *out = s->batch_schedule; break;
@@ -264,21 +265,28 @@ bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_
     case BSNN_SCHED_BASE_BATCH: *out = (double)s->base_batch; break;
     case BSNN_SCHED_MICRO_BATCH: *out = (double)s->micro; break;
     case BSNN_SCHED_MEMORY_BUDGET:
-        return exact_double(out, s->budget, "memory budget", "bsnn_scheduler_get_memory_budget",
-                            who);
-    default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+        return exact_double(out, s->budget, "memory budget", "bsnn_scheduler_get_memory_budget");
+    default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
     }
     return BSNN_OK;
+}
+
+bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(s);
+    return bsnn__scheduler_get(out, s, param);
 }
 
 bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                                   const bsnn_scheduler *s, bsnn_sched_param param)
 {
-    const char *who = "bsnn_scheduler_bounds";
-    BSNN_CHECK_NULL(who, out_lo);
-    BSNN_CHECK_NULL(who, out_hi);
-    BSNN_CHECK_NULL(who, out_open);
-    BSNN_CHECK_NULL(who, s);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_lo);
+    BSNN_CHECK_NULL(out_hi);
+    BSNN_CHECK_NULL(out_open);
+    BSNN_CHECK_NULL(s);
     double lo = 0.0, hi = BSNN_MAX_EXACT;
     unsigned open = 0;
     switch (param) {
@@ -301,7 +309,7 @@ bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, unsigned *out_
     case BSNN_SCHED_SEED:
     case BSNN_SCHED_WARMUP_STEPS:
     case BSNN_SCHED_MICRO_BATCH: break;
-    default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
     }
     *out_lo = lo;
     *out_hi = hi;
@@ -311,54 +319,52 @@ bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, unsigned *out_
 
 bsnn_status bsnn_scheduler_set_seed(bsnn_scheduler *s, uint64_t seed)
 {
-    BSNN_CHECK_NULL("bsnn_scheduler_set_seed", s);
-    set_seed(s, seed);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
+    bsnn__scheduler_set_seed(s, seed);
     return BSNN_OK;
 }
 
 bsnn_status bsnn_scheduler_get_seed(uint64_t *out, const bsnn_scheduler *s)
 {
-    BSNN_CHECK_NULL("bsnn_scheduler_get_seed", out);
-    BSNN_CHECK_NULL("bsnn_scheduler_get_seed", s);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(s);
     *out = s->seed;
     return BSNN_OK;
 }
 
 bsnn_status bsnn_scheduler_set_memory_budget(bsnn_scheduler *s, size_t bytes)
 {
-    BSNN_CHECK_NULL("bsnn_scheduler_set_memory_budget", s);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
     s->budget = bytes;
     return BSNN_OK;
 }
 
 bsnn_status bsnn_scheduler_get_memory_budget(size_t *out, const bsnn_scheduler *s)
 {
-    BSNN_CHECK_NULL("bsnn_scheduler_get_memory_budget", out);
-    BSNN_CHECK_NULL("bsnn_scheduler_get_memory_budget", s);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(s);
     *out = s->budget;
     return BSNN_OK;
 }
 
-bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
-                                           const size_t *sizes, size_t count)
+bsnn_status bsnn__scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
+                                            const size_t *sizes, size_t count)
 {
-    const char *who = "bsnn_scheduler_set_batch_steps";
-    BSNN_CHECK_NULL(who, s);
     size_t *e = NULL, *z = NULL;
     if (count > 0) {
-        BSNN_CHECK_NULL(who, epochs);
-        BSNN_CHECK_NULL(who, sizes);
         for (size_t i = 0; i < count; i++) {
-            if (sizes[i] == 0 || sizes[i] > s->n)
-                return bsnn__fail(BSNN_E_ARG, "%s: sizes[%zu] is %zu, expected 1..%zu", who, i,
-                                  sizes[i], s->n);
-            if (i > 0 && epochs[i] <= epochs[i - 1])
-                return bsnn__fail(BSNN_E_ARG,
-                                  "%s: epochs[%zu] is %zu, not above epochs[%zu] = %zu", who, i,
-                                  epochs[i], i - 1, epochs[i - 1]);
+            BSNN_FAIL_IF(sizes[i] == 0 || sizes[i] > s->n, BSNN_E_ARG,
+                         "sizes[%zu] is %zu, expected 1..%zu", i, sizes[i], s->n);
+            BSNN_FAIL_IF(i > 0 && epochs[i] <= epochs[i - 1], BSNN_E_ARG,
+                         "epochs[%zu] is %zu, not above epochs[%zu] = %zu", i, epochs[i], i - 1,
+                         epochs[i - 1]);
         }
-        e = bsnn__calloc(count, sizeof *e, who);
-        z = e ? bsnn__calloc(count, sizeof *z, who) : NULL;
+        e = bsnn__calloc(count, sizeof *e);
+        z = e ? bsnn__calloc(count, sizeof *z) : NULL;
         if (z == NULL) {
             bsnn__free(e);
             return BSNN_E_NOMEM;
@@ -374,12 +380,24 @@ bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epoc
     return BSNN_OK;
 }
 
+bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
+                                           const size_t *sizes, size_t count)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
+    if (count > 0) {
+        BSNN_CHECK_NULL(epochs);
+        BSNN_CHECK_NULL(sizes);
+    }
+    return bsnn__scheduler_set_batch_steps(s, epochs, sizes, count);
+}
+
 bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_scheduler *src)
 {
     size_t *e = NULL, *z = NULL, n = dst->n;
     if (src->n_steps) {
-        e = bsnn__calloc(src->n_steps, sizeof *e, "bsnn_scheduler");
-        z = e ? bsnn__calloc(src->n_steps, sizeof *z, "bsnn_scheduler") : NULL;
+        e = bsnn__calloc(src->n_steps, sizeof *e);
+        z = e ? bsnn__calloc(src->n_steps, sizeof *z) : NULL;
         if (z == NULL) {
             bsnn__free(e);
             return BSNN_E_NOMEM;
@@ -400,7 +418,8 @@ bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_schedu
     dst->step_sizes = z;
     if (dst->batch > n) dst->batch = n;
     if (dst->batch_cap > n) dst->batch_cap = n;
-    return bsnn_scheduler_reset(dst);
+    bsnn__scheduler_reset(dst);
+    return BSNN_OK;
 }
 
 size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch)
@@ -456,15 +475,15 @@ double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch
 
 bsnn_status bsnn_scheduler_lr(double *out, const bsnn_scheduler *s, double base_lr)
 {
-    const char *who = "bsnn_scheduler_lr";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, s);
-    if (!(base_lr > 0.0 && isfinite(base_lr)))
-        return bsnn__fail(BSNN_E_ARG, "%s: base_lr %g is not a finite value > 0", who, base_lr);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(s);
+    BSNN_FAIL_IF(!(base_lr > 0.0 && isfinite(base_lr)), BSNN_E_ARG,
+                 "base_lr %g is not a finite value > 0", base_lr);
     if (s->have_last)
         *out = bsnn__scheduler_lr_for(s, base_lr, s->last_epoch, s->last_batch, s->last_update);
     else
-        *out = bsnn__scheduler_lr_for(s, base_lr, s->epoch, bsnn_scheduler_batch_size(s),
+        *out = bsnn__scheduler_lr_for(s, base_lr, s->epoch, bsnn__scheduler_batch_size(s),
                                       s->total_steps);
     return BSNN_OK;
 }
@@ -496,14 +515,9 @@ static int epoch_ends_after(const bsnn_scheduler *s, size_t pos)
     return (s->drop_last || s->carry_over) && left < s->cur_batch;
 }
 
-bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
-                                bsnn_scheduler *s)
+void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
+                          bsnn_scheduler *s)
 {
-    const char *who = "bsnn_scheduler_next";
-    BSNN_CHECK_NULL(who, out_indices);
-    BSNN_CHECK_NULL(who, out_count);
-    BSNN_CHECK_NULL(who, out_epoch_end);
-    BSNN_CHECK_NULL(who, s);
     if (!s->in_epoch) {
         /* Carry-over: keep the previous epoch's leftovers before reshuffling. */
         if (s->carry_over && s->pos < s->n && s->epoch > 0) {
@@ -536,6 +550,17 @@ bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count, i
     *out_indices = idx;
     *out_count = count;
     *out_epoch_end = end;
+}
+
+bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
+                                bsnn_scheduler *s)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_indices);
+    BSNN_CHECK_NULL(out_count);
+    BSNN_CHECK_NULL(out_epoch_end);
+    BSNN_CHECK_NULL(s);
+    bsnn__scheduler_next(out_indices, out_count, out_epoch_end, s);
     return BSNN_OK;
 }
 
@@ -543,10 +568,14 @@ size_t bsnn_scheduler_epoch(const bsnn_scheduler *s) { return s ? s->epoch : 0; 
 size_t bsnn_scheduler_step(const bsnn_scheduler *s) { return s ? s->step : 0; }
 size_t bsnn_scheduler_n_samples(const bsnn_scheduler *s) { return s ? s->n : 0; }
 
+size_t bsnn__scheduler_batch_size(const bsnn_scheduler *s)
+{
+    return s->in_epoch ? s->cur_batch : epoch_batch_size(s);
+}
+
 size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s)
 {
-    if (s == NULL) return 0;
-    return s->in_epoch ? s->cur_batch : epoch_batch_size(s);
+    return s ? bsnn__scheduler_batch_size(s) : 0;
 }
 
 size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s) { return s ? s->total_steps : 0; }
@@ -557,27 +586,25 @@ size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s) { return s ? s->total
 
 bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step)
 {
-    const char *who = "bsnn_scheduler_seek";
-    BSNN_CHECK_NULL(who, s);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
     /* The replay walks (epoch + 1) * N samples at most (the target epoch
      * included); refuse before starting rather than run for ages. */
-    if (epoch >= SEEK_MAX_SAMPLES / s->n)
-        return bsnn__fail(BSNN_E_ARG,
-                          "%s: epoch %zu of %zu samples would replay more than %zu samples "
-                          "(2^28); resume from a checkpoint (bsnn_checkpoint_save) instead",
-                          who, epoch, s->n, SEEK_MAX_SAMPLES);
-    bsnn_scheduler_reset(s);
+    BSNN_FAIL_IF(epoch >= SEEK_MAX_SAMPLES / s->n, BSNN_E_ARG,
+                 "epoch %zu of %zu samples would replay more than %zu samples "
+                 "(2^28); resume from a checkpoint (bsnn_checkpoint_save) instead",
+                 epoch, s->n, SEEK_MAX_SAMPLES);
+    bsnn__scheduler_reset(s);
     const size_t *idx;
     size_t count;
     int end;
     /* Replaying is the only way to reproduce the RNG draws, carried
      * leftovers and the warmup clock exactly; it costs no allocation. */
     while (s->epoch < epoch || (s->epoch == epoch && s->step < step)) {
-        bsnn_scheduler_next(&idx, &count, &end, s);
+        bsnn__scheduler_next(&idx, &count, &end, s);
         if (s->epoch > epoch) {
-            bsnn_scheduler_reset(s);
-            return bsnn__fail(BSNN_E_ARG, "%s: epoch %zu has fewer than %zu batches", who, epoch,
-                              step);
+            bsnn__scheduler_reset(s);
+            return bsnn__fail(BSNN_E_ARG, "epoch %zu has fewer than %zu batches", epoch, step);
         }
     }
     s->have_last = 0;
@@ -605,17 +632,17 @@ void bsnn__scheduler_save(const bsnn_scheduler *s, uint64_t *out)
 
 bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t count)
 {
-    const char *who = "bsnn_scheduler (checkpoint)";
-    if (count < SCHED_STATE_FIXED || in[0] != SCHED_STATE_VERSION || in[1] != s->n)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler state is not version %d for %zu samples",
-                          who, SCHED_STATE_VERSION, s->n);
+    BSNN_ENTER();
+    BSNN_FAIL_IF(count < SCHED_STATE_FIXED || in[0] != SCHED_STATE_VERSION || in[1] != s->n,
+                 BSNN_E_FORMAT, "scheduler state is not version %d for %zu samples",
+                 SCHED_STATE_VERSION, s->n);
     uint64_t pos = in[4], cur = in[5], carried = in[7];
-    if (pos > s->n || cur == 0 || cur > s->n || in[6] > 1 || carried >= s->n ||
-        count != SCHED_STATE_FIXED + s->n + carried)
-        return bsnn__fail(BSNN_E_FORMAT, "%s: scheduler position is inconsistent", who);
+    BSNN_FAIL_IF(pos > s->n || cur == 0 || cur > s->n || in[6] > 1 || carried >= s->n ||
+                     count != SCHED_STATE_FIXED + s->n + carried,
+                 BSNN_E_FORMAT, "scheduler position is inconsistent");
     for (size_t i = 0; i < s->n + carried; i++)
-        if (in[SCHED_STATE_FIXED + i] >= s->n)
-            return bsnn__fail(BSNN_E_FORMAT, "%s: sample index %zu is out of range", who, i);
+        BSNN_FAIL_IF(in[SCHED_STATE_FIXED + i] >= s->n, BSNN_E_FORMAT,
+                     "sample index %zu is out of range", i);
     s->epoch = (size_t)in[2];
     s->step = (size_t)in[3];
     s->pos = (size_t)pos;

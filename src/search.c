@@ -23,7 +23,8 @@ struct bsnn_search {
 
 bsnn_search *bsnn_search_create(void)
 {
-    bsnn_search *se = bsnn__calloc(1, sizeof *se, "bsnn_search_create");
+    BSNN_ENTER();
+    bsnn_search *se = bsnn__calloc(1, sizeof *se);
     if (se == NULL) return NULL;
     se->start = 128;
     se->budget_kind = BSNN_BUDGET_EPOCHS;
@@ -82,15 +83,14 @@ static int in_range(int param, const search_range *r, double v)
 
 bsnn_status bsnn_search_set(bsnn_search *se, bsnn_search_param param, double value)
 {
-    const char *who = "bsnn_search_set";
-    BSNN_CHECK_NULL(who, se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(se);
     const search_range *r = range_of((int)param);
-    if (r == NULL) return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
-    if (!in_range((int)param, r, value))
-        return bsnn__fail(BSNN_E_ARG, "%s: %s %g is not %sin %c%g, %.0f%c", who, r->name, value,
-                          r->whole ? "a whole number " : "",
-                          (r->open & BSNN_BOUND_LO_OPEN) ? '(' : '[', r->lo,
-                          range_hi((int)param, r), (r->open & BSNN_BOUND_HI_OPEN) ? ')' : ']');
+    BSNN_FAIL_IF(r == NULL, BSNN_E_ARG, "unknown setting %d", (int)param);
+    BSNN_FAIL_IF(!in_range((int)param, r, value), BSNN_E_ARG, "%s %g is not %sin %c%g, %.0f%c",
+                 r->name, value, r->whole ? "a whole number " : "",
+                 (r->open & BSNN_BOUND_LO_OPEN) ? '(' : '[', r->lo, range_hi((int)param, r),
+                 (r->open & BSNN_BOUND_HI_OPEN) ? ')' : ']');
     switch (param) {
     case BSNN_SEARCH_START: se->start = (size_t)value; break;
     case BSNN_SEARCH_BUDGET_KIND: se->budget_kind = (int)value; break;
@@ -103,31 +103,31 @@ bsnn_status bsnn_search_set(bsnn_search *se, bsnn_search_param param, double val
 }
 
 /* An integer setting as a double, refused beyond 2^53 (it would round). */
-static bsnn_status exact_double(double *out, uint64_t v, const char *what, const char *typed,
-                                const char *who)
+static bsnn_status exact_double(double *out, uint64_t v, const char *what, const char *typed)
 {
-    if (v > (1ull << 53))
-        return bsnn__fail(BSNN_E_ARG, "%s: the %s %llu is beyond 2^53, where a double is not "
-                          "exact: read it with %s", who, what, (unsigned long long)v, typed);
+    BSNN_FAIL_IF(v > (1ull << 53), BSNN_E_ARG,
+                 "the %s %llu is beyond 2^53, where a double is not "
+                 "exact: read it with %s",
+                 what, (unsigned long long)v, typed);
     *out = (double)v;
     return BSNN_OK;
 }
 
 bsnn_status bsnn_search_get(double *out, const bsnn_search *se, bsnn_search_param param)
 {
-    const char *who = "bsnn_search_get";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(se);
     switch (param) {
     case BSNN_SEARCH_START: *out = (double)se->start; break;
     case BSNN_SEARCH_BUDGET_KIND: *out = se->budget_kind; break;
     case BSNN_SEARCH_BUDGET: *out = se->budget; break;
     case BSNN_SEARCH_METRIC: *out = se->metric; break;
-    case BSNN_SEARCH_SEED: return exact_double(out, se->seed, "seed", "bsnn_search_get_seed", who);
+    case BSNN_SEARCH_SEED: return exact_double(out, se->seed, "seed", "bsnn_search_get_seed");
     case BSNN_SEARCH_MEMORY_BUDGET:
         return exact_double(out, se->memory_budget, "memory budget",
-                            "bsnn_search_get_memory_budget", who);
-    default: return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+                            "bsnn_search_get_memory_budget");
+    default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
     }
     return BSNN_OK;
 }
@@ -135,13 +135,13 @@ bsnn_status bsnn_search_get(double *out, const bsnn_search *se, bsnn_search_para
 bsnn_status bsnn_search_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                                const bsnn_search *se, bsnn_search_param param)
 {
-    const char *who = "bsnn_search_bounds";
-    BSNN_CHECK_NULL(who, out_lo);
-    BSNN_CHECK_NULL(who, out_hi);
-    BSNN_CHECK_NULL(who, out_open);
-    BSNN_CHECK_NULL(who, se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_lo);
+    BSNN_CHECK_NULL(out_hi);
+    BSNN_CHECK_NULL(out_open);
+    BSNN_CHECK_NULL(se);
     const search_range *r = range_of((int)param);
-    if (r == NULL) return bsnn__fail(BSNN_E_ARG, "%s: unknown setting %d", who, (int)param);
+    BSNN_FAIL_IF(r == NULL, BSNN_E_ARG, "unknown setting %d", (int)param);
     *out_lo = r->lo;
     *out_hi = range_hi((int)param, r);
     *out_open = r->open;
@@ -150,30 +150,34 @@ bsnn_status bsnn_search_bounds(double *out_lo, double *out_hi, unsigned *out_ope
 
 bsnn_status bsnn_search_set_seed(bsnn_search *se, uint64_t seed)
 {
-    BSNN_CHECK_NULL("bsnn_search_set_seed", se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(se);
     se->seed = seed;
     return BSNN_OK;
 }
 
 bsnn_status bsnn_search_get_seed(uint64_t *out, const bsnn_search *se)
 {
-    BSNN_CHECK_NULL("bsnn_search_get_seed", out);
-    BSNN_CHECK_NULL("bsnn_search_get_seed", se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(se);
     *out = se->seed;
     return BSNN_OK;
 }
 
 bsnn_status bsnn_search_set_memory_budget(bsnn_search *se, size_t bytes)
 {
-    BSNN_CHECK_NULL("bsnn_search_set_memory_budget", se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(se);
     se->memory_budget = bytes;
     return BSNN_OK;
 }
 
 bsnn_status bsnn_search_get_memory_budget(size_t *out, const bsnn_search *se)
 {
-    BSNN_CHECK_NULL("bsnn_search_get_memory_budget", out);
-    BSNN_CHECK_NULL("bsnn_search_get_memory_budget", se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(se);
     *out = se->memory_budget;
     return BSNN_OK;
 }
@@ -183,13 +187,12 @@ size_t bsnn_search_best(const bsnn_search *se) { return se ? se->best : 0; }
 
 bsnn_status bsnn_search_result(double *out, const bsnn_search *se, size_t row, bsnn_search_col col)
 {
-    const char *who = "bsnn_search_result";
-    BSNN_CHECK_NULL(who, out);
-    BSNN_CHECK_NULL(who, se);
-    if (row >= se->n)
-        return bsnn__fail(BSNN_E_ARG, "%s: row %zu is out of range (%zu rows)", who, row, se->n);
-    if (col < BSNN_SEARCH_COL_BATCH || col > BSNN_SEARCH_COL_MICRO_BATCH)
-        return bsnn__fail(BSNN_E_ARG, "%s: unknown column %d", who, (int)col);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(se);
+    BSNN_FAIL_IF(row >= se->n, BSNN_E_ARG, "row %zu is out of range (%zu rows)", row, se->n);
+    BSNN_FAIL_IF(col < BSNN_SEARCH_COL_BATCH || col > BSNN_SEARCH_COL_MICRO_BATCH, BSNN_E_ARG,
+                 "unknown column %d", (int)col);
     *out = se->rows[row * COLS + (size_t)col - 1];
     return BSNN_OK;
 }
@@ -213,10 +216,10 @@ static int write_rows(void *fp, const void *obj)
 
 bsnn_status bsnn_search_write_csv(const bsnn_search *se, const char *path)
 {
-    const char *who = "bsnn_search_write_csv";
-    BSNN_CHECK_NULL(who, se);
-    BSNN_CHECK_NULL(who, path);
-    return bsnn__write_csv_file(path, who, write_rows, se);
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(se);
+    BSNN_CHECK_NULL(path);
+    return bsnn__write_csv_file(path, write_rows, se);
 }
 
 /* ---- running candidates ---------------------------------------------------- */
@@ -260,7 +263,7 @@ static int watch_cb(void *user, bsnn_event ev, size_t epoch, size_t step, size_t
 
 static bsnn_status add_row(bsnn_search *se, const double *row)
 {
-    return bsnn__rows_append(&se->rows, &se->n, &se->cap, COLS, row, "bsnn_search");
+    return bsnn__rows_append(&se->rows, &se->n, &se->cap, COLS, row);
 }
 
 /* Restore the starting point shared by every candidate. */
@@ -268,7 +271,7 @@ static void restore_start(search_run *r)
 {
     memcpy(r->m->params, r->params0, r->m->n_params * sizeof(float));
     if (r->m->n_state) memcpy(r->m->state, r->state0, r->m->n_state * sizeof(float));
-    bsnn_optimizer_reset(r->opt);
+    bsnn__optimizer_reset(r->opt);
 }
 
 /* Train one candidate batch size and append its row. */
@@ -278,13 +281,13 @@ static bsnn_status run_candidate(search_run *r, size_t batch)
     size_t n = r->train->n, rows = batch, updates = 0;
     restore_start(r);
     bsnn_scheduler *s = r->sched;
-    BSNN_TRY(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_CAP, 0));
-    BSNN_TRY(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch));
+    BSNN_TRY(bsnn__scheduler_set(s, BSNN_SCHED_BATCH_CAP, 0));
+    BSNN_TRY(bsnn__scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch));
     s->budget = se->memory_budget;
-    bsnn_scheduler_reset(s);
+    bsnn__scheduler_reset(s);
     if (se->memory_budget > 0) {
         size_t fit;
-        BSNN_TRY(bsnn_model_max_batch(&fit, r->m, r->opt, se->memory_budget, 2 * n));
+        BSNN_TRY(bsnn__model_max_batch(&fit, r->m, r->opt, se->memory_budget, 2 * n));
         rows = bsnn__scheduler_rows(s, batch, fit);
     } else {
         rows = bsnn__scheduler_rows(s, batch, 0);
@@ -293,12 +296,12 @@ static bsnn_status run_candidate(search_run *r, size_t batch)
     cand_watch w = {se, bsnn__now(), 0.0, 0.0, 0.0, 0.0, 0};
     char kept[BSNN__ERROR_CAP]; /* a divergence is a result here, not a failure */
     bsnn__error_save(kept, sizeof kept);
-    bsnn_status st = bsnn_model_train_ex(&updates, r->m, r->opt, s, r->train, NULL, NULL, epochs,
-                                         watch_cb, &w);
+    bsnn_status st = bsnn__model_train(&updates, r->m, r->opt, s, r->train, NULL, NULL, epochs,
+                                       watch_cb, &w);
     if (st == BSNN_E_DIVERGED) bsnn__error_restore(kept);
     double seconds = bsnn__now() - w.t0, vl = INFINITY, va = 0.0;
     if (st == BSNN_OK) {
-        BSNN_TRY(bsnn_model_evaluate(&vl, &va, r->m, r->val,
+        BSNN_TRY(bsnn__model_evaluate(&vl, &va, r->m, r->val,
                                      r->val->n < r->m->ws.rows ? r->val->n : r->m->ws.rows));
         if (!isfinite(vl)) vl = INFINITY, va = 0.0;
     } else if (st != BSNN_E_DIVERGED) {
@@ -308,7 +311,7 @@ static bsnn_status run_candidate(search_run *r, size_t batch)
                         : w.epochs_done       ? w.last_epoch_loss
                                               : NAN;
     size_t peak = 0;
-    bsnn_model_memory(&peak, r->m, r->opt, rows);
+    bsnn__model_memory(&peak, r->m, r->opt, rows);
     double row[COLS] = {(double)batch, w.samples / (double)n, (double)updates, train_loss, vl, va,
                         seconds, (double)peak, rows < batch ? 1.0 : 0.0, (double)rows};
     return add_row(se, row);
@@ -331,37 +334,52 @@ static size_t row_batch(const bsnn_search *se, size_t row)
     return (size_t)se->rows[row * COLS + BSNN_SEARCH_COL_BATCH - 1];
 }
 
-/* Validate the objects, save the starting point and make the scheduler. */
-static bsnn_status begin(search_run *r, const char *who, const bsnn_scheduler *tmpl)
+/* The pointers both entry points need. */
+static bsnn_status check_objects(const size_t *out_best, const bsnn_search *se, const bsnn_model *m,
+                                 const bsnn_optimizer *opt, const bsnn_dataset *train,
+                                 const bsnn_dataset *val)
 {
-    BSNN_CHECK_NULL(who, r->se);
-    BSNN_CHECK_NULL(who, r->m);
-    BSNN_CHECK_NULL(who, r->opt);
-    BSNN_CHECK_NULL(who, r->train);
-    BSNN_CHECK_NULL(who, r->val);
-    if (r->m->n_layers == 0 || r->m->n_params == 0)
-        return bsnn__fail(BSNN_E_STATE, "%s: the model has no trainable parameters", who);
-    BSNN_TRY(bsnn__model_check_loss(r->m, who));
-    if (r->val->n_in != r->train->n_in || r->val->n_out != r->train->n_out)
-        return bsnn__fail(BSNN_E_SHAPE, "%s: val has %zu inputs and %zu targets, train %zu and %zu",
-                          who, r->val->n_in, r->val->n_out, r->train->n_in, r->train->n_out);
+    BSNN_CHECK_NULL(out_best);
+    BSNN_CHECK_NULL(se);
+    BSNN_CHECK_NULL(m);
+    BSNN_CHECK_NULL(opt);
+    BSNN_CHECK_NULL(train);
+    BSNN_CHECK_NULL(val);
+    return BSNN_OK;
+}
+
+/* Validate the objects, save the starting point and make the scheduler. */
+static bsnn_status begin(search_run *r, const bsnn_scheduler *tmpl)
+{
+    BSNN_CHECK_NULL(r->se);
+    BSNN_CHECK_NULL(r->m);
+    BSNN_CHECK_NULL(r->opt);
+    BSNN_CHECK_NULL(r->train);
+    BSNN_CHECK_NULL(r->val);
+    BSNN_FAIL_IF(r->m->n_layers == 0 || r->m->n_params == 0, BSNN_E_STATE,
+                 "the model has no trainable parameters");
+    BSNN_TRY(bsnn__model_check_loss(r->m));
+    BSNN_FAIL_IF(r->val->n_in != r->train->n_in || r->val->n_out != r->train->n_out, BSNN_E_SHAPE,
+                 "val has %zu inputs and %zu targets, train %zu and %zu", r->val->n_in,
+                 r->val->n_out, r->train->n_in, r->train->n_out);
     r->se->n = 0;
     r->se->best = 0;
-    r->params0 = bsnn__calloc(r->m->n_params, sizeof(float), who);
+    r->params0 = bsnn__calloc(r->m->n_params, sizeof(float));
     if (r->params0 == NULL) return BSNN_E_NOMEM;
     memcpy(r->params0, r->m->params, r->m->n_params * sizeof(float));
     if (r->m->n_state) {
-        r->state0 = bsnn__calloc(r->m->n_state, sizeof(float), who);
+        r->state0 = bsnn__calloc(r->m->n_state, sizeof(float));
         if (r->state0 == NULL) return BSNN_E_NOMEM;
         memcpy(r->state0, r->m->state, r->m->n_state * sizeof(float));
     }
     r->saved = 1;
-    r->sched = bsnn_scheduler_create(r->train->n);
+    r->sched = bsnn__scheduler_create(r->train->n);
     if (r->sched == NULL) return BSNN_E_NOMEM;
     if (tmpl) BSNN_TRY(bsnn__scheduler_copy_settings(r->sched, tmpl));
     r->sched->batch_schedule = BSNN_BATCH_CONSTANT;
     r->sched->full_batch = 0;
-    return bsnn_scheduler_set_seed(r->sched, r->se->seed);
+    bsnn__scheduler_set_seed(r->sched, r->se->seed);
+    return BSNN_OK;
 }
 
 /* Put the model back at its starting point and release the run. */
@@ -372,7 +390,7 @@ static bsnn_status finish(search_run *r, bsnn_status st, size_t *out_best)
     if (r->saved) restore_start(r);
     bsnn__free(r->params0);
     bsnn__free(r->state0);
-    bsnn_scheduler_free(r->sched);
+    bsnn__scheduler_free(r->sched);
     if (st == BSNN_OK && out_best) *out_best = r->se->best;
     return st;
 }
@@ -391,16 +409,15 @@ bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *se, bsnn_model *m,
                               const bsnn_dataset *val, const bsnn_scheduler *tmpl,
                               const size_t *sizes, size_t count)
 {
-    const char *who = "bsnn_search_sweep";
-    BSNN_CHECK_NULL(who, out_best);
-    BSNN_CHECK_NULL(who, sizes);
-    if (count == 0) return bsnn__fail(BSNN_E_ARG, "%s: count is 0", who);
-    for (size_t i = 0; train && i < count; i++)
-        if (sizes[i] == 0 || sizes[i] > train->n)
-            return bsnn__fail(BSNN_E_ARG, "%s: sizes[%zu] is %zu, expected 1..%zu", who, i,
-                              sizes[i], train->n);
+    BSNN_ENTER();
+    BSNN_TRY(check_objects(out_best, se, m, opt, train, val));
+    BSNN_CHECK_NULL(sizes);
+    BSNN_FAIL_IF(count == 0, BSNN_E_ARG, "count is 0");
+    for (size_t i = 0; i < count; i++)
+        BSNN_FAIL_IF(sizes[i] == 0 || sizes[i] > train->n, BSNN_E_ARG,
+                     "sizes[%zu] is %zu, expected 1..%zu", i, sizes[i], train->n);
     search_run r = {se, m, opt, train, val, NULL, NULL, NULL, 0};
-    bsnn_status st = begin(&r, who, tmpl);
+    bsnn_status st = begin(&r, tmpl);
     for (size_t i = 0; st == BSNN_OK && i < count; i++) st = run_candidate(&r, sizes[i]);
     if (st == BSNN_OK) se->best = row_batch(se, best_row(se));
     return finish(&r, st, out_best);
@@ -442,10 +459,10 @@ bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *se, bsnn_model *m, bs
                             const bsnn_dataset *train, const bsnn_dataset *val,
                             const bsnn_scheduler *tmpl)
 {
-    const char *who = "bsnn_search_run";
-    BSNN_CHECK_NULL(who, out_best);
+    BSNN_ENTER();
+    BSNN_TRY(check_objects(out_best, se, m, opt, train, val));
     search_run r = {se, m, opt, train, val, NULL, NULL, NULL, 0};
-    bsnn_status st = begin(&r, who, tmpl);
+    bsnn_status st = begin(&r, tmpl);
     if (st == BSNN_OK) st = heuristic(&r);
     return finish(&r, st, out_best);
 }

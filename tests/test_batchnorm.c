@@ -45,7 +45,7 @@ static bsnn_model *bn_only(size_t w)
 
 static const float *train_forward(bsnn_model *m, const float *x, size_t n)
 {
-    cr_assert_eq(bsnn__model_reserve(m, n, "test"), BSNN_OK);
+    cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
     return bsnn__model_forward_rows(m, x, n, 1);
 }
 
@@ -222,7 +222,7 @@ Test(batchnorm, eval_and_inference_never_change_parameters_or_running_statistics
 /* Mean loss of the n rows in the model's current mode, gradient into m->grads. */
 static double loss_and_grad(bsnn_model *m, const float *x, const float *y, size_t n)
 {
-    cr_assert_eq(bsnn__model_reserve(m, n, "test"), BSNN_OK);
+    cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
     bsnn__model_zero_grads(m);
     return bsnn__model_accumulate(m, x, y, n, 2, 1.0f / (float)n) / (double)n;
 }

@@ -19,7 +19,7 @@ static bsnn_model *drop_only(size_t w, double rate)
 
 static const float *train_forward(bsnn_model *m, const float *x, size_t n)
 {
-    cr_assert_eq(bsnn__model_reserve(m, n, "test"), BSNN_OK);
+    cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
     return bsnn__model_forward_rows(m, x, n, 1);
 }
 
@@ -114,7 +114,7 @@ Test(dropout, two_layers_with_default_seeds_draw_different_masks)
 static double fixed_mask_loss(bsnn_model *m, const float *x, const float *y, size_t n)
 {
     cr_assert_eq(bsnn_layer_set(bsnn_model_layer(m, 1), BSNN_LAYER_SEED, 5), BSNN_OK);
-    cr_assert_eq(bsnn__model_reserve(m, n, "test"), BSNN_OK);
+    cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
     bsnn__model_zero_grads(m);
     return bsnn__model_accumulate(m, x, y, n, 2, 1.0f / (float)n) / (double)n;
 }

@@ -1,6 +1,9 @@
 /*
  * test_error.c - status strings, the thread-local last-error message naming
- * function, argument and value, the version, and the thread-count setting.
+ * function, argument and value (and, for failures deep inside a call, the
+ * function the host called: out of memory in training and the search, a
+ * loader's refused setting, a failure after a callback that called bsnn),
+ * the version, and the thread-count setting.
  */
 #include "testutil.h"
 
@@ -153,4 +156,167 @@ Test(error, all_finite_finds_nan_and_infinities_anywhere)
             }
     }
     cr_assert(bsnn__all_finite(NULL, 0));
+}
+
+/* ---- messages of nested failures name the function the host called ------- */
+
+/* Run call with the k-th allocation failing for k = 1, 2, ... until it
+ * succeeds; every failure's message must start with `fn: ` (never the name
+ * of an inner function) and mention memory. Returns the failures seen. */
+#define EVERY_OOM(fn, setup, call, teardown)                                                  \
+    do {                                                                                     \
+        size_t fails_ = 0;                                                                   \
+        for (size_t k = 1;; k++) {                                                           \
+            setup;                                                                           \
+            tu_stats.fail_at = tu_stats.allocs + k;                                          \
+            bsnn_status st_ = (call);                                                        \
+            tu_stats.fail_at = 0;                                                            \
+            const char *msg_ = bsnn_last_error();                                            \
+            if (st_ == BSNN_OK) {                                                            \
+                teardown;                                                                    \
+                break;                                                                       \
+            }                                                                                \
+            fails_++;                                                                        \
+            cr_assert_eq(st_, BSNN_E_NOMEM, "k=%zu: %s", k, msg_);                          \
+            cr_assert(strncmp(msg_, fn ": ", strlen(fn) + 2) == 0, "k=%zu: '%s' does not "  \
+                      "start with " fn, k, msg_);                                            \
+            cr_assert(strstr(msg_, "memory") || strstr(msg_, "allocate"), "k=%zu: %s", k,    \
+                      msg_);                                                                 \
+            teardown;                                                                        \
+        }                                                                                    \
+        cr_assert_gt(fails_, 0, "no allocation to fail in " fn);                             \
+    } while (0)
+
+Test(error, out_of_memory_inside_training_names_the_host_call)
+{
+    tu_count_allocations(0);
+    bsnn_dataset *ds = bsnn_dataset_parity(3);
+    bsnn_dataset *val = bsnn_dataset_parity(3);
+    bsnn_history *h = bsnn_history_create();
+    bsnn_model *m = NULL;
+    bsnn_optimizer *opt = NULL;
+    bsnn_scheduler *s = NULL;
+    EVERY_OOM("bsnn_model_train_ex",
+              (m = tu_mlp(3, 4, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1),
+               opt = bsnn_optimizer_create(BSNN_ADAM), s = bsnn_scheduler_create(8)),
+              bsnn_model_train_ex(NULL, m, opt, s, ds, val, h, 2, NULL, NULL),
+              (bsnn_model_free(m), bsnn_optimizer_free(opt), bsnn_scheduler_free(s)));
+    bsnn_history_free(h);
+    bsnn_dataset_free(ds), bsnn_dataset_free(val);
+    cr_assert_eq(tu_stats.live_bytes, 0);
+    tu_restore_allocator();
+}
+
+Test(error, out_of_memory_inside_the_search_names_the_search)
+{
+    tu_count_allocations(0);
+    bsnn_dataset *ds = bsnn_dataset_parity(3);
+    bsnn_search *se = bsnn_search_create();
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_BUDGET, 1), BSNN_OK);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_START, 4), BSNN_OK);
+    bsnn_model *m = NULL;
+    bsnn_optimizer *opt = NULL;
+    size_t best = 0;
+    EVERY_OOM("bsnn_search_run",
+              (m = tu_mlp(3, 4, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1),
+               opt = bsnn_optimizer_create(BSNN_SGD)),
+              bsnn_search_run(&best, se, m, opt, ds, ds, NULL),
+              (bsnn_model_free(m), bsnn_optimizer_free(opt)));
+    bsnn_search_free(se);
+    bsnn_dataset_free(ds);
+    cr_assert_eq(tu_stats.live_bytes, 0);
+    tu_restore_allocator();
+}
+
+/* A loader's inner refusal (a setting the scheduler refuses) names the
+ * loader, says where, and keeps the setter's reason. */
+Test(error, a_loader_refusal_names_the_loader_and_keeps_the_reason)
+{
+    bsnn_model *m = tu_mlp(2, 3, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    bsnn_scheduler *s = bsnn_scheduler_create(10);
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 7), BSNN_OK);
+    void *buf = NULL;
+    size_t size = 0;
+    cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, &size, m, NULL, s), BSNN_OK);
+    /* Forge the batch size (setting 1, stored as an f64 7.0) to 0, then
+     * reseal the section's CRC so the parser reaches the setter. */
+    unsigned char *p = buf;
+    double seven = 7.0, zero = 0.0;
+    unsigned char pat[12] = {1, 0, 0, 0};
+    memcpy(pat + 4, &seven, 8);
+    size_t at = 0;
+    for (size_t i = 0; i + 12 <= size; i++)
+        if (memcmp(p + i, pat, 12) == 0) at = i;
+    cr_assert_gt(at, 0, "stored batch size not found");
+    memcpy(p + at + 4, &zero, 8);
+    size_t sec = at;
+    while (memcmp(p + sec, "SCHD", 4) != 0) sec--;
+    uint64_t len = 0;
+    for (int b = 0; b < 8; b++) len |= (uint64_t)p[sec + 8 + b] << (8 * b);
+    uint32_t crc = bsnn__crc32(0, p + sec, 16 + len);
+    for (int b = 0; b < 4; b++) p[sec + 16 + len + b] = (unsigned char)(crc >> (8 * b));
+    bsnn_model *mb = NULL;
+    bsnn_scheduler *sb = NULL;
+    cr_assert_eq(bsnn_checkpoint_load_buffer(&mb, NULL, &sb, buf, size), BSNN_E_FORMAT);
+    const char *msg = bsnn_last_error();
+    cr_assert(strncmp(msg, "bsnn_checkpoint_load_buffer: ", 29) == 0, "%s", msg);
+    cr_assert(strstr(msg, "rejected") && strstr(msg, "batch size 0"), "%s", msg);
+    cr_assert(strstr(msg, "bsnn_scheduler_set") == NULL, "names an inner function: %s", msg);
+    bsnn_buffer_free(buf);
+    bsnn_scheduler_free(s);
+    bsnn_model_free(m);
+}
+
+/* A callback may call bsnn itself; a failure of training after that still
+ * names the training call, not the callback's. */
+static int call_bsnn_in_callback(void *user, bsnn_event ev, size_t epoch, size_t step,
+                                 size_t batch, double loss)
+{
+    (void)ev, (void)epoch, (void)step, (void)batch, (void)loss;
+    int *calls = user;
+    (*calls)++;
+    bsnn_model_create(0); /* fails, naming bsnn_model_create */
+    return 0;
+}
+
+Test(error, a_failure_after_a_callback_still_names_the_training_call)
+{
+    bsnn_model *m = tu_mlp(2, 4, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 3);
+    float x[16 * 2], y[16];
+    for (int i = 0; i < 32; i++) x[i] = 1e3f * (float)(i % 5);
+    for (int i = 0; i < 16; i++) y[i] = 1e3f;
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, 16, 2, 1);
+    bsnn_scheduler *s = bsnn_scheduler_create(16);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 4), BSNN_OK);
+    cr_assert_eq(bsnn_optimizer_set(opt, BSNN_OPT_LR, 1e6), BSNN_OK); /* diverges soon */
+    int calls = 0;
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 50, call_bsnn_in_callback, &calls),
+                 BSNN_E_DIVERGED);
+    cr_assert_gt(calls, 0, "the divergence came before any callback");
+    cr_assert(strncmp(bsnn_last_error(), "bsnn_model_train: ", 18) == 0, "%s", bsnn_last_error());
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+    bsnn_dataset_free(ds);
+    bsnn_model_free(m);
+}
+
+/* Context in front of a message is built from a copy (the old code
+ * formatted bsnn_last_error() into its own buffer): a near-full inner
+ * message comes back cut, terminated, with the context first. */
+Test(error, context_is_put_in_front_of_a_full_message_without_overlap)
+{
+    BSNN_ENTER();
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    bsnn__fail(BSNN_E_ARG, "%s", big);
+    cr_assert_eq(bsnn__context(BSNN_E_FORMAT, "layer %d", 7), BSNN_E_FORMAT);
+    const char *msg = bsnn_last_error();
+    size_t n = strlen(msg);
+    cr_assert_lt(n, BSNN__ERROR_CAP);
+    const char *want = __func__;
+    cr_assert(strncmp(msg, want, strlen(want)) == 0, "%s", msg);
+    cr_assert(strstr(msg, ": layer 7: xxxx") != NULL, "%.80s", msg);
+    cr_assert_eq(msg[n - 1], 'x');
 }

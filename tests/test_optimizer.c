@@ -773,7 +773,7 @@ Test(optimizer_state, adamw_decays_every_parameter_or_with_weights_scope_dense_w
         cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_WEIGHT_DECAY, 2.0), BSNN_OK);
         if (scope == BSNN_DECAY_WEIGHTS)
             cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_DECAY_SCOPE, scope), BSNN_OK);
-        cr_assert_eq(bsnn__optimizer_bind(o, m, np, "test"), BSNN_OK);
+        cr_assert_eq(bsnn__optimizer_bind(o, m, np), BSNN_OK);
         bsnn__optimizer_update(o, m->params, zeros, m->decay_mask, np, 0.1);
         bsnn_model_get_params(after, np, m);
         for (size_t i = 0; i < np; i++) {
