@@ -191,5 +191,51 @@ def main():
     return 0
 
 
+SELF_TEST = {
+    # common/ includes a header of nn/ and calls into it: both refused
+    'common/low.c': '#include "nn/high.h"\nint low(void) { return high(); }\n',
+    'nn/high.h': 'int high(void);\n',
+    # nn/high.c and nn/peer.c call each other: a circle
+    'nn/high.c': 'int peer(void);\nint high(void) { return peer(); }\n',
+    'nn/peer.c': 'int high(void);\nint peer(void) { return high() + 1; }\n',
+    # library code calling a public function
+    'nn/api.c': 'int bsnn_thing(void) { return 1; }\nint use(void) { return bsnn_thing(); }\n',
+}
+
+
+def self_test():
+    """Build a tiny tree that breaks each rule once; the check must find
+    every break (so `make test` proves the check can fail)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        src, obj = os.path.join(tmp, 'src'), os.path.join(tmp, 'obj')
+        os.makedirs(obj)
+        for path, text in SELF_TEST.items():
+            os.makedirs(os.path.join(src, os.path.dirname(path)), exist_ok=True)
+            with open(os.path.join(src, path), 'w') as f:
+                f.write(text)
+        for path in SELF_TEST:
+            if path.endswith('.c'):
+                subprocess.run(['cc', '-c', '-O0', '-fno-inline', '-ffunction-sections', '-I', src,
+                                os.path.join(src, path), '-o',
+                                os.path.join(obj, path[:-2].replace('/', '__') + '.o')],
+                               check=True)
+        out = subprocess.run([sys.executable, __file__, obj, src], capture_output=True,
+                             text=True)
+        want = ['include: common/low.c (tier common) includes nn/high.h',
+                'call: common/low.c (tier common) calls high',
+                'circle: nn/high.c, nn/peer.c',
+                'nn/api.c: use calls the public function bsnn_thing']
+        missing = [w for w in want if w not in out.stdout]
+        if out.returncode == 0 or missing:
+            print('check-tiers: self-test FAILED; missing %s in:\n%s' % (missing, out.stdout))
+            return 1
+    print('check-tiers: self-test: an upward include, an upward call, a circle and an '
+          'internal call to a public function are all reported')
+    return 0
+
+
 if __name__ == '__main__':
+    if '--self-test' in sys.argv:
+        sys.exit(self_test())
     sys.exit(main())

@@ -9,7 +9,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "train/train.h"
 
 /* Rows of w features, feature j ~ N(mu_j, sd_j^2), from bsnn's generator. */
 static void gaussian_rows(float *x, size_t n, size_t w, const double *mu, const double *sd,

@@ -6,7 +6,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "train/train.h"
 
 static bsnn_model *drop_only(size_t w, double rate)
 {

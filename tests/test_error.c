@@ -7,7 +7,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "common/common.h"
 
 #include <pthread.h>
 #include <stdio.h>

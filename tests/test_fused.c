@@ -1,13 +1,13 @@
 /*
  * test_fused.c - the small-batch plain-SGD step with the update folded into
- * the backward pass (src/fused.c) must give what the general step (zero,
+ * the backward pass (src/train/fused.c) must give what the general step (zero,
  * accumulate, check, update) gives - bit for bit at batch 1-4, where both use
  * the same GEMM kernel - keep the gradient readable, and leave parameters
  * untouched when the gradient or the update is not finite.
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "train/train.h"
 
 static bsnn_model *net(bsnn_activation act, bsnn_loss loss, size_t n_in, size_t n_out)
 {

@@ -6,7 +6,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "kernels/kernels.h"
 
 static float val(size_t i) { return (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f; }
 

@@ -5,7 +5,7 @@
  * shapes, newer versions), and atomic replacement under SIGKILL.
  */
 #include "testutil.h"
-#include "internal.h"
+#include "common/common.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
  * (undetectable in C).
  */
 #include "testutil.h"
-#include "internal.h"
+#include "common/common.h"
 
 #include <criterion/parameterized.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "train/train.h"
 
 /* ---- the fixed problem: y = x W + b, W 3x2, b 2, MSE over 5 rows ---------- */
 

@@ -6,7 +6,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "train/train.h"
 
 static const double PI = 3.14159265358979323846;
 

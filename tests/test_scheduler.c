@@ -9,7 +9,7 @@
  * refused with messages.
  */
 #include "refnet.h"
-#include "internal.h"
+#include "train/train.h"
 
 static const double PI = 3.14159265358979323846;
 

@@ -1,0 +1,216 @@
+/*
+ * common.h - the lowest tier (src/common/): what every other tier reports,
+ * allocates, draws and reads through. Nothing here knows a layer, a model,
+ * a dataset or a training run. Private: every name is static, bsnn__*, or
+ * a struct tag completing a public opaque handle; nothing is part of the ABI.
+ *
+ * Tiers, lowest first; a file uses its own folder and the ones below it:
+ *   common/   errors, allocator, rng, tensor, cpu features, finiteness,
+ *             clock, the byte codec and CRC-32, the file helpers
+ *   kernels/  GEMM, vector elementwise functions
+ *   nn/       the layer framework, one file per kind, losses, the model
+ *   data/     datasets, CSV and IDX loaders, generators
+ *   train/    update rules, the step, the loop, evaluation, scheduler,
+ *             memory estimates, histories
+ *   persist/  the model and checkpoint formats
+ *   search/   the batch-size search
+ * `make check-tiers` (tests/check-tiers.py) fails on an include or call
+ * into a higher tier, on files that call each other in a circle, and on
+ * library code that calls a public function.
+ */
+#ifndef BSNN_COMMON_H
+#define BSNN_COMMON_H
+
+#include "bsnn.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BSNN_ALIGN 64
+
+/* ---- errors (error.c) ---------------------------------------------------- */
+
+/* Messages name the function the HOST called. Every public function that
+ * can fail starts with BSNN_ENTER(), which records its own name (__func__:
+ * no hand-written strings) in a thread-local; the fail functions prefix
+ * every message with it. Public functions never call each other inside the
+ * library, so the name recorded is the host's call; the one place host code
+ * runs inside a bsnn call (a training callback) is wrapped in
+ * BSNN_CALL_HOST, which puts the name back afterwards. */
+extern _Thread_local const char *bsnn__entry;
+#define BSNN_ENTER() (bsnn__entry = __func__)
+#define BSNN_CALL_HOST(var, call)                                                    \
+    do {                                                                             \
+        const char *bsnn__saved_entry = bsnn__entry;                                 \
+        (var) = (call);                                                              \
+        bsnn__entry = bsnn__saved_entry;                                             \
+    } while (0)
+
+/* Record "<entry>: <formatted message>" for bsnn_last_error(); return status. */
+bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Put context in front of the message a failed inner call recorded:
+ * "<entry>: <context>: <inner detail>"; returns status. The inner message is
+ * copied before the new one is formatted (never formatted into itself). */
+bsnn_status bsnn__context(bsnn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* One-line error paths (zstd's RETURN_ERROR_IF / FORWARD_IF_ERROR). */
+#define BSNN_FAIL_IF(cond, status, ...)                                               \
+    do {                                                                             \
+        if (cond) return bsnn__fail((status), __VA_ARGS__);                          \
+    } while (0)
+/* The same in a constructor, which returns NULL. */
+#define BSNN_FAIL_NULL_IF(cond, status, ...)                                          \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            bsnn__fail((status), __VA_ARGS__);                                       \
+            return NULL;                                                             \
+        }                                                                            \
+    } while (0)
+/* Forward a failing status, its message kept as it is. */
+#define BSNN_TRY(expr)                                                                \
+    do {                                                                             \
+        bsnn_status bsnn__st = (expr);                                               \
+        if (bsnn__st != BSNN_OK) return bsnn__st;                                    \
+    } while (0)
+/* Forward a failing status with context in front of its message. */
+#define BSNN_FORWARD_IF_ERROR(expr, ...)                                              \
+    do {                                                                             \
+        bsnn_status bsnn__st = (expr);                                               \
+        if (bsnn__st != BSNN_OK) return bsnn__context(bsnn__st, __VA_ARGS__);        \
+    } while (0)
+/* The same, reporting `status` instead, except that running out of memory
+ * stays BSNN_E_NOMEM (a loader turns a refused value into BSNN_E_FORMAT). */
+#define BSNN_FORWARD_AS_IF_ERROR(expr, status, ...)                                   \
+    do {                                                                             \
+        bsnn_status bsnn__st = (expr);                                               \
+        if (bsnn__st != BSNN_OK)                                                     \
+            return bsnn__context(bsnn__st == BSNN_E_NOMEM ? bsnn__st : (status),     \
+                                 __VA_ARGS__);                                       \
+    } while (0)
+
+/* Fail with BSNN_E_NULL naming the argument. */
+#define BSNN_CHECK_NULL(arg) BSNN_FAIL_IF((arg) == NULL, BSNN_E_NULL, "argument '%s' is NULL", #arg)
+/* The same in a constructor. */
+#define BSNN_CHECK_NULL_CTOR(arg)                                                  \
+    BSNN_FAIL_NULL_IF((arg) == NULL, BSNN_E_NULL, "argument '%s' is NULL", #arg)
+
+/* Keep the message across an internal failure that a successful public
+ * call swallows (successful calls never change bsnn_last_error()). */
+#define BSNN__ERROR_CAP 512
+void bsnn__error_save(char *out, size_t cap);
+void bsnn__error_restore(const char *saved);
+
+/* ---- memory (alloc.c) ---------------------------------------------------- */
+
+/* 64-byte aligned allocation through the host's allocator; records a
+ * BSNN_E_NOMEM message on failure. Sizes of 0 return NULL. */
+void *bsnn__alloc(size_t size);
+/* Same, zero-filled. */
+void *bsnn__calloc(size_t count, size_t size);
+/* Release memory from bsnn__alloc. NULL is a no-op. */
+void bsnn__free(void *ptr);
+/* Live allocations, for bsnn_set_allocator's "no object alive" rule. */
+size_t bsnn__live_allocations(void);
+/* Overflow-checked count*size; 0 on overflow. */
+size_t bsnn__mul_size(size_t count, size_t size);
+/* Overflow-checked a+b; 0 on overflow (callers whose operands may both be
+ * 0 must tell the two apart). Every size computed from a caller's or a
+ * file's numbers goes through these two before it is compared or used. */
+size_t bsnn__add_size(size_t a, size_t b);
+/* Bytes an allocation of size bytes costs, counting the allocator's
+ * alignment header as bsnn__alloc requests it (memory estimates). */
+size_t bsnn__alloc_cost(size_t size);
+
+/* ---- random numbers (rng.c) ---------------------------------------------- */
+
+/* xoshiro256** state: small, fast, splittable with a seed expander. */
+typedef struct bsnn_rng {
+    uint64_t s[4];
+} bsnn_rng;
+
+void bsnn__rng_seed(bsnn_rng *rng, uint64_t seed);
+uint64_t bsnn__rng_next(bsnn_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+double bsnn__rng_uniform(bsnn_rng *rng);
+/* Uniform integer in [0, bound), bound >= 1, without modulo bias. */
+uint64_t bsnn__rng_below(bsnn_rng *rng, uint64_t bound);
+/* Standard normal draw (Marsaglia polar method). */
+double bsnn__rng_normal(bsnn_rng *rng);
+/* Fisher-Yates shuffle of v[0..n) in place. */
+void bsnn__shuffle(size_t *v, size_t n, bsnn_rng *rng);
+
+/* ---- tensors (tensor.c) -------------------------------------------------- */
+
+struct bsnn_tensor {
+    float *data;
+    size_t shape[BSNN_MAX_RANK];
+    int rank;
+    int owned;
+};
+
+/* Elements of a tensor (the product of its shape). */
+size_t bsnn__tensor_size(const bsnn_tensor *t);
+/* Rows (dim 0) and columns (product of the other dims) of a tensor. */
+size_t bsnn__tensor_rows(const bsnn_tensor *t);
+size_t bsnn__tensor_cols(const bsnn_tensor *t);
+
+/* ---- cpu features (cpu.c) ------------------------------------------------ */
+
+/* 1 when the CPU runs AVX2 and FMA: bsnn's own kernels (kernels/) are
+ * compiled for it and chosen at run time. */
+int bsnn__cpu_avx2(void);
+
+/* ---- finiteness (finite.c) ----------------------------------------------- */
+
+/* 1 if all count floats are finite. */
+int bsnn__all_finite(const float *v, size_t count);
+
+/* base + off, or NULL for an arena that was never allocated (a model with
+ * no parameters or no state): arithmetic on NULL is undefined behaviour. */
+static inline float *bsnn__at(float *base, size_t off) { return base ? base + off : NULL; }
+
+/* ---- clock (clock.c) ----------------------------------------------------- */
+
+/* Wall clock in seconds (monotonic), for histories and the search. */
+double bsnn__now(void);
+
+/* ---- files (file.c) ------------------------------------------------------ */
+
+/* Open path for reading without ever blocking (a FIFO with no writer would
+ * block open() forever) and accept only a regular file: *out_fd and its
+ * size in bytes, which bounds every read loop of the caller (a file that
+ * grows meanwhile is read up to that size). BSNN_E_IO naming the path
+ * otherwise; nothing stays open then. */
+bsnn_status bsnn__open_regular(int *out_fd, size_t *out_size, const char *path);
+/* The whole regular file at path in a fresh buffer of its size (never more
+ * than the file justifies); BSNN_E_IO for an empty or unreadable file. */
+bsnn_status bsnn__read_file(unsigned char **out, size_t *out_size, const char *path);
+/* Replace path by size bytes atomically: a temporary file beside it
+ * (unnamed until complete where the system has O_TMPFILE) is written,
+ * fsync'ed and renamed over path, the directory synced; the next save of a
+ * path removes what killed saves of it left. */
+bsnn_status bsnn__write_atomic(const char *path, const unsigned char *data, size_t size);
+/* Write a text file through write(f, obj) to path.tmp, then rename it over
+ * path; f is a FILE * (void * here to keep stdio out of this header). */
+bsnn_status bsnn__write_csv_file(const char *path, int (*write)(void *f, const void *obj),
+                                 const void *obj);
+/* Tests only: nonzero makes saves skip the unnamed temporary file (Linux
+ * O_TMPFILE) and take the named-file route other systems use. */
+extern int bsnn__io_named_temp_only;
+
+/* ---- the byte codec (codec.c) -------------------------------------------- */
+
+/* CRC-32 (IEEE, as zlib) of n bytes, continuing from crc (0 to start). */
+uint32_t bsnn__crc32(uint32_t crc, const void *data, size_t n);
+
+#endif /* BSNN_COMMON_H */

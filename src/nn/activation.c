@@ -1,0 +1,126 @@
+/*
+ * activation.c - elementwise nonlinearities (and the row-wise softmax) as
+ * layers of unchanged width. Backward passes use the saved output where the
+ * derivative is cheapest in terms of it (sigmoid, tanh, elu, softmax).
+ */
+#include "nn/nn.h"
+
+static bsnn_status act_setup(bsnn_layer *l, size_t n_in)
+{
+    l->n_in = l->n_out = n_in;
+    return BSNN_OK;
+}
+
+static void softmax_rows(const float *x, float *y, size_t n, size_t w)
+{
+    for (size_t r = 0; r < n; r++) {
+        const float *xr = x + r * w;
+        float *yr = y + r * w;
+        float mx = xr[0];
+        for (size_t j = 1; j < w; j++) mx = xr[j] > mx ? xr[j] : mx;
+        double sum = 0.0;
+        for (size_t j = 0; j < w; j++) sum += (yr[j] = expf(xr[j] - mx));
+        float inv = (float)(1.0 / sum);
+        for (size_t j = 0; j < w; j++) yr[j] *= inv;
+    }
+}
+
+static void act_infer(const bsnn_layer *l, const float *params, const float *state,
+                      float *scratch, const float *x, float *y, size_t n)
+{
+    (void)params, (void)state, (void)scratch;
+    size_t count = n * l->n_out;
+    float a = (float)l->slope;
+    switch (l->act) {
+    case BSNN_ACT_SIGMOID: bsnn__sigmoid_f32(x, y, count); break;
+    case BSNN_ACT_TANH: bsnn__tanh_f32(x, y, count); break;
+    case BSNN_ACT_RELU:
+        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case BSNN_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
+        break;
+    case BSNN_ACT_ELU:
+        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
+        break;
+    case BSNN_ACT_SOFTMAX: softmax_rows(x, y, n, l->n_out); break;
+    default: memcpy(y, x, count * sizeof(float)); break;
+    }
+}
+
+static void softmax_backward(const float *y, const float *dy, float *dx, size_t n, size_t w)
+{
+    for (size_t r = 0; r < n; r++) {
+        const float *yr = y + r * w, *dyr = dy + r * w;
+        float *dxr = dx + r * w;
+        double dot = 0.0;
+        for (size_t j = 0; j < w; j++) dot += (double)dyr[j] * yr[j];
+        for (size_t j = 0; j < w; j++) dxr[j] = yr[j] * (dyr[j] - (float)dot);
+    }
+}
+
+static void act_backward(bsnn_layer *l, const float *params, float *grads, float *scratch,
+                         const float *x, const float *y, float *dy, float *dx, size_t n)
+{
+    (void)params, (void)grads, (void)scratch;
+    if (dx == NULL) return;
+    size_t count = n * l->n_out;
+    float a = (float)l->slope;
+    switch (l->act) {
+    case BSNN_ACT_SIGMOID:
+        for (size_t i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case BSNN_ACT_TANH:
+        for (size_t i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case BSNN_ACT_RELU:
+        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case BSNN_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+        break;
+    case BSNN_ACT_ELU:
+        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
+        break;
+    case BSNN_ACT_SOFTMAX: softmax_backward(y, dy, dx, n, l->n_out); break;
+    default: memcpy(dx, dy, count * sizeof(float)); break;
+    }
+}
+
+static bsnn_status act_set(bsnn_layer *l, bsnn_layer_param p, double v)
+{
+    BSNN_FAIL_IF(p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU),
+                 BSNN_E_ARG, "setting %d applies only to leaky relu and elu", (int)p);
+    l->slope = v;
+    return BSNN_OK;
+}
+
+static bsnn_status act_get(const bsnn_layer *l, bsnn_layer_param p, double *out)
+{
+    BSNN_FAIL_IF(p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU),
+                 BSNN_E_ARG, "setting %d applies only to leaky relu and elu", (int)p);
+    *out = l->slope;
+    return BSNN_OK;
+}
+
+const bsnn_layer_ops bsnn__activation_ops = {
+    .kind = BSNN_LAYER_ACTIVATION,
+    .name = "activation",
+    .setup = act_setup,
+    .infer = act_infer,
+    .backward = act_backward,
+    .set = act_set,
+    .get = act_get,
+};
+
+bsnn_layer *bsnn_layer_activation(bsnn_activation kind)
+{
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF((int)kind < BSNN_ACT_LINEAR || (int)kind > BSNN_ACT_SOFTMAX, BSNN_E_ARG,
+                      "unknown activation %d", (int)kind);
+    bsnn_layer *l = bsnn__layer_new(&bsnn__activation_ops);
+    if (l == NULL) return NULL;
+    l->act = (int)kind;
+    l->slope = kind == BSNN_ACT_ELU ? 1.0 : 0.01;
+    return l;
+}

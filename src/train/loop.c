@@ -1,0 +1,162 @@
+/*
+ * loop.c - bsnn_model_train and bsnn_model_train_ex: the scheduler-driven
+ * loop (per-update lr from the scheduler, micro-batch gradient accumulation
+ * under a memory budget, the per-epoch history with validation) and its
+ * callback, which may stop training early.
+ */
+#include "train/train.h"
+
+/* Copy the rows idx[0..n) of ds into the model's batch buffers. */
+static void gather(bsnn_model *m, const bsnn_dataset *ds, const size_t *idx, size_t n)
+{
+    for (size_t r = 0; r < n; r++) {
+        memcpy(m->ws.xbuf + r * ds->n_in, ds->x + idx[r] * ds->n_in, ds->n_in * sizeof(float));
+        memcpy(m->ws.ybuf + r * ds->n_out, ds->y + idx[r] * ds->n_out, ds->n_out * sizeof(float));
+    }
+}
+
+/* One update on the batch idx[0..n) of ds: processed `rows` rows at a time
+ * (micro-batches), each adding (1/n) * its per-sample gradient sum, so the
+ * accumulated gradient is the mean over the whole batch and ONE update is
+ * applied with rate lr. rows == n is the plain step. */
+static bsnn_status batch_update(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                const bsnn_dataset *ds, const size_t *idx, size_t n, size_t rows,
+                                double lr)
+{
+    BSNN_TRY(bsnn__model_reserve(m, rows)); /* a no-op unless the batch grew */
+    if (rows == n) {
+        gather(m, ds, idx, n);
+        return bsnn__model_step_rows(out_loss, m, opt, m->ws.xbuf, m->ws.ybuf, n, ds->n_out, lr);
+    }
+    /* Batch norm normalises each micro-batch by its own statistics: the
+     * smallest one (the remainder) must be large enough. */
+    BSNN_TRY(bsnn__model_check_batch(m, n % rows ? n % rows : rows));
+    bsnn__model_zero_grads(m);
+    float scale = 1.0f / (float)n;
+    double loss = 0.0;
+    for (size_t off = 0; off < n; off += rows) {
+        size_t k = n - off < rows ? n - off : rows;
+        gather(m, ds, idx + off, k);
+        loss += bsnn__model_accumulate(m, m->ws.xbuf, m->ws.ybuf, k, ds->n_out, scale);
+    }
+    loss /= (double)n;
+    BSNN_TRY(bsnn__model_apply(m, opt, lr, loss));
+    m->started = 1;
+    *out_loss = loss;
+    return BSNN_OK;
+}
+
+/* Rows per pass allowed by the scheduler's memory budget (0: no budget). */
+static bsnn_status budget_rows(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
+                               const bsnn_scheduler *s)
+{
+    *out = 0;
+    if (s->budget == 0) return BSNN_OK;
+    BSNN_FORWARD_AS_IF_ERROR(bsnn__model_max_batch(out, m, opt, s->budget, 2 * s->n), BSNN_E_ARG,
+                             "scheduler memory budget");
+    return BSNN_OK;
+}
+
+/* Per-epoch bookkeeping of a training call, for callbacks and histories. */
+typedef struct epoch_log {
+    double t0, loss, lr;
+    size_t samples, epoch_samples, updates;
+} epoch_log;
+
+static bsnn_status log_epoch(bsnn_model *m, const bsnn_dataset *val, bsnn_history *h,
+                             const epoch_log *log, size_t epoch, size_t batch)
+{
+    if (h == NULL) return BSNN_OK;
+    double vl = NAN, va = NAN;
+    if (val) {
+        /* Evaluate within the training workspace so it never grows here. */
+        size_t rows = m->ws.rows < val->n ? m->ws.rows : val->n;
+        BSNN_TRY(bsnn__model_evaluate(&vl, &va, m, val, rows ? rows : 1));
+    }
+    double row[BSNN__HIST_COLS] = {(double)epoch, (double)batch, log->lr,
+                                   log->loss / (double)log->epoch_samples, vl, va,
+                                   bsnn__now() - log->t0, (double)log->samples,
+                                   (double)log->updates};
+    return bsnn__history_append(h, row);
+}
+
+bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                              bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
+                              bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
+{
+    BSNN_FAIL_IF(s->n != ds->n, BSNN_E_SHAPE, "scheduler is for %zu samples, dataset has %zu", s->n,
+                 ds->n);
+    BSNN_TRY(bsnn__model_check_trainable(m));
+    BSNN_TRY(bsnn__model_check_dataset(m, ds));
+    if (val) BSNN_TRY(bsnn__model_check_dataset(m, val));
+    BSNN_TRY(bsnn__model_check_batch(m, bsnn__scheduler_batch_size(s)));
+    size_t cap;
+    BSNN_TRY(budget_rows(&cap, m, opt, s));
+    BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
+    size_t stop = epochs > SIZE_MAX - s->epoch ? SIZE_MAX : s->epoch + epochs;
+    epoch_log log = {bsnn__now(), 0.0, 0.0, 0, 0, 0};
+    bsnn_status st = BSNN_OK;
+    while (s->epoch < stop) {
+        const size_t *idx;
+        size_t n;
+        int epoch_end;
+        size_t at_epoch = s->epoch, at_batch = s->step; /* for a divergence report */
+        bsnn__scheduler_next(&idx, &n, &epoch_end, s);
+        size_t batch = s->last_batch;
+        log.lr = bsnn__scheduler_lr_for(s, opt->lr, s->last_epoch, batch, s->last_update);
+        double loss;
+        st = batch_update(&loss, m, opt, ds, idx, n, bsnn__scheduler_rows(s, n, cap), log.lr);
+        if (st == BSNN_E_DIVERGED) {
+            /* where training stopped: 0-based epoch and batch within it (as
+             * the callback counts epochs), 1-based update of this call */
+            st = bsnn__context(st, "epoch %zu, batch %zu of the epoch, update %zu of this call",
+                               at_epoch, at_batch, log.updates + 1);
+            break;
+        }
+        if (st != BSNN_OK) break;
+        log.updates++;
+        log.loss += loss * (double)n;
+        log.epoch_samples += n;
+        log.samples += n;
+        size_t epoch = s->last_epoch;
+        int stop_now = 0;
+        if (cb) BSNN_CALL_HOST(stop_now, cb(user, BSNN_EVENT_STEP, epoch, log.updates, n, loss));
+        if (stop_now) break;
+        if (epoch_end) {
+            double mean = log.loss / (double)log.epoch_samples;
+            st = log_epoch(m, val, history, &log, epoch, batch);
+            if (st != BSNN_OK) break;
+            log.loss = 0.0;
+            log.epoch_samples = 0;
+            if (cb)
+                BSNN_CALL_HOST(stop_now, cb(user, BSNN_EVENT_EPOCH, epoch, log.updates, n, mean));
+            if (stop_now) break;
+        }
+    }
+    if (out_steps) *out_steps = log.updates;
+    return st;
+}
+
+bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                                bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
+                                bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
+    BSNN_CHECK_NULL(opt);
+    BSNN_CHECK_NULL(s);
+    BSNN_CHECK_NULL(ds);
+    return bsnn__model_train(out_steps, m, opt, s, ds, val, history, epochs, cb, user);
+}
+
+bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                             bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
+                             bsnn_callback cb, void *user)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
+    BSNN_CHECK_NULL(opt);
+    BSNN_CHECK_NULL(s);
+    BSNN_CHECK_NULL(ds);
+    return bsnn__model_train(out_steps, m, opt, s, ds, NULL, NULL, epochs, cb, user);
+}

@@ -1,0 +1,512 @@
+/*
+ * optimizer.c - the update rules over the model's flat parameter arena, as
+ * torch.optim (PyTorch 1.13) computes them, with the form of Ruder's survey
+ * ("An overview of gradient descent optimization algorithms", 2016) as a
+ * setting (BSNN_OPT_VARIANT); and the hyperparameter setter/getter/bounds
+ * that bindings validate against. docs/optimizers.md gives each formula, the
+ * PyTorch one and the survey's side by side; tests/golden/ holds PyTorch's
+ * own trajectories that test_golden.c replays.
+ *
+ * State vectors (moments, accumulators) are allocated once when the
+ * optimizer is bound to a model; a step allocates nothing. Each rule is one
+ * elementwise loop over the arena with no branches but the rule's own max();
+ * where the two forms differ, they differ only in coefficients chosen before
+ * the loop (an eps inside or outside a root, lr inside or outside a
+ * velocity), and a coefficient of exactly 0 or 1 changes nothing, so the same
+ * loop computes either form exactly. The compiler vectorises the loops;
+ * elementwise work keeps results bit-identical whatever the vector width.
+ */
+#include "train/train.h"
+
+/* Which hyperparameters a rule takes, its defaults and state vectors. */
+typedef struct rule_info {
+    const char *name;
+    unsigned params;   /* bit (1u << bsnn_opt_param) per applicable one */
+    int n_vectors;     /* state vectors of n floats                     */
+    double lr, momentum, beta1, beta2, eps, rho, weight_decay, momentum_decay;
+} rule_info;
+
+#define P(x) (1u << (x))
+#define ADAM_PARAMS (P(BSNN_OPT_LR) | P(BSNN_OPT_BETA1) | P(BSNN_OPT_BETA2) | P(BSNN_OPT_EPS))
+#define VARIANT P(BSNN_OPT_VARIANT)
+
+/* PyTorch 1.13's defaults (torch.optim), except where PyTorch has none:
+ * SGD's lr is required there (0.01 here, common practice), and momentum 0.9
+ * for MOMENTUM and NESTEROV (PyTorch's SGD defaults to no momentum; 0.9 is
+ * Qian's and Ruder's value). Index = kind. */
+static const rule_info rules[] = {
+    [BSNN_SGD] = {.name = "sgd", .params = P(BSNN_OPT_LR), .lr = 0.01},
+    [BSNN_MOMENTUM] = {.name = "momentum", .params = P(BSNN_OPT_LR) | P(BSNN_OPT_MOMENTUM) | VARIANT,
+                       .n_vectors = 1, .lr = 0.01, .momentum = 0.9},
+    [BSNN_NESTEROV] = {.name = "nesterov", .params = P(BSNN_OPT_LR) | P(BSNN_OPT_MOMENTUM) | VARIANT,
+                       .n_vectors = 1, .lr = 0.01, .momentum = 0.9},
+    [BSNN_ADAGRAD] = {.name = "adagrad", .params = P(BSNN_OPT_LR) | P(BSNN_OPT_EPS) | VARIANT,
+                      .n_vectors = 1, .lr = 0.01, .eps = 1e-10},
+    [BSNN_ADADELTA] = {.name = "adadelta",
+                       .params = P(BSNN_OPT_LR) | P(BSNN_OPT_RHO) | P(BSNN_OPT_EPS),
+                       .n_vectors = 2, .lr = 1.0, .eps = 1e-6, .rho = 0.9},
+    [BSNN_RMSPROP] = {.name = "rmsprop",
+                      .params = P(BSNN_OPT_LR) | P(BSNN_OPT_RHO) | P(BSNN_OPT_EPS) | VARIANT,
+                      .n_vectors = 1, .lr = 0.01, .eps = 1e-8, .rho = 0.99},
+    [BSNN_ADAM] = {.name = "adam", .params = ADAM_PARAMS, .n_vectors = 2, .lr = 0.001,
+                   .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
+    [BSNN_ADAMAX] = {.name = "adamax", .params = ADAM_PARAMS | VARIANT, .n_vectors = 2,
+                     .lr = 0.002, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
+    [BSNN_NADAM] = {.name = "nadam", .params = ADAM_PARAMS | VARIANT | P(BSNN_OPT_MOMENTUM_DECAY),
+                    .n_vectors = 2, .lr = 0.002, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                    .momentum_decay = 0.004},
+    [BSNN_AMSGRAD] = {.name = "amsgrad", .params = ADAM_PARAMS | VARIANT, .n_vectors = 3,
+                      .lr = 0.001, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
+    [BSNN_ADAMW] = {.name = "adamw",
+                    .params = ADAM_PARAMS | P(BSNN_OPT_WEIGHT_DECAY) | P(BSNN_OPT_DECAY_SCOPE),
+                    .n_vectors = 2, .lr = 0.001, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                    .weight_decay = 0.01},
+};
+
+#define N_RULES ((int)(sizeof rules / sizeof rules[0]))
+
+/* Ranges shared by every rule that takes the parameter. open: which ends
+ * are excluded (BSNN_BOUND_*); whole: only whole numbers (enum values). */
+typedef struct param_range {
+    const char *name;
+    double lo, hi;
+    unsigned open;
+    int whole;
+} param_range;
+
+#define LO_OPEN BSNN_BOUND_LO_OPEN
+#define HI_OPEN BSNN_BOUND_HI_OPEN
+
+static const param_range ranges[] = {
+    [BSNN_OPT_LR] = {"lr", 0.0, 1e6, LO_OPEN, 0},
+    [BSNN_OPT_MOMENTUM] = {"momentum", 0.0, 1.0, HI_OPEN, 0},
+    [BSNN_OPT_BETA1] = {"beta1", 0.0, 1.0, HI_OPEN, 0},
+    [BSNN_OPT_BETA2] = {"beta2", 0.0, 1.0, HI_OPEN, 0},
+    [BSNN_OPT_EPS] = {"eps", 0.0, 1.0, LO_OPEN, 0},
+    [BSNN_OPT_RHO] = {"rho", 0.0, 1.0, HI_OPEN, 0},
+    [BSNN_OPT_WEIGHT_DECAY] = {"weight_decay", 0.0, 1e6, 0, 0},
+    [BSNN_OPT_VARIANT] = {"variant", BSNN_VARIANT_PYTORCH, BSNN_VARIANT_RUDER, 0, 1},
+    [BSNN_OPT_DECAY_SCOPE] = {"decay_scope", BSNN_DECAY_ALL, BSNN_DECAY_WEIGHTS, 0, 1},
+    [BSNN_OPT_MOMENTUM_DECAY] = {"momentum_decay", 0.0, 1e6, 0, 0},
+};
+
+#define N_PARAMS ((int)(sizeof ranges / sizeof ranges[0]))
+
+static int kind_valid(int kind) { return kind >= 1 && kind < N_RULES && rules[kind].name; }
+
+static const char *kind_name(int kind) { return kind_valid(kind) ? rules[kind].name : "unknown"; }
+
+static int applies(int kind, int param)
+{
+    return kind_valid(kind) && param >= 1 && param < N_PARAMS && (rules[kind].params & P(param));
+}
+
+static const char *param_name(int param)
+{
+    return param >= 1 && param < N_PARAMS ? ranges[param].name : "unknown";
+}
+
+static bsnn_status not_applicable(int kind, int param)
+{
+    BSNN_FAIL_IF(!kind_valid(kind), BSNN_E_ARG, "unknown optimizer kind %d", kind);
+    return bsnn__fail(BSNN_E_ARG, "parameter %d (%s) does not apply to %s", param,
+                      param_name(param), kind_name(kind));
+}
+
+/* The field holding a hyperparameter (param already checked). */
+static double *field(bsnn_optimizer *opt, int param)
+{
+    switch (param) {
+    case BSNN_OPT_MOMENTUM: return &opt->momentum;
+    case BSNN_OPT_BETA1: return &opt->beta1;
+    case BSNN_OPT_BETA2: return &opt->beta2;
+    case BSNN_OPT_EPS: return &opt->eps;
+    case BSNN_OPT_RHO: return &opt->rho;
+    case BSNN_OPT_WEIGHT_DECAY: return &opt->weight_decay;
+    case BSNN_OPT_VARIANT: return &opt->variant;
+    case BSNN_OPT_DECAY_SCOPE: return &opt->decay_scope;
+    case BSNN_OPT_MOMENTUM_DECAY: return &opt->momentum_decay;
+    default: return &opt->lr;
+    }
+}
+
+int bsnn__optimizer_kind_valid(int kind) { return kind_valid(kind); }
+
+bsnn_optimizer *bsnn__optimizer_create(bsnn_optimizer_kind kind)
+{
+    bsnn_optimizer *opt = bsnn__calloc(1, sizeof *opt);
+    if (opt == NULL) return NULL;
+    const rule_info *r = &rules[kind];
+    opt->kind = kind;
+    opt->lr = r->lr;
+    opt->momentum = r->momentum;
+    opt->beta1 = r->beta1;
+    opt->beta2 = r->beta2;
+    opt->eps = r->eps;
+    opt->rho = r->rho;
+    opt->weight_decay = r->weight_decay;
+    opt->momentum_decay = r->momentum_decay;
+    opt->variant = BSNN_VARIANT_PYTORCH;
+    opt->decay_scope = BSNN_DECAY_ALL;
+    opt->mu_product = 1.0;
+    opt->n_state_vectors = (size_t)r->n_vectors;
+    return opt;
+}
+
+bsnn_optimizer *bsnn_optimizer_create(bsnn_optimizer_kind kind)
+{
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(!kind_valid((int)kind), BSNN_E_ARG,
+                      "unknown optimizer kind %d (expected 1..%d)", (int)kind, N_RULES - 1);
+    return bsnn__optimizer_create(kind);
+}
+
+void bsnn__optimizer_free(bsnn_optimizer *opt)
+{
+    if (opt == NULL) return;
+    bsnn__free(opt->state);
+    bsnn__free(opt);
+}
+
+void bsnn_optimizer_free(bsnn_optimizer *opt) { bsnn__optimizer_free(opt); }
+
+bsnn_optimizer_kind bsnn_optimizer_kind_of(const bsnn_optimizer *opt)
+{
+    return opt ? opt->kind : BSNN_OPTIMIZER_NONE;
+}
+
+bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
+                                  bsnn_optimizer_kind kind, bsnn_opt_param param)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_lo);
+    BSNN_CHECK_NULL(out_hi);
+    BSNN_CHECK_NULL(out_open);
+    if (!applies((int)kind, (int)param)) return not_applicable((int)kind, (int)param);
+    *out_lo = ranges[param].lo;
+    *out_hi = ranges[param].hi;
+    *out_open = ranges[param].open;
+    return BSNN_OK;
+}
+
+static int in_range(const param_range *r, double v)
+{
+    return isfinite(v) && ((r->open & LO_OPEN) ? v > r->lo : v >= r->lo) &&
+           ((r->open & HI_OPEN) ? v < r->hi : v <= r->hi);
+}
+
+bsnn_status bsnn__optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value)
+{
+    if (!applies((int)opt->kind, (int)param)) return not_applicable((int)opt->kind, (int)param);
+    const param_range *r = &ranges[param];
+    BSNN_FAIL_IF(!in_range(r, value), BSNN_E_ARG, "%s %g is not in %c%g, %g%c for %s", r->name,
+                 value, (r->open & LO_OPEN) ? '(' : '[', r->lo, r->hi,
+                 (r->open & HI_OPEN) ? ')' : ']', kind_name((int)opt->kind));
+    BSNN_FAIL_IF(r->whole && value != floor(value), BSNN_E_ARG,
+                 "%s %g is not a whole number (an enum value) for %s", r->name, value,
+                 kind_name((int)opt->kind));
+    /* Decoupled decay multiplies weights by (1 - lr * weight_decay) each
+     * step: at 1 or more it zeroes or flips them. */
+    double lr = param == BSNN_OPT_LR ? value : opt->lr;
+    double wd = param == BSNN_OPT_WEIGHT_DECAY ? value : opt->weight_decay;
+    BSNN_FAIL_IF(opt->kind == BSNN_ADAMW && lr * wd >= 1.0, BSNN_E_ARG,
+                 "lr * weight_decay = %g * %g must be below 1 for adamw", lr, wd);
+    *field(opt, (int)param) = value;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(opt);
+    return bsnn__optimizer_set(opt, param, value);
+}
+
+bsnn_status bsnn__optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param)
+{
+    if (!applies((int)opt->kind, (int)param)) return not_applicable((int)opt->kind, (int)param);
+    *out = *field((bsnn_optimizer *)opt, (int)param);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(opt);
+    return bsnn__optimizer_get(out, opt, param);
+}
+
+void bsnn__optimizer_reset(bsnn_optimizer *opt)
+{
+    bsnn__free(opt->state);
+    opt->state = NULL;
+    opt->n = 0;
+    opt->t = 0;
+    opt->bound = 0;
+    opt->mu_t = 0;
+    opt->mu_product = 1.0;
+}
+
+bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(opt);
+    bsnn__optimizer_reset(opt);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n)
+{
+    if (opt->bound == m->id && opt->n == n) return BSNN_OK;
+    /* The same model may still change size (a layer added after a failed
+     * first step): rebinding is safe while no update has used the state. */
+    BSNN_FAIL_IF(opt->bound != 0 && !(opt->bound == m->id && opt->t == 0), BSNN_E_STATE,
+                 "optimizer (%s) is bound to another model "
+                 "(call bsnn_optimizer_reset to reuse it)",
+                 kind_name((int)opt->kind));
+    float *state = NULL;
+    if (opt->n_state_vectors) {
+        size_t count = bsnn__mul_size(opt->n_state_vectors, n);
+        BSNN_FAIL_IF(count == 0, BSNN_E_NOMEM, "optimizer state overflows");
+        state = bsnn__calloc(count, sizeof(float));
+        if (state == NULL) return BSNN_E_NOMEM;
+    }
+    bsnn__free(opt->state);
+    opt->state = state;
+    opt->bound = m->id;
+    opt->n = n;
+    opt->t = 0;
+    return BSNN_OK;
+}
+
+/* ---- the rules: each one loop over the arena ------------------------------ */
+
+/* Hyperparameters of one step, already in float, with the step's bias
+ * corrections (c1 = 1/(1-b1^t), c2 = 1/sqrt(1-b2^t)) folded in. */
+typedef struct step_coef {
+    float lr, mu, b1, b2, eps, rho, c1, c2;
+} step_coef;
+
+/* theta -= lr g */
+static void rule_sgd(float *restrict p, const float *restrict g, size_t n, step_coef c)
+{
+    for (size_t i = 0; i < n; i++) p[i] -= c.lr * g[i];
+}
+
+/* b = mu b + k g; theta -= a b. PyTorch (SGD with momentum, dampening 0):
+ * k = 1, a = lr, so b is a sum of gradients and a rate set between steps
+ * applies to all of it. Ruder eq. 4 (Qian 1999): k = lr, a = 1, the velocity
+ * v holds the rates of the steps that built it. Equal under a constant lr. */
+static void rule_momentum(float *restrict p, const float *restrict g, float *restrict b, size_t n,
+                          float mu, float k, float a)
+{
+    for (size_t i = 0; i < n; i++) {
+        b[i] = mu * b[i] + k * g[i];
+        p[i] -= a * b[i];
+    }
+}
+
+/* Nesterov, with the gradient taken at the parameters the arena holds:
+ * b = mu b + k g; theta -= a (k g + mu b) with (k, a) as rule_momentum.
+ * PyTorch's nesterov=True is (1, lr). Ruder eq. 5 takes g at theta - mu v;
+ * storing phi = theta - mu v instead (Bengio, Boulanger-Lewandowski & Pascanu
+ * 2013) makes that the gradient the model computes, and the update in phi
+ * reads v = mu v + lr g; phi -= mu v + lr g: (k, a) = (lr, 1). PyTorch's
+ * parameters are that same phi (b = v / lr): the two agree under a constant
+ * lr, and both store the point where the gradient is evaluated. */
+static void rule_nesterov(float *restrict p, const float *restrict g, float *restrict b, size_t n,
+                          float mu, float k, float a)
+{
+    for (size_t i = 0; i < n; i++) {
+        b[i] = mu * b[i] + k * g[i];
+        p[i] -= a * (k * g[i] + mu * b[i]);
+    }
+}
+
+/* G += g^2; theta -= lr g / (sqrt(G + e_in) + e_out): PyTorch puts eps
+ * outside the root (e_in 0, e_out eps), Ruder eq. 8 inside (eps, 0). */
+static void rule_adagrad(float *restrict p, const float *restrict g, float *restrict G, size_t n,
+                         float lr, float e_in, float e_out)
+{
+    for (size_t i = 0; i < n; i++) {
+        G[i] += g[i] * g[i];
+        p[i] -= lr * g[i] / (sqrtf(G[i] + e_in) + e_out);
+    }
+}
+
+/* Zeiler 2012, Algorithm 1, as PyTorch: Eg = rho Eg + (1-rho) g^2;
+ * d = sqrt(Ed + eps) / sqrt(Eg + eps) g; Ed = rho Ed + (1-rho) d^2;
+ * theta -= lr d (lr = 1 is the published rule). */
+static void rule_adadelta(float *restrict p, const float *restrict g, float *restrict Eg,
+                          float *restrict Ed, size_t n, step_coef c)
+{
+    float keep = 1.0f - c.rho;
+    for (size_t i = 0; i < n; i++) {
+        Eg[i] = c.rho * Eg[i] + keep * g[i] * g[i];
+        float d = sqrtf(Ed[i] + c.eps) / sqrtf(Eg[i] + c.eps) * g[i];
+        Ed[i] = c.rho * Ed[i] + keep * d * d;
+        p[i] -= c.lr * d;
+    }
+}
+
+/* E = rho E + (1-rho) g^2; theta -= lr g / (sqrt(E + e_in) + e_out), eps
+ * placed as in rule_adagrad (PyTorch outside, Ruder's eq. inside). */
+static void rule_rmsprop(float *restrict p, const float *restrict g, float *restrict E, size_t n,
+                         float lr, float rho, float e_in, float e_out)
+{
+    float keep = 1.0f - rho;
+    for (size_t i = 0; i < n; i++) {
+        E[i] = rho * E[i] + keep * g[i] * g[i];
+        p[i] -= lr * g[i] / (sqrtf(E[i] + e_in) + e_out);
+    }
+}
+
+/* m, v moving averages; theta -= a (cm m + cg g) / (sqrt(v) c2 + eps).
+ * Adam (Kingma & Ba, as PyTorch): (a, cm, cg) = (lr c1, 1, 0). Nadam's two
+ * forms differ only in (a, cm, cg): see nadam_coefficients. */
+static void rule_adam(float *restrict p, const float *restrict g, float *restrict m,
+                      float *restrict v, size_t n, step_coef c, float a, float cm, float cg)
+{
+    float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2;
+    for (size_t i = 0; i < n; i++) {
+        m[i] = c.b1 * m[i] + k1 * g[i];
+        v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
+        p[i] -= a * (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c.c2 + c.eps);
+    }
+}
+
+/* AdamW's decoupled decay, theta *= 1 - lr wd (PyTorch's order: before the
+ * Adam part, which does not read theta). mask NULL: every parameter, as
+ * PyTorch; else only where mask is 1 (dense weights). mask is 0 or 1, so
+ * mask keep + (1 - mask) is exactly keep or 1. */
+static void decay_weights(float *restrict p, const float *restrict mask, size_t n, float keep)
+{
+    if (mask == NULL) {
+        for (size_t i = 0; i < n; i++) p[i] *= keep;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) p[i] *= mask[i] * keep + (1.0f - mask[i]);
+}
+
+/* Kingma & Ba sec. 7.1: u = max(b2 u, |g| + e_u); theta -= lr c1 m / (u + e_d).
+ * PyTorch adds eps to |g| (e_u eps, e_d 0); bsnn 0.2 added it to the
+ * denominator, as Keras (0, eps); the survey's form has none, which is 0/0
+ * for a parameter whose gradient was always 0. */
+static void rule_adamax(float *restrict p, const float *restrict g, float *restrict m,
+                        float *restrict u, size_t n, step_coef c, float e_u, float e_d)
+{
+    float k1 = 1.0f - c.b1, a = c.lr * c.c1;
+    for (size_t i = 0; i < n; i++) {
+        m[i] = c.b1 * m[i] + k1 * g[i];
+        float b = c.b2 * u[i], ag = fabsf(g[i]) + e_u;
+        u[i] = b > ag ? b : ag;
+        p[i] -= a * m[i] / (u[i] + e_d);
+    }
+}
+
+/* Reddi et al. 2018: vmax = max(vmax, v); theta -= lr c1 m / (sqrt(vmax) c2 +
+ * eps). PyTorch (Adam, amsgrad=True) bias-corrects; the survey's form does
+ * not (c1 = c2 = 1, set by coefficients()). */
+static void rule_amsgrad(float *restrict p, const float *restrict g, float *restrict m,
+                         float *restrict v, float *restrict vmax, size_t n, step_coef c)
+{
+    float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2, a = c.lr * c.c1;
+    for (size_t i = 0; i < n; i++) {
+        m[i] = c.b1 * m[i] + k1 * g[i];
+        v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
+        vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+        p[i] -= a * m[i] / (sqrtf(vmax[i]) * c.c2 + c.eps);
+    }
+}
+
+static int ruder(const bsnn_optimizer *opt) { return opt->variant == BSNN_VARIANT_RUDER; }
+
+static step_coef coefficients(const bsnn_optimizer *opt, double lr)
+{
+    double t = (double)opt->t;
+    step_coef c = {(float)lr,       (float)opt->momentum, (float)opt->beta1, (float)opt->beta2,
+                   (float)opt->eps, (float)opt->rho,      1.0f,              1.0f};
+    int corrected = opt->beta1 > 0.0 || opt->beta2 > 0.0;
+    if (opt->kind == BSNN_AMSGRAD && ruder(opt)) corrected = 0;
+    if (corrected) {
+        c.c1 = (float)(1.0 / (1.0 - pow(opt->beta1, t)));
+        c.c2 = (float)(1.0 / sqrt(1.0 - pow(opt->beta2, t)));
+    }
+    return c;
+}
+
+/* Dozat's momentum schedule as torch.optim.NAdam: mu_t = b1 (1 - 0.96^(t psi) / 2). */
+static double nadam_mu(const bsnn_optimizer *opt, uint64_t t)
+{
+    return opt->beta1 * (1.0 - 0.5 * pow(0.96, (double)t * opt->momentum_decay));
+}
+
+/* prod_{i<=t} mu_i for the step t being applied. Extended by one factor per
+ * step; rebuilt from 1 when t moved otherwise (reset, a checkpoint's t), by
+ * the same multiplications in the same order, so a resumed run is bit-exact. */
+static double nadam_mu_product(bsnn_optimizer *opt)
+{
+    if (opt->mu_t + 1 != opt->t) {
+        opt->mu_product = 1.0;
+        for (uint64_t i = 1; i < opt->t; i++) opt->mu_product *= nadam_mu(opt, i);
+    }
+    opt->mu_product *= nadam_mu(opt, opt->t);
+    opt->mu_t = opt->t;
+    return opt->mu_product;
+}
+
+/* Nadam's (a, cm, cg) for rule_adam. PyTorch (Dozat 2016, Algorithm 2):
+ * a = 1, cm = lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i),
+ * cg = lr (1 - mu_t) / (1 - prod_{i<=t} mu_i). Ruder's survey (constant b1):
+ * theta -= lr / (sqrt(vh) + eps) (b1 mh + (1-b1) g c1) with mh = m c1:
+ * a = lr c1, cm = b1, cg = 1 - b1 (bsnn 0.2's loop, to the bit). */
+static void nadam_coefficients(bsnn_optimizer *opt, step_coef c, float *a, float *cm, float *cg)
+{
+    if (ruder(opt)) {
+        *a = c.lr * c.c1;
+        *cm = c.b1;
+        *cg = 1.0f - c.b1;
+        return;
+    }
+    double lr = c.lr, mu = nadam_mu(opt, opt->t), mu_next = nadam_mu(opt, opt->t + 1);
+    double product = nadam_mu_product(opt);
+    *a = 1.0f;
+    *cm = (float)(lr * mu_next / (1.0 - product * mu_next));
+    *cg = (float)(lr * (1.0 - mu) / (1.0 - product));
+}
+
+void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *grads,
+                            const float *decay_mask, size_t n, double lr)
+{
+    opt->t++;
+    step_coef c = coefficients(opt, lr);
+    float *s = opt->state, na, cm, cg;
+    /* Where eps goes (inside or outside a root) and where lr goes (inside
+     * or outside the velocity), per form: see each rule. */
+    int r = ruder(opt);
+    float e_in = r ? c.eps : 0.0f, e_out = r ? 0.0f : c.eps;
+    float k = r ? c.lr : 1.0f, a = r ? 1.0f : c.lr;
+    switch (opt->kind) {
+    case BSNN_MOMENTUM: rule_momentum(params, grads, s, n, c.mu, k, a); break;
+    case BSNN_NESTEROV: rule_nesterov(params, grads, s, n, c.mu, k, a); break;
+    case BSNN_ADAGRAD: rule_adagrad(params, grads, s, n, c.lr, e_in, e_out); break;
+    case BSNN_ADADELTA: rule_adadelta(params, grads, s, s + n, n, c); break;
+    case BSNN_RMSPROP: rule_rmsprop(params, grads, s, n, c.lr, c.rho, e_in, e_out); break;
+    case BSNN_ADAMW:
+        decay_weights(params, opt->decay_scope == BSNN_DECAY_WEIGHTS ? decay_mask : NULL, n,
+                      (float)(1.0 - lr * opt->weight_decay));
+        rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 1.0f, 0.0f);
+        break;
+    case BSNN_ADAM: rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 1.0f, 0.0f); break;
+    case BSNN_ADAMAX: /* PyTorch: eps on |g|; bsnn 0.2: eps on the denominator */
+        rule_adamax(params, grads, s, s + n, n, c, r ? 0.0f : c.eps, r ? c.eps : 0.0f);
+        break;
+    case BSNN_NADAM:
+        nadam_coefficients(opt, c, &na, &cm, &cg);
+        rule_adam(params, grads, s, s + n, n, c, na, cm, cg);
+        break;
+    case BSNN_AMSGRAD: rule_amsgrad(params, grads, s, s + n, s + 2 * n, n, c); break;
+    default: rule_sgd(params, grads, n, c); break;
+    }
+}

@@ -1,0 +1,189 @@
+/*
+ * train.h - tier 5 (src/train/): what training is made of: the update
+ * rules (optimizer.c), the step (step.c), the small-batch fused SGD step
+ * (fused.c), the loop (loop.c), evaluation (evaluate.c), the batch
+ * scheduler (scheduler.c), memory estimates (memory.c) and histories
+ * (history.c). Above data/ and nn/.
+ */
+#ifndef BSNN_TRAIN_H
+#define BSNN_TRAIN_H
+
+#include "data/data.h"
+#include "nn/nn.h"
+
+/* ---- optimizers (optimizer.c) --------------------------------------------- */
+
+struct bsnn_optimizer {
+    bsnn_optimizer_kind kind;
+    double lr, momentum, beta1, beta2, eps, rho, weight_decay;
+    double variant, decay_scope, momentum_decay; /* whole numbers but the last */
+    double mu_product;          /* Nadam: prod of mu_1..mu_{mu_t}, a cache
+                                   that the update rebuilds from t whenever
+                                   t moved otherwise (load, reset, undo)   */
+    uint64_t mu_t;
+    uint64_t t;                 /* updates applied since bind/reset        */
+    uint64_t bound;             /* id of the model whose arena the state
+                                   belongs to (0: unbound); an id, not an
+                                   address, since a freed model's address
+                                   can come back for a new model           */
+    size_t n;                   /* floats per state vector                 */
+    float *state;               /* kind-specific: up to 3 vectors of n     */
+    size_t n_state_vectors;
+};
+
+/* The bodies of the public functions of the same names, arguments checked
+ * (a valid kind, pointers not NULL); _set validates the value as the public
+ * one does. _kind_valid: 1 for a bsnn_optimizer_kind this build knows. */
+int bsnn__optimizer_kind_valid(int kind);
+bsnn_optimizer *bsnn__optimizer_create(bsnn_optimizer_kind kind);
+void bsnn__optimizer_free(bsnn_optimizer *opt);
+void bsnn__optimizer_reset(bsnn_optimizer *opt);
+bsnn_status bsnn__optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value);
+bsnn_status bsnn__optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param);
+/* Bind opt to model m with n parameters (allocating state on first use).
+ * BSNN_E_STATE if already bound to another model. */
+bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n);
+/* One update of params from grads with learning rate lr. decay_mask[i] is
+ * 1 for weights and 0 for biases (for decoupled weight decay); NULL decays
+ * every parameter. */
+void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *grads,
+                            const float *decay_mask, size_t n, double lr);
+
+/* ---- scheduler (scheduler.c) ---------------------------------------------- */
+
+struct bsnn_scheduler {
+    size_t n;                /* samples                                     */
+    size_t batch;            /* requested batch size                        */
+    int full_batch, shuffle, drop_last, carry_over;
+    uint64_t seed;
+    bsnn_rng rng;
+    size_t *order;           /* this epoch's sample order (n)               */
+    size_t *batch_buf;       /* indices of a carry-over batch (2n)          */
+    size_t epoch, step;      /* completed epochs, batches in this epoch      */
+    size_t pos;              /* next position in order                      */
+    size_t cur_batch;        /* batch size of the current epoch             */
+    int in_epoch;            /* an epoch's order has been drawn             */
+    size_t carried;          /* leftovers waiting in batch_buf (carry-over) */
+    /* batch-size schedule (issue 4) */
+    int batch_schedule;      /* bsnn_batch_schedule                         */
+    double growth;           /* geometric factor f > 1                      */
+    size_t growth_every;     /* k epochs                                    */
+    size_t batch_cap;        /* geometric cap, 0: N                         */
+    size_t *step_epochs, *step_sizes, n_steps; /* BSNN_BATCH_STEPS list      */
+    /* learning rate */
+    int lr_schedule;         /* bsnn_lr_schedule                            */
+    double lr_decay;         /* gamma                                       */
+    size_t lr_step_epochs;   /* step period s, cosine period T              */
+    double lr_min_factor;    /* cosine floor / base                         */
+    size_t warmup;           /* W updates                                   */
+    int lr_scaling;          /* bsnn_lr_scaling                             */
+    size_t base_batch;       /* B0                                          */
+    /* accumulation and memory */
+    size_t micro;            /* rows per pass, 0: whole batch               */
+    size_t budget;           /* bytes, 0: none                              */
+    /* position of the lr clock */
+    size_t total_steps;      /* batches handed out since reset              */
+    int have_last;           /* a batch was handed out since reset/seek     */
+    size_t last_epoch, last_batch, last_update; /* that batch's lr inputs   */
+};
+
+/* Scheduler (scheduler.c): the bodies of the public functions of the same
+ * names, arguments already checked (n_samples >= 1, pointers not NULL);
+ * _set and _set_batch_steps validate values as the public ones do. */
+bsnn_scheduler *bsnn__scheduler_create(size_t n_samples);
+void bsnn__scheduler_free(bsnn_scheduler *s);
+void bsnn__scheduler_reset(bsnn_scheduler *s);
+bsnn_status bsnn__scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value);
+bsnn_status bsnn__scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param);
+void bsnn__scheduler_set_seed(bsnn_scheduler *s, uint64_t seed);
+bsnn_status bsnn__scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
+                                            const size_t *sizes, size_t count);
+void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
+                          bsnn_scheduler *s);
+size_t bsnn__scheduler_batch_size(const bsnn_scheduler *s);
+/* The batch size the schedule gives an epoch. */
+size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch);
+/* The lr for an update: base * schedule(epoch) * scaling(batch) * warmup(update). */
+double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch, size_t batch,
+                              size_t update);
+/* Rows per forward pass for a batch of n under the micro-batch setting
+ * and a budget-derived cap (0: none): min(n, micro, cap). */
+size_t bsnn__scheduler_rows(const bsnn_scheduler *s, size_t n, size_t cap);
+/* Copy every setting (not the position) of src into dst, both for the same
+ * number of samples or not (batch sizes are clamped to dst's N). */
+bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_scheduler *src);
+/* Checkpoint support: the scheduler's position and RNG as a flat array of
+ * uint64 words (settings are not included: the host sets them again).
+ * _state_words gives the count for the current position; _save writes that
+ * many; _load validates (returns BSNN_E_FORMAT on a bad array, leaving s
+ * unchanged) and restores, so the remaining sequence is bit-identical. */
+size_t bsnn__scheduler_state_words(const bsnn_scheduler *s);
+void bsnn__scheduler_save(const bsnn_scheduler *s, uint64_t *out);
+bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t count);
+
+/* ---- the step (step.c) --------------------------------------------------- */
+
+/* One train step on row-major arrays already validated and reserved:
+ * zero grads, accumulate with scale 1/n, apply. */
+bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                  const float *x, const float *y, size_t n, size_t target_width,
+                                  double lr);
+/* The pieces of a step, for gradient accumulation over micro-batches:
+ * zero the gradient arena; forward+backward n rows ADDING scale * the sum
+ * of per-sample gradients (returns the summed loss); then add penalties,
+ * check for divergence and apply one optimizer update with rate lr. */
+void bsnn__model_zero_grads(bsnn_model *m);
+double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, size_t n,
+                              size_t target_width, float scale);
+bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss);
+/* The bodies of bsnn_model_train(_ex) and bsnn_model_evaluate (pointers
+ * that must be set are not NULL; everything else is checked here). */
+bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
+                              bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
+                              bsnn_history *history, size_t epochs, bsnn_callback cb, void *user);
+bsnn_status bsnn__model_evaluate(double *out_loss, double *out_accuracy, bsnn_model *m,
+                                 const bsnn_dataset *ds, size_t batch_size);
+/* The general step (zero, accumulate, apply) that bsnn__model_step_rows
+ * runs when the fused one does not apply or declines. */
+bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
+                                     const float *x, const float *y, size_t n,
+                                     size_t target_width, double lr);
+/* BSNN_E_ARG naming the layer when a training-mode step of n rows is too
+ * small for one of m's layers (batch norm needs 2); OK in evaluation mode.
+ * Every training entry point calls it before changing anything. */
+bsnn_status bsnn__model_check_batch(const bsnn_model *m, size_t n);
+/* BSNN_E_STATE unless m has layers, trainable parameters and a loss that
+ * works with its last layer. */
+bsnn_status bsnn__model_check_trainable(const bsnn_model *m);
+/* BSNN_E_SHAPE / BSNN_E_ARG unless ds's widths suit m and its targets are
+ * finite (and class indices where the loss takes them); names the row. */
+bsnn_status bsnn__model_check_dataset(const bsnn_model *m, const bsnn_dataset *ds);
+
+/* ---- the fused small-batch SGD step (fused.c) ------------------------------ */
+
+/* The plain-SGD step with the update folded into backward: _ok says
+ * whether it applies (batch <= BSNN_FUSED_MAX_BATCH, SGD, dense/activation
+ * layers, no penalties); _step then runs it and returns 1, or returns 0
+ * (having changed nothing but the workspace) when it cannot prove the
+ * update safe: the caller then runs the general step on the same batch
+ * (bit for bit the same result at batch 1-4). */
+int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n);
+int bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt, const float *x,
+                     const float *y, size_t n, size_t tw, double lr);
+
+/* ---- memory and histories (memory.c, history.c) ---------------------------- */
+
+/* The bodies of bsnn_model_memory and bsnn_model_max_batch (m has layers,
+ * pointers not NULL). */
+bsnn_status bsnn__model_memory(size_t *out_bytes, const bsnn_model *m, const bsnn_optimizer *opt,
+                               size_t batch);
+bsnn_status bsnn__model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
+                                  size_t budget_bytes, size_t max_rows);
+/* History (history.c): append one row of BSNN_HIST_* values 1..9. */
+bsnn_status bsnn__history_append(bsnn_history *h, const double *row);
+#define BSNN__HIST_COLS 9
+/* Append a row of cols doubles to a growing row table (history, search). */
+bsnn_status bsnn__rows_append(double **rows, size_t *n, size_t *cap, size_t cols,
+                              const double *row);
+
+#endif /* BSNN_TRAIN_H */
