@@ -42,7 +42,9 @@ static const char *const help_text =
     "  --labels FILE        IDX labels matching --images\n"
     "  --max-rows N         IDX: read only the first N items (default all)\n"
     "  --val-fraction F     share held out for validation, 0 to 0.9 (default 0.2)\n"
-    "  --standardize        scale inputs to mean 0, std 1 (fitted on the training part)\n"
+    "  --standardize        scale inputs to mean 0, std 1 (fitted on the training part) by\n"
+    "                       a first layer holding the statistics, so a saved model takes\n"
+    "                       raw rows\n"
     "\n"
     "Network:\n"
     "  --layers LIST        widths, inputs first: 784,256,10 (required; first must match data)\n"
@@ -322,7 +324,9 @@ static void fail(const char *what)
     exit(1);
 }
 
-static bsnn_model *make_model(const opts *o)
+/* The model of --layers; with stats (mean then std of each input), a
+ * standardize layer first, so the statistics travel with the model. */
+static bsnn_model *make_model(const opts *o, const float *stats)
 {
     static const int inits[] = {BSNN_INIT_DEFAULT, BSNN_INIT_GLOROT_UNIFORM, BSNN_INIT_HE_UNIFORM,
                                 BSNN_INIT_LECUN_UNIFORM, BSNN_INIT_UNIFORM};
@@ -332,6 +336,9 @@ static bsnn_model *make_model(const opts *o)
     int hidden = pick("--activation", o->activation, acts), out = pick("--output", o->output, acts);
     bsnn_model *m = bsnn_model_create(o->layers[0]);
     if (m == NULL) fail("model");
+    if (stats && bsnn_model_add(m, bsnn_layer_standardize(stats, stats + o->layers[0],
+                                                          o->layers[0])) != BSNN_OK)
+        fail("--standardize");
     for (size_t i = 1; i < o->n_layers; i++) {
         bsnn_layer *l = bsnn_layer_dense(o->layers[i]);
         if (l == NULL) fail("layer");
@@ -420,16 +427,14 @@ static void split(const opts *o, bsnn_dataset *all, bsnn_dataset **tr, bsnn_data
     bsnn_dataset_free(all);
 }
 
-static void standardize(bsnn_dataset *tr, bsnn_dataset *val)
+/* Per-input mean then std of the training part (the caller frees). The
+ * data stays raw: the model's standardize layer applies them. */
+static float *input_stats(const bsnn_dataset *tr)
 {
     size_t k = bsnn_dataset_n_inputs(tr);
-    float *mean = malloc(k * sizeof(float)), *sd = malloc(k * sizeof(float));
-    if (!mean || !sd || bsnn_dataset_input_stats(mean, sd, k, tr) != BSNN_OK ||
-        bsnn_dataset_standardize(tr, mean, sd, k) != BSNN_OK ||
-        (val && bsnn_dataset_standardize(val, mean, sd, k) != BSNN_OK))
-        fail("standardize");
-    free(mean);
-    free(sd);
+    float *stats = malloc(2 * k * sizeof(float));
+    if (!stats || bsnn_dataset_input_stats(stats, stats + k, k, tr) != BSNN_OK) fail("standardize");
+    return stats;
 }
 
 static size_t search_batch(const opts *o, bsnn_model *m, bsnn_optimizer *opt, const bsnn_dataset *tr,
@@ -474,8 +479,9 @@ int main(int argc, char **argv)
     }
     bsnn_dataset *tr, *val;
     split(&o, all, &tr, &val);
-    if (o.standardize) standardize(tr, val);
-    bsnn_model *m = make_model(&o);
+    float *stats = o.standardize ? input_stats(tr) : NULL;
+    bsnn_model *m = make_model(&o, stats);
+    free(stats);
     bsnn_optimizer *opt = make_optimizer(&o);
     size_t n = bsnn_dataset_size(tr);
     size_t batch = o.search ? search_batch(&o, m, opt, tr, val) : o.batch > n ? n : o.batch;

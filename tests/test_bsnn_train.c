@@ -137,3 +137,58 @@ Test(bsnn_train, losses_that_cannot_work_with_the_network_exit_2_saying_why)
                  "%s", output);
     cr_assert(strstr(output, "sigmoid") != NULL, "%s", output);
 }
+
+/* --standardize puts its statistics into the model (a first standardize
+ * layer), so the saved model is right on RAW rows. Iris-like data (three
+ * classes of 50, Fisher's class means and spreads) with one feature moved
+ * to the thousands: a model that saw standardised rows but not the
+ * statistics would classify raw rows at chance. */
+Test(bsnn_train, standardize_saves_the_statistics_so_raw_rows_predict_right, .timeout = 60)
+{
+    static const double mean[3][4] = {{5.0, 3.4, 1.5, 0.2}, {5.9, 2.8, 4.3, 1.3},
+                                      {6.6, 3.0, 5.6, 2.0}};
+    static const double sd[3][4] = {{0.35, 0.38, 0.17, 0.10}, {0.52, 0.31, 0.47, 0.20},
+                                    {0.64, 0.32, 0.55, 0.27}};
+    char csv[64], model[64];
+    snprintf(csv, sizeof csv, "/tmp/bsnn_iris_%d.csv", (int)getpid());
+    snprintf(model, sizeof model, "/tmp/bsnn_iris_%d.bsnn", (int)getpid());
+    FILE *f = fopen(csv, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "sepal_length,sepal_width,petal_length,petal_width,class\n");
+    unsigned st = 7;
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 50; i++) {
+            double v[4];
+            for (int j = 0; j < 4; j++) {
+                /* a sum of 12 uniforms: close to normal, independent of bsnn */
+                double z = -6.0;
+                for (int k = 0; k < 12; k++) {
+                    st = st * 1103515245u + 12345u;
+                    z += (double)((st >> 8) % 100000) / 100000.0;
+                }
+                v[j] = mean[c][j] + sd[c][j] * z;
+            }
+            fprintf(f, "%.4f,%.4f,%.4f,%.4f,%d\n", 1000.0 + 100.0 * v[0], v[1], v[2], v[3], c);
+        }
+    fclose(f);
+    char args[512];
+    snprintf(args, sizeof args,
+             "--csv %s --target 4 --layers 4,8,3 --activation tanh --loss softmax "
+             "--optimizer adam --lr 0.02 --batch 16 --epochs 80 --val-fraction 0 --seed 3 "
+             "--standardize --quiet --save %s",
+             csv, model);
+    cr_assert_eq(run(args), 0, "%s", output);
+    bsnn_model *m = NULL;
+    cr_assert_eq(bsnn_model_load(&m, model), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_layer_kind_of(bsnn_model_layer(m, 0)), BSNN_LAYER_STANDARDIZE);
+    const size_t target[1] = {4};
+    bsnn_dataset *raw = bsnn_dataset_load_csv(csv, -1, target, 1);
+    cr_assert_not_null(raw, "%s", bsnn_last_error());
+    double acc = 0;
+    cr_assert_eq(bsnn_model_evaluate(NULL, &acc, m, raw, 150), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_geq(acc, 0.9, "accuracy %.3f on raw rows", acc);
+    bsnn_dataset_free(raw);
+    bsnn_model_free(m);
+    remove(csv);
+    remove(model);
+}

@@ -26,6 +26,7 @@ static bsnn_model *MB;     /* 4 -> dense 3 -> batch norm -> dense 1 */
 static bsnn_model *NL;     /* 4 -> dense 1, no loss chosen */
 static bsnn_layer *BNL;    /* a batch-norm layer not in a model */
 static bsnn_layer *DOL;    /* a dropout layer not in a model */
+static bsnn_layer *LNL;    /* a layer-norm layer not in a model */
 static bsnn_workspace *W, *W2; /* workspaces of M and M2 */
 static bsnn_tensor *X, *Y, *XW, *OUT, *OUTW, *OUTR, *X1, *Y1;
 static bsnn_history *H;
@@ -57,9 +58,10 @@ static void setup(void)
     MB = bsnn_model_create(4);
     BNL = bsnn_layer_batchnorm();
     DOL = bsnn_layer_dropout(0.5);
+    LNL = bsnn_layer_layernorm();
     W = bsnn_workspace_create(M);
     W2 = bsnn_workspace_create(M2);
-    cr_assert(MB && BNL && DOL && W && W2);
+    cr_assert(MB && BNL && DOL && LNL && W && W2);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(3)), BSNN_OK);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_batchnorm()), BSNN_OK);
     cr_assert_eq(bsnn_model_add(MB, bsnn_layer_dense(1)), BSNN_OK);
@@ -85,6 +87,7 @@ static void teardown(void)
     bsnn_model_free(NL);
     bsnn_layer_free(BNL);
     bsnn_layer_free(DOL);
+    bsnn_layer_free(LNL);
     bsnn_workspace_free(W), bsnn_workspace_free(W2);
     bsnn_history_free(H);
     bsnn_search_free(Q);
@@ -215,6 +218,7 @@ Test(misuse, the_table_covers_every_fallible_public_function)
         "bsnn_scheduler_set_seed", "bsnn_scheduler_get_seed", "bsnn_scheduler_set_memory_budget",
         "bsnn_scheduler_get_memory_budget", "bsnn_search_bounds", "bsnn_search_set_seed",
         "bsnn_search_get_seed", "bsnn_search_set_memory_budget", "bsnn_search_get_memory_budget",
+        "bsnn_layer_standardize",
     };
     size_t n = sizeof fallible / sizeof fallible[0];
     for (size_t f = 0; f < n; f++) {

@@ -2,7 +2,8 @@
  * test_oom.c - out-of-memory injection, the way SQLite tests: run a whole
  * scenario (build a model, train with every update rule, checkpoint and resume,
  * run the batch-size search, evaluate, save and load through files and
- * buffers, the search over a batch-norm model too) with the k-th allocation
+ * buffers, the search over a batch-norm model too, a standardize and
+ * layer-norm model with inference on a host workspace) with the k-th allocation
  * failing, for k = 1, 2, ... until the scenario completes without reaching
  * k, in two modes as SQLite's fault simulator has them: one-shot (only the
  * k-th allocation fails) and persistent (every allocation from the k-th on
@@ -86,6 +87,10 @@ typedef struct objects {
     bsnn_model *bn, *bn_back; /* batch norm + dropout */
     bsnn_optimizer *bn_opt;
     void *bn_buf;
+    bsnn_model *norm, *norm_back; /* standardize + layer norm */
+    bsnn_optimizer *norm_opt;
+    bsnn_workspace *ws;
+    void *norm_buf;
 } objects;
 
 static void free_all(objects *o)
@@ -111,6 +116,11 @@ static void free_all(objects *o)
     bsnn_model_free(o->bn_back);
     bsnn_optimizer_free(o->bn_opt);
     bsnn_buffer_free(o->bn_buf);
+    bsnn_model_free(o->norm);
+    bsnn_model_free(o->norm_back);
+    bsnn_optimizer_free(o->norm_opt);
+    bsnn_workspace_free(o->ws);
+    bsnn_buffer_free(o->norm_buf);
     memset(o, 0, sizeof *o);
 }
 
@@ -192,6 +202,43 @@ static void bn_dropout_part(objects *o)
     STEP(bsnn_model_load_buffer(&o->bn_back, o->bn_buf, size));
 }
 
+/* Add the layer ctor makes (a constructor call), retried with a new one
+ * when the add fails: bsnn_model_add consumes the layer either way. */
+#define ADD(m, ctor)                                                               \
+    do {                                                                           \
+        bsnn_layer *l_;                                                            \
+        MAKE(l_, ctor);                                                            \
+        bsnn_status st_ = bsnn_model_add((m), l_);                                 \
+        FAULT_OVER();                                                              \
+        if (st_ != BSNN_OK) {                                                      \
+            check_failure(st_, "bsnn_model_add(" #ctor ")");                       \
+            MAKE(l_, ctor);                                                        \
+            cr_assert_eq(bsnn_model_add((m), l_), BSNN_OK, "%s", bsnn_last_error()); \
+        }                                                                          \
+    } while (0)
+
+/* Standardize and layer norm: build, train, infer on a host workspace,
+ * round-trip through memory. */
+static void norm_part(objects *o)
+{
+    static const float mean[4] = {0.5f, 0.5f, 0.5f, 0.5f}, std[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    MAKE(o->norm, bsnn_model_create(4));
+    STEP(bsnn_model_set_loss(o->norm, BSNN_LOSS_MSE));
+    ADD(o->norm, bsnn_layer_standardize(mean, std, 4));
+    ADD(o->norm, bsnn_layer_dense(5));
+    ADD(o->norm, bsnn_layer_layernorm());
+    ADD(o->norm, bsnn_layer_activation(BSNN_ACT_TANH));
+    ADD(o->norm, bsnn_layer_dense(1));
+    MAKE(o->norm_opt, bsnn_optimizer_create(BSNN_ADAM));
+    STEP(bsnn_model_train(NULL, o->norm, o->norm_opt, o->s, o->train, 2, NULL, NULL));
+    MAKE(o->ws, bsnn_workspace_create(o->norm));
+    double loss, acc;
+    STEP(bsnn_model_evaluate_ws(&loss, &acc, o->norm, o->ws, o->test, 3));
+    size_t size = 0;
+    STEP(bsnn_model_save_alloc(&o->norm_buf, &size, o->norm));
+    STEP(bsnn_model_load_buffer(&o->norm_back, o->norm_buf, size));
+}
+
 static char path[128];
 
 static void scenario(objects *o)
@@ -232,6 +279,7 @@ static void scenario(objects *o)
     STEP(bsnn_search_set(o->search, BSNN_SEARCH_BUDGET, 1));
     STEP(bsnn_search_run(&best, o->search, o->m, o->opt, o->train, o->test, o->s));
     bn_dropout_part(o);
+    norm_part(o);
     double loss, acc;
     STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->test, 2));
     size_t shape[2] = {5, 4}, oshape[2] = {5, 1};

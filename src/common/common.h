@@ -164,6 +164,48 @@ size_t bsnn__tensor_size(const bsnn_tensor *t);
 size_t bsnn__tensor_rows(const bsnn_tensor *t);
 size_t bsnn__tensor_cols(const bsnn_tensor *t);
 
+/* ---- settings descriptors (settings.c) ----------------------------------- */
+
+/* Where a setting's value lives and how it crosses the API as a double. */
+typedef enum bsnn__setting_type {
+    BSNN__SET_DOUBLE = 0, /* double                                          */
+    BSNN__SET_INT = 1,    /* int: enum values, flags (whole numbers)         */
+    BSNN__SET_SIZE = 2,   /* size_t: counts, byte counts (whole numbers)     */
+    BSNN__SET_U64 = 3     /* uint64_t: seeds (whole numbers)                 */
+} bsnn__setting_type;
+
+/* One setting of an object: its public id (an enum value), its name for
+ * messages, type, valid range lo..hi with open ends (BSNN_BOUND_*), default,
+ * and the offset of its field in the object's (or layer kind's) struct.
+ * One table per object serves set, get, bounds and save/load. */
+typedef struct bsnn__setting {
+    int id;
+    const char *name;
+    unsigned char type;  /* bsnn__setting_type                           */
+    unsigned char open;  /* BSNN_BOUND_LO_OPEN | BSNN_BOUND_HI_OPEN      */
+    double lo, hi, def;
+    size_t offset;
+    const char *typed;   /* 64-bit settings: the typed getter's name     */
+} bsnn__setting;
+
+#define BSNN__MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in a double */
+
+/* The descriptor of setting id in table[0..n), or NULL. */
+const bsnn__setting *bsnn__setting_find(const bsnn__setting *table, size_t n, int id);
+/* The upper bound on this host (a size_t setting stops at SIZE_MAX). */
+double bsnn__setting_hi(const bsnn__setting *d);
+/* BSNN_E_ARG (naming the setting, value and range) unless v is finite,
+ * within the bounds and, for integer types, whole. */
+bsnn_status bsnn__setting_check(const bsnn__setting *d, double v);
+/* Store a checked v in obj's field; read it back (BSNN_E_ARG for a 64-bit
+ * value beyond 2^53, which a double would round); the typed forms. */
+void bsnn__setting_store(const bsnn__setting *d, void *obj, double v);
+bsnn_status bsnn__setting_load(const bsnn__setting *d, const void *obj, double *out);
+void bsnn__setting_store_u64(const bsnn__setting *d, void *obj, uint64_t v);
+uint64_t bsnn__setting_load_u64(const bsnn__setting *d, const void *obj);
+/* Store every setting's default. */
+void bsnn__settings_defaults(const bsnn__setting *table, size_t n, void *obj);
+
 /* ---- cpu features (cpu.c) ------------------------------------------------ */
 
 /* 1 when the CPU runs AVX2 and FMA: bsnn's own kernels (kernels/) are

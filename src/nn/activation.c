@@ -2,8 +2,29 @@
  * activation.c - elementwise nonlinearities (and the row-wise softmax) as
  * layers of unchanged width. Backward passes use the saved output where the
  * derivative is cheapest in terms of it (sigmoid, tanh, elu, softmax).
+ * Setting: the slope of leaky relu (0.01) and alpha of elu (1).
  */
 #include "nn/nn.h"
+
+#include <stddef.h>
+
+typedef struct activation {
+    int act;       /* bsnn_activation (the LAYR variant)          */
+    double slope;  /* leaky relu slope, elu alpha                 */
+} activation;
+
+static const bsnn__setting settings[] = {
+    {BSNN_LAYER_SLOPE, "slope", BSNN__SET_DOUBLE, 0, 0.0, 1e6, 0.01, offsetof(activation, slope),
+     NULL},
+};
+
+static int has_slope(int act) { return act == BSNN_ACT_LEAKY_RELU || act == BSNN_ACT_ELU; }
+
+static int act_applies(const bsnn_layer *l, int id)
+{
+    (void)id; /* the one setting is the slope */
+    return has_slope(((const activation *)l->data)->act);
+}
 
 static bsnn_status act_setup(bsnn_layer *l, size_t n_in)
 {
@@ -29,9 +50,10 @@ static void act_infer(const bsnn_layer *l, const float *params, const float *sta
                       float *scratch, const float *x, float *y, size_t n)
 {
     (void)params, (void)state, (void)scratch;
+    const activation *d = l->data;
     size_t count = n * l->n_out;
-    float a = (float)l->slope;
-    switch (l->act) {
+    float a = (float)d->slope;
+    switch (d->act) {
     case BSNN_ACT_SIGMOID: bsnn__sigmoid_f32(x, y, count); break;
     case BSNN_ACT_TANH: bsnn__tanh_f32(x, y, count); break;
     case BSNN_ACT_RELU:
@@ -59,14 +81,16 @@ static void softmax_backward(const float *y, const float *dy, float *dx, size_t 
     }
 }
 
-static void act_backward(bsnn_layer *l, const float *params, float *grads, float *scratch,
-                         const float *x, const float *y, float *dy, float *dx, size_t n)
+static void act_backward(const bsnn_layer *l, const float *params, const float *state, float *grads,
+                         float *scratch, const float *x, const float *y, float *dy, float *dx,
+                         size_t n)
 {
-    (void)params, (void)grads, (void)scratch;
+    (void)params, (void)state, (void)grads, (void)scratch;
     if (dx == NULL) return;
+    const activation *d = l->data;
     size_t count = n * l->n_out;
-    float a = (float)l->slope;
-    switch (l->act) {
+    float a = (float)d->slope;
+    switch (d->act) {
     case BSNN_ACT_SIGMOID:
         for (size_t i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
         break;
@@ -87,30 +111,42 @@ static void act_backward(bsnn_layer *l, const float *params, float *grads, float
     }
 }
 
-static bsnn_status act_set(bsnn_layer *l, bsnn_layer_param p, double v)
+static int act_final(const bsnn_layer *l) { return ((const activation *)l->data)->act; }
+
+static uint32_t act_variant(const bsnn_layer *l)
 {
-    BSNN_FAIL_IF(p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU),
-                 BSNN_E_ARG, "setting %d applies only to leaky relu and elu", (int)p);
-    l->slope = v;
-    return BSNN_OK;
+    return (uint32_t)((const activation *)l->data)->act;
 }
 
-static bsnn_status act_get(const bsnn_layer *l, bsnn_layer_param p, double *out)
+/* The activation, and the slope's default for it (a file stores the slope
+ * only where it applies). */
+static void set_act(bsnn_layer *l, int act)
 {
-    BSNN_FAIL_IF(p != BSNN_LAYER_SLOPE || (l->act != BSNN_ACT_LEAKY_RELU && l->act != BSNN_ACT_ELU),
-                 BSNN_E_ARG, "setting %d applies only to leaky relu and elu", (int)p);
-    *out = l->slope;
+    activation *d = l->data;
+    d->act = act;
+    d->slope = act == BSNN_ACT_ELU ? 1.0 : 0.01;
+}
+
+static bsnn_status act_set_variant(bsnn_layer *l, uint32_t variant)
+{
+    BSNN_FAIL_IF(variant > BSNN_ACT_SOFTMAX, BSNN_E_FORMAT, "unknown activation %u", variant);
+    set_act(l, (int)variant);
     return BSNN_OK;
 }
 
 const bsnn_layer_ops bsnn__activation_ops = {
     .kind = BSNN_LAYER_ACTIVATION,
     .name = "activation",
+    .data_size = sizeof(activation),
+    .settings = settings,
+    .n_settings = sizeof settings / sizeof settings[0],
     .setup = act_setup,
     .infer = act_infer,
     .backward = act_backward,
-    .set = act_set,
-    .get = act_get,
+    .applies = act_applies,
+    .final_activation = act_final,
+    .variant = act_variant,
+    .set_variant = act_set_variant,
 };
 
 bsnn_layer *bsnn_layer_activation(bsnn_activation kind)
@@ -119,8 +155,6 @@ bsnn_layer *bsnn_layer_activation(bsnn_activation kind)
     BSNN_FAIL_NULL_IF((int)kind < BSNN_ACT_LINEAR || (int)kind > BSNN_ACT_SOFTMAX, BSNN_E_ARG,
                       "unknown activation %d", (int)kind);
     bsnn_layer *l = bsnn__layer_new(&bsnn__activation_ops);
-    if (l == NULL) return NULL;
-    l->act = (int)kind;
-    l->slope = kind == BSNN_ACT_ELU ? 1.0 : 0.01;
+    if (l) set_act(l, (int)kind);
     return l;
 }

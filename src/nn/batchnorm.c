@@ -14,6 +14,19 @@
  */
 #include "nn/nn.h"
 
+#include <stddef.h>
+
+typedef struct batchnorm {
+    double momentum; /* running-average momentum (0.1)                 */
+    double eps;      /* variance epsilon (1e-5)                         */
+} batchnorm;
+
+static const bsnn__setting settings[] = {
+    {BSNN_LAYER_MOMENTUM, "momentum", BSNN__SET_DOUBLE, 0, 0.0, 1.0, 0.1,
+     offsetof(batchnorm, momentum), NULL},
+    {BSNN_LAYER_EPS, "eps", BSNN__SET_DOUBLE, 0, 1e-12, 1.0, 1e-5, offsetof(batchnorm, eps), NULL},
+};
+
 static bsnn_status bn_setup(bsnn_layer *l, size_t n_in)
 {
     BSNN_FAIL_IF(n_in > SIZE_MAX / 4 / sizeof(float), BSNN_E_ARG,
@@ -23,14 +36,15 @@ static bsnn_status bn_setup(bsnn_layer *l, size_t n_in)
     l->n_state = 2 * n_in;
     l->scratch_fixed = 1 + 2 * n_in;
     l->scratch_per_row = n_in;
+    l->n_weights = 0;
     return BSNN_OK;
 }
 
 /* gamma 1, beta 0; running mean 0, running variance 1 (the identity until
  * statistics arrive). */
-static void bn_init(bsnn_layer *l, float *params, float *state, bsnn_rng *rng)
+static void bn_init(bsnn_layer *l, float *params, float *state, const bsnn__init_ctx *ctx)
 {
-    (void)rng;
+    (void)ctx;
     size_t w = l->n_in;
     for (size_t j = 0; j < w; j++) {
         params[j] = 1.0f;
@@ -46,8 +60,9 @@ static void bn_init(bsnn_layer *l, float *params, float *state, bsnn_rng *rng)
 static void batch_statistics(const bsnn_layer *l, float *state, float *invstd, float *mean_out,
                              const float *x, size_t n)
 {
+    const batchnorm *d = l->data;
     size_t w = l->n_in;
-    double mom = l->momentum, unbias = n > 1 ? (double)n / (double)(n - 1) : 1.0;
+    double mom = d->momentum, unbias = n > 1 ? (double)n / (double)(n - 1) : 1.0;
     for (size_t j = 0; j < w; j++) {
         double sum = 0.0, ss = 0.0;
         for (size_t r = 0; r < n; r++) sum += x[r * w + j];
@@ -57,7 +72,7 @@ static void batch_statistics(const bsnn_layer *l, float *state, float *invstd, f
             ss += d * d;
         }
         double var = ss / (double)n;
-        invstd[j] = (float)(1.0 / sqrt(var + l->eps));
+        invstd[j] = (float)(1.0 / sqrt(var + d->eps));
         state[j] = (float)((1.0 - mom) * state[j] + mom * mean);
         state[w + j] = (float)((1.0 - mom) * state[w + j] + mom * var * unbias);
         mean_out[j] = (float)mean;
@@ -86,11 +101,12 @@ static void normalise(const bsnn_layer *l, const float *params, float *scratch, 
 static void bn_infer(const bsnn_layer *l, const float *params, const float *state,
                      float *scratch, const float *x, float *y, size_t n)
 {
+    const batchnorm *d = l->data;
     size_t w = l->n_in;
     float *invstd = scratch + 1, *mean = invstd + w;
     scratch[0] = 0.0f; /* backward: the statistics did not depend on the batch */
     for (size_t j = 0; j < w; j++) {
-        invstd[j] = (float)(1.0 / sqrt((double)state[w + j] + l->eps));
+        invstd[j] = (float)(1.0 / sqrt((double)state[w + j] + d->eps));
         mean[j] = state[j];
     }
     normalise(l, params, scratch, x, y, n);
@@ -106,10 +122,11 @@ static void bn_forward(bsnn_layer *l, const float *params, float *state, float *
     normalise(l, params, scratch, x, y, n);
 }
 
-static void bn_backward(bsnn_layer *l, const float *params, float *grads, float *scratch,
-                        const float *x, const float *y, float *dy, float *dx, size_t n)
+static void bn_backward(const bsnn_layer *l, const float *params, const float *state, float *grads,
+                        float *scratch, const float *x, const float *y, float *dy, float *dx,
+                        size_t n)
 {
-    (void)x, (void)y;
+    (void)state, (void)x, (void)y;
     size_t w = l->n_in;
     const float *gamma = params, *invstd = scratch + 1, *xhat = scratch + 1 + 2 * w;
     int training = scratch[0] != 0.0f;
@@ -136,38 +153,17 @@ static void bn_backward(bsnn_layer *l, const float *params, float *grads, float 
     }
 }
 
-static bsnn_status bn_set(bsnn_layer *l, bsnn_layer_param p, double v)
-{
-    if (p == BSNN_LAYER_MOMENTUM)
-        l->momentum = v;
-    else if (p == BSNN_LAYER_EPS)
-        l->eps = v;
-    else
-        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to batch norm", (int)p);
-    return BSNN_OK;
-}
-
-static bsnn_status bn_get(const bsnn_layer *l, bsnn_layer_param p, double *out)
-{
-    if (p == BSNN_LAYER_MOMENTUM)
-        *out = l->momentum;
-    else if (p == BSNN_LAYER_EPS)
-        *out = l->eps;
-    else
-        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to batch norm", (int)p);
-    return BSNN_OK;
-}
-
 const bsnn_layer_ops bsnn__batchnorm_ops = {
     .kind = BSNN_LAYER_BATCHNORM,
     .name = "batch norm",
+    .data_size = sizeof(batchnorm),
+    .settings = settings,
+    .n_settings = sizeof settings / sizeof settings[0],
     .setup = bn_setup,
     .init = bn_init,
     .infer = bn_infer,
     .forward = bn_forward,
     .backward = bn_backward,
-    .set = bn_set,
-    .get = bn_get,
     .min_train_rows = 2, /* one row has no variance */
 };
 

@@ -2,8 +2,31 @@
  * dense.c - the fully connected layer y = x W + b, W stored [in][out]
  * row-major so the forward product is the fast X*W form of GEMM; the
  * backward products read W and x through strides, never copies.
+ * Settings: the initialiser (and its range for BSNN_INIT_UNIFORM), the
+ * bias's initial value, L1 and L2 penalties on the weights.
  */
 #include "nn/nn.h"
+
+#include <stddef.h>
+
+typedef struct dense {
+    int init;                 /* bsnn_init; DEFAULT: the model's     */
+    double init_lo, init_hi;  /* BSNN_INIT_UNIFORM's range           */
+    double bias_init;
+    double l1, l2;            /* penalties on weights                */
+} dense;
+
+#define FIELD(f) offsetof(dense, f)
+static const bsnn__setting settings[] = {
+    {BSNN_LAYER_INIT, "initialiser", BSNN__SET_INT, 0, BSNN_INIT_DEFAULT, BSNN_INIT_UNIFORM,
+     BSNN_INIT_DEFAULT, FIELD(init), NULL},
+    {BSNN_LAYER_INIT_LO, "init_lo", BSNN__SET_DOUBLE, 0, -1e6, 1e6, -0.5, FIELD(init_lo), NULL},
+    {BSNN_LAYER_INIT_HI, "init_hi", BSNN__SET_DOUBLE, 0, -1e6, 1e6, 0.5, FIELD(init_hi), NULL},
+    {BSNN_LAYER_BIAS_INIT, "bias_init", BSNN__SET_DOUBLE, 0, -1e6, 1e6, 0.0, FIELD(bias_init),
+     NULL},
+    {BSNN_LAYER_L1, "l1", BSNN__SET_DOUBLE, 0, 0.0, 1e6, 0.0, FIELD(l1), NULL},
+    {BSNN_LAYER_L2, "l2", BSNN__SET_DOUBLE, 0, 0.0, 1e6, 0.0, FIELD(l2), NULL},
+};
 
 static bsnn_status dense_setup(bsnn_layer *l, size_t n_in)
 {
@@ -12,23 +35,25 @@ static bsnn_status dense_setup(bsnn_layer *l, size_t n_in)
      * initialiser would then write far past the arena. */
     size_t w = bsnn__mul_size(n_in, l->n_out);
     size_t n_params = w ? bsnn__add_size(w, l->n_out) : 0;
-    /* dy and x of the small-batch fused step (fused.c) */
+    /* dy and x of the small-batch fused step (train/fused.c) */
     size_t widths = bsnn__add_size(l->n_out, n_in);
     size_t scratch = bsnn__mul_size(widths, BSNN_FUSED_MAX_BATCH);
     BSNN_FAIL_IF(n_params == 0 || n_params > SIZE_MAX / sizeof(float) || scratch == 0 ||
                      scratch > SIZE_MAX / sizeof(float),
                  BSNN_E_ARG,
-                 "dense layer of %zu inputs and %zu outputs is too large "
-                 "(its parameter count overflows the address space)",
+                 "dense layer of %zu inputs and %zu outputs is too large (its parameter count "
+                 "overflows the address space)",
                  n_in, l->n_out);
     l->n_in = n_in;
     l->n_params = n_params;
+    l->n_weights = w;
     l->scratch_fixed = scratch;
     return BSNN_OK;
 }
 
-void bsnn__init_weights(float *w, size_t fan_in, size_t fan_out, int init, double lo, double hi,
-                        bsnn_rng *rng)
+/* Fill weights for (fan_in, fan_out) with initialiser init. */
+static void init_weights(float *w, size_t fan_in, size_t fan_out, int init, double lo, double hi,
+                         bsnn_rng *rng)
 {
     size_t count = fan_in * fan_out;
     double a = 0.0, sd = 0.0;
@@ -48,13 +73,14 @@ void bsnn__init_weights(float *w, size_t fan_in, size_t fan_out, int init, doubl
                               : lo + (hi - lo) * bsnn__rng_uniform(rng));
 }
 
-static void dense_init(bsnn_layer *l, float *params, float *state, bsnn_rng *rng)
+static void dense_init(bsnn_layer *l, float *params, float *state, const bsnn__init_ctx *ctx)
 {
     (void)state;
-    int init = l->init == BSNN_INIT_DEFAULT ? l->model_init : l->init;
-    bsnn__init_weights(params, l->n_in, l->n_out, init, l->init_lo, l->init_hi, rng);
+    const dense *d = l->data;
+    int init = d->init == BSNN_INIT_DEFAULT ? ctx->default_init : d->init;
+    init_weights(params, l->n_in, l->n_out, init, d->init_lo, d->init_hi, ctx->rng);
     float *b = params + l->n_in * l->n_out;
-    for (size_t j = 0; j < l->n_out; j++) b[j] = (float)l->bias_init;
+    for (size_t j = 0; j < l->n_out; j++) b[j] = (float)d->bias_init;
 }
 
 static void dense_infer(const bsnn_layer *l, const float *params, const float *state,
@@ -70,10 +96,11 @@ static void dense_infer(const bsnn_layer *l, const float *params, const float *s
                 (ptrdiff_t)out, 1);
 }
 
-static void dense_backward(bsnn_layer *l, const float *params, float *grads, float *scratch,
-                           const float *x, const float *y, float *dy, float *dx, size_t n)
+static void dense_backward(const bsnn_layer *l, const float *params, const float *state,
+                           float *grads, float *scratch, const float *x, const float *y, float *dy,
+                           float *dx, size_t n)
 {
-    (void)scratch, (void)y;
+    (void)state, (void)scratch, (void)y;
     size_t in = l->n_in, out = l->n_out;
     float *gb = grads + in * out;
     /* dW += x^T dy: x read transposed through its strides. */
@@ -89,10 +116,17 @@ static void dense_backward(bsnn_layer *l, const float *params, float *grads, flo
                     (ptrdiff_t)in, 1);
 }
 
+static int dense_penalty_active(const bsnn_layer *l)
+{
+    const dense *d = l->data;
+    return d->l1 != 0.0 || d->l2 != 0.0;
+}
+
 static void dense_regularize(const bsnn_layer *l, const float *params, float *grads)
 {
+    const dense *d = l->data;
     size_t count = l->n_in * l->n_out;
-    float l1 = (float)l->l1, l2 = (float)l->l2;
+    float l1 = (float)d->l1, l2 = (float)d->l2;
     if (l1 == 0.0f && l2 == 0.0f) return;
     for (size_t i = 0; i < count; i++) {
         float w = params[i];
@@ -101,47 +135,18 @@ static void dense_regularize(const bsnn_layer *l, const float *params, float *gr
     }
 }
 
-static bsnn_status dense_set(bsnn_layer *l, bsnn_layer_param p, double v)
-{
-    switch (p) {
-    case BSNN_LAYER_INIT:
-        BSNN_FAIL_IF(v != floor(v), BSNN_E_ARG, "initialiser %g is not an integer", v);
-        l->init = (int)v;
-        break;
-    case BSNN_LAYER_INIT_LO: l->init_lo = v; break;
-    case BSNN_LAYER_INIT_HI: l->init_hi = v; break;
-    case BSNN_LAYER_BIAS_INIT: l->bias_init = v; break;
-    case BSNN_LAYER_L1: l->l1 = v; break;
-    case BSNN_LAYER_L2: l->l2 = v; break;
-    default: return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dense", (int)p);
-    }
-    return BSNN_OK;
-}
-
-static bsnn_status dense_get(const bsnn_layer *l, bsnn_layer_param p, double *out)
-{
-    switch (p) {
-    case BSNN_LAYER_INIT: *out = l->init; break;
-    case BSNN_LAYER_INIT_LO: *out = l->init_lo; break;
-    case BSNN_LAYER_INIT_HI: *out = l->init_hi; break;
-    case BSNN_LAYER_BIAS_INIT: *out = l->bias_init; break;
-    case BSNN_LAYER_L1: *out = l->l1; break;
-    case BSNN_LAYER_L2: *out = l->l2; break;
-    default: return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dense", (int)p);
-    }
-    return BSNN_OK;
-}
-
 const bsnn_layer_ops bsnn__dense_ops = {
     .kind = BSNN_LAYER_DENSE,
     .name = "dense",
+    .data_size = sizeof(dense),
+    .settings = settings,
+    .n_settings = sizeof settings / sizeof settings[0],
     .setup = dense_setup,
     .init = dense_init,
     .infer = dense_infer,
     .backward = dense_backward,
     .regularize = dense_regularize,
-    .set = dense_set,
-    .get = dense_get,
+    .penalty_active = dense_penalty_active,
 };
 
 bsnn_layer *bsnn_layer_dense(size_t n_outputs)

@@ -12,6 +12,21 @@
  */
 #include "nn/nn.h"
 
+#include <stddef.h>
+
+typedef struct dropout {
+    double rate;    /* probability of dropping, [0, 1)                  */
+    uint64_t seed;  /* BSNN_LAYER_SEED                                  */
+    bsnn_rng rng;   /* the mask generator (the LAYR rng field)          */
+} dropout;
+
+static const bsnn__setting settings[] = {
+    {BSNN_LAYER_RATE, "rate", BSNN__SET_DOUBLE, BSNN_BOUND_HI_OPEN, 0.0, 1.0, 0.0,
+     offsetof(dropout, rate), NULL},
+    {BSNN_LAYER_SEED, "seed", BSNN__SET_U64, 0, 0.0, BSNN__MAX_EXACT, 0.0, offsetof(dropout, seed),
+     "bsnn_layer_get_seed"},
+};
+
 static bsnn_status drop_setup(bsnn_layer *l, size_t n_in)
 {
     l->n_in = l->n_out = n_in;
@@ -21,22 +36,24 @@ static bsnn_status drop_setup(bsnn_layer *l, size_t n_in)
 
 static void reseed(bsnn_layer *l)
 {
-    bsnn__rng_seed(&l->rng, l->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(l->param_off + 1)));
+    dropout *d = l->data;
+    bsnn__rng_seed(&d->rng, d->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(l->param_off + 1)));
 }
 
-static void drop_init(bsnn_layer *l, float *params, float *state, bsnn_rng *rng)
+static void drop_init(bsnn_layer *l, float *params, float *state, const bsnn__init_ctx *ctx)
 {
-    (void)params, (void)state, (void)rng;
+    (void)params, (void)state, (void)ctx;
     reseed(l);
 }
 
 /* Keep with probability 1 - rate: a 53-bit uniform draw at or above rate. */
 static void draw_mask(bsnn_layer *l, float *mask, size_t count)
 {
-    double rate = l->rate;
+    dropout *d = l->data;
+    double rate = d->rate;
     float scale = (float)(1.0 / (1.0 - rate));
     for (size_t i = 0; i < count; i++)
-        mask[i] = bsnn__rng_uniform(&l->rng) >= rate ? scale : 0.0f;
+        mask[i] = bsnn__rng_uniform(&d->rng) >= rate ? scale : 0.0f;
 }
 
 /* Evaluation mode: the identity. */
@@ -58,62 +75,42 @@ static void drop_forward(bsnn_layer *l, const float *params, float *state, float
     for (size_t i = 0; i < count; i++) y[i] = x[i] * scratch[i];
 }
 
-static void drop_backward(bsnn_layer *l, const float *params, float *grads, float *scratch,
-                          const float *x, const float *y, float *dy, float *dx, size_t n)
+static void drop_backward(const bsnn_layer *l, const float *params, const float *state,
+                          float *grads, float *scratch, const float *x, const float *y, float *dy,
+                          float *dx, size_t n)
 {
-    (void)params, (void)grads, (void)x, (void)y;
+    (void)params, (void)state, (void)grads, (void)x, (void)y;
     if (dx == NULL) return;
     size_t count = n * l->n_in;
     for (size_t i = 0; i < count; i++) dx[i] = dy[i] * scratch[i];
 }
 
-static bsnn_status drop_set(bsnn_layer *l, bsnn_layer_param p, double v)
+static void drop_changed(bsnn_layer *l, int id)
 {
-    if (p == BSNN_LAYER_RATE) {
-        l->rate = v;
-    } else if (p == BSNN_LAYER_SEED) {
-        BSNN_FAIL_IF(v != floor(v), BSNN_E_ARG, "dropout seed %g is not an integer", v);
-        l->seed = (uint64_t)v;
-        reseed(l);
-    } else {
-        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dropout", (int)p);
-    }
-    return BSNN_OK;
+    if (id == BSNN_LAYER_SEED) reseed(l);
 }
 
-static bsnn_status drop_get(const bsnn_layer *l, bsnn_layer_param p, double *out)
+static void drop_get_rng(const bsnn_layer *l, bsnn_rng *out)
 {
-    if (p == BSNN_LAYER_RATE)
-        *out = l->rate;
-    else if (p == BSNN_LAYER_SEED && l->seed > (1ull << 53))
-        return bsnn__fail(BSNN_E_ARG,
-                          "dropout seed %llu is beyond 2^53, where a double "
-                          "is not exact: read it with bsnn_layer_get_seed",
-                          (unsigned long long)l->seed);
-    else if (p == BSNN_LAYER_SEED)
-        *out = (double)l->seed;
-    else
-        return bsnn__fail(BSNN_E_ARG, "setting %d does not apply to dropout", (int)p);
-    return BSNN_OK;
+    *out = ((const dropout *)l->data)->rng;
 }
 
-static void drop_set_seed(bsnn_layer *l, uint64_t seed)
-{
-    l->seed = seed;
-    reseed(l);
-}
+static void drop_set_rng(bsnn_layer *l, const bsnn_rng *rng) { ((dropout *)l->data)->rng = *rng; }
 
 const bsnn_layer_ops bsnn__dropout_ops = {
     .kind = BSNN_LAYER_DROPOUT,
     .name = "dropout",
+    .data_size = sizeof(dropout),
+    .settings = settings,
+    .n_settings = sizeof settings / sizeof settings[0],
     .setup = drop_setup,
     .init = drop_init,
     .infer = drop_infer,
     .forward = drop_forward,
     .backward = drop_backward,
-    .set = drop_set,
-    .get = drop_get,
-    .set_seed = drop_set_seed,
+    .changed = drop_changed,
+    .get_rng = drop_get_rng,
+    .set_rng = drop_set_rng,
 };
 
 bsnn_layer *bsnn_layer_dropout(double rate)
@@ -122,7 +119,7 @@ bsnn_layer *bsnn_layer_dropout(double rate)
     BSNN_FAIL_NULL_IF(!(rate >= 0.0 && rate < 1.0), BSNN_E_ARG, "rate %g is not in [0, 1)", rate);
     bsnn_layer *l = bsnn__layer_new(&bsnn__dropout_ops);
     if (l == NULL) return NULL;
-    l->rate = rate;
+    ((dropout *)l->data)->rate = rate;
     reseed(l);
     return l;
 }

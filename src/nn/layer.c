@@ -1,54 +1,23 @@
 /*
- * layer.c - what every layer kind shares: allocation, the public setters
- * with their bounds, and release. Each kind's maths lives in its own file
- * (dense.c, activation.c, ...) behind a bsnn_layer_ops table.
+ * layer.c - what every layer kind shares, served from the kinds' own
+ * tables: allocation with defaults, the public setters, getters and bounds
+ * (each kind's settings table holds the id, range, type and field of every
+ * setting), seeds, and release. Each kind's maths and data live in its own
+ * file (dense.c, activation.c, ...) behind a bsnn_layer_ops; adding a kind
+ * is that file, its public constructor and one line of BSNN_LAYER_KINDS.
  */
 #include "nn/nn.h"
 
-typedef struct layer_bound {
-    bsnn_layer_kind kind;
-    bsnn_layer_param param;
-    double lo, hi;
-    unsigned open; /* BSNN_BOUND_LO_OPEN / _HI_OPEN */
-} layer_bound;
+/* Every layer kind, so loaders and bounds queries find one by its id. */
+#define BSNN_LAYER_KINDS(X) X(dense) X(activation) X(batchnorm) X(dropout) X(layernorm) X(standardize)
 
-#define BSNN_MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in double */
+#define DECLARE(name) extern const bsnn_layer_ops bsnn__##name##_ops;
+BSNN_LAYER_KINDS(DECLARE)
+#undef DECLARE
 
-static const layer_bound bounds[] = {
-    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT, BSNN_INIT_DEFAULT, BSNN_INIT_UNIFORM, 0},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_LO, -1e6, 1e6, 0},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_INIT_HI, -1e6, 1e6, 0},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_BIAS_INIT, -1e6, 1e6, 0},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_L1, 0.0, 1e6, 0},
-    {BSNN_LAYER_DENSE, BSNN_LAYER_L2, 0.0, 1e6, 0},
-    {BSNN_LAYER_ACTIVATION, BSNN_LAYER_SLOPE, 0.0, 1e6, 0},
-    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_MOMENTUM, 0.0, 1.0, 0},
-    {BSNN_LAYER_BATCHNORM, BSNN_LAYER_EPS, 1e-12, 1.0, 0},
-    {BSNN_LAYER_DROPOUT, BSNN_LAYER_RATE, 0.0, 1.0, BSNN_BOUND_HI_OPEN},
-    {BSNN_LAYER_DROPOUT, BSNN_LAYER_SEED, 0.0, BSNN_MAX_EXACT, 0},
-};
-
-static int in_bounds(const layer_bound *b, double v)
-{
-    return ((b->open & BSNN_BOUND_LO_OPEN) ? v > b->lo : v >= b->lo) &&
-           ((b->open & BSNN_BOUND_HI_OPEN) ? v < b->hi : v <= b->hi);
-}
-
-static const layer_bound *find_bound(int kind, int param)
-{
-    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++)
-        if ((int)bounds[i].kind == kind && (int)bounds[i].param == param) return &bounds[i];
-    return NULL;
-}
-
-/* Every layer kind, so a loader can rebuild a layer from its saved kind.
- * A new kind adds its ops here. */
-static const bsnn_layer_ops *const kinds[] = {
-    &bsnn__dense_ops,
-    &bsnn__activation_ops,
-    &bsnn__batchnorm_ops,
-    &bsnn__dropout_ops,
-};
+#define LIST(name) &bsnn__##name##_ops,
+static const bsnn_layer_ops *const kinds[] = {BSNN_LAYER_KINDS(LIST)};
+#undef LIST
 
 const bsnn_layer_ops *bsnn__layer_ops_of(int kind)
 {
@@ -57,17 +26,21 @@ const bsnn_layer_ops *bsnn__layer_ops_of(int kind)
     return NULL;
 }
 
+int bsnn__layer_is_dense(const bsnn_layer *l) { return l->ops->kind == BSNN_LAYER_DENSE; }
+int bsnn__layer_is_activation(const bsnn_layer *l) { return l->ops->kind == BSNN_LAYER_ACTIVATION; }
+
+/* The kind's struct follows the layer's in one block, 16-byte aligned. */
+static size_t data_offset(void) { return (sizeof(bsnn_layer) + 15) & ~(size_t)15; }
+
+size_t bsnn__layer_bytes(const bsnn_layer_ops *ops) { return data_offset() + ops->data_size; }
+
 bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops)
 {
-    bsnn_layer *l = bsnn__calloc(1, sizeof *l);
+    bsnn_layer *l = bsnn__calloc(1, bsnn__layer_bytes(ops));
     if (l == NULL) return NULL;
     l->ops = ops;
-    l->init = BSNN_INIT_DEFAULT;
-    l->init_lo = -0.5;
-    l->init_hi = 0.5;
-    l->slope = 0.01;
-    l->momentum = 0.1;
-    l->eps = 1e-5;
+    l->data = (char *)l + data_offset();
+    bsnn__settings_defaults(ops->settings, ops->n_settings, l->data);
     return l;
 }
 
@@ -85,8 +58,8 @@ void bsnn_layer_free(bsnn_layer *layer)
      * bsnn_model_free free it again. */
     if (layer && layer->owned_by_model) {
         bsnn__fail(BSNN_E_STATE,
-                   "this %s layer belongs to a model (bsnn_model_add took it); "
-                   "nothing was freed: bsnn_model_free releases it",
+                   "this %s layer belongs to a model (bsnn_model_add took it); nothing was "
+                   "freed: bsnn_model_free releases it",
                    layer->ops->name);
         return;
     }
@@ -98,6 +71,26 @@ bsnn_layer_kind bsnn_layer_kind_of(const bsnn_layer *layer)
     return layer ? layer->ops->kind : BSNN_LAYER_NONE;
 }
 
+static const bsnn__setting *find(const bsnn_layer_ops *ops, int id)
+{
+    return bsnn__setting_find(ops->settings, ops->n_settings, id);
+}
+
+int bsnn__layer_has(const bsnn_layer *layer, int id)
+{
+    return find(layer->ops, id) && (layer->ops->applies == NULL || layer->ops->applies(layer, id));
+}
+
+/* The descriptor of setting id of this layer, or BSNN_E_ARG saying it does
+ * not apply. */
+static bsnn_status setting_of(const bsnn__setting **out, const bsnn_layer *layer, int id)
+{
+    BSNN_FAIL_IF(!bsnn__layer_has(layer, id), BSNN_E_ARG,
+                 "setting %d does not apply to a %s layer", id, layer->ops->name);
+    *out = find(layer->ops, id);
+    return BSNN_OK;
+}
+
 bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, unsigned *out_open,
                               bsnn_layer_kind kind, bsnn_layer_param param)
 {
@@ -105,24 +98,24 @@ bsnn_status bsnn_layer_bounds(double *out_lo, double *out_hi, unsigned *out_open
     BSNN_CHECK_NULL(out_lo);
     BSNN_CHECK_NULL(out_hi);
     BSNN_CHECK_NULL(out_open);
-    const layer_bound *b = find_bound((int)kind, (int)param);
-    BSNN_FAIL_IF(b == NULL, BSNN_E_ARG, "setting %d does not apply to layer kind %d", (int)param,
+    const bsnn_layer_ops *ops = bsnn__layer_ops_of((int)kind);
+    const bsnn__setting *d = ops ? find(ops, (int)param) : NULL;
+    BSNN_FAIL_IF(d == NULL, BSNN_E_ARG, "setting %d does not apply to layer kind %d", (int)param,
                  (int)kind);
-    *out_lo = b->lo;
-    *out_hi = b->hi;
-    *out_open = b->open;
+    *out_lo = d->lo;
+    *out_hi = bsnn__setting_hi(d);
+    *out_open = d->open;
     return BSNN_OK;
 }
 
 bsnn_status bsnn__layer_set(bsnn_layer *layer, bsnn_layer_param param, double value)
 {
-    const layer_bound *b = find_bound((int)layer->ops->kind, (int)param);
-    BSNN_FAIL_IF(b == NULL || layer->ops->set == NULL, BSNN_E_ARG,
-                 "setting %d does not apply to a %s layer", (int)param, layer->ops->name);
-    BSNN_FAIL_IF(!in_bounds(b, value), BSNN_E_ARG, "value %g of setting %d is not in %c%g, %g%c",
-                 value, (int)param, (b->open & BSNN_BOUND_LO_OPEN) ? '(' : '[', b->lo, b->hi,
-                 (b->open & BSNN_BOUND_HI_OPEN) ? ')' : ']');
-    return layer->ops->set(layer, param, value);
+    const bsnn__setting *d;
+    BSNN_TRY(setting_of(&d, layer, (int)param));
+    BSNN_TRY(bsnn__setting_check(d, value));
+    bsnn__setting_store(d, layer->data, value);
+    if (layer->ops->changed) layer->ops->changed(layer, (int)param);
+    return BSNN_OK;
 }
 
 bsnn_status bsnn_layer_set(bsnn_layer *layer, bsnn_layer_param param, double value)
@@ -134,10 +127,9 @@ bsnn_status bsnn_layer_set(bsnn_layer *layer, bsnn_layer_param param, double val
 
 bsnn_status bsnn__layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param)
 {
-    BSNN_FAIL_IF(find_bound((int)layer->ops->kind, (int)param) == NULL || layer->ops->get == NULL,
-                 BSNN_E_ARG, "setting %d does not apply to a %s layer", (int)param,
-                 layer->ops->name);
-    return layer->ops->get(layer, param, out);
+    const bsnn__setting *d;
+    BSNN_TRY(setting_of(&d, layer, (int)param));
+    return bsnn__setting_load(d, layer->data, out);
 }
 
 bsnn_status bsnn_layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param)
@@ -148,13 +140,23 @@ bsnn_status bsnn_layer_get(double *out, const bsnn_layer *layer, bsnn_layer_para
     return bsnn__layer_get(out, layer, param);
 }
 
+/* A layer's seed is its BSNN_LAYER_SEED setting, typed. */
+static bsnn_status seed_of(const bsnn__setting **out, const bsnn_layer *layer)
+{
+    BSNN_FAIL_IF(!bsnn__layer_has(layer, BSNN_LAYER_SEED), BSNN_E_ARG, "a %s layer has no seed",
+                 layer->ops->name);
+    *out = find(layer->ops, BSNN_LAYER_SEED);
+    return BSNN_OK;
+}
+
 bsnn_status bsnn_layer_set_seed(bsnn_layer *layer, uint64_t seed)
 {
     BSNN_ENTER();
     BSNN_CHECK_NULL(layer);
-    BSNN_FAIL_IF(layer->ops->set_seed == NULL, BSNN_E_ARG, "a %s layer has no seed",
-                 layer->ops->name);
-    layer->ops->set_seed(layer, seed);
+    const bsnn__setting *d;
+    BSNN_TRY(seed_of(&d, layer));
+    bsnn__setting_store_u64(d, layer->data, seed);
+    if (layer->ops->changed) layer->ops->changed(layer, BSNN_LAYER_SEED);
     return BSNN_OK;
 }
 
@@ -163,24 +165,8 @@ bsnn_status bsnn_layer_get_seed(uint64_t *out, const bsnn_layer *layer)
     BSNN_ENTER();
     BSNN_CHECK_NULL(out);
     BSNN_CHECK_NULL(layer);
-    BSNN_FAIL_IF(layer->ops->set_seed == NULL, BSNN_E_ARG, "a %s layer has no seed",
-                 layer->ops->name);
-    *out = layer->seed;
+    const bsnn__setting *d;
+    BSNN_TRY(seed_of(&d, layer));
+    *out = bsnn__setting_load_u64(d, layer->data);
     return BSNN_OK;
-}
-
-/* Declared for 0.3; built by the layer-kind work that follows. */
-bsnn_layer *bsnn_layer_layernorm(void)
-{
-    BSNN_ENTER();
-    bsnn__fail(BSNN_E_UNSUPPORTED, "not built yet in this snapshot");
-    return NULL;
-}
-
-bsnn_layer *bsnn_layer_standardize(const float *mean, const float *std, size_t count)
-{
-    BSNN_ENTER();
-    (void)mean, (void)std, (void)count;
-    bsnn__fail(BSNN_E_UNSUPPORTED, "not built yet in this snapshot");
-    return NULL;
 }

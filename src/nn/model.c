@@ -78,7 +78,8 @@ size_t bsnn__model_fixed_bytes(const bsnn_model *m)
     size_t p = m->n_params * sizeof(float), st = m->n_state * sizeof(float);
     size_t bytes = bsnn__alloc_cost(sizeof *m);
     bytes += bsnn__alloc_cost(m->cap_layers * sizeof(bsnn_layer *));
-    for (size_t i = 0; i < m->n_layers; i++) bytes += bsnn__alloc_cost(sizeof(bsnn_layer));
+    for (size_t i = 0; i < m->n_layers; i++)
+        bytes += bsnn__alloc_cost(bsnn__layer_bytes(m->layers[i]->ops));
     bytes += 3 * bsnn__alloc_cost(p) + bsnn__alloc_cost(st); /* params, grads, mask, state */
     bytes += bsnn__alloc_cost(p + st);                         /* undo */
     return bytes;
@@ -115,19 +116,19 @@ static bsnn_status grow_arena(float **arena, size_t old_n, size_t new_n)
 
 static void init_layer(bsnn_model *m, bsnn_layer *l)
 {
-    l->model_init = m->init_default;
+    bsnn__init_ctx ctx = {&m->rng, m->init_default};
     if (l->ops->init)
         l->ops->init(l, bsnn__at(m->params, l->param_off), bsnn__at(m->state, l->state_off),
-                     &m->rng);
+                     &ctx);
 }
 
-/* The parameters that decoupled weight decay and penalties apply to: the
- * weights of dense layers, not biases or batch-norm scale/shift. */
+/* The parameters that decoupled weight decay applies to under
+ * BSNN_DECAY_WEIGHTS: each layer's leading n_weights (a dense layer's W,
+ * not its biases; no normalisation scale or shift). */
 static void mark_decay(bsnn_model *m, const bsnn_layer *l)
 {
     float *mask = bsnn__at(m->decay_mask, l->param_off); /* NULL while no params */
-    size_t weights = l->ops->kind == BSNN_LAYER_DENSE ? l->n_in * l->n_out : 0;
-    for (size_t i = 0; i < l->n_params; i++) mask[i] = i < weights ? 1.0f : 0.0f;
+    for (size_t i = 0; i < l->n_params; i++) mask[i] = i < l->n_weights ? 1.0f : 0.0f;
 }
 
 static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l)
@@ -162,6 +163,7 @@ static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l)
     m->layers[m->n_layers++] = l;
     l->owned_by_model = 1;
     if (l->n_out > m->max_width) m->max_width = l->n_out;
+    if (l->ops->attach) l->ops->attach(l, bsnn__at(m->state, l->state_off));
     init_layer(m, l);
     mark_decay(m, l);
     return BSNN_OK;
@@ -190,7 +192,7 @@ bsnn_status bsnn_model_add(bsnn_model *m, bsnn_layer *layer)
 static int ends_with(const bsnn_model *m, bsnn_activation act)
 {
     const bsnn_layer *l = m->n_layers ? m->layers[m->n_layers - 1] : NULL;
-    return l && l->ops->kind == BSNN_LAYER_ACTIVATION && l->act == (int)act;
+    return l && l->ops->final_activation && l->ops->final_activation(l) == (int)act;
 }
 
 bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status)
@@ -639,7 +641,7 @@ void bsnn__fused_grads(const bsnn_model *m, float *grads)
     size_t n = m->fused_rows;
     for (size_t i = 0; i < m->n_layers; i++) {
         const bsnn_layer *l = m->layers[i];
-        if (l->ops != &bsnn__dense_ops) continue;
+        if (!bsnn__layer_is_dense(l)) continue;
         const float *dy = bsnn__layer_scratch(m, &m->ws, i);
         const float *x = dy + BSNN_FUSED_MAX_BATCH * l->n_out;
         bsnn__sgemm_tn_sgd(l->n_in, l->n_out, n, x, dy, grads + l->param_off, NULL, 0.0f);

@@ -15,22 +15,40 @@
 
 /* ---- layers (layer.c and one file per kind) ------------------------------- */
 
-/* What a layer kind does. Each kind lives in its own file and exposes one
- * const bsnn_layer_ops; adding a kind means adding such a file plus its
- * public constructor. Pointers passed to hooks:
+/* What the model tells a kind's init hook. */
+typedef struct bsnn__init_ctx {
+    bsnn_rng *rng;       /* the model's initialisation stream             */
+    int default_init;    /* the model's default bsnn_init (dense layers)  */
+} bsnn__init_ctx;
+
+/* A layer kind: one file (dense.c, batchnorm.c, ...) defines one of these
+ * and its public constructor; layer.c's kinds table lists it (one line).
+ * The kind keeps its own settings and data in a struct of data_size bytes
+ * at l->data, described for set, get, bounds and save/load by its settings
+ * table. Pointers passed to hooks:
  *   params / grads  this layer's slice of the model's flat arenas
  *   state           this layer's persistent non-trainable floats (running
- *                   statistics); n_state floats
+ *                   statistics, fixed statistics); n_state floats
  *   scratch         per-step workspace: scratch_per_row * n + scratch_fixed
  *                   floats, valid from forward to the matching backward
- * x is the layer input [n][n_in], y its output [n][n_out]. */
+ * x is the layer input [n][n_in], y its output [n][n_out]. Optional hooks
+ * may be NULL. */
 typedef struct bsnn_layer_ops {
     bsnn_layer_kind kind;
     const char *name;
-    /* Fix n_out, n_params, n_state, scratch sizes for input width n_in. */
+    size_t data_size;                  /* bytes of the kind's struct       */
+    const bsnn__setting *settings;     /* offsets into the kind's struct   */
+    size_t n_settings;
+    /* Fix n_out, n_params, n_weights, n_state and the scratch sizes for
+     * input width n_in (BSNN_E_ARG on overflow, BSNN_E_SHAPE on a width the
+     * layer cannot take). */
     bsnn_status (*setup)(bsnn_layer *l, size_t n_in);
-    /* Initialise params and state (called on add and by init_params). */
-    void (*init)(bsnn_layer *l, float *params, float *state, bsnn_rng *rng);
+    /* Once, when the layer joins a model: state the constructor was given
+     * (standardize's statistics). Optional. */
+    void (*attach)(bsnn_layer *l, float *state);
+    /* Initialise params and resettable state (on add, and by
+     * bsnn_model_init_params). Optional. */
+    void (*init)(bsnn_layer *l, float *params, float *state, const bsnn__init_ctx *ctx);
     /* y = f(x) in evaluation mode. Reads the layer, its parameters and
      * state and writes only scratch and y, so several threads may run it
      * on one model at once, each with its own workspace. Whatever backward
@@ -38,70 +56,82 @@ typedef struct bsnn_layer_ops {
     void (*infer)(const bsnn_layer *l, const float *params, const float *state, float *scratch,
                   const float *x, float *y, size_t n);
     /* y = f(x) in training mode (batch statistics, dropout masks: may
-     * change the layer and its state); NULL when it is infer. */
+     * change the layer and its state). Optional: infer when NULL. */
     void (*forward)(bsnn_layer *l, const float *params, float *state, float *scratch,
                     const float *x, float *y, size_t n);
     /* Given dy = dL/dy, ADD dL/dparams into grads and write dx = dL/dx
      * (dx may be NULL for the first layer: skip it). dy may be overwritten. */
-    void (*backward)(bsnn_layer *l, const float *params, float *grads, float *scratch,
-                     const float *x, const float *y, float *dy, float *dx, size_t n);
-    /* ADD penalty gradients (L1/L2) once per update; NULL when none. */
+    void (*backward)(const bsnn_layer *l, const float *params, const float *state, float *grads,
+                     float *scratch, const float *x, const float *y, float *dy, float *dx,
+                     size_t n);
+    /* ADD penalty gradients (L1/L2) once per update; _active says whether
+     * any penalty is set (the fused step needs none). Optional. */
     void (*regularize)(const bsnn_layer *l, const float *params, float *grads);
-    /* Settings through bsnn_layer_set/get; NULL when the kind has none. */
-    bsnn_status (*set)(bsnn_layer *l, bsnn_layer_param p, double v);
-    bsnn_status (*get)(const bsnn_layer *l, bsnn_layer_param p, double *out);
-    /* Set the kind's seed (bsnn_layer_set_seed); NULL when it has none. */
-    void (*set_seed)(bsnn_layer *l, uint64_t seed);
-    /* Release kind-specific memory in l->impl; may be NULL. */
+    int (*penalty_active)(const bsnn_layer *l);
+    /* 0 when setting id of the table does not apply to this layer (slope:
+     * leaky relu and elu only). Optional: every setting applies. */
+    int (*applies)(const bsnn_layer *l, int id);
+    /* After setting id changed (dropout: the seed restarts the generator). */
+    void (*changed)(bsnn_layer *l, int id);
+    /* The bsnn_activation this layer applies to its output, or -1 (the loss
+     * checks: a softmax before SOFTMAX_CE, a sigmoid before BCE_LOGITS). */
+    int (*final_activation)(const bsnn_layer *l);
+    /* The two fields of a LAYR section that are not settings (docs/format.md).
+     * A variant (the activation of an activation layer; 0 when NULL), set
+     * on a new layer before its settings and setup (BSNN_E_FORMAT on one
+     * the kind does not know). A generator state (dropout's; zeros when
+     * NULL), put back once the layer has joined the model. */
+    uint32_t (*variant)(const bsnn_layer *l);
+    bsnn_status (*set_variant)(bsnn_layer *l, uint32_t variant);
+    void (*get_rng)(const bsnn_layer *l, bsnn_rng *out);
+    void (*set_rng)(bsnn_layer *l, const bsnn_rng *rng);
+    /* BSNN_E_FORMAT when loaded state is not one this kind can hold
+     * (standardize: a std that is not > 0). */
+    bsnn_status (*check_state)(const bsnn_layer *l, const float *state);
+    /* Release memory the kind's struct owns. */
     void (*destroy)(bsnn_layer *l);
     /* Fewest rows a training-mode step accepts (batch norm: 2, a single row
      * has no variance); 0 means any. Checked by bsnn__model_check_batch. */
     size_t min_train_rows;
 } bsnn_layer_ops;
 
+/* What every layer has; the kind's own settings and data are at data. */
 struct bsnn_layer {
     const bsnn_layer_ops *ops;
     size_t n_in, n_out;
     size_t n_params;        /* floats in the model's parameter arena       */
+    size_t n_weights;       /* the leading n_weights of them are weights:
+                               decayed by AdamW's BSNN_DECAY_WEIGHTS       */
     size_t n_state;         /* persistent non-trainable floats             */
     size_t scratch_per_row; /* floats of per-step workspace per batch row   */
     size_t scratch_fixed;   /* floats of per-step workspace independent of n */
     size_t param_off;       /* offsets into the model's arenas             */
     size_t state_off;
-    int act;                /* activation: bsnn_activation                  */
-    int init;               /* dense: bsnn_init                             */
-    int model_init;         /* the model's default, used for BSNN_INIT_DEFAULT */
-    double init_lo, init_hi, bias_init;
-    double slope;           /* leaky relu slope, elu alpha                  */
-    double l1, l2;          /* dense: penalties on weights                  */
-    double momentum, eps;   /* batch norm                                   */
-    double rate;            /* dropout                                      */
-    uint64_t seed;          /* dropout                                      */
-    bsnn_rng rng;           /* dropout mask generator                       */
     int owned_by_model;
-    void *impl;             /* kind-specific extra data                     */
+    void *data;             /* the kind's struct (ops->data_size bytes)    */
 };
 
-/* Allocate a layer of the given kind with default settings. */
+/* A layer of the given kind with every setting at its default, the
+ * kind's struct zeroed first (one allocation). */
 bsnn_layer *bsnn__layer_new(const bsnn_layer_ops *ops);
 /* bsnn_layer_set / _get without the NULL checks (the value validated). */
 bsnn_status bsnn__layer_set(bsnn_layer *layer, bsnn_layer_param param, double value);
 bsnn_status bsnn__layer_get(double *out, const bsnn_layer *layer, bsnn_layer_param param);
+/* 1 when setting id is in the kind's table and applies to this layer. */
+int bsnn__layer_has(const bsnn_layer *layer, int id);
 /* Release a layer whoever owns it (bsnn_model_free; bsnn_layer_free refuses
  * a layer a model owns). NULL is a no-op. */
 void bsnn__layer_destroy(bsnn_layer *layer);
+/* Bytes bsnn__layer_new allocates for a layer of this kind. */
+size_t bsnn__layer_bytes(const bsnn_layer_ops *ops);
 
-extern const bsnn_layer_ops bsnn__dense_ops;
-extern const bsnn_layer_ops bsnn__activation_ops;
+/* 1 for a dense layer (the fused step, which the step engine will replace,
+ * still asks for the kind by name). */
+int bsnn__layer_is_dense(const bsnn_layer *l);
+int bsnn__layer_is_activation(const bsnn_layer *l);
 
-/* Dense initialisation helper: fill weights for (fan_in, fan_out). */
-void bsnn__init_weights(float *w, size_t fan_in, size_t fan_out, int init, double lo,
-                        double hi, bsnn_rng *rng);
-
-extern const bsnn_layer_ops bsnn__batchnorm_ops;
-extern const bsnn_layer_ops bsnn__dropout_ops;
-/* The ops of a layer kind, for loaders; NULL for an unknown kind. Every
- * kind must be listed in layer.c's table. */
+/* The ops of a layer kind, for loaders and bounds; NULL for an unknown
+ * kind. Every kind is listed in layer.c's table. */
 const bsnn_layer_ops *bsnn__layer_ops_of(int kind);
 
 /* ---- losses (loss.c) ----------------------------------------------------- */

@@ -151,14 +151,16 @@ static void put_settings(writer *w, getter get, const void *obj)
 
 static void put_layer(writer *w, const bsnn_layer *l)
 {
+    bsnn_rng rng = {{0, 0, 0, 0}};
+    if (l->ops->get_rng) l->ops->get_rng(l, &rng);
     begin_section(w, "LAYR", 0);
     put_u32(w, (uint32_t)l->ops->kind);
-    put_u32(w, (uint32_t)l->act);
+    put_u32(w, l->ops->variant ? l->ops->variant(l) : 0);
     put_u64(w, l->n_in);
     put_u64(w, l->n_out);
     put_u64(w, l->n_params);
     put_u64(w, l->n_state);
-    put_rng(w, &l->rng);
+    put_rng(w, &rng);
     put_settings(w, layer_get, l);
     end_section(w);
 }
@@ -423,15 +425,16 @@ static bsnn_status read_layer(bsnn_model *m, section *s, size_t index, size_t *b
     BSNN_TRY(body_ok(s));
     const bsnn_layer_ops *ops = bsnn__layer_ops_of((int)kind);
     BSNN_FAIL_IF(ops == NULL, BSNN_E_FORMAT, "layer %zu has unknown kind %u", index, kind);
-    BSNN_FAIL_IF(act > BSNN_ACT_SOFTMAX, BSNN_E_FORMAT, "layer %zu has unknown activation %u",
-                 index, act);
+    BSNN_FAIL_IF(act != 0 && ops->set_variant == NULL, BSNN_E_FORMAT,
+                 "layer %zu (%s) has variant %u, expected 0", index, ops->name, act);
     bsnn_layer *l = bsnn__layer_new(ops);
     if (l == NULL) return BSNN_E_NOMEM;
-    l->act = (int)act;
     l->n_out = n_out;
     char what[32];
     snprintf(what, sizeof what, "layer %zu", index);
-    bsnn_status st = read_settings(b, layer_set, l, what);
+    bsnn_status st = ops->set_variant ? ops->set_variant(l, act) : BSNN_OK;
+    if (st != BSNN_OK) st = bsnn__context(st, "%s", what);
+    if (st == BSNN_OK) st = read_settings(b, layer_set, l, what);
     /* Size the layer before the model allocates for it, and hold it to what
      * the header (itself bounded by the file size) declared. */
     if (st == BSNN_OK && (ops->setup(l, bsnn__model_n_outputs(m)) != BSNN_OK ||
@@ -449,7 +452,7 @@ static bsnn_status read_layer(bsnn_model *m, section *s, size_t index, size_t *b
     /* bsnn__model_add takes l even on failure */
     BSNN_FORWARD_AS_IF_ERROR(bsnn__model_add(m, l), BSNN_E_FORMAT, "layer %zu cannot be added",
                              index);
-    l->rng = rng;
+    if (ops->set_rng) ops->set_rng(l, &rng);
     *budget_params -= n_params;
     *budget_state -= n_state;
     return BSNN_OK;
@@ -482,6 +485,12 @@ static bsnn_status read_model_sections(bsnn_model *m, const model_header *h, rea
     BSNN_TRY(read_floats(m->params, m->n_params, &s));
     BSNN_TRY(expect(&s, r, "STAT"));
     BSNN_TRY(read_floats(m->state, m->n_state, &s));
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const bsnn_layer *l = m->layers[i];
+        if (l->ops->check_state)
+            BSNN_FORWARD_IF_ERROR(l->ops->check_state(l, bsnn__at(m->state, l->state_off)),
+                                  "layer %zu", i);
+    }
     m->rng = h->rng;
     m->started = h->started;
     return BSNN_OK;

@@ -29,9 +29,9 @@ int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n
     if (n > BSNN_FUSED_MAX_BATCH || opt->kind != BSNN_SGD || opt->weight_decay != 0.0) return 0;
     for (size_t i = 0; i < m->n_layers; i++) {
         const bsnn_layer *l = m->layers[i];
-        if (l->ops == &bsnn__dense_ops) {
-            if (l->l1 != 0.0 || l->l2 != 0.0) return 0;
-        } else if (l->ops != &bsnn__activation_ops) {
+        if (bsnn__layer_is_dense(l)) {
+            if (l->ops->penalty_active(l)) return 0;
+        } else if (!bsnn__layer_is_activation(l)) {
             return 0;
         }
     }
@@ -70,7 +70,7 @@ static double forward_backward(bsnn_model *m, const float *x, const float *y, si
         const float *in = i ? m->ws.acts[i - 1] : x;
         float *dx = i ? m->ws.delta[1 - cur] : NULL;
         float *scratch = bsnn__layer_scratch(m, &m->ws, i);
-        if (l->ops == &bsnn__dense_ops) {
+        if (bsnn__layer_is_dense(l)) {
             memcpy(scratch, m->ws.delta[cur], n * l->n_out * sizeof(float));
             memcpy(scratch + BSNN_FUSED_MAX_BATCH * l->n_out, in, n * l->n_in * sizeof(float));
             if (dx)
@@ -78,8 +78,9 @@ static double forward_backward(bsnn_model *m, const float *x, const float *y, si
                             m->params + l->param_off, 1, (ptrdiff_t)l->n_out, 0.0f, dx,
                             (ptrdiff_t)l->n_in, 1);
         } else {
-            l->ops->backward(l, m->params + l->param_off, m->grads + l->param_off, scratch, in,
-                             m->ws.acts[i], m->ws.delta[cur], dx, n);
+            l->ops->backward(l, bsnn__at(m->params, l->param_off),
+                             bsnn__at(m->state, l->state_off), bsnn__at(m->grads, l->param_off),
+                             scratch, in, m->ws.acts[i], m->ws.delta[cur], dx, n);
         }
         cur = 1 - cur;
     }
@@ -95,7 +96,7 @@ static int update_safe(bsnn_model *m, const float *x, size_t n, float step)
     double slack = (double)n * (1.0 + (double)n * 0x1p-23), s = fabs((double)step);
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
-        if (l->ops != &bsnn__dense_ops) continue;
+        if (!bsnn__layer_is_dense(l)) continue;
         const float *in = i ? m->ws.acts[i - 1] : x;
         double mx = max_abs(in, n * l->n_in);
         double md = max_abs(bsnn__layer_scratch(m, &m->ws, i), n * l->n_out);
@@ -116,7 +117,7 @@ int bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt, const
     if (!isfinite(loss) || !update_safe(m, x, n, step)) return 0;
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
-        if (l->ops != &bsnn__dense_ops) continue;
+        if (!bsnn__layer_is_dense(l)) continue;
         size_t in = l->n_in, out = l->n_out;
         float *w = m->params + l->param_off, *g = m->grads + l->param_off;
         const float *dy = bsnn__layer_scratch(m, &m->ws, i);

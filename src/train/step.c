@@ -42,8 +42,9 @@ double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, siz
         bsnn_layer *l = m->layers[i];
         const float *in = i ? ws->acts[i - 1] : x;
         float *dx = i ? ws->delta[1 - cur] : NULL;
-        l->ops->backward(l, bsnn__at(m->params, l->param_off), bsnn__at(m->grads, l->param_off),
-                         bsnn__layer_scratch(m, ws, i), in, ws->acts[i], ws->delta[cur], dx, n);
+        l->ops->backward(l, bsnn__at(m->params, l->param_off), bsnn__at(m->state, l->state_off),
+                         bsnn__at(m->grads, l->param_off), bsnn__layer_scratch(m, ws, i), in,
+                         ws->acts[i], ws->delta[cur], dx, n);
         cur = 1 - cur;
     }
     return loss;
