@@ -283,7 +283,7 @@ FUZZ_SEED ?=
 FUZZ_TARGETS := model checkpoint csv idx
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION: the fuzz build ignores CRC
-# mismatches (src/persist/io.c) so mutations reach the parser; nowhere else.
+# mismatches (src/common/codec.c) so mutations reach the parser; nowhere else.
 FUZZ_CFLAGS := -std=c11 -g -O1 $(FUZZ_SAN) -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L \
     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_OBJS := $(patsubst src/%.c,lib/fuzz/obj/%.o,$(SRCS))

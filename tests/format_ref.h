@@ -1,6 +1,6 @@
 /*
  * format_ref.h - an independent reading of the model file format for the
- * persistence tests: CRC-32 written from the polynomial (not from io.c) and
+ * persistence tests: CRC-32 written from the polynomial (not from codec.c) and
  * little-endian field access, used to forge and re-seal files.
  */
 #ifndef BSNN_FORMAT_REF_H

@@ -359,3 +359,53 @@ Test(checkpoint, fifo_is_refused_without_blocking, .timeout = 10)
     unlink(fifo);
     rmdir(dir);
 }
+
+/* Seeds and byte counts beyond 2^53 (set through the typed setters) come
+ * back exact from a checkpoint, and the run resumed from it is the run
+ * that never stopped: the dropout seed, the scheduler's seed and memory
+ * budget. (bsnn 0.2 wrote settings as doubles and could not.) */
+Test(checkpoint, seeds_and_budgets_beyond_2_to_53_round_trip_exactly)
+{
+    const uint64_t dseed = ((uint64_t)1 << 60) + 1, sseed = ((uint64_t)1 << 62) + 3;
+    const size_t budget = SIZE_MAX - 7;
+    bsnn_dataset *ds = bsnn_dataset_parity(4);
+    bsnn_model *runs[2];
+    float *params[2];
+    for (int k = 0; k < 2; k++) {
+        bsnn_model *m = bn_dropout_model();
+        cr_assert_eq(bsnn_layer_set_seed(bsnn_model_layer(m, 3), dseed), BSNN_OK);
+        bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+        bsnn_scheduler *s = bsnn_scheduler_create(16);
+        cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 4), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set_seed(s, sseed), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set_memory_budget(s, budget), BSNN_OK);
+        cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 2, NULL, NULL), BSNN_OK, "%s",
+                     bsnn_last_error());
+        if (k == 1) { /* through a checkpoint in the middle */
+            void *buf = NULL;
+            size_t size = 0;
+            cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, &size, m, opt, s), BSNN_OK);
+            bsnn_model_free(m), bsnn_optimizer_free(opt), bsnn_scheduler_free(s);
+            m = NULL, opt = NULL, s = NULL;
+            cr_assert_eq(bsnn_checkpoint_load_buffer(&m, &opt, &s, buf, size), BSNN_OK, "%s",
+                         bsnn_last_error());
+            bsnn_buffer_free(buf);
+            uint64_t got = 0;
+            size_t gotb = 0;
+            cr_assert_eq(bsnn_layer_get_seed(&got, bsnn_model_layer(m, 3)), BSNN_OK);
+            cr_assert_eq(got, dseed);
+            cr_assert_eq(bsnn_scheduler_get_seed(&got, s), BSNN_OK);
+            cr_assert_eq(got, sseed);
+            cr_assert_eq(bsnn_scheduler_get_memory_budget(&gotb, s), BSNN_OK);
+            cr_assert_eq(gotb, budget);
+        }
+        cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 2, NULL, NULL), BSNN_OK);
+        runs[k] = m;
+        params[k] = params_of(m);
+        bsnn_optimizer_free(opt), bsnn_scheduler_free(s);
+    }
+    size_t n = bsnn_model_param_count(runs[0]);
+    cr_assert(memcmp(params[0], params[1], n * sizeof(float)) == 0, "resumed run differs");
+    for (int k = 0; k < 2; k++) free(params[k]), bsnn_model_free(runs[k]);
+    bsnn_dataset_free(ds);
+}

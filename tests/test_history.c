@@ -3,11 +3,17 @@
  * each row's epoch, batch size, lr, train loss, validation loss/accuracy,
  * samples and updates against values recomputed here (the callback's
  * epoch loss, bsnn_model_evaluate after the epoch, the schedule formulas,
- * counts of the scheduler's batches); CSV export; bad input.
+ * counts of the scheduler's batches); CSV export, written atomically as
+ * models are; bad input.
  */
 #include "testutil.h"
 
+#include "common/common.h"
+
+#include <dirent.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static bsnn_dataset *blobs(size_t n, uint32_t seed)
@@ -184,4 +190,50 @@ Test(history, bad_input_is_refused)
     bsnn_model_free(m);
     bsnn_dataset_free(tr);
     bsnn_dataset_free(wide);
+}
+
+/* The CSV goes through the same atomic writer as models: never a fixed
+ * PATH.tmp (0.2's CSV writer used one and failed when it existed), the
+ * old file replaced whole, temp files of killed saves of the path swept;
+ * the same on the named-file route of systems without O_TMPFILE. */
+Test(history, csv_is_written_atomically_as_models_are)
+{
+    char dir[] = "/tmp/bsnn-hist-XXXXXX", path[128], name[256];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/h.csv", dir);
+    snprintf(name, sizeof name, "%s.tmp", path);
+    cr_assert_eq(mkdir(name, 0700), 0); /* the name 0.2 wrote to is taken */
+    pid_t dead = fork();
+    cr_assert_geq(dead, 0);
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char stale[256];
+    snprintf(stale, sizeof stale, "%s.tmp-%ld-4", path, (long)dead);
+    FILE *f = fopen(stale, "w");
+    cr_assert_not_null(f);
+    fputs("partial", f);
+    fclose(f);
+    bsnn_history *h = bsnn_history_create();
+    for (int route = 0; route < 2; route++) {
+        bsnn__io_named_temp_only = route;
+        cr_assert_eq(bsnn_history_write_csv(h, path), BSNN_OK, "%s", bsnn_last_error());
+        f = fopen(path, "r");
+        cr_assert_not_null(f);
+        char line[256] = "";
+        cr_assert_not_null(fgets(line, sizeof line, f));
+        cr_assert(strncmp(line, "epoch,batch_size,lr", 19) == 0, "%s", line);
+        cr_assert_null(fgets(line, sizeof line, f), "an empty history has the header only");
+        fclose(f);
+    }
+    bsnn__io_named_temp_only = 0;
+    cr_assert_neq(access(stale, F_OK), 0, "the killed save's temp file was kept");
+    DIR *d = opendir(dir);
+    size_t entries = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) entries += e->d_name[0] != '.';
+    closedir(d);
+    cr_assert_eq(entries, 2, "only h.csv and the directory h.csv.tmp remain");
+    bsnn_history_free(h);
+    remove(path);
+    rmdir(name);
+    rmdir(dir);
 }

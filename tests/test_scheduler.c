@@ -264,7 +264,7 @@ Test(scheduler, seek_resumes_the_same_remaining_sequence)
     bsnn_scheduler_free(a);
 }
 
-Test(scheduler, checkpoint_words_restore_position_and_rng)
+Test(scheduler, its_checkpoint_payload_restores_position_and_rng)
 {
     static rec full[200], tail[200];
     bsnn_scheduler *a = resume_sched();
@@ -272,15 +272,29 @@ Test(scheduler, checkpoint_words_restore_position_and_rng)
     bsnn_scheduler_reset(a);
     size_t from = 11;
     record(tail, from, a, 6);
-    size_t words = bsnn__scheduler_state_words(a);
-    uint64_t *buf = calloc(words, sizeof *buf);
-    bsnn__scheduler_save(a, buf);
-    bsnn_scheduler *b = resume_sched();
-    cr_assert_eq(bsnn__scheduler_load(b, buf, words - 1), BSNN_E_FORMAT);
-    buf[14] = 999; /* an index out of range */
-    cr_assert_eq(bsnn__scheduler_load(b, buf, words), BSNN_E_FORMAT);
-    bsnn__scheduler_save(a, buf);
-    cr_assert_eq(bsnn__scheduler_load(b, buf, words), BSNN_OK, "%s", bsnn_last_error());
+    /* the scheduler writes its own payload (two passes: count, then fill) */
+    bsnn__writer w = {NULL, 0, 0};
+    bsnn__scheduler_save(&w, a);
+    unsigned char *buf = malloc(w.len);
+    size_t len = w.len;
+    w = (bsnn__writer){buf, 0, 0};
+    bsnn__scheduler_save(&w, a);
+    cr_assert_eq(w.len, len);
+    bsnn_scheduler *b = NULL;
+    bsnn__reader r = {buf, len - 1, 0, 0}; /* one byte short */
+    cr_assert_eq(bsnn__scheduler_load(&b, &r, 1 << 20), BSNN_E_FORMAT);
+    cr_assert_null(b);
+    /* an index out of range in the epoch's order */
+    size_t order0 = len - 8 * (a->n + a->carried);
+    unsigned char keep[8];
+    memcpy(keep, buf + order0, 8);
+    buf[order0] = 231, buf[order0 + 1] = 3; /* 999 */
+    r = (bsnn__reader){buf, len, 0, 0};
+    cr_assert_eq(bsnn__scheduler_load(&b, &r, 1 << 20), BSNN_E_FORMAT);
+    cr_assert(strstr(bsnn_last_error(), "out of range") != NULL, "%s", bsnn_last_error());
+    memcpy(buf + order0, keep, 8);
+    r = (bsnn__reader){buf, len, 0, 0};
+    cr_assert_eq(bsnn__scheduler_load(&b, &r, 1 << 20), BSNN_OK, "%s", bsnn_last_error());
     same_tail(full, nfull, from, tail, record(tail, 200, b, 6));
     free(buf);
     bsnn_scheduler_free(a);

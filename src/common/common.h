@@ -202,6 +202,8 @@ bsnn_status bsnn__setting_check(const bsnn__setting *d, double v);
 void bsnn__setting_store(const bsnn__setting *d, void *obj, double v);
 bsnn_status bsnn__setting_load(const bsnn__setting *d, const void *obj, double *out);
 void bsnn__setting_store_u64(const bsnn__setting *d, void *obj, uint64_t v);
+/* BSNN_E_ARG unless d is a 64-bit setting (U64 or SIZE) that can hold v. */
+bsnn_status bsnn__setting_check_u64(const bsnn__setting *d, uint64_t v);
 uint64_t bsnn__setting_load_u64(const bsnn__setting *d, const void *obj);
 /* Store every setting's default. */
 void bsnn__settings_defaults(const bsnn__setting *table, size_t n, void *obj);
@@ -242,10 +244,21 @@ bsnn_status bsnn__read_file(unsigned char **out, size_t *out_size, const char *p
  * fsync'ed and renamed over path, the directory synced; the next save of a
  * path removes what killed saves of it left. */
 bsnn_status bsnn__write_atomic(const char *path, const unsigned char *data, size_t size);
-/* Write a text file through write(f, obj) to path.tmp, then rename it over
- * path; f is a FILE * (void * here to keep stdio out of this header). */
-bsnn_status bsnn__write_csv_file(const char *path, int (*write)(void *f, const void *obj),
-                                 const void *obj);
+/* A text file built in memory (bsnn's allocator), then written as every
+ * file is, by bsnn__write_atomic: write(t, obj) appends with
+ * bsnn__text_printf (0 or -1). BSNN_E_NOMEM or BSNN_E_IO with a message. */
+typedef struct bsnn__text {
+    char *buf;
+    size_t len, cap;
+    int failed; /* 0, BSNN_E_NOMEM, or 1 (a formatting error) */
+} bsnn__text;
+int bsnn__text_printf(bsnn__text *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+bsnn_status bsnn__write_text_file(const char *path, int (*write)(bsnn__text *t, const void *obj),
+                                  const void *obj);
 /* Tests only: nonzero makes saves skip the unnamed temporary file (Linux
  * O_TMPFILE) and take the named-file route other systems use. */
 extern int bsnn__io_named_temp_only;
@@ -254,5 +267,76 @@ extern int bsnn__io_named_temp_only;
 
 /* CRC-32 (IEEE, as zlib) of n bytes, continuing from crc (0 to start). */
 uint32_t bsnn__crc32(uint32_t crc, const void *data, size_t n);
+/* want != got, except in fuzz builds, which ignore checksums. */
+int bsnn__crc_mismatch(uint32_t want, uint32_t got);
+
+/* The two-pass writer: with buf NULL it only counts (len), so a first pass
+ * sizes the buffer a second pass fills. Little-endian, byte by byte. */
+typedef struct bsnn__writer {
+    unsigned char *buf;
+    size_t len;
+    size_t section; /* offset of the open section's tag */
+} bsnn__writer;
+
+void bsnn__put_u8(bsnn__writer *w, unsigned v);
+void bsnn__put_uint(bsnn__writer *w, uint64_t v, int bytes);
+void bsnn__put_u32(bsnn__writer *w, uint32_t v);
+void bsnn__put_u64(bsnn__writer *w, uint64_t v);
+void bsnn__put_f64(bsnn__writer *w, double d);
+void bsnn__put_floats(bsnn__writer *w, const float *v, size_t n);
+void bsnn__put_rng(bsnn__writer *w, const bsnn_rng *rng);
+/* A section: tag, flags, a length patched by _end, payload, CRC-32. */
+void bsnn__begin_section(bsnn__writer *w, const char *tag, uint32_t flags);
+void bsnn__end_section(bsnn__writer *w);
+
+#define BSNN__SECTION_OVERHEAD 20 /* tag, flags, length, crc */
+#define BSNN__SECTION_OPTIONAL 1u /* flag: a reader that does not know it may skip it */
+
+/* The reader: every access bounds checked; a read past the end returns 0
+ * and sets bad (callers check once, after a group of fields). */
+typedef struct bsnn__reader {
+    const unsigned char *p;
+    size_t len, pos;
+    int bad;
+} bsnn__reader;
+
+uint64_t bsnn__get_uint(bsnn__reader *r, int bytes);
+uint32_t bsnn__get_u32(bsnn__reader *r);
+uint64_t bsnn__get_u64(bsnn__reader *r);
+double bsnn__get_f64(bsnn__reader *r);
+void bsnn__get_rng(bsnn__reader *r, bsnn_rng *rng);
+/* n floats into out; the caller has checked that 4n bytes remain. */
+void bsnn__get_floats(bsnn__reader *r, float *out, size_t n);
+/* A size_t from a u64 (bad when it does not fit this host). */
+size_t bsnn__get_size(bsnn__reader *r);
+size_t bsnn__remaining(const bsnn__reader *r);
+
+/* One verified section: its tag (printable), flags and a reader over its
+ * payload. _next_section: BSNN_E_FORMAT naming the byte offset for a
+ * truncated section or a CRC mismatch. _body_ok: BSNN_E_FORMAT when a read
+ * ran past the payload. */
+typedef struct bsnn__section {
+    char tag[5];
+    uint32_t flags;
+    bsnn__reader body;
+} bsnn__section;
+bsnn_status bsnn__next_section(bsnn__section *out, bsnn__reader *r);
+bsnn_status bsnn__body_ok(const bsnn__section *s);
+/* The rest of section s is exactly n floats, all finite, read into out;
+ * BSNN_E_FORMAT otherwise. */
+bsnn_status bsnn__get_rest_floats(float *out, size_t n, bsnn__section *s);
+
+/* The settings list of an object, from its descriptor table: a count, then
+ * (u32 id, f64 value) pairs in table order, the values read from the
+ * fields at obj, for the settings applies(ctx, id) keeps (applies NULL:
+ * all). A 64-bit setting beyond 2^53 is written exactly,
+ * as (id | 0x80000000, u64). _get_settings reads one back through the
+ * object's own setters (set, and set_u64 for the exact form; NULL: none),
+ * which validate; a refused value is BSNN_E_FORMAT naming `what`. */
+void bsnn__put_settings(bsnn__writer *w, const bsnn__setting *table, size_t n, const void *obj,
+                        int (*applies)(const void *ctx, int id), const void *ctx);
+bsnn_status bsnn__get_settings(bsnn__reader *b, void *obj, const char *what,
+                               bsnn_status (*set)(void *obj, int id, double v),
+                               bsnn_status (*set_u64)(void *obj, int id, uint64_t v));
 
 #endif /* BSNN_COMMON_H */

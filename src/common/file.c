@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,20 +268,52 @@ bsnn_status bsnn__read_file(unsigned char **out, size_t *out_size, const char *p
     return BSNN_OK;
 }
 
-bsnn_status bsnn__write_csv_file(const char *path,
-                                 int (*write)(void *f, const void *obj), const void *obj)
+/* ---- text files (histories, search results) ------------------------------ */
+
+int bsnn__text_printf(bsnn__text *t, const char *fmt, ...)
 {
-    char tmp[4096];
-    BSNN_FAIL_IF(snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp, BSNN_E_IO,
-                 "path '%s' is too long", path);
-    FILE *f = fopen(tmp, "w");
-    BSNN_FAIL_IF(f == NULL, BSNN_E_IO, "cannot open '%s' for writing", tmp);
-    int bad = write(f, obj) != 0;
-    bad |= fflush(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return bsnn__fail(BSNN_E_IO, "writing '%s' failed", path);
+    if (t->failed) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
+    va_end(ap);
+    if (k < 0) {
+        t->failed = 1;
+        bsnn__fail(BSNN_E_IO, "a text line cannot be formatted");
+        return -1;
     }
-    return BSNN_OK;
+    if (t->buf && t->len + (size_t)k < t->cap) {
+        t->len += (size_t)k;
+        return 0;
+    }
+    /* Grow to twice what is needed (amortised appends), through bsnn's
+     * allocator, and format again. */
+    size_t need = bsnn__add_size(t->len, (size_t)k + 1), cap = bsnn__mul_size(need, 2);
+    char *grown = cap ? bsnn__alloc(cap) : NULL;
+    if (grown == NULL) { /* bsnn__alloc said why (NOMEM) */
+        t->failed = BSNN_E_NOMEM;
+        return -1;
+    }
+    if (t->len) memcpy(grown, t->buf, t->len);
+    bsnn__free(t->buf);
+    t->buf = grown;
+    t->cap = cap;
+    va_start(ap, fmt);
+    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)k;
+    return 0;
+}
+
+bsnn_status bsnn__write_text_file(const char *path, int (*write)(bsnn__text *t, const void *obj),
+                                  const void *obj)
+{
+    bsnn__text t = {NULL, 0, 0, 0};
+    bsnn_status st = BSNN_OK;
+    if (write(&t, obj) != 0 || t.failed)
+        st = t.failed == BSNN_E_NOMEM ? BSNN_E_NOMEM : BSNN_E_IO; /* the message is recorded */
+    else
+        st = bsnn__write_atomic(path, (const unsigned char *)t.buf, t.len);
+    bsnn__free(t.buf);
+    return st;
 }

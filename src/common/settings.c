@@ -90,3 +90,12 @@ void bsnn__settings_defaults(const bsnn__setting *table, size_t n, void *obj)
 {
     for (size_t i = 0; i < n; i++) bsnn__setting_store(&table[i], obj, table[i].def);
 }
+
+bsnn_status bsnn__setting_check_u64(const bsnn__setting *d, uint64_t v)
+{
+    BSNN_FAIL_IF(d->type != BSNN__SET_U64 && d->type != BSNN__SET_SIZE, BSNN_E_ARG,
+                 "%s takes no 64-bit integer", d->name);
+    BSNN_FAIL_IF((double)v < d->lo || (d->type == BSNN__SET_SIZE && v > SIZE_MAX), BSNN_E_ARG,
+                 "%s %llu is out of range", d->name, (unsigned long long)v);
+    return BSNN_OK;
+}

@@ -170,3 +170,77 @@ bsnn_status bsnn_layer_get_seed(uint64_t *out, const bsnn_layer *layer)
     *out = bsnn__setting_load_u64(d, layer->data);
     return BSNN_OK;
 }
+
+/* ---- persistence: a layer writes and reads its own LAYR payload ---------- */
+
+static int layer_applies(const void *l, int id) { return bsnn__layer_has(l, id); }
+
+void bsnn__layer_save(bsnn__writer *w, const bsnn_layer *l)
+{
+    bsnn_rng rng = {{0, 0, 0, 0}};
+    if (l->ops->get_rng) l->ops->get_rng(l, &rng);
+    bsnn__put_u32(w, (uint32_t)l->ops->kind);
+    bsnn__put_u32(w, l->ops->variant ? l->ops->variant(l) : 0);
+    bsnn__put_u64(w, l->n_in);
+    bsnn__put_u64(w, l->n_out);
+    bsnn__put_u64(w, l->n_params);
+    bsnn__put_u64(w, l->n_state);
+    bsnn__put_rng(w, &rng);
+    bsnn__put_settings(w, l->ops->settings, l->ops->n_settings, l->data, layer_applies, l);
+}
+
+static bsnn_status set_any(void *l, int id, double v)
+{
+    return bsnn__layer_set(l, (bsnn_layer_param)id, v);
+}
+
+static bsnn_status set_wide(void *obj, int id, uint64_t v)
+{
+    bsnn_layer *l = obj;
+    const bsnn__setting *d;
+    BSNN_TRY(setting_of(&d, l, id));
+    BSNN_TRY(bsnn__setting_check_u64(d, v));
+    bsnn__setting_store_u64(d, l->data, v);
+    if (l->ops->changed) l->ops->changed(l, id);
+    return BSNN_OK;
+}
+
+/* Kind, variant and settings of a new layer; its setup for n_in inputs. */
+static bsnn_status load_into(bsnn_layer *l, bsnn__reader *b, uint32_t variant, size_t n_in)
+{
+    if (l->ops->set_variant) BSNN_TRY(l->ops->set_variant(l, variant));
+    BSNN_FAIL_IF(variant != 0 && l->ops->set_variant == NULL, BSNN_E_FORMAT,
+                 "%s layer has variant %u, expected 0", l->ops->name, variant);
+    BSNN_TRY(bsnn__get_settings(b, l, l->ops->name, set_any, set_wide));
+    return l->ops->setup(l, n_in);
+}
+
+bsnn_status bsnn__layer_load(bsnn_layer **out, bsnn__layer_file *f, bsnn__reader *b, size_t n_in)
+{
+    uint32_t kind = bsnn__get_u32(b), variant = bsnn__get_u32(b);
+    f->n_in = bsnn__get_size(b);
+    size_t n_out = bsnn__get_size(b);
+    f->n_params = bsnn__get_size(b);
+    f->n_state = bsnn__get_size(b);
+    bsnn__get_rng(b, &f->rng);
+    BSNN_FAIL_IF(b->bad, BSNN_E_FORMAT, "layer section is shorter than its fields");
+    const bsnn_layer_ops *ops = bsnn__layer_ops_of((int)kind);
+    BSNN_FAIL_IF(ops == NULL, BSNN_E_FORMAT, "unknown layer kind %u", kind);
+    bsnn_layer *l = bsnn__layer_new(ops);
+    if (l == NULL) return BSNN_E_NOMEM;
+    l->n_out = n_out; /* a dense layer's width; every other kind's follows its input */
+    bsnn_status st = load_into(l, b, variant, n_in);
+    if (st == BSNN_E_ARG || st == BSNN_E_SHAPE) st = bsnn__context(BSNN_E_FORMAT, "%s", ops->name);
+    if (st == BSNN_OK && (l->n_in != f->n_in || l->n_out != n_out || l->n_params != f->n_params ||
+                          l->n_state != f->n_state))
+        st = bsnn__fail(BSNN_E_FORMAT,
+                        "%s layer (%zu -> %zu, %zu parameters, %zu state) does not fit the model "
+                        "(input width %zu)",
+                        ops->name, f->n_in, n_out, f->n_params, f->n_state, n_in);
+    if (st != BSNN_OK) {
+        bsnn__layer_destroy(l);
+        return st;
+    }
+    *out = l;
+    return BSNN_OK;
+}

@@ -130,6 +130,19 @@ size_t bsnn__layer_bytes(const bsnn_layer_ops *ops);
 int bsnn__layer_is_dense(const bsnn_layer *l);
 int bsnn__layer_is_activation(const bsnn_layer *l);
 
+/* Persistence (docs/format.md, LAYR): a layer writes its kind, variant,
+ * widths, parameter and state counts, generator and settings (from its
+ * kind's table); _load builds one from such a payload for n_in inputs
+ * (not yet in a model), every field checked (BSNN_E_FORMAT), and returns in
+ * *f what the file declared: the model loader holds the counts to its
+ * header and puts the generator back (ops->set_rng) once the layer is in. */
+typedef struct bsnn__layer_file {
+    size_t n_in, n_params, n_state;
+    bsnn_rng rng;
+} bsnn__layer_file;
+void bsnn__layer_save(bsnn__writer *w, const bsnn_layer *l);
+bsnn_status bsnn__layer_load(bsnn_layer **out, bsnn__layer_file *f, bsnn__reader *b, size_t n_in);
+
 /* The ops of a layer kind, for loaders and bounds; NULL for an unknown
  * kind. Every kind is listed in layer.c's table. */
 const bsnn_layer_ops *bsnn__layer_ops_of(int kind);

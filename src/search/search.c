@@ -197,18 +197,16 @@ bsnn_status bsnn_search_result(double *out, const bsnn_search *se, size_t row, b
     return BSNN_OK;
 }
 
-static int write_rows(void *fp, const void *obj)
+static int write_rows(bsnn__text *t, const void *obj)
 {
-    FILE *f = fp;
     const bsnn_search *se = obj;
-    if (fputs("batch,epochs,updates,train_loss,val_loss,val_accuracy,seconds,peak_bytes,"
-              "accumulated,micro_batch\n",
-              f) < 0)
+    if (bsnn__text_printf(t, "batch,epochs,updates,train_loss,val_loss,val_accuracy,seconds,"
+                             "peak_bytes,accumulated,micro_batch\n") != 0)
         return -1;
     for (size_t r = 0; r < se->n; r++) {
         const double *v = se->rows + r * COLS;
-        if (fprintf(f, "%.0f,%.6g,%.0f,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f,%.0f\n", v[0], v[1], v[2],
-                    v[3], v[4], v[5], v[6], v[7], v[8], v[9]) < 0)
+        if (bsnn__text_printf(t, "%.0f,%.6g,%.0f,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f,%.0f\n", v[0], v[1],
+                              v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]) != 0)
             return -1;
     }
     return 0;
@@ -219,7 +217,7 @@ bsnn_status bsnn_search_write_csv(const bsnn_search *se, const char *path)
     BSNN_ENTER();
     BSNN_CHECK_NULL(se);
     BSNN_CHECK_NULL(path);
-    return bsnn__write_csv_file(path, write_rows, se);
+    return bsnn__write_text_file(path, write_rows, se);
 }
 
 /* ---- running candidates ---------------------------------------------------- */

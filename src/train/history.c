@@ -5,7 +5,6 @@
  */
 #include "train/train.h"
 
-#include <stdio.h>
 
 struct bsnn_history {
     double *rows; /* BSNN__HIST_COLS per row */
@@ -74,24 +73,23 @@ bsnn_status bsnn_history_get(double *out, const bsnn_history *h, size_t row,
 static const char *const hist_header =
     "epoch,batch_size,lr,train_loss,val_loss,val_accuracy,wall_seconds,samples,updates\n";
 
-static int write_rows(FILE *f, const bsnn_history *h)
+static int write_rows(bsnn__text *t, const void *obj)
 {
-    if (fputs(hist_header, f) < 0) return -1;
+    const bsnn_history *h = obj;
+    if (bsnn__text_printf(t, "%s", hist_header) != 0) return -1;
     for (size_t r = 0; r < h->n; r++) {
         const double *v = h->rows + r * BSNN__HIST_COLS;
-        if (fprintf(f, "%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f\n", v[0], v[1], v[2], v[3],
-                    v[4], v[5], v[6], v[7], v[8]) < 0)
+        if (bsnn__text_printf(t, "%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f\n", v[0], v[1], v[2],
+                              v[3], v[4], v[5], v[6], v[7], v[8]) != 0)
             return -1;
     }
     return 0;
 }
-
-static int write_history(void *f, const void *obj) { return write_rows(f, obj); }
 
 bsnn_status bsnn_history_write_csv(const bsnn_history *h, const char *path)
 {
     BSNN_ENTER();
     BSNN_CHECK_NULL(h);
     BSNN_CHECK_NULL(path);
-    return bsnn__write_csv_file(path, write_history, h);
+    return bsnn__write_text_file(path, write_rows, h);
 }

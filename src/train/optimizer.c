@@ -18,6 +18,8 @@
  */
 #include "train/train.h"
 
+#include <stddef.h>
+
 /* Which hyperparameters a rule takes, its defaults and state vectors. */
 typedef struct rule_info {
     const char *name;
@@ -65,69 +67,56 @@ static const rule_info rules[] = {
 
 #define N_RULES ((int)(sizeof rules / sizeof rules[0]))
 
-/* Ranges shared by every rule that takes the parameter. open: which ends
- * are excluded (BSNN_BOUND_*); whole: only whole numbers (enum values). */
-typedef struct param_range {
-    const char *name;
-    double lo, hi;
-    unsigned open;
-    int whole;
-} param_range;
-
+/* Every hyperparameter, its range (the same for every rule that takes it)
+ * and field: the one table that set, get, bounds and checkpoints use. The
+ * defaults are each rule's (rules[] above); the variant and decay scope
+ * are enum values. */
 #define LO_OPEN BSNN_BOUND_LO_OPEN
 #define HI_OPEN BSNN_BOUND_HI_OPEN
-
-static const param_range ranges[] = {
-    [BSNN_OPT_LR] = {"lr", 0.0, 1e6, LO_OPEN, 0},
-    [BSNN_OPT_MOMENTUM] = {"momentum", 0.0, 1.0, HI_OPEN, 0},
-    [BSNN_OPT_BETA1] = {"beta1", 0.0, 1.0, HI_OPEN, 0},
-    [BSNN_OPT_BETA2] = {"beta2", 0.0, 1.0, HI_OPEN, 0},
-    [BSNN_OPT_EPS] = {"eps", 0.0, 1.0, LO_OPEN, 0},
-    [BSNN_OPT_RHO] = {"rho", 0.0, 1.0, HI_OPEN, 0},
-    [BSNN_OPT_WEIGHT_DECAY] = {"weight_decay", 0.0, 1e6, 0, 0},
-    [BSNN_OPT_VARIANT] = {"variant", BSNN_VARIANT_PYTORCH, BSNN_VARIANT_RUDER, 0, 1},
-    [BSNN_OPT_DECAY_SCOPE] = {"decay_scope", BSNN_DECAY_ALL, BSNN_DECAY_WEIGHTS, 0, 1},
-    [BSNN_OPT_MOMENTUM_DECAY] = {"momentum_decay", 0.0, 1e6, 0, 0},
+#define FIELD(f) offsetof(bsnn_optimizer, f)
+static const bsnn__setting settings[] = {
+    {BSNN_OPT_LR, "lr", BSNN__SET_DOUBLE, LO_OPEN, 0.0, 1e6, 0.01, FIELD(lr), NULL},
+    {BSNN_OPT_MOMENTUM, "momentum", BSNN__SET_DOUBLE, HI_OPEN, 0.0, 1.0, 0.9, FIELD(momentum), NULL},
+    {BSNN_OPT_BETA1, "beta1", BSNN__SET_DOUBLE, HI_OPEN, 0.0, 1.0, 0.9, FIELD(beta1), NULL},
+    {BSNN_OPT_BETA2, "beta2", BSNN__SET_DOUBLE, HI_OPEN, 0.0, 1.0, 0.999, FIELD(beta2), NULL},
+    {BSNN_OPT_EPS, "eps", BSNN__SET_DOUBLE, LO_OPEN, 0.0, 1.0, 1e-8, FIELD(eps), NULL},
+    {BSNN_OPT_RHO, "rho", BSNN__SET_DOUBLE, HI_OPEN, 0.0, 1.0, 0.9, FIELD(rho), NULL},
+    {BSNN_OPT_WEIGHT_DECAY, "weight_decay", BSNN__SET_DOUBLE, 0, 0.0, 1e6, 0.01,
+     FIELD(weight_decay), NULL},
+    {BSNN_OPT_VARIANT, "variant", BSNN__SET_INT, 0, BSNN_VARIANT_PYTORCH, BSNN_VARIANT_RUDER,
+     BSNN_VARIANT_PYTORCH, FIELD(variant), NULL},
+    {BSNN_OPT_DECAY_SCOPE, "decay_scope", BSNN__SET_INT, 0, BSNN_DECAY_ALL, BSNN_DECAY_WEIGHTS,
+     BSNN_DECAY_ALL, FIELD(decay_scope), NULL},
+    {BSNN_OPT_MOMENTUM_DECAY, "momentum_decay", BSNN__SET_DOUBLE, 0, 0.0, 1e6, 0.004,
+     FIELD(momentum_decay), NULL},
 };
-
-#define N_PARAMS ((int)(sizeof ranges / sizeof ranges[0]))
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
 
 static int kind_valid(int kind) { return kind >= 1 && kind < N_RULES && rules[kind].name; }
 
 static const char *kind_name(int kind) { return kind_valid(kind) ? rules[kind].name : "unknown"; }
 
-static int applies(int kind, int param)
+static const bsnn__setting *setting_of(int param)
 {
-    return kind_valid(kind) && param >= 1 && param < N_PARAMS && (rules[kind].params & P(param));
+    return bsnn__setting_find(settings, N_SETTINGS, param);
 }
 
-static const char *param_name(int param)
+static int applies(int kind, int param)
 {
-    return param >= 1 && param < N_PARAMS ? ranges[param].name : "unknown";
+    return kind_valid(kind) && setting_of(param) && param < 32 && (rules[kind].params & P(param));
+}
+
+static int applies_to(const void *opt, int param)
+{
+    return applies((int)((const bsnn_optimizer *)opt)->kind, param);
 }
 
 static bsnn_status not_applicable(int kind, int param)
 {
     BSNN_FAIL_IF(!kind_valid(kind), BSNN_E_ARG, "unknown optimizer kind %d", kind);
+    const bsnn__setting *d = setting_of(param);
     return bsnn__fail(BSNN_E_ARG, "parameter %d (%s) does not apply to %s", param,
-                      param_name(param), kind_name(kind));
-}
-
-/* The field holding a hyperparameter (param already checked). */
-static double *field(bsnn_optimizer *opt, int param)
-{
-    switch (param) {
-    case BSNN_OPT_MOMENTUM: return &opt->momentum;
-    case BSNN_OPT_BETA1: return &opt->beta1;
-    case BSNN_OPT_BETA2: return &opt->beta2;
-    case BSNN_OPT_EPS: return &opt->eps;
-    case BSNN_OPT_RHO: return &opt->rho;
-    case BSNN_OPT_WEIGHT_DECAY: return &opt->weight_decay;
-    case BSNN_OPT_VARIANT: return &opt->variant;
-    case BSNN_OPT_DECAY_SCOPE: return &opt->decay_scope;
-    case BSNN_OPT_MOMENTUM_DECAY: return &opt->momentum_decay;
-    default: return &opt->lr;
-    }
+                      d ? d->name : "unknown", kind_name(kind));
 }
 
 int bsnn__optimizer_kind_valid(int kind) { return kind_valid(kind); }
@@ -183,35 +172,25 @@ bsnn_status bsnn_optimizer_bounds(double *out_lo, double *out_hi, unsigned *out_
     BSNN_CHECK_NULL(out_hi);
     BSNN_CHECK_NULL(out_open);
     if (!applies((int)kind, (int)param)) return not_applicable((int)kind, (int)param);
-    *out_lo = ranges[param].lo;
-    *out_hi = ranges[param].hi;
-    *out_open = ranges[param].open;
+    const bsnn__setting *d = setting_of((int)param);
+    *out_lo = d->lo;
+    *out_hi = d->hi;
+    *out_open = d->open;
     return BSNN_OK;
-}
-
-static int in_range(const param_range *r, double v)
-{
-    return isfinite(v) && ((r->open & LO_OPEN) ? v > r->lo : v >= r->lo) &&
-           ((r->open & HI_OPEN) ? v < r->hi : v <= r->hi);
 }
 
 bsnn_status bsnn__optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value)
 {
     if (!applies((int)opt->kind, (int)param)) return not_applicable((int)opt->kind, (int)param);
-    const param_range *r = &ranges[param];
-    BSNN_FAIL_IF(!in_range(r, value), BSNN_E_ARG, "%s %g is not in %c%g, %g%c for %s", r->name,
-                 value, (r->open & LO_OPEN) ? '(' : '[', r->lo, r->hi,
-                 (r->open & HI_OPEN) ? ')' : ']', kind_name((int)opt->kind));
-    BSNN_FAIL_IF(r->whole && value != floor(value), BSNN_E_ARG,
-                 "%s %g is not a whole number (an enum value) for %s", r->name, value,
-                 kind_name((int)opt->kind));
+    const bsnn__setting *d = setting_of((int)param);
+    BSNN_FORWARD_IF_ERROR(bsnn__setting_check(d, value), "%s", kind_name((int)opt->kind));
     /* Decoupled decay multiplies weights by (1 - lr * weight_decay) each
      * step: at 1 or more it zeroes or flips them. */
     double lr = param == BSNN_OPT_LR ? value : opt->lr;
     double wd = param == BSNN_OPT_WEIGHT_DECAY ? value : opt->weight_decay;
     BSNN_FAIL_IF(opt->kind == BSNN_ADAMW && lr * wd >= 1.0, BSNN_E_ARG,
                  "lr * weight_decay = %g * %g must be below 1 for adamw", lr, wd);
-    *field(opt, (int)param) = value;
+    bsnn__setting_store(d, opt, value);
     return BSNN_OK;
 }
 
@@ -225,8 +204,7 @@ bsnn_status bsnn_optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double
 bsnn_status bsnn__optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param)
 {
     if (!applies((int)opt->kind, (int)param)) return not_applicable((int)opt->kind, (int)param);
-    *out = *field((bsnn_optimizer *)opt, (int)param);
-    return BSNN_OK;
+    return bsnn__setting_load(setting_of((int)param), opt, out);
 }
 
 bsnn_status bsnn_optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param)
@@ -277,6 +255,64 @@ bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_
     opt->bound = m->id;
     opt->n = n;
     opt->t = 0;
+    return BSNN_OK;
+}
+
+/* ---- checkpoints: the optimizer writes and reads its own state ----------- */
+
+void bsnn__optimizer_save(bsnn__writer *w, const bsnn_optimizer *opt)
+{
+    size_t count = opt->bound && opt->state ? opt->n * opt->n_state_vectors : 0;
+    bsnn__put_u32(w, (uint32_t)opt->kind);
+    bsnn__put_settings(w, settings, N_SETTINGS, opt, applies_to, opt);
+    bsnn__put_u32(w, opt->bound != 0);
+    bsnn__put_u64(w, opt->t);
+    bsnn__put_u64(w, opt->n);
+    bsnn__put_u64(w, opt->n_state_vectors);
+    bsnn__put_u64(w, count);
+    bsnn__put_floats(w, opt->state, count);
+}
+
+static bsnn_status set_any(void *opt, int id, double v)
+{
+    return bsnn__optimizer_set(opt, (bsnn_opt_param)id, v);
+}
+
+/* The rest of the section after the settings: binding, step count, state. */
+static bsnn_status load_state(bsnn_optimizer *opt, bsnn__section *sec, const bsnn_model *m)
+{
+    bsnn__reader *b = &sec->body;
+    uint32_t bound = bsnn__get_u32(b);
+    uint64_t t = bsnn__get_u64(b);
+    size_t n = bsnn__get_size(b), vectors = bsnn__get_size(b), count = bsnn__get_size(b);
+    BSNN_TRY(bsnn__body_ok(sec));
+    BSNN_FAIL_IF(bound > 1 || (bound && n != m->n_params) || (!bound && count != 0), BSNN_E_FORMAT,
+                 "optimizer state (bound %u, %zu values per vector) does not match the model's "
+                 "%zu parameters",
+                 bound, n, m->n_params);
+    if (!bound) return BSNN_OK;
+    BSNN_TRY(bsnn__optimizer_bind(opt, m, n));
+    BSNN_FAIL_IF(vectors != opt->n_state_vectors || count != bsnn__mul_size(n, vectors),
+                 BSNN_E_FORMAT, "optimizer holds %zu state vectors (%zu values), its kind has %zu",
+                 vectors, count, opt->n_state_vectors);
+    BSNN_TRY(bsnn__get_rest_floats(opt->state, count, sec));
+    opt->t = t;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__optimizer_load(bsnn_optimizer **out, bsnn__section *sec, const bsnn_model *m)
+{
+    uint32_t kind = bsnn__get_u32(&sec->body);
+    BSNN_FAIL_IF(!kind_valid((int)kind), BSNN_E_FORMAT, "unknown optimizer kind %u", kind);
+    bsnn_optimizer *opt = bsnn__optimizer_create((bsnn_optimizer_kind)kind);
+    if (opt == NULL) return BSNN_E_NOMEM;
+    bsnn_status st = bsnn__get_settings(&sec->body, opt, "optimizer", set_any, NULL);
+    if (st == BSNN_OK) st = load_state(opt, sec, m);
+    if (st != BSNN_OK) {
+        bsnn__optimizer_free(opt);
+        return st;
+    }
+    *out = opt;
     return BSNN_OK;
 }
 

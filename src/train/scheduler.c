@@ -9,6 +9,8 @@
  */
 #include "train/train.h"
 
+#include <stddef.h>
+
 bsnn_scheduler *bsnn__scheduler_create(size_t n_samples)
 {
     bsnn_scheduler *s = bsnn__calloc(1, sizeof *s);
@@ -20,13 +22,7 @@ bsnn_scheduler *bsnn__scheduler_create(size_t n_samples)
         return NULL;
     }
     s->n = n_samples;
-    s->batch = n_samples < 32 ? n_samples : 32;
-    s->shuffle = 1;
-    s->growth = 2.0;
-    s->growth_every = 1;
-    s->lr_decay = 0.1;
-    s->lr_step_epochs = 10;
-    s->base_batch = 32;
+    bsnn__scheduler_defaults(s);
     bsnn__scheduler_reset(s);
     return s;
 }
@@ -68,20 +64,50 @@ bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s)
     return BSNN_OK;
 }
 
-static int is_flag(double v) { return v == 0.0 || v == 1.0; }
+/* Every setting: id, name, type, static range, default and field. The
+ * batch size's and the batch cap's ranges also depend on N and on each
+ * other (range_of); the two end-of-epoch flags exclude each other. */
+#define FIELD(f) offsetof(bsnn_scheduler, f)
+#define MAX_EXACT BSNN__MAX_EXACT
+static const bsnn__setting settings[] = {
+    {BSNN_SCHED_BATCH_SIZE, "batch size", BSNN__SET_SIZE, 0, 1, MAX_EXACT, 32, FIELD(batch), NULL},
+    {BSNN_SCHED_FULL_BATCH, "full batch flag", BSNN__SET_INT, 0, 0, 1, 0, FIELD(full_batch), NULL},
+    {BSNN_SCHED_SHUFFLE, "shuffle flag", BSNN__SET_INT, 0, 0, 1, 1, FIELD(shuffle), NULL},
+    {BSNN_SCHED_SEED, "seed", BSNN__SET_U64, 0, 0, MAX_EXACT, 0, FIELD(seed),
+     "bsnn_scheduler_get_seed"},
+    {BSNN_SCHED_DROP_LAST, "drop-last flag", BSNN__SET_INT, 0, 0, 1, 0, FIELD(drop_last), NULL},
+    {BSNN_SCHED_CARRY_OVER, "carry-over flag", BSNN__SET_INT, 0, 0, 1, 0, FIELD(carry_over), NULL},
+    {BSNN_SCHED_BATCH_SCHEDULE, "batch schedule", BSNN__SET_INT, 0, BSNN_BATCH_CONSTANT,
+     BSNN_BATCH_GEOMETRIC, BSNN_BATCH_CONSTANT, FIELD(batch_schedule), NULL},
+    {BSNN_SCHED_GROWTH_FACTOR, "growth factor", BSNN__SET_DOUBLE, BSNN_BOUND_LO_OPEN, 1, 1e6, 2,
+     FIELD(growth), NULL},
+    {BSNN_SCHED_GROWTH_EVERY, "growth period (epochs)", BSNN__SET_SIZE, 0, 1, MAX_EXACT, 1,
+     FIELD(growth_every), NULL},
+    {BSNN_SCHED_BATCH_CAP, "batch cap", BSNN__SET_SIZE, 0, 0, MAX_EXACT, 0, FIELD(batch_cap), NULL},
+    {BSNN_SCHED_LR_SCHEDULE, "lr schedule", BSNN__SET_INT, 0, BSNN_LR_CONSTANT, BSNN_LR_COSINE,
+     BSNN_LR_CONSTANT, FIELD(lr_schedule), NULL},
+    {BSNN_SCHED_LR_DECAY, "lr decay", BSNN__SET_DOUBLE, BSNN_BOUND_LO_OPEN, 0, 1, 0.1,
+     FIELD(lr_decay), NULL},
+    {BSNN_SCHED_LR_STEP_EPOCHS, "lr step period (epochs)", BSNN__SET_SIZE, 0, 1, MAX_EXACT, 10,
+     FIELD(lr_step_epochs), NULL},
+    {BSNN_SCHED_LR_MIN_FACTOR, "lr floor factor", BSNN__SET_DOUBLE, 0, 0, 1, 0,
+     FIELD(lr_min_factor), NULL},
+    {BSNN_SCHED_WARMUP_STEPS, "warmup (updates)", BSNN__SET_SIZE, 0, 0, MAX_EXACT, 0,
+     FIELD(warmup), NULL},
+    {BSNN_SCHED_LR_SCALING, "lr scaling", BSNN__SET_INT, 0, BSNN_SCALE_NONE, BSNN_SCALE_SQRT,
+     BSNN_SCALE_NONE, FIELD(lr_scaling), NULL},
+    {BSNN_SCHED_BASE_BATCH, "base batch", BSNN__SET_SIZE, 0, 1, MAX_EXACT, 32, FIELD(base_batch),
+     NULL},
+    {BSNN_SCHED_MICRO_BATCH, "micro-batch", BSNN__SET_SIZE, 0, 0, MAX_EXACT, 0, FIELD(micro), NULL},
+    {BSNN_SCHED_MEMORY_BUDGET, "memory budget (bytes)", BSNN__SET_SIZE, 0, 0, MAX_EXACT, 0,
+     FIELD(budget), "bsnn_scheduler_get_memory_budget"},
+};
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
 
-static int is_count(double v, double lo, double hi)
+void bsnn__scheduler_defaults(bsnn_scheduler *s)
 {
-    return v >= lo && v <= hi && v == floor(v);
-}
-
-#define BSNN_MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in double */
-
-/* The largest budget the double setting takes: 2^53, or SIZE_MAX where
- * size_t is narrower. */
-static double max_budget(void)
-{
-    return (double)SIZE_MAX < BSNN_MAX_EXACT ? (double)SIZE_MAX : BSNN_MAX_EXACT;
+    bsnn__settings_defaults(settings, N_SETTINGS, s);
+    if (s->batch > s->n) s->batch = s->n;
 }
 
 void bsnn__scheduler_set_seed(bsnn_scheduler *s, uint64_t seed)
@@ -90,150 +116,40 @@ void bsnn__scheduler_set_seed(bsnn_scheduler *s, uint64_t seed)
     bsnn__rng_seed(&s->rng, seed);
 }
 
-/* A double reading of an integer setting, refused beyond 2^53 (where a
- * double would round it) with the typed getter to use instead. */
-static bsnn_status exact_double(double *out, uint64_t v, const char *what, const char *typed)
+static bsnn_status unknown(int param)
 {
-    BSNN_FAIL_IF(v > (1ull << 53), BSNN_E_ARG,
-                 "the %s %llu is beyond 2^53, where a double is not "
-                 "exact: read it with %s",
-                 what, (unsigned long long)v, typed);
-    *out = (double)v;
-    return BSNN_OK;
+    return bsnn__fail(BSNN_E_ARG, "unknown setting %d", param);
 }
 
-static bsnn_status set_flag(bsnn_scheduler *s, bsnn_sched_param param, double value)
+/* A setting's descriptor, with the batch size's and cap's ranges for this
+ * scheduler: batch 1..(cap or N); cap batch..N (or 0: N). */
+static const bsnn__setting *range_of(bsnn__setting *out, const bsnn_scheduler *s, int param)
 {
-    BSNN_FAIL_IF(!is_flag(value), BSNN_E_ARG, "setting %d takes 0 or 1, not %g", (int)param, value);
-    /* Refuse before changing anything, so a refused call leaves both flags. */
-    BSNN_FAIL_IF(value == 1.0 && ((param == BSNN_SCHED_DROP_LAST && s->carry_over) ||
-                                  (param == BSNN_SCHED_CARRY_OVER && s->drop_last)),
-                 BSNN_E_ARG, "drop-last and carry-over exclude each other");
-    if (param == BSNN_SCHED_FULL_BATCH) s->full_batch = (int)value;
-    if (param == BSNN_SCHED_SHUFFLE) s->shuffle = (int)value;
-    if (param == BSNN_SCHED_DROP_LAST) s->drop_last = (int)value;
-    if (param == BSNN_SCHED_CARRY_OVER) s->carry_over = (int)value;
-    return BSNN_OK;
-}
-
-/* Settings of the batch-size schedule. */
-static bsnn_status set_batch(bsnn_scheduler *s, bsnn_sched_param param, double value)
-{
-    switch (param) {
-    case BSNN_SCHED_BATCH_SIZE:
-        BSNN_FAIL_IF(!is_count(value, 1.0, (double)s->n), BSNN_E_ARG,
-                     "batch size %g is not an integer in 1..%zu", value, s->n);
-        BSNN_FAIL_IF(s->batch_cap && value > (double)s->batch_cap, BSNN_E_ARG,
-                     "batch size %g exceeds the batch cap %zu", value, s->batch_cap);
-        s->batch = (size_t)value;
-        return BSNN_OK;
-    case BSNN_SCHED_BATCH_SCHEDULE:
-        BSNN_FAIL_IF(!is_count(value, BSNN_BATCH_CONSTANT, BSNN_BATCH_GEOMETRIC), BSNN_E_ARG,
-                     "batch schedule %g is not 0..2", value);
-        s->batch_schedule = (int)value;
-        return BSNN_OK;
-    case BSNN_SCHED_GROWTH_FACTOR:
-        BSNN_FAIL_IF(!(value > 1.0 && value <= 1e6), BSNN_E_ARG,
-                     "growth factor %g must be > 1 (and <= 1e6)", value);
-        s->growth = value;
-        return BSNN_OK;
-    case BSNN_SCHED_GROWTH_EVERY:
-        BSNN_FAIL_IF(!is_count(value, 1.0, BSNN_MAX_EXACT), BSNN_E_ARG,
-                     "growth period %g is not an integer >= 1 epochs", value);
-        s->growth_every = (size_t)value;
-        return BSNN_OK;
-    default: /* BSNN_SCHED_BATCH_CAP */
-        BSNN_FAIL_IF(value != 0.0 && !is_count(value, (double)s->batch, (double)s->n), BSNN_E_ARG,
-                     "batch cap %g is not 0 or an integer in %zu (the batch "
-                     "size)..%zu",
-                     value, s->batch, s->n);
-        s->batch_cap = (size_t)value;
-        return BSNN_OK;
-    }
-}
-
-/* Settings of the learning rate. */
-static bsnn_status set_lr(bsnn_scheduler *s, bsnn_sched_param param, double value)
-{
-    switch (param) {
-    case BSNN_SCHED_LR_SCHEDULE:
-        BSNN_FAIL_IF(!is_count(value, BSNN_LR_CONSTANT, BSNN_LR_COSINE), BSNN_E_ARG,
-                     "lr schedule %g is not 0..3", value);
-        s->lr_schedule = (int)value;
-        return BSNN_OK;
-    case BSNN_SCHED_LR_DECAY:
-        BSNN_FAIL_IF(!(value > 0.0 && value <= 1.0), BSNN_E_ARG, "lr decay %g is not in (0, 1]",
-                     value);
-        s->lr_decay = value;
-        return BSNN_OK;
-    case BSNN_SCHED_LR_STEP_EPOCHS:
-        BSNN_FAIL_IF(!is_count(value, 1.0, BSNN_MAX_EXACT), BSNN_E_ARG,
-                     "lr step period %g is not an integer >= 1", value);
-        s->lr_step_epochs = (size_t)value;
-        return BSNN_OK;
-    case BSNN_SCHED_LR_MIN_FACTOR:
-        BSNN_FAIL_IF(!(value >= 0.0 && value <= 1.0), BSNN_E_ARG,
-                     "lr floor factor %g is not in [0, 1]", value);
-        s->lr_min_factor = value;
-        return BSNN_OK;
-    case BSNN_SCHED_WARMUP_STEPS:
-        BSNN_FAIL_IF(!is_count(value, 0.0, BSNN_MAX_EXACT), BSNN_E_ARG,
-                     "warmup %g is not an integer >= 0 updates", value);
-        s->warmup = (size_t)value;
-        return BSNN_OK;
-    case BSNN_SCHED_LR_SCALING:
-        BSNN_FAIL_IF(!is_count(value, BSNN_SCALE_NONE, BSNN_SCALE_SQRT), BSNN_E_ARG,
-                     "lr scaling %g is not 0..2", value);
-        s->lr_scaling = (int)value;
-        return BSNN_OK;
-    default: /* BSNN_SCHED_BASE_BATCH */
-        BSNN_FAIL_IF(!is_count(value, 1.0, BSNN_MAX_EXACT), BSNN_E_ARG,
-                     "base batch %g is not an integer >= 1", value);
-        s->base_batch = (size_t)value;
-        return BSNN_OK;
-    }
+    const bsnn__setting *d = bsnn__setting_find(settings, N_SETTINGS, param);
+    if (d == NULL) return NULL;
+    *out = *d;
+    if (param == BSNN_SCHED_BATCH_SIZE) out->hi = (double)(s->batch_cap ? s->batch_cap : s->n);
+    if (param == BSNN_SCHED_BATCH_CAP) out->lo = (double)s->batch, out->hi = (double)s->n;
+    return out;
 }
 
 bsnn_status bsnn__scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value)
 {
-    switch (param) {
-    case BSNN_SCHED_SEED:
-        BSNN_FAIL_IF(!is_count(value, 0.0, BSNN_MAX_EXACT), BSNN_E_ARG,
-                     "seed %g is not an integer in 0..2^53 (larger "
-                     "seeds: bsnn_scheduler_set_seed)",
-                     value);
-        bsnn__scheduler_set_seed(s, (uint64_t)value);
-        return BSNN_OK;
-    case BSNN_SCHED_FULL_BATCH:
-    case BSNN_SCHED_SHUFFLE:
-    case BSNN_SCHED_DROP_LAST:
-    case BSNN_SCHED_CARRY_OVER: return set_flag(s, param, value);
-    case BSNN_SCHED_BATCH_SIZE:
-    case BSNN_SCHED_BATCH_SCHEDULE:
-    case BSNN_SCHED_GROWTH_FACTOR:
-    case BSNN_SCHED_GROWTH_EVERY:
-    case BSNN_SCHED_BATCH_CAP: return set_batch(s, param, value);
-    case BSNN_SCHED_LR_SCHEDULE:
-    case BSNN_SCHED_LR_DECAY:
-    case BSNN_SCHED_LR_STEP_EPOCHS:
-    case BSNN_SCHED_LR_MIN_FACTOR:
-    case BSNN_SCHED_WARMUP_STEPS:
-    case BSNN_SCHED_LR_SCALING:
-    case BSNN_SCHED_BASE_BATCH: return set_lr(s, param, value);
-    case BSNN_SCHED_MICRO_BATCH:
-        BSNN_FAIL_IF(!is_count(value, 0.0, BSNN_MAX_EXACT), BSNN_E_ARG,
-                     "micro-batch %g is not an integer >= 0", value);
-        s->micro = (size_t)value;
-        return BSNN_OK;
-    case BSNN_SCHED_MEMORY_BUDGET:
-        BSNN_FAIL_IF(!is_count(value, 0.0, max_budget()), BSNN_E_ARG,
-                     "memory budget %g bytes is not a whole number in "
-                     "0..%.0f (larger: bsnn_scheduler_set_memory_budget)",
-                     value, max_budget());
-        s->budget = (size_t)value;
-        return BSNN_OK;
-    }
-    return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
+    bsnn__setting r;
+    const bsnn__setting *d = range_of(&r, s, (int)param);
+    if (d == NULL) return unknown((int)param);
+    BSNN_FAIL_IF(param == BSNN_SCHED_BATCH_SIZE && s->batch_cap && value > (double)s->batch_cap &&
+                     value <= (double)s->n && value == floor(value),
+                 BSNN_E_ARG, "batch size %g exceeds the batch cap %zu", value, s->batch_cap);
+    if (!(param == BSNN_SCHED_BATCH_CAP && value == 0.0)) /* cap 0 means N */
+        BSNN_TRY(bsnn__setting_check(d, value));
+    /* Refuse before changing anything, so a refused call leaves both flags. */
+    BSNN_FAIL_IF(value == 1.0 && ((param == BSNN_SCHED_DROP_LAST && s->carry_over) ||
+                                  (param == BSNN_SCHED_CARRY_OVER && s->drop_last)),
+                 BSNN_E_ARG, "drop-last and carry-over exclude each other");
+    bsnn__setting_store(d, s, value);
+    if (param == BSNN_SCHED_SEED) bsnn__scheduler_set_seed(s, s->seed);
+    return BSNN_OK;
 }
 
 bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value)
@@ -245,30 +161,9 @@ bsnn_status bsnn_scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double
 
 bsnn_status bsnn__scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param)
 {
-    switch (param) {
-    case BSNN_SCHED_BATCH_SIZE: *out = (double)s->batch; break;
-    case BSNN_SCHED_FULL_BATCH: *out = s->full_batch; break;
-    case BSNN_SCHED_SHUFFLE: *out = s->shuffle; break;
-    case BSNN_SCHED_SEED: return exact_double(out, s->seed, "seed", "bsnn_scheduler_get_seed");
-    case BSNN_SCHED_DROP_LAST: *out = s->drop_last; break;
-    case BSNN_SCHED_CARRY_OVER: *out = s->carry_over; break;
-    case BSNN_SCHED_BATCH_SCHEDULE: *out = s->batch_schedule; break;
-    case BSNN_SCHED_GROWTH_FACTOR: *out = s->growth; break;
-    case BSNN_SCHED_GROWTH_EVERY: *out = (double)s->growth_every; break;
-    case BSNN_SCHED_BATCH_CAP: *out = (double)s->batch_cap; break;
-    case BSNN_SCHED_LR_SCHEDULE: *out = s->lr_schedule; break;
-    case BSNN_SCHED_LR_DECAY: *out = s->lr_decay; break;
-    case BSNN_SCHED_LR_STEP_EPOCHS: *out = (double)s->lr_step_epochs; break;
-    case BSNN_SCHED_LR_MIN_FACTOR: *out = s->lr_min_factor; break;
-    case BSNN_SCHED_WARMUP_STEPS: *out = (double)s->warmup; break;
-    case BSNN_SCHED_LR_SCALING: *out = s->lr_scaling; break;
-    case BSNN_SCHED_BASE_BATCH: *out = (double)s->base_batch; break;
-    case BSNN_SCHED_MICRO_BATCH: *out = (double)s->micro; break;
-    case BSNN_SCHED_MEMORY_BUDGET:
-        return exact_double(out, s->budget, "memory budget", "bsnn_scheduler_get_memory_budget");
-    default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
-    }
-    return BSNN_OK;
+    const bsnn__setting *d = bsnn__setting_find(settings, N_SETTINGS, (int)param);
+    if (d == NULL) return unknown((int)param);
+    return bsnn__setting_load(d, s, out);
 }
 
 bsnn_status bsnn_scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param)
@@ -287,33 +182,12 @@ bsnn_status bsnn_scheduler_bounds(double *out_lo, double *out_hi, unsigned *out_
     BSNN_CHECK_NULL(out_hi);
     BSNN_CHECK_NULL(out_open);
     BSNN_CHECK_NULL(s);
-    double lo = 0.0, hi = BSNN_MAX_EXACT;
-    unsigned open = 0;
-    switch (param) {
-    case BSNN_SCHED_BATCH_SIZE: lo = 1.0, hi = (double)(s->batch_cap ? s->batch_cap : s->n); break;
-    case BSNN_SCHED_FULL_BATCH:
-    case BSNN_SCHED_SHUFFLE:
-    case BSNN_SCHED_DROP_LAST:
-    case BSNN_SCHED_CARRY_OVER: hi = 1.0; break;
-    case BSNN_SCHED_BATCH_SCHEDULE: hi = BSNN_BATCH_GEOMETRIC; break;
-    case BSNN_SCHED_GROWTH_FACTOR: lo = 1.0, hi = 1e6, open = BSNN_BOUND_LO_OPEN; break;
-    case BSNN_SCHED_BATCH_CAP: lo = (double)s->batch, hi = (double)s->n; break;
-    case BSNN_SCHED_LR_SCHEDULE: hi = BSNN_LR_COSINE; break;
-    case BSNN_SCHED_LR_DECAY: hi = 1.0, open = BSNN_BOUND_LO_OPEN; break;
-    case BSNN_SCHED_LR_MIN_FACTOR: hi = 1.0; break;
-    case BSNN_SCHED_LR_SCALING: hi = BSNN_SCALE_SQRT; break;
-    case BSNN_SCHED_GROWTH_EVERY:
-    case BSNN_SCHED_LR_STEP_EPOCHS:
-    case BSNN_SCHED_BASE_BATCH: lo = 1.0; break;
-    case BSNN_SCHED_MEMORY_BUDGET: hi = max_budget(); break;
-    case BSNN_SCHED_SEED:
-    case BSNN_SCHED_WARMUP_STEPS:
-    case BSNN_SCHED_MICRO_BATCH: break;
-    default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
-    }
-    *out_lo = lo;
-    *out_hi = hi;
-    *out_open = open;
+    bsnn__setting r;
+    const bsnn__setting *d = range_of(&r, s, (int)param);
+    if (d == NULL) return unknown((int)param);
+    *out_lo = d->lo;
+    *out_hi = bsnn__setting_hi(d);
+    *out_open = d->open;
     return BSNN_OK;
 }
 
@@ -611,38 +485,91 @@ bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step)
     return BSNN_OK;
 }
 
-/* Checkpoint layout: a version word, the scalar position, the RNG, the
- * epoch's order, then the carried leftovers. */
-enum { SCHED_STATE_VERSION = 1, SCHED_STATE_FIXED = 14 };
+/* ---- checkpoints: the scheduler writes and reads its own state ----------- */
 
-size_t bsnn__scheduler_state_words(const bsnn_scheduler *s)
-{
-    return SCHED_STATE_FIXED + s->n + s->carried;
-}
+/* The position: a version word, the scalar position, the RNG, the epoch's
+ * order, then the carried leftovers, as u64 words (docs/format.md). */
+enum { POSITION_VERSION = 1, POSITION_FIXED = 14 };
 
-void bsnn__scheduler_save(const bsnn_scheduler *s, uint64_t *out)
+void bsnn__scheduler_save(bsnn__writer *w, const bsnn_scheduler *s)
 {
-    uint64_t head[SCHED_STATE_FIXED] = {
-        SCHED_STATE_VERSION, s->n, s->epoch, s->step, s->pos, s->cur_batch, (uint64_t)s->in_epoch,
+    bsnn__put_u64(w, s->n);
+    bsnn__put_settings(w, settings, N_SETTINGS, s, NULL, NULL);
+    bsnn__put_u64(w, s->n_steps);
+    for (size_t i = 0; i < s->n_steps; i++) {
+        bsnn__put_u64(w, s->step_epochs[i]);
+        bsnn__put_u64(w, s->step_sizes[i]);
+    }
+    const uint64_t head[POSITION_FIXED] = {
+        POSITION_VERSION, s->n, s->epoch, s->step, s->pos, s->cur_batch, (uint64_t)s->in_epoch,
         s->carried, s->total_steps, 0, s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]};
-    memcpy(out, head, sizeof head);
-    for (size_t i = 0; i < s->n; i++) out[SCHED_STATE_FIXED + i] = s->order[i];
-    for (size_t i = 0; i < s->carried; i++) out[SCHED_STATE_FIXED + s->n + i] = s->batch_buf[i];
+    bsnn__put_u64(w, POSITION_FIXED + s->n + s->carried);
+    for (int i = 0; i < POSITION_FIXED; i++) bsnn__put_u64(w, head[i]);
+    for (size_t i = 0; i < s->n; i++) bsnn__put_u64(w, s->order[i]);
+    for (size_t i = 0; i < s->carried; i++) bsnn__put_u64(w, s->batch_buf[i]);
 }
 
-bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t count)
+static bsnn_status set_any(void *s, int id, double v)
 {
-    BSNN_ENTER();
-    BSNN_FAIL_IF(count < SCHED_STATE_FIXED || in[0] != SCHED_STATE_VERSION || in[1] != s->n,
-                 BSNN_E_FORMAT, "scheduler state is not version %d for %zu samples",
-                 SCHED_STATE_VERSION, s->n);
+    return bsnn__scheduler_set(s, (bsnn_sched_param)id, v);
+}
+
+static bsnn_status set_wide(void *obj, int id, uint64_t v)
+{
+    bsnn_scheduler *s = obj;
+    const bsnn__setting *d = bsnn__setting_find(settings, N_SETTINGS, id);
+    if (d == NULL) return unknown(id);
+    BSNN_TRY(bsnn__setting_check_u64(d, v));
+    bsnn__setting_store_u64(d, s, v);
+    if (id == BSNN_SCHED_SEED) bsnn__scheduler_set_seed(s, s->seed);
+    return BSNN_OK;
+}
+
+/* The batch-size step list, validated as bsnn_scheduler_set_batch_steps. */
+static bsnn_status load_steps(bsnn_scheduler *s, bsnn__reader *b)
+{
+    size_t count = bsnn__get_size(b);
+    BSNN_FAIL_IF(b->bad || count > bsnn__remaining(b) / 16, BSNN_E_FORMAT,
+                 "scheduler declares %zu batch steps in %zu bytes", count, bsnn__remaining(b));
+    if (count == 0) return BSNN_OK;
+    size_t *epochs = bsnn__calloc(count, 2 * sizeof(size_t));
+    if (epochs == NULL) return BSNN_E_NOMEM;
+    size_t *sizes = epochs + count;
+    for (size_t i = 0; i < count; i++) {
+        epochs[i] = bsnn__get_size(b);
+        sizes[i] = bsnn__get_size(b);
+    }
+    bsnn_status st =
+        b->bad ? BSNN_E_FORMAT : bsnn__scheduler_set_batch_steps(s, epochs, sizes, count);
+    bsnn__free(epochs);
+    BSNN_FORWARD_AS_IF_ERROR(st, BSNN_E_FORMAT, "the scheduler's batch steps are invalid");
+    return BSNN_OK;
+}
+
+/* The position words into the new scheduler s, each checked: the remaining
+ * sequence is then bit-identical to the saved run's. */
+static bsnn_status load_position(bsnn_scheduler *s, bsnn__reader *b)
+{
+    size_t count = bsnn__get_size(b);
+    BSNN_FAIL_IF(b->bad || count > bsnn__remaining(b) / 8 || count < POSITION_FIXED,
+                 BSNN_E_FORMAT, "scheduler declares %zu position words in %zu bytes", count,
+                 bsnn__remaining(b));
+    uint64_t in[POSITION_FIXED];
+    for (int i = 0; i < POSITION_FIXED; i++) in[i] = bsnn__get_u64(b);
+    BSNN_FAIL_IF(in[0] != POSITION_VERSION || in[1] != s->n, BSNN_E_FORMAT,
+                 "scheduler state is not version %d for %zu samples", POSITION_VERSION, s->n);
     uint64_t pos = in[4], cur = in[5], carried = in[7];
     BSNN_FAIL_IF(pos > s->n || cur == 0 || cur > s->n || in[6] > 1 || carried >= s->n ||
-                     count != SCHED_STATE_FIXED + s->n + carried,
+                     count != POSITION_FIXED + s->n + carried,
                  BSNN_E_FORMAT, "scheduler position is inconsistent");
-    for (size_t i = 0; i < s->n + carried; i++)
-        BSNN_FAIL_IF(in[SCHED_STATE_FIXED + i] >= s->n, BSNN_E_FORMAT,
-                     "sample index %zu is out of range", i);
+    for (size_t i = 0; i < s->n + carried; i++) {
+        uint64_t v = bsnn__get_u64(b);
+        BSNN_FAIL_IF(v >= s->n, BSNN_E_FORMAT, "sample index %zu is out of range", i);
+        if (i < s->n)
+            s->order[i] = (size_t)v;
+        else
+            s->batch_buf[i - s->n] = (size_t)v;
+    }
     s->epoch = (size_t)in[2];
     s->step = (size_t)in[3];
     s->pos = (size_t)pos;
@@ -651,8 +578,25 @@ bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t c
     s->carried = (size_t)carried;
     s->total_steps = (size_t)in[8];
     for (int i = 0; i < 4; i++) s->rng.s[i] = in[10 + i];
-    for (size_t i = 0; i < s->n; i++) s->order[i] = (size_t)in[SCHED_STATE_FIXED + i];
-    for (size_t i = 0; i < s->carried; i++) s->batch_buf[i] = (size_t)in[SCHED_STATE_FIXED + s->n + i];
     s->have_last = 0;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__scheduler_load(bsnn_scheduler **out, bsnn__reader *b, size_t file_size)
+{
+    size_t n = bsnn__get_size(b);
+    /* The position holds one word per sample: n is bounded by the file. */
+    BSNN_FAIL_IF(b->bad || n == 0 || n > file_size / 8, BSNN_E_FORMAT,
+                 "scheduler for %zu samples in a %zu-byte file", n, file_size);
+    bsnn_scheduler *s = bsnn__scheduler_create(n);
+    if (s == NULL) return BSNN_E_NOMEM;
+    bsnn_status st = bsnn__get_settings(b, s, "scheduler", set_any, set_wide);
+    if (st == BSNN_OK) st = load_steps(s, b);
+    if (st == BSNN_OK) st = load_position(s, b);
+    if (st != BSNN_OK) {
+        bsnn__scheduler_free(s);
+        return st;
+    }
+    *out = s;
     return BSNN_OK;
 }

@@ -16,7 +16,8 @@
 struct bsnn_optimizer {
     bsnn_optimizer_kind kind;
     double lr, momentum, beta1, beta2, eps, rho, weight_decay;
-    double variant, decay_scope, momentum_decay; /* whole numbers but the last */
+    int variant, decay_scope;   /* bsnn_opt_variant, bsnn_decay_scope      */
+    double momentum_decay;
     double mu_product;          /* Nadam: prod of mu_1..mu_{mu_t}, a cache
                                    that the update rebuilds from t whenever
                                    t moved otherwise (load, reset, undo)   */
@@ -40,6 +41,12 @@ void bsnn__optimizer_free(bsnn_optimizer *opt);
 void bsnn__optimizer_reset(bsnn_optimizer *opt);
 bsnn_status bsnn__optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, double value);
 bsnn_status bsnn__optimizer_get(double *out, const bsnn_optimizer *opt, bsnn_opt_param param);
+/* Checkpoints (docs/format.md, OPTM): the optimizer writes its kind,
+ * settings (from its descriptor table), binding, step count and state
+ * vectors; _load builds one bound to m from such a payload (BSNN_E_FORMAT
+ * on anything that does not fit m). */
+void bsnn__optimizer_save(bsnn__writer *w, const bsnn_optimizer *opt);
+bsnn_status bsnn__optimizer_load(bsnn_optimizer **out, bsnn__section *sec, const bsnn_model *m);
 /* Bind opt to model m with n parameters (allocating state on first use).
  * BSNN_E_STATE if already bound to another model. */
 bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n);
@@ -96,6 +103,8 @@ void bsnn__scheduler_reset(bsnn_scheduler *s);
 bsnn_status bsnn__scheduler_set(bsnn_scheduler *s, bsnn_sched_param param, double value);
 bsnn_status bsnn__scheduler_get(double *out, const bsnn_scheduler *s, bsnn_sched_param param);
 void bsnn__scheduler_set_seed(bsnn_scheduler *s, uint64_t seed);
+/* Every setting at its default (the batch size clamped to N). */
+void bsnn__scheduler_defaults(bsnn_scheduler *s);
 bsnn_status bsnn__scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epochs,
                                             const size_t *sizes, size_t count);
 void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
@@ -112,14 +121,13 @@ size_t bsnn__scheduler_rows(const bsnn_scheduler *s, size_t n, size_t cap);
 /* Copy every setting (not the position) of src into dst, both for the same
  * number of samples or not (batch sizes are clamped to dst's N). */
 bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_scheduler *src);
-/* Checkpoint support: the scheduler's position and RNG as a flat array of
- * uint64 words (settings are not included: the host sets them again).
- * _state_words gives the count for the current position; _save writes that
- * many; _load validates (returns BSNN_E_FORMAT on a bad array, leaving s
- * unchanged) and restores, so the remaining sequence is bit-identical. */
-size_t bsnn__scheduler_state_words(const bsnn_scheduler *s);
-void bsnn__scheduler_save(const bsnn_scheduler *s, uint64_t *out);
-bsnn_status bsnn__scheduler_load(bsnn_scheduler *s, const uint64_t *in, size_t count);
+/* Checkpoints (docs/format.md, SCHD): the scheduler writes its sample
+ * count, settings (from its descriptor table), batch-step list and position
+ * (epoch, step, the epoch's order, carried samples, RNG); _load builds one
+ * from such a payload, every field checked (BSNN_E_FORMAT), so training
+ * resumed from it is bit-identical to the saved run. */
+void bsnn__scheduler_save(bsnn__writer *w, const bsnn_scheduler *s);
+bsnn_status bsnn__scheduler_load(bsnn_scheduler **out, bsnn__reader *b, size_t file_size);
 
 /* ---- the step (step.c) --------------------------------------------------- */
 

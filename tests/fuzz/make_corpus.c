@@ -155,6 +155,31 @@ static void models(void)
     ok(bsnn_model_set_loss(fresh, BSNN_LOSS_MSE), "loss");
     save_model(fresh, "seed-model-untrained.bsnn");
     bsnn_model_free(fresh);
+
+    /* The normalization kinds: standardize (statistics as state) in front,
+     * layer norm (gamma and beta) between dense layers. */
+    static const float mean[3] = {0.5f, 0.25f, -0.5f}, sd[3] = {0.5f, 2.0f, 0.75f};
+    bsnn_model *norm = bsnn_model_create(3);
+    ok(bsnn_model_set(norm, BSNN_MODEL_SEED, 5), "seed");
+    add(norm, bsnn_layer_standardize(mean, sd, 3));
+    add(norm, dense(5, BSNN_INIT_HE_NORMAL));
+    bsnn_layer *ln = bsnn_layer_layernorm();
+    ok(bsnn_layer_set(ln, BSNN_LAYER_EPS, 1e-3), "eps");
+    add(norm, ln);
+    add(norm, act(BSNN_ACT_RELU));
+    add(norm, dense(1, BSNN_INIT_GLOROT_UNIFORM));
+    ok(bsnn_model_set_loss(norm, BSNN_LOSS_BCE_LOGITS), "loss");
+    bsnn_dataset *ds = bsnn_dataset_parity(3);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAMW);
+    bsnn_scheduler *s = bsnn_scheduler_create(8);
+    ok(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 4), "batch");
+    ok(bsnn_model_train(NULL, norm, opt, s, ds, 2, NULL, NULL), "train");
+    save_model(norm, "seed-model-norm.bsnn");
+    save_checkpoint(norm, opt, s, "seed-ckpt-norm.bsnn");
+    bsnn_optimizer_free(opt);
+    bsnn_scheduler_free(s);
+    bsnn_dataset_free(ds);
+    bsnn_model_free(norm);
 }
 
 /* Scheduler settings, one set per checkpoint: (setting, value) pairs. */
