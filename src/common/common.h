@@ -6,13 +6,14 @@
  *
  * Tiers, lowest first; a file uses its own folder and the ones below it:
  *   common/   errors, allocator, rng, tensor, cpu features, finiteness,
- *             clock, the byte codec and CRC-32, the file helpers
+ *             clock, settings tables, the byte codec and CRC-32, the file
+ *             helpers
  *   kernels/  GEMM, vector elementwise functions
  *   nn/       the layer framework, one file per kind, losses, the model
  *   data/     datasets, CSV and IDX loaders, generators
  *   train/    update rules, the step, the loop, evaluation, scheduler,
  *             memory estimates, histories
- *   persist/  the model and checkpoint formats
+ *   persist/  the file container, the model and checkpoint files
  *   search/   the batch-size search
  * `make check-tiers` (tests/check-tiers.py) fails on an include or call
  * into a higher tier, on files that call each other in a circle, and on
