@@ -3,7 +3,8 @@
 The one conversion rule of the package (as_float32): an array that is
 already float32 (native byte order), C-contiguous and aligned is used as it
 is, without a copy; anything else goes through
-np.ascontiguousarray(x, dtype=np.float32), unless the caller passed
+np.ascontiguousarray(x, dtype=np.float32) (plus a copy when only the
+alignment was wrong), unless the caller passed
 copy=False, which makes it an error instead. numpy's own conversion is the
 only one, so float64 values are rounded, never reinterpreted as bytes, and
 a strided slice is gathered, never read with the wrong stride.
@@ -49,7 +50,8 @@ def as_float32(x, name, copy=None):
         return a
     if a.dtype.kind not in "biuf":
         raise TypeError("%s: an array of %s cannot hold numbers bsnn reads" % (name, a.dtype))
-    return np.ascontiguousarray(a, dtype=_F32)
+    out = np.ascontiguousarray(a, dtype=_F32)
+    return out if out.flags.aligned else out.copy()  # (a copy is aligned)
 
 
 def rows(x, name, copy=None):

@@ -295,7 +295,7 @@ def _checked_int(base, cname):
                 raise OverflowError("%d is out of range for %s (%d..%d)" % (value, cname, lo, hi))
             return base(int(value))
 
-    Checked.__name__ = "checked_" + cname
+    Checked.__name__ = Checked.__qualname__ = "checked_" + cname.replace("/", "_")
     Checked.plain = base
     return Checked
 

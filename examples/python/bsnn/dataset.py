@@ -141,4 +141,5 @@ def coerce(data, name):
         return data, False
     if isinstance(data, (tuple, list)) and len(data) == 2:
         return Dataset(*data), True
-    raise TypeError("%s: expected a Dataset or an (x, y) pair, got %s" % (name, type(data).__name__))
+    raise TypeError("%s: expected a Dataset or an (x, y) pair, got %s"
+                    % (name, type(data).__name__))

@@ -13,7 +13,7 @@ from ._handle import Handle, Settings, bounds_of
 from ._lib import Model as ModelP
 from ._lib import callback as c_callback
 from ._lib import check, lib, made, voidp
-from .dataset import Dataset, coerce
+from .dataset import coerce
 from .history import History
 from .layers import Layer, view
 from .optimizer import Optimizer

@@ -4,7 +4,7 @@ import ctypes
 
 import numpy as np
 
-from ._convert import enum_value, sizes
+from ._convert import sizes
 from ._enums import BatchSchedule, LrScaling, LrSchedule, SchedParam
 from ._handle import Handle, Settings, bounds_of
 from ._lib import check, lib, made
