@@ -47,6 +47,20 @@ def loaded_library_file():
     raise AssertionError("libbsnn is not mapped")
 
 
+def child_env(**changes):
+    """os.environ for a child interpreter that imports this same package
+    (its folder first on PYTHONPATH); a change to None removes the name."""
+    env = dict(os.environ)
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(bsnn.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
+    for k, v in changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
 @pytest.fixture
 def rng():
     return numpy.random.default_rng(12345)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import bsnn
+from conftest import child_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -19,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 @pytest.fixture(scope="module")
 def tracked():
     run = subprocess.run([sys.executable, os.path.join(HERE, "alloc_tracker.py")],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=child_env())
     assert run.returncode == 0, "tracker died (%d): %s" % (run.returncode, run.stderr[-2000:])
     return json.loads(run.stdout)
 

@@ -9,16 +9,11 @@ import pytest
 
 import bsnn
 from bsnn import _install, _lib
-from conftest import loaded_library_file
+from conftest import child_env, loaded_library_file
 
 
 def import_bsnn(env_changes, tmp_path):
-    env = dict(os.environ)
-    for k, v in env_changes.items():
-        if v is None:
-            env.pop(k, None)
-        else:
-            env[k] = v
+    env = child_env(**env_changes)
     code = "import bsnn; print(bsnn.library_path, bsnn.version_string())"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=str(tmp_path), timeout=60)

@@ -13,7 +13,7 @@ from ._handle import Handle, Settings, bounds_of
 from ._lib import Model as ModelP
 from ._lib import callback as c_callback
 from ._lib import check, lib, made, voidp
-from .dataset import coerce
+from .dataset import Dataset, coerce
 from .history import History
 from .layers import Layer, view
 from .optimizer import Optimizer
@@ -61,7 +61,8 @@ class Model(Handle, Settings):
     def __init__(self, n_inputs, layers=(), *, loss=None, optimizer=None, seed=None, init=None,
                  threshold=None):
         self._adopt_ptr(made(lib.bsnn_model_create(n_inputs)))
-        self.optimizer = optimizer
+        if optimizer is not None:
+            self._optimizer_for(optimizer)
         # Seed and default initialiser before the layers, which they initialise.
         self.configure(seed=seed, init=init, threshold=threshold)
         for layer in layers:
@@ -205,7 +206,9 @@ class Model(Handle, Settings):
         else:
             mp, wp = self._p(), workspace._for(self)
             run = lambda o, i: lib.bsnn_model_forward_ws(o, mp, wp, i)  # noqa: E731
-        step = max(1, int(batch_size))
+        step = int(batch_size)
+        if step < 1:
+            raise ValueError("predict: batch_size must be >= 1, got %r" % (batch_size,))
         for a in range(0, n, step):
             b = min(n, a + step)
             xt, ot = Tensor(xs[a:b], copy=False), Tensor(out[a:b], copy=False)
@@ -222,7 +225,7 @@ class Model(Handle, Settings):
         """Evaluation(loss, accuracy) over (x, y) or a Dataset. y may be
         1-D: class indices for softmax cross-entropy (or the one target of
         a one-output model)."""
-        ds, _ = coerce(x if y is None else (x, y), "evaluate")
+        ds, _ = coerce(_pair(x, y, "evaluate"), "evaluate")
         n = len(ds)
         bs = min(n, 1024) if batch_size is None else batch_size
         loss, acc = ctypes.c_double(), ctypes.c_double()
@@ -276,8 +279,10 @@ class Model(Handle, Settings):
         training (not an error); an exception raised in one stops training
         and is raised from fit. checkpoint: a path written after every
         epoch (model, optimizer and scheduler: load_checkpoint resumes
-        bit-identically). history: a History to append to."""
-        train, _ = coerce(x if y is None else (x, y), "fit")
+        bit-identically). history: a History to append to. The History
+        returned has .steps (updates done) and .scheduler (the one used:
+        pass it to the next fit to go on with the same data order)."""
+        train, _ = coerce(_pair(x, y, "fit"), "fit")
         val = coerce(validation, "validation")[0] if validation is not None else None
         opt = self._optimizer_for(optimizer)
         sched = self._scheduler_for(scheduler, len(train), batch_size, shuffle, seed)
@@ -318,7 +323,8 @@ class Model(Handle, Settings):
     # --- memory ---
     def memory(self, batch_size, optimizer=None):
         """Bytes bsnn allocates to train at batch_size rows per pass with
-        the optimizer (default: the model's, else a default Adam)."""
+        the optimizer (default: the model's, else a default Adam; the
+        update rule's state is part of the figure)."""
         opt = optimizer if optimizer is not None else (self.optimizer or Optimizer("adam"))
         out = ctypes.c_size_t()
         check(lib.bsnn_model_memory(ctypes.byref(out), self._p(), opt._p(), batch_size))
@@ -369,6 +375,17 @@ class Model(Handle, Settings):
         kinds = ", ".join(type(layer).__name__ for layer in self.layers)
         return "Model(%d inputs -> %d outputs, [%s], loss=%s)" % (
             self.n_inputs, self.n_outputs, kinds, self.loss.name.lower())
+
+
+def _pair(x, y, who):
+    """What coerce takes: a Dataset alone, or the pair (x, y)."""
+    if isinstance(x, Dataset):
+        if y is not None:
+            raise TypeError("%s: a Dataset holds its targets; y must not be given" % who)
+        return x
+    if y is None:
+        raise TypeError("%s: targets y are missing (or pass a Dataset)" % who)
+    return (x, y)
 
 
 class Workspace(Handle):
