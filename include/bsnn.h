@@ -463,6 +463,13 @@ BSNN_API bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt);
 BSNN_API bsnn_dataset *bsnn_dataset_create(const float *x, const float *y, size_t n,
                                            size_t n_inputs, size_t n_targets);
 
+/* The same without a copy: the dataset borrows x and y (zero-copy FFI), which
+ * the caller keeps alive and unchanged (finite) while the dataset is used;
+ * bsnn never writes or frees them (bsnn_dataset_standardize refuses it with
+ * BSNN_E_STATE). Checked for finiteness once, here. NULL as above. */
+BSNN_API bsnn_dataset *bsnn_dataset_wrap(const float *x, const float *y, size_t n,
+                                         size_t n_inputs, size_t n_targets);
+
 /* The n-bit parity set: all 2^bits rows of 0/1 inputs, target 1 when an odd
  * number of bits is set, else 0, in counting order. bits in 1..20. */
 BSNN_API bsnn_dataset *bsnn_dataset_parity(int bits);

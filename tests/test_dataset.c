@@ -1,6 +1,7 @@
 /*
  * test_dataset.c - bsnn_dataset: create copies the caller's arrays, the
- * n-bit parity set by hand, seeded splits (sizes, disjoint, covering,
+ * n-bit parity set by hand, wrap borrows them (training on it equals
+ * training on a copy, bit for bit), seeded splits (sizes, disjoint, covering,
  * deterministic), and bad input.
  */
 #include "testutil.h"
@@ -21,6 +22,90 @@ Test(dataset, create_copies_the_callers_arrays)
     cr_assert_eq(bsnn_dataset_targets(ds)[2], 9.0f);
     for (int i = 1; i < 6; i++) cr_assert_eq(bsnn_dataset_inputs(ds)[i], (float)(i + 1));
     bsnn_dataset_free(ds);
+}
+
+Test(dataset, wrap_borrows_the_callers_arrays_without_copying)
+{
+    float x[3 * 2] = {1, 2, 3, 4, 5, 6}, y[3] = {7, 8, 9};
+    bsnn_dataset *ds = bsnn_dataset_wrap(x, y, 3, 2, 1);
+    cr_assert_not_null(ds, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_dataset_size(ds), 3);
+    cr_assert_eq(bsnn_dataset_inputs(ds), x, "the caller's array itself");
+    cr_assert_eq(bsnn_dataset_targets(ds), y);
+    x[0] = 100;
+    cr_assert_eq(bsnn_dataset_inputs(ds)[0], 100.0f, "borrowed: the caller's changes are seen");
+    float mean[2] = {0, 0}, sd[2] = {1, 1};
+    cr_assert_eq(bsnn_dataset_standardize(ds, mean, sd, 2), BSNN_E_STATE, "bsnn never writes it");
+    cr_assert(strstr(bsnn_last_error(), "bsnn_dataset_standardize") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(x[1], 2.0f, "unchanged after the refusal");
+    /* A split copies the rows it takes, so its parts are ordinary datasets. */
+    bsnn_dataset *a = NULL, *b = NULL;
+    cr_assert_eq(bsnn_dataset_split(&a, &b, ds, 0.5, 3), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_dataset_standardize(a, mean, sd, 2), BSNN_OK, "%s", bsnn_last_error());
+    bsnn_dataset_free(a);
+    bsnn_dataset_free(b);
+    bsnn_dataset_free(ds); /* frees the handle only: x and y are still the caller's */
+    cr_assert_eq(x[5], 6.0f);
+}
+
+/* The same training run over a copied and a borrowed dataset: the data
+ * path must not depend on who owns the arrays. */
+static void train_on(float *out_params, size_t count, const bsnn_dataset *ds)
+{
+    bsnn_model *m = bsnn_model_create(4);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(5)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_BCE_LOGITS), BSNN_OK);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    bsnn_scheduler *s = bsnn_scheduler_create(bsnn_dataset_size(ds));
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 3), BSNN_OK);
+    cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 7, NULL, NULL), BSNN_OK, "%s",
+                 bsnn_last_error());
+    cr_assert_eq(bsnn_model_param_count(m), count);
+    cr_assert_eq(bsnn_model_get_params(out_params, count, m), BSNN_OK);
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+}
+
+Test(dataset, training_on_a_wrapped_dataset_equals_training_on_a_copy)
+{
+    bsnn_dataset *par = bsnn_dataset_parity(4);
+    bsnn_dataset *copy = bsnn_dataset_create(bsnn_dataset_inputs(par), bsnn_dataset_targets(par),
+                                             16, 4, 1);
+    bsnn_dataset *wrap = bsnn_dataset_wrap(bsnn_dataset_inputs(par), bsnn_dataset_targets(par),
+                                           16, 4, 1);
+    cr_assert_not_null(wrap, "%s", bsnn_last_error());
+    float pc[31], pw[31];
+    train_on(pc, 31, copy);
+    train_on(pw, 31, wrap);
+    cr_assert_eq(memcmp(pc, pw, sizeof pc), 0, "bit-identical parameters");
+    bsnn_dataset_free(wrap);
+    bsnn_dataset_free(copy);
+    bsnn_dataset_free(par);
+}
+
+Test(dataset, wrap_refuses_null_empty_non_finite_and_overflowing_sizes)
+{
+    float x[4] = {1, 2, 3, 4}, y[2] = {0, 1};
+    cr_assert_null(bsnn_dataset_wrap(NULL, y, 2, 2, 1));
+    cr_assert(strstr(bsnn_last_error(), "bsnn_dataset_wrap") != NULL, "%s", bsnn_last_error());
+    cr_assert(strstr(bsnn_last_error(), "'x'") != NULL);
+    cr_assert_null(bsnn_dataset_wrap(x, NULL, 2, 2, 1));
+    cr_assert(strstr(bsnn_last_error(), "'y'") != NULL);
+    cr_assert_null(bsnn_dataset_wrap(x, y, 0, 2, 1));
+    cr_assert_null(bsnn_dataset_wrap(x, y, 2, 0, 1));
+    cr_assert_null(bsnn_dataset_wrap(x, y, 2, 2, 0));
+    float xn[4] = {1, NAN, 3, 4}, yi[2] = {0, INFINITY};
+    cr_assert_null(bsnn_dataset_wrap(xn, y, 2, 2, 1));
+    cr_assert(strstr(bsnn_last_error(), "NaN") != NULL, "%s", bsnn_last_error());
+    cr_assert_null(bsnn_dataset_wrap(x, yi, 2, 2, 1));
+    /* Counts whose product, or whose byte size, wraps: refused before any read. */
+    cr_assert_null(bsnn_dataset_wrap(x, y, (size_t)1 << 40, (size_t)1 << 40, 1));
+    cr_assert(strstr(bsnn_last_error(), "too large") != NULL, "%s", bsnn_last_error());
+    cr_assert_null(bsnn_dataset_wrap(x, y, SIZE_MAX / 4 + 1, 1, 1));
+    cr_assert(strstr(bsnn_last_error(), "too large") != NULL, "%s", bsnn_last_error());
 }
 
 Test(dataset, parity_rows_are_counting_order_with_odd_parity_targets)

@@ -563,6 +563,9 @@ static void kill_during_saves(int named_only, int *out_kills, int *out_litter)
         litter += count_litter("model.bsnn") > 0;
         clock_gettime(CLOCK_MONOTONIC, &now);
     } while (kills < 420 && (now.tv_sec - t0.tv_sec) < 4);
+    /* Whatever the kills left, the next completed save of the path sweeps. */
+    cr_assert_eq(bsnn_model_save(a, path), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(count_litter("model.bsnn"), 0, "litter survived the next save");
     bsnn__io_named_temp_only = 0;
     bsnn_model_free(a);
     bsnn_model_free(b);
@@ -583,10 +586,15 @@ Test(io, file_always_loads_after_sigkill_during_saves, .timeout = 60)
             kills, litter, named_kills, named_litter);
     cr_assert_geq(kills, 20);
     cr_assert_geq(named_kills, 20);
-    /* The link-to-rename window is microseconds in milliseconds of fsync:
-     * allow 2% (seen: 0-2 of 420, 5 under ASan before the descriptor was
-     * kept open across the rename), where the named route leaves 50% here. */
-    cr_assert_leq(litter * 50, kills, "%d of %d kills left litter", litter, kills);
+    /* Only the link-to-rename window (two system calls) can leave a name on
+     * the unnamed route, where the named route exposes the whole write: seen
+     * 0-2 of 420 kills against about half, up to 9 of 420 on a loaded machine
+     * under ASan. The window's share depends on the machine's speed, so the
+     * bound is relative to the named route, measured alongside; the next
+     * save sweeps what either left (checked in kill_during_saves). */
+    cr_assert_leq(litter * 4 * named_kills, named_litter * kills + named_kills,
+                  "%d of %d kills left litter (named route: %d of %d)", litter, kills,
+                  named_litter, named_kills);
 }
 
 /* What killed saves leave behind is removed by the next save of the same

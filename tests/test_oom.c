@@ -75,7 +75,7 @@ static void check_failure(bsnn_status st, const char *call)
 
 typedef struct objects {
     bsnn_model *m, *from_buf, *from_file;
-    bsnn_dataset *ds, *train, *test;
+    bsnn_dataset *ds, *train, *test, *wrapped;
     bsnn_scheduler *s;
     bsnn_optimizer *opt;
     bsnn_tensor *x, *out;
@@ -101,6 +101,7 @@ static void free_all(objects *o)
     bsnn_dataset_free(o->ds);
     bsnn_dataset_free(o->train);
     bsnn_dataset_free(o->test);
+    bsnn_dataset_free(o->wrapped);
     bsnn_scheduler_free(o->s);
     bsnn_optimizer_free(o->opt);
     bsnn_tensor_free(o->x);
@@ -245,6 +246,8 @@ static void scenario(objects *o)
 {
     MAKE(o->ds, bsnn_dataset_parity(4));
     STEP(bsnn_dataset_split(&o->train, &o->test, o->ds, 0.75, 3));
+    MAKE(o->wrapped, bsnn_dataset_wrap(bsnn_dataset_inputs(o->test), bsnn_dataset_targets(o->test),
+                                       bsnn_dataset_size(o->test), 4, 1));
     MAKE(o->m, bsnn_model_create(4));
     STEP(bsnn_model_set_loss(o->m, BSNN_LOSS_MSE));
     add_dense(o->m, 6);
@@ -282,6 +285,7 @@ static void scenario(objects *o)
     norm_part(o);
     double loss, acc;
     STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->test, 2));
+    STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->wrapped, 3));
     size_t shape[2] = {5, 4}, oshape[2] = {5, 1};
     MAKE(o->x, bsnn_tensor_create(2, shape));
     MAKE(o->out, bsnn_tensor_create(2, oshape));

@@ -13,6 +13,7 @@
 struct bsnn_dataset {
     float *x, *y;
     size_t n, n_in, n_out;
+    int borrowed; /* x and y are the host's (bsnn_dataset_wrap): never freed or written */
 };
 
 /* Release a dataset (bsnn_dataset_free's body). NULL is a no-op. */

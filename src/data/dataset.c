@@ -57,6 +57,35 @@ bsnn_dataset *bsnn_dataset_create(const float *x, const float *y, size_t n, size
     return ds;
 }
 
+bsnn_dataset *bsnn_dataset_wrap(const float *x, const float *y, size_t n, size_t n_inputs,
+                                size_t n_targets)
+{
+    BSNN_ENTER();
+    BSNN_FAIL_NULL_IF(x == NULL || y == NULL, BSNN_E_NULL, "argument '%s' is NULL",
+                      x == NULL ? "x" : "y");
+    BSNN_FAIL_NULL_IF(n == 0 || n_inputs == 0 || n_targets == 0, BSNN_E_ARG,
+                      "n = %zu, n_inputs = %zu, n_targets = %zu: none may be 0", n, n_inputs,
+                      n_targets);
+    size_t nx = bsnn__mul_size(n, n_inputs), ny = bsnn__mul_size(n, n_targets);
+    /* The arrays must also be addressable in bytes: count * 4 may not wrap. */
+    BSNN_FAIL_NULL_IF(bsnn__mul_size(nx, sizeof(float)) == 0 ||
+                          bsnn__mul_size(ny, sizeof(float)) == 0,
+                      BSNN_E_ARG, "%zu rows of %zu inputs and %zu targets is too large", n,
+                      n_inputs, n_targets);
+    BSNN_FAIL_NULL_IF(!bsnn__all_finite(x, nx) || !bsnn__all_finite(y, ny), BSNN_E_ARG,
+                      "x or y holds a NaN or infinite value");
+    bsnn_dataset *ds = bsnn__calloc(1, sizeof *ds);
+    if (ds == NULL) return NULL;
+    /* Stored without const: every writer of ds->x / ds->y checks `borrowed`. */
+    ds->x = (float *)(uintptr_t)x;
+    ds->y = (float *)(uintptr_t)y;
+    ds->n = n;
+    ds->n_in = n_inputs;
+    ds->n_out = n_targets;
+    ds->borrowed = 1;
+    return ds;
+}
+
 bsnn_dataset *bsnn_dataset_parity(int bits)
 {
     BSNN_ENTER();
@@ -79,8 +108,10 @@ bsnn_dataset *bsnn_dataset_parity(int bits)
 void bsnn__dataset_free(bsnn_dataset *ds)
 {
     if (ds == NULL) return;
-    bsnn__free(ds->x);
-    bsnn__free(ds->y);
+    if (!ds->borrowed) {
+        bsnn__free(ds->x);
+        bsnn__free(ds->y);
+    }
     bsnn__free(ds);
 }
 
@@ -174,6 +205,9 @@ bsnn_status bsnn_dataset_standardize(bsnn_dataset *ds, const float *mean, const 
 {
     BSNN_ENTER();
     BSNN_TRY(check_columns(ds, mean, std, count));
+    BSNN_FAIL_IF(ds->borrowed, BSNN_E_STATE,
+                 "ds borrows the host's arrays (bsnn_dataset_wrap), which bsnn never writes; "
+                 "standardise them yourself or use bsnn_dataset_create");
     for (size_t j = 0; j < count; j++)
         BSNN_FAIL_IF(!isfinite(mean[j]) || !isfinite(std[j]) || !(std[j] > 0.0f), BSNN_E_ARG,
                      "column %zu has mean %g and std %g", j, (double)mean[j], (double)std[j]);

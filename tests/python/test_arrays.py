@@ -152,3 +152,37 @@ def test_results_are_numpy_arrays_the_caller_owns(model, rng):
     xs = ds.x
     xs[:] = 9
     assert np.array_equal(ds.x, x)  # a copy, not a view into C memory
+
+
+def test_a_borrowed_dataset_reads_the_array_in_place_and_keeps_temporaries_alive():
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y = np.arange(6, dtype=np.float32)
+    ds = bsnn.Dataset(x, y, borrow=True)
+    p = _lib.lib.bsnn_dataset_inputs(ds._p())
+    assert ctypes.cast(p, ctypes.c_void_p).value == x.ctypes.data, "no copy of a float32 array"
+    copied = bsnn.Dataset(x, y)
+    assert ctypes.cast(_lib.lib.bsnn_dataset_inputs(copied._p()), ctypes.c_void_p).value \
+        != x.ctypes.data
+    # A float64 temporary is converted once and the converted array lives
+    # as long as the dataset, though nothing else refers to it.
+    tmp = bsnn.Dataset(np.arange(12.0).reshape(6, 2) * 3.0, np.zeros(6), borrow=True)
+    gc.collect()
+    churn = [np.full(12, -7.0, np.float32) for _ in range(200)]
+    assert tmp.x.tolist() == (np.arange(12.0).reshape(6, 2) * 3.0).tolist()
+    del churn
+
+
+def test_fit_on_borrowed_arrays_equals_fit_on_a_copied_dataset(rng):
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = rng.normal(size=(40, 2)).astype(np.float32)
+
+    def trained(data):
+        m = bsnn.Model(4, [bsnn.Dense(3), bsnn.Activation("tanh"), bsnn.Dense(2)], loss="mse",
+                       seed=5)
+        if isinstance(data, bsnn.Dataset):
+            m.fit(data, batch_size=8, epochs=3, seed=2)
+        else:
+            m.fit(*data, batch_size=8, epochs=3, seed=2)
+        return m.get_params()
+
+    assert (trained((x, y)) == trained(bsnn.Dataset(x, y))).all(), "bit-identical"

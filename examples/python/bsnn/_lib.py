@@ -119,6 +119,7 @@ FUNCTIONS = [
     ("bsnn_optimizer_reset", status, [Opt]),
     # datasets
     ("bsnn_dataset_create", Data, [P(cfloat), P(cfloat), size_t, size_t, size_t]),
+    ("bsnn_dataset_wrap", Data, [P(cfloat), P(cfloat), size_t, size_t, size_t]),
     ("bsnn_dataset_parity", Data, [cint]),
     ("bsnn_dataset_free", None, [Data]),
     ("bsnn_dataset_size", size_t, [Data]),

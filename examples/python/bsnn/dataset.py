@@ -1,8 +1,10 @@
 """Dataset: rows of inputs and targets (bsnn_dataset).
 
-bsnn_dataset_create copies, so a Dataset never refers to the arrays it was
-made from; `x` and `y` return copies too, so no array ever points into
-memory that closing the dataset frees.
+Dataset(x, y) copies into bsnn (bsnn_dataset_create), so it never refers to
+the arrays it was made from; Dataset(x, y, borrow=True) wraps them instead
+(bsnn_dataset_wrap: no copy of float32 C-contiguous arrays) and keeps them
+alive for as long as the dataset lives. `x` and `y` return copies either
+way, so no array ever points into memory that closing the dataset frees.
 """
 import ctypes
 
@@ -18,20 +20,25 @@ class Dataset(Handle):
     """Dataset(x, y): x is (rows, features) (higher ranks are flattened
     after the first dimension), y is (rows, targets) or 1-D (one target
     per row: a class index for softmax cross-entropy). Both are converted
-    to float32 as every input is (see Tensor) and copied into bsnn."""
+    to float32 as every input is (see Tensor) and copied into bsnn, or,
+    with borrow=True, borrowed (the arrays must not change while the
+    dataset is used; fit and evaluate borrow the arrays they are given)."""
 
     _free_name = "bsnn_dataset_free"
 
-    def __init__(self, x, y):
+    def __init__(self, x, y, borrow=False):
         xs = rows(x, "x")
         ys = targets(y, xs.shape[0])
-        self._own(made(lib.bsnn_dataset_create(fptr(xs), fptr(ys), xs.shape[0], xs.shape[1],
-                                                ys.shape[1])))
+        make = lib.bsnn_dataset_wrap if borrow else lib.bsnn_dataset_create
+        self._own(made(make(fptr(xs), fptr(ys), xs.shape[0], xs.shape[1], ys.shape[1])))
+        # bsnn reads a borrowed dataset's arrays in place: keep them alive.
+        self._borrowed = (xs, ys) if borrow else None
 
     @classmethod
     def _adopt(cls, ptr):
         """A Dataset owning a handle a C function made."""
         obj = cls.__new__(cls)
+        obj._borrowed = None
         obj._own(made(ptr))
         return obj
 
@@ -140,6 +147,6 @@ def coerce(data, name):
         data._p()
         return data, False
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        return Dataset(*data), True
+        return Dataset(*data, borrow=True), True
     raise TypeError("%s: expected a Dataset or an (x, y) pair, got %s"
                     % (name, type(data).__name__))
