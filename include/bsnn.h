@@ -95,7 +95,8 @@ typedef enum bsnn_status {
     BSNN_E_IO = -6,        /* a file could not be read or written            */
     BSNN_E_FORMAT = -7,    /* a file or buffer is malformed or unsupported   */
     BSNN_E_DIVERGED = -8,  /* loss or gradient became NaN or infinite        */
-    BSNN_E_UNSUPPORTED = -9 /* the operation is not available in this build  */
+    BSNN_E_UNSUPPORTED = -9, /* the operation is not available in this build */
+    BSNN_E_CALLBACK = -10   /* a host hook asked to abandon the step         */
 } bsnn_status;
 
 /* A short static English description of a status ("out of memory").
@@ -922,8 +923,8 @@ BSNN_API bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_m
  * [n][n_outputs]. Never changes parameters or statistics. Uses the model's
  * own workspace, so it is NOT thread-safe: one thread at a time per model
  * (for several, bsnn_model_forward_ws). Errors: BSNN_E_NULL, BSNN_E_SHAPE,
- * BSNN_E_ARG (non-finite x), BSNN_E_STATE (no layers), BSNN_E_NOMEM when the
- * workspace must grow. */
+ * BSNN_E_ARG (non-finite x), BSNN_E_STATE (no layers; inside m's gradient
+ * hook), BSNN_E_NOMEM when the workspace must grow. */
 BSNN_API bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x);
 
 /* Mean loss and accuracy over ds in evaluation mode, processed batch_size
@@ -934,7 +935,8 @@ BSNN_API bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const b
  * out_loss and out_accuracy may be NULL; the loss needs one chosen (else
  * BSNN_E_STATE, as training), the accuracy alone does not. Uses the model's
  * own workspace (not thread-safe; see bsnn_model_evaluate_ws). Errors:
- * BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG, BSNN_E_STATE, BSNN_E_NOMEM. */
+ * BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG, BSNN_E_STATE (also inside m's
+ * gradient hook), BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy,
                                          bsnn_model *m, const bsnn_dataset *ds,
                                          size_t batch_size);
@@ -972,11 +974,44 @@ BSNN_API bsnn_status bsnn_model_evaluate_ws(double *out_loss, double *out_accura
  * before the update. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_ARG
  * (non-finite input, bad class index: the message names the row),
  * BSNN_E_STATE (no loss chosen, a loss that conflicts with the last layer,
- * optimizer bound to another model), BSNN_E_DIVERGED (parameters
- * unchanged), BSNN_E_NOMEM. */
+ * optimizer bound to another model, or called from m's gradient hook),
+ * BSNN_E_DIVERGED (parameters unchanged), BSNN_E_CALLBACK (m's gradient
+ * hook abandoned the step), BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m,
                                            bsnn_optimizer *opt, const bsnn_tensor *x,
                                            const bsnn_tensor *y);
+
+/* A gradient hook (bsnn_model_set_grad_hook), called once per update of the
+ * model, whichever function makes it (train_step, train, train_ex, the
+ * search), after the update's gradient is complete (every micro-batch
+ * accumulated) and before anything checks or uses it. grads: the model's
+ * gradient, count = bsnn_model_param_count floats in the order of
+ * bsnn_model_get_grads, holding the MEAN over the update's *rows rows of the
+ * per-sample loss gradients (L1/L2 penalties are added after the hook);
+ * *loss_sum: the SUM of those rows' losses. The hook may change all three in
+ * place. The update then uses grads exactly as left (so it must leave a
+ * mean), checked for finiteness after the hook (a non-finite value is
+ * BSNN_E_DIVERGED), and everything reported about the update (the mean loss
+ * *loss_sum / *rows in out_loss, callbacks and histories, the batch size
+ * given to callbacks, the samples counted) uses *rows (>= 1, else
+ * BSNN_E_CALLBACK) and *loss_sum as left. A data-parallel allreduce turns
+ * the local mean into the global one (sum rows x grads over processes and
+ * divide by the summed rows), and leaves the global rows and the summed
+ * loss: every process then applies the same update and reaches the same
+ * verdict. Return 0 to go on; non-zero abandons the step with
+ * BSNN_E_CALLBACK, the model's parameters and layer state and the optimizer
+ * left as before it. Runs on the calling thread with the host's
+ * floating-point state; it must not change m or its optimizer: training m,
+ * setting its hook, and bsnn_model_forward / bsnn_model_evaluate on m (they
+ * use the workspace the step is using; the _ws forms work) are
+ * BSNN_E_STATE from inside it. */
+typedef int (*bsnn_grad_hook)(void *user, float *grads, size_t count, size_t *rows,
+                              double *loss_sum);
+
+/* Install (fn not NULL) or remove (fn NULL) m's gradient hook and the user
+ * pointer passed to it; one per model, replacing the previous one. Errors:
+ * BSNN_E_NULL (m), BSNN_E_STATE (called from inside m's hook). */
+BSNN_API bsnn_status bsnn_model_set_grad_hook(bsnn_model *m, bsnn_grad_hook fn, void *user);
 
 /* Events passed to a training callback. */
 typedef enum bsnn_event {

@@ -167,6 +167,7 @@ R(msp_nan, "bsnn_model_set_params", "a NaN parameter", BSNN_E_ARG, (params[3] = 
 R(mgg_null, "bsnn_model_get_grads", "NULL model", BSNN_E_NULL, bsnn_model_get_grads(params, 19, NULL))
 R(mgg_count, "bsnn_model_get_grads", "count 1 of 19", BSNN_E_SHAPE, bsnn_model_get_grads(params, 1, M))
 R(mst_null, "bsnn_model_set_training", "NULL model", BSNN_E_NULL, bsnn_model_set_training(NULL, 1))
+R(msgh_null, "bsnn_model_set_grad_hook", "NULL model", BSNN_E_NULL, bsnn_model_set_grad_hook(NULL, NULL, NULL))
 R(mf_null, "bsnn_model_forward", "NULL x", BSNN_E_NULL, bsnn_model_forward(OUT, M, NULL))
 R(mf_cols, "bsnn_model_forward", "x has 3 columns", BSNN_E_SHAPE, bsnn_model_forward(OUT, M, XW))
 R(mf_outcols, "bsnn_model_forward", "out has 2 columns", BSNN_E_SHAPE, bsnn_model_forward(OUTW, M, X))

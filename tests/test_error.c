@@ -14,10 +14,10 @@
 
 Test(error, every_status_has_a_distinct_string)
 {
-    bsnn_status all[10] = {BSNN_OK,      BSNN_E_NULL,   BSNN_E_ARG,    BSNN_E_SHAPE,
+    bsnn_status all[11] = {BSNN_OK,      BSNN_E_NULL,   BSNN_E_ARG,    BSNN_E_SHAPE,
                            BSNN_E_NOMEM, BSNN_E_STATE,  BSNN_E_IO,     BSNN_E_FORMAT,
-                           BSNN_E_DIVERGED, BSNN_E_UNSUPPORTED};
-    for (int i = 0; i < 10; i++) {
+                           BSNN_E_DIVERGED, BSNN_E_UNSUPPORTED, BSNN_E_CALLBACK};
+    for (int i = 0; i < 11; i++) {
         const char *s = bsnn_status_string(all[i]);
         cr_assert_not_null(s);
         cr_assert_neq(strcmp(s, "unknown status"), 0, "status %d", all[i]);
@@ -40,6 +40,7 @@ Test(error, status_values_are_stable)
     cr_assert_eq(BSNN_E_FORMAT, -7);
     cr_assert_eq(BSNN_E_DIVERGED, -8);
     cr_assert_eq(BSNN_E_UNSUPPORTED, -9);
+    cr_assert_eq(BSNN_E_CALLBACK, -10);
 }
 
 Test(error, last_error_is_empty_before_any_failure)

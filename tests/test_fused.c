@@ -44,7 +44,7 @@ static void same_as_general_at(bsnn_activation act, bsnn_loss loss, size_t n_in,
         bsnn_tensor *tx = tu_wrap(x, n, n_in), *ty = tu_wrap(y, n, tw);
         double la, lb;
         cr_assert_eq(bsnn_model_train_step(&la, a, oa, tx, ty), BSNN_OK, "%s", bsnn_last_error());
-        cr_assert_eq(bsnn__model_step_general(&lb, b, ob, x, y, n, tw, 0.05), BSNN_OK);
+        cr_assert_eq(bsnn__model_step_general(&lb, NULL, b, ob, x, y, n, tw, 0.05), BSNN_OK);
         cr_assert(tu_rel(la, lb, 1e-6) <= tol, "n=%zu step %u: loss %.17g vs %.17g", n, step, la, lb);
         for (int what = 0; what < 2; what++) {
             (what ? bsnn_model_get_grads : bsnn_model_get_params)(pa, np, a);
@@ -146,7 +146,7 @@ Test(fused, gradient_reads_back_after_workspace_changes)
     bsnn_tensor *tbig = tu_wrap(big, 64, 5), *tout = tu_wrap(out, 64, 2);
     bsnn_tensor *tsmall = tu_wrap(big, 2, 5), *tsout = tu_wrap(out, 2, 2);
     cr_assert_eq(bsnn_model_train_step(NULL, a, oa, tx, ty), BSNN_OK);
-    cr_assert_eq(bsnn__model_step_general(NULL, b, ob, x, y, n, 2, 0.01), BSNN_OK);
+    cr_assert_eq(bsnn__model_step_general(NULL, NULL, b, ob, x, y, n, 2, 0.01), BSNN_OK);
     cr_assert_eq(bsnn_model_forward(tsout, a, tsmall), BSNN_OK); /* reuses the workspace */
     bsnn_model_get_grads(ga, np, a);
     bsnn_model_get_grads(gb, np, b);

@@ -36,6 +36,7 @@ const char *bsnn_status_string(bsnn_status status)
     case BSNN_E_FORMAT: return "malformed or unsupported data";
     case BSNN_E_DIVERGED: return "training diverged (non-finite loss or gradient)";
     case BSNN_E_UNSUPPORTED: return "not supported";
+    case BSNN_E_CALLBACK: return "abandoned by a host hook";
     }
     return "unknown status";
 }

@@ -366,6 +366,16 @@ bsnn_status bsnn_model_set_training(bsnn_model *m, int training)
     return BSNN_OK;
 }
 
+bsnn_status bsnn_model_set_grad_hook(bsnn_model *m, bsnn_grad_hook fn, void *user)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(m);
+    BSNN_FAIL_IF(m->in_hook, BSNN_E_STATE, "called from inside the model's gradient hook");
+    m->grad_hook = fn;
+    m->grad_hook_user = fn ? user : NULL;
+    return BSNN_OK;
+}
+
 static bsnn_status check_count(const bsnn_model *m, size_t count)
 {
     BSNN_FAIL_IF(count != m->n_params, BSNN_E_SHAPE, "count is %zu, the model has %zu parameters",
@@ -581,6 +591,9 @@ bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tenso
 {
     BSNN_ENTER();
     BSNN_TRY(check_forward(out, m, x));
+    BSNN_FAIL_IF(m->in_hook, BSNN_E_STATE,
+                 "called from inside the model's gradient hook, whose step uses the model's "
+                 "workspace (bsnn_model_forward_ws works there)");
     size_t n = bsnn__tensor_rows(x);
     BSNN_TRY(bsnn__model_reserve(m, n));
     const float *y = bsnn__model_infer_rows(m, &m->ws, x->data, n);

@@ -206,6 +206,9 @@ struct bsnn_model {
     size_t fused_rows;       /* issue 6: rows of the last fused step whose
                                 weight gradients are still to be written
                                 (fused.c), else 0                         */
+    bsnn_grad_hook grad_hook; /* the host's gradient hook (NULL: none)     */
+    void *grad_hook_user;
+    int in_hook;             /* the hook is running: training m is refused */
 };
 
 /* The bodies of bsnn_model_create (n_inputs >= 1), bsnn_model_free,

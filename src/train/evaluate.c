@@ -79,6 +79,9 @@ bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_mod
     BSNN_ENTER();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(ds);
+    BSNN_FAIL_IF(m->in_hook, BSNN_E_STATE,
+                 "called from inside the model's gradient hook, whose step uses the model's "
+                 "workspace (bsnn_model_evaluate_ws works there)");
     return bsnn__model_evaluate(out_loss, out_accuracy, m, ds, batch_size);
 }
 

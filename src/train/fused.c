@@ -26,7 +26,9 @@
  * without penalties, at small batches. */
 int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n)
 {
-    if (n > BSNN_FUSED_MAX_BATCH || opt->kind != BSNN_SGD || opt->weight_decay != 0.0) return 0;
+    if (n > BSNN_FUSED_MAX_BATCH || opt->kind != BSNN_SGD || opt->weight_decay != 0.0 ||
+        m->grad_hook)
+        return 0;
     for (size_t i = 0; i < m->n_layers; i++) {
         const bsnn_layer *l = m->layers[i];
         if (bsnn__layer_is_dense(l)) {

@@ -18,31 +18,35 @@ static void gather(bsnn_model *m, const bsnn_dataset *ds, const size_t *idx, siz
 /* One update on the batch idx[0..n) of ds: processed `rows` rows at a time
  * (micro-batches), each adding (1/n) * its per-sample gradient sum, so the
  * accumulated gradient is the mean over the whole batch and ONE update is
- * applied with rate lr. rows == n is the plain step. */
-static bsnn_status batch_update(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                                const bsnn_dataset *ds, const size_t *idx, size_t n, size_t rows,
-                                double lr)
+ * applied with rate lr. rows == n is the plain step. *out_loss: the mean
+ * loss; *out_rows: the rows the update covers (n unless the gradient hook
+ * changed them). */
+static bsnn_status batch_update(double *out_loss, size_t *out_rows, bsnn_model *m,
+                                bsnn_optimizer *opt, const bsnn_dataset *ds, const size_t *idx,
+                                size_t n, size_t rows, double lr)
 {
     BSNN_TRY(bsnn__model_reserve(m, rows)); /* a no-op unless the batch grew */
     if (rows == n) {
         gather(m, ds, idx, n);
-        return bsnn__model_step_rows(out_loss, m, opt, m->ws.xbuf, m->ws.ybuf, n, ds->n_out, lr);
+        return bsnn__model_step_rows(out_loss, out_rows, m, opt, m->ws.xbuf, m->ws.ybuf, n,
+                                     ds->n_out, lr);
     }
     /* Batch norm normalises each micro-batch by its own statistics: the
      * smallest one (the remainder) must be large enough. */
     BSNN_TRY(bsnn__model_check_batch(m, n % rows ? n % rows : rows));
     bsnn__model_zero_grads(m);
     float scale = 1.0f / (float)n;
-    double loss = 0.0;
+    double loss_sum = 0.0;
     for (size_t off = 0; off < n; off += rows) {
         size_t k = n - off < rows ? n - off : rows;
         gather(m, ds, idx + off, k);
-        loss += bsnn__model_accumulate(m, m->ws.xbuf, m->ws.ybuf, k, ds->n_out, scale);
+        loss_sum += bsnn__model_accumulate(m, m->ws.xbuf, m->ws.ybuf, k, ds->n_out, scale);
     }
-    loss /= (double)n;
-    BSNN_TRY(bsnn__model_apply(m, opt, lr, loss));
+    size_t covered = n;
+    BSNN_TRY(bsnn__model_apply(m, opt, lr, &loss_sum, &covered));
     m->started = 1;
-    *out_loss = loss;
+    *out_loss = loss_sum / (double)covered;
+    *out_rows = covered;
     return BSNN_OK;
 }
 
@@ -105,8 +109,10 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
         size_t batch = s->last_batch;
         log.lr = bsnn__scheduler_lr_for(s, opt->lr, s->last_epoch, batch, s->last_update);
         double loss;
-        st = batch_update(&loss, m, opt, ds, idx, n, bsnn__scheduler_rows(s, n, cap), log.lr);
-        if (st == BSNN_E_DIVERGED) {
+        size_t rows; /* what the update covers: n, or the hook's count */
+        st = batch_update(&loss, &rows, m, opt, ds, idx, n, bsnn__scheduler_rows(s, n, cap),
+                          log.lr);
+        if (st == BSNN_E_DIVERGED || st == BSNN_E_CALLBACK) {
             /* where training stopped: 0-based epoch and batch within it (as
              * the callback counts epochs), 1-based update of this call */
             st = bsnn__context(st, "epoch %zu, batch %zu of the epoch, update %zu of this call",
@@ -115,12 +121,13 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
         }
         if (st != BSNN_OK) break;
         log.updates++;
-        log.loss += loss * (double)n;
-        log.epoch_samples += n;
-        log.samples += n;
+        log.loss += loss * (double)rows;
+        log.epoch_samples += rows;
+        log.samples += rows;
         size_t epoch = s->last_epoch;
         int stop_now = 0;
-        if (cb) BSNN_CALL_HOST(stop_now, cb(user, BSNN_EVENT_STEP, epoch, log.updates, n, loss));
+        if (cb)
+            BSNN_CALL_HOST(stop_now, cb(user, BSNN_EVENT_STEP, epoch, log.updates, rows, loss));
         if (stop_now) break;
         if (epoch_end) {
             double mean = log.loss / (double)log.epoch_samples;
@@ -129,7 +136,8 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
             log.loss = 0.0;
             log.epoch_samples = 0;
             if (cb)
-                BSNN_CALL_HOST(stop_now, cb(user, BSNN_EVENT_EPOCH, epoch, log.updates, n, mean));
+                BSNN_CALL_HOST(stop_now,
+                               cb(user, BSNN_EVENT_EPOCH, epoch, log.updates, rows, mean));
             if (stop_now) break;
         }
     }

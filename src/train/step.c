@@ -50,14 +50,41 @@ double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, siz
     return loss;
 }
 
-bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss)
+/* The host's gradient hook on the complete gradient, if one is set: it may
+ * change the gradient, *rows and *loss_sum (an allreduce), and run bsnn
+ * functions, but not train m (in_hook refuses that). */
+static bsnn_status run_hook(bsnn_model *m, size_t *rows, double *loss_sum)
 {
+    if (m->grad_hook == NULL) return BSNN_OK;
+    int rc;
+    m->in_hook = 1;
+    BSNN_CALL_HOST(rc, m->grad_hook(m->grad_hook_user, m->grads, m->n_params, rows, loss_sum));
+    m->in_hook = 0;
+    BSNN_FAIL_IF(rc != 0, BSNN_E_CALLBACK,
+                 "the gradient hook returned %d: the step was abandoned, parameters left "
+                 "unchanged",
+                 rc);
+    BSNN_FAIL_IF(*rows == 0, BSNN_E_CALLBACK,
+                 "the gradient hook left rows = 0 (an update covers at least one row): the "
+                 "step was abandoned, parameters left unchanged");
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double *loss_sum,
+                              size_t *rows)
+{
+    bsnn_status st = run_hook(m, rows, loss_sum);
+    if (st != BSNN_OK) {
+        undo_step(m);
+        return st;
+    }
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
         if (l->ops->regularize)
             l->ops->regularize(l, bsnn__at(m->params, l->param_off),
                                bsnn__at(m->grads, l->param_off));
     }
+    double loss = *loss_sum / (double)*rows;
     if (!isfinite(loss) || !bsnn__all_finite(m->grads, m->n_params)) {
         undo_step(m);
         return bsnn__fail(BSNN_E_DIVERGED,
@@ -79,6 +106,8 @@ bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, dou
  * after every check passed, so a rejected call leaves it free). */
 bsnn_status bsnn__model_check_trainable(const bsnn_model *m)
 {
+    BSNN_FAIL_IF(m->in_hook, BSNN_E_STATE,
+                 "called from inside the model's gradient hook (a hook must not train it)");
     BSNN_FAIL_IF(m->n_layers == 0, BSNN_E_STATE, "the model has no layers");
     BSNN_FAIL_IF(m->n_params == 0, BSNN_E_STATE, "the model has no trainable parameters");
     return bsnn__model_check_loss(m);
@@ -129,26 +158,29 @@ static bsnn_status check_targets(const bsnn_model *m, size_t target_width)
     return BSNN_OK;
 }
 
-bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                                  const float *x, const float *y, size_t n, size_t target_width,
-                                  double lr)
+bsnn_status bsnn__model_step_rows(double *out_loss, size_t *out_rows, bsnn_model *m,
+                                  bsnn_optimizer *opt, const float *x, const float *y, size_t n,
+                                  size_t target_width, double lr)
 {
     BSNN_TRY(bsnn__model_check_batch(m, n));
+    if (out_rows) *out_rows = n;
     if (bsnn__fused_step_ok(m, opt, n) &&
         bsnn__fused_step(out_loss, m, opt, x, y, n, target_width, lr))
         return BSNN_OK;
-    return bsnn__model_step_general(out_loss, m, opt, x, y, n, target_width, lr);
+    return bsnn__model_step_general(out_loss, out_rows, m, opt, x, y, n, target_width, lr);
 }
 
-bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                                     const float *x, const float *y, size_t n,
-                                     size_t target_width, double lr)
+bsnn_status bsnn__model_step_general(double *out_loss, size_t *out_rows, bsnn_model *m,
+                                     bsnn_optimizer *opt, const float *x, const float *y,
+                                     size_t n, size_t target_width, double lr)
 {
     bsnn__model_zero_grads(m);
-    double loss = bsnn__model_accumulate(m, x, y, n, target_width, 1.0f / (float)n) / (double)n;
-    BSNN_TRY(bsnn__model_apply(m, opt, lr, loss));
+    double loss_sum = bsnn__model_accumulate(m, x, y, n, target_width, 1.0f / (float)n);
+    size_t rows = n;
+    BSNN_TRY(bsnn__model_apply(m, opt, lr, &loss_sum, &rows));
     m->started = 1;
-    if (out_loss) *out_loss = loss;
+    if (out_loss) *out_loss = loss_sum / (double)rows;
+    if (out_rows) *out_rows = rows;
     return BSNN_OK;
 }
 
@@ -174,7 +206,7 @@ bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimize
     BSNN_TRY(bsnn__model_check_batch(m, n));
     BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
     BSNN_TRY(bsnn__model_reserve(m, n));
-    return bsnn__model_step_rows(out_loss, m, opt, x->data, y->data, n, tw, opt->lr);
+    return bsnn__model_step_rows(out_loss, NULL, m, opt, x->data, y->data, n, tw, opt->lr);
 }
 
 bsnn_status bsnn__model_check_dataset(const bsnn_model *m, const bsnn_dataset *ds)

@@ -132,18 +132,22 @@ bsnn_status bsnn__scheduler_load(bsnn_scheduler **out, bsnn__reader *b, size_t f
 /* ---- the step (step.c) --------------------------------------------------- */
 
 /* One train step on row-major arrays already validated and reserved:
- * zero grads, accumulate with scale 1/n, apply. */
-bsnn_status bsnn__model_step_rows(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                                  const float *x, const float *y, size_t n, size_t target_width,
-                                  double lr);
+ * zero grads, accumulate with scale 1/n, apply. *out_loss (may be NULL):
+ * the mean loss; *out_rows (may be NULL): the rows the update covers (n,
+ * unless the gradient hook changed them). */
+bsnn_status bsnn__model_step_rows(double *out_loss, size_t *out_rows, bsnn_model *m,
+                                  bsnn_optimizer *opt, const float *x, const float *y, size_t n,
+                                  size_t target_width, double lr);
 /* The pieces of a step, for gradient accumulation over micro-batches:
  * zero the gradient arena; forward+backward n rows ADDING scale * the sum
- * of per-sample gradients (returns the summed loss); then add penalties,
- * check for divergence and apply one optimizer update with rate lr. */
+ * of per-sample gradients (returns the summed loss); then the gradient
+ * hook (which may change *loss_sum and *rows), penalties, the divergence
+ * check and one optimizer update with rate lr. */
 void bsnn__model_zero_grads(bsnn_model *m);
 double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, size_t n,
                               size_t target_width, float scale);
-bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double loss);
+bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double *loss_sum,
+                              size_t *rows);
 /* The bodies of bsnn_model_train(_ex) and bsnn_model_evaluate (pointers
  * that must be set are not NULL; everything else is checked here). */
 bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
@@ -153,9 +157,9 @@ bsnn_status bsnn__model_evaluate(double *out_loss, double *out_accuracy, bsnn_mo
                                  const bsnn_dataset *ds, size_t batch_size);
 /* The general step (zero, accumulate, apply) that bsnn__model_step_rows
  * runs when the fused one does not apply or declines. */
-bsnn_status bsnn__model_step_general(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
-                                     const float *x, const float *y, size_t n,
-                                     size_t target_width, double lr);
+bsnn_status bsnn__model_step_general(double *out_loss, size_t *out_rows, bsnn_model *m,
+                                     bsnn_optimizer *opt, const float *x, const float *y,
+                                     size_t n, size_t target_width, double lr);
 /* BSNN_E_ARG naming the layer when a training-mode step of n rows is too
  * small for one of m's layers (batch norm needs 2); OK in evaluation mode.
  * Every training entry point calls it before changing anything. */
@@ -171,7 +175,7 @@ bsnn_status bsnn__model_check_dataset(const bsnn_model *m, const bsnn_dataset *d
 
 /* The plain-SGD step with the update folded into backward: _ok says
  * whether it applies (batch <= BSNN_FUSED_MAX_BATCH, SGD, dense/activation
- * layers, no penalties); _step then runs it and returns 1, or returns 0
+ * layers, no penalties, no gradient hook: it never holds the gradient); _step then runs it and returns 1, or returns 0
  * (having changed nothing but the workspace) when it cannot prove the
  * update safe: the caller then runs the general step on the same batch
  * (bit for bit the same result at batch 1-4). */

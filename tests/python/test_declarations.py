@@ -16,7 +16,7 @@ SCALARS = {
     "uint64_t": ctypes.c_uint64, "double": ctypes.c_double, "float": ctypes.c_float,
 }
 CALLBACKS = {"bsnn_callback": _lib.callback, "bsnn_alloc_fn": _lib.alloc_fn,
-             "bsnn_free_fn": _lib.free_fn}
+             "bsnn_free_fn": _lib.free_fn, "bsnn_grad_hook": _lib.grad_hook}
 
 
 def header_text():

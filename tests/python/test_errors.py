@@ -93,6 +93,13 @@ def test_unsupported_error_class():
     assert type(e) is bsnn.UnsupportedError and e.status == bsnn.Status.E_UNSUPPORTED
 
 
+def test_callback_error_class():
+    # BSNN_E_CALLBACK comes from a gradient hook, which the package does not
+    # install; here the class itself.
+    e = errors.error_for(int(bsnn.Status.E_CALLBACK), "bsnn_model_train_step: hook")
+    assert type(e) is bsnn.CallbackError and e.status == bsnn.Status.E_CALLBACK
+
+
 def test_constructor_error_carries_the_message():
     e = raised(lambda: bsnn.Dropout(1.5))
     assert type(e) is bsnn.ConstructorError and e.status is None

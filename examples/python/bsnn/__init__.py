@@ -28,7 +28,8 @@ from ._lib import path as library_path
 from .checkpoint import (Checkpoint, checkpoint_bytes, load_checkpoint, load_checkpoint_bytes,
                          save_checkpoint)
 from .dataset import Dataset
-from .errors import (ArgumentError, BsnnError, ConstructorError, DivergedError, FileError,
+from .errors import (ArgumentError, BsnnError, CallbackError, ConstructorError, DivergedError,
+                     FileError,
                      FormatError, NoMemoryError, NullError, ShapeError, StateError,
                      UnsupportedError, VersionError)
 from .history import History
@@ -69,7 +70,7 @@ def get_num_threads():
 
 __all__ = [
     "Activation", "ActivationKind", "ArgumentError", "BatchNorm", "BatchSchedule", "BoundFlag",
-    "Bounds", "BsnnError", "Checkpoint", "ConstructorError", "Dataset", "DecayScope", "Dense",
+    "Bounds", "BsnnError", "CallbackError", "Checkpoint", "ConstructorError", "Dataset", "DecayScope", "Dense",
     "DivergedError", "Dropout", "Evaluation", "Event", "Feature", "FileError", "FormatError",
     "HEADER_VERSION", "HistField", "History", "Init", "Layer", "LayerKind", "LayerNorm",
     "LayerParam", "Loss", "LrScaling", "LrSchedule", "Model", "ModelParam", "NoMemoryError",

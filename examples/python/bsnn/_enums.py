@@ -21,6 +21,7 @@ class Status(IntEnum):
     E_FORMAT = -7  # a file or buffer is malformed or unsupported
     E_DIVERGED = -8  # loss or gradient became NaN or infinite
     E_UNSUPPORTED = -9  # the operation is not available in this build
+    E_CALLBACK = -10  # a host hook asked to abandon the step
 
 
 class BoundFlag(IntFlag):

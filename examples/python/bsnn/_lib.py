@@ -73,6 +73,7 @@ Sched, Hist, Model, Ws, Search = (P(bsnn_scheduler), P(bsnn_history), P(bsnn_mod
 callback = ctypes.CFUNCTYPE(cint, voidp, enum, size_t, size_t, size_t, double)
 alloc_fn = ctypes.CFUNCTYPE(voidp, voidp, size_t)
 free_fn = ctypes.CFUNCTYPE(None, voidp, voidp, size_t)
+grad_hook = ctypes.CFUNCTYPE(cint, voidp, P(cfloat), size_t, P(size_t), P(double))
 
 # name, restype, argtypes: in the header's order. `const` is not a ctypes
 # notion; the tests check everything else.
@@ -191,6 +192,7 @@ FUNCTIONS = [
     ("bsnn_model_forward_ws", status, [Tensor, Model, Ws, Tensor]),
     ("bsnn_model_evaluate_ws", status, [P(double), P(double), Model, Ws, Data, size_t]),
     ("bsnn_model_train_step", status, [P(double), Model, Opt, Tensor, Tensor]),
+    ("bsnn_model_set_grad_hook", status, [Model, grad_hook, voidp]),
     ("bsnn_model_train", status, [P(size_t), Model, Opt, Sched, Data, size_t, callback, voidp]),
     ("bsnn_model_train_ex", status,
      [P(size_t), Model, Opt, Sched, Data, Data, Hist, size_t, callback, voidp]),

@@ -76,6 +76,12 @@ class UnsupportedError(BsnnError):
     status = Status.E_UNSUPPORTED
 
 
+class CallbackError(BsnnError):
+    """BSNN_E_CALLBACK: a host hook (the gradient hook) asked to abandon the
+    step (the model and optimizer are as before it)."""
+    status = Status.E_CALLBACK
+
+
 class ConstructorError(BsnnError):
     """A C constructor returned NULL (bad argument or out of memory: C
     constructors report no status, only the message)."""
@@ -88,7 +94,7 @@ class VersionError(ImportError):
 # Status -> class; every Status but OK has one (the tests check it).
 BY_STATUS = {cls.status: cls for cls in (
     NullError, ArgumentError, ShapeError, NoMemoryError, StateError, FileError,
-    FormatError, DivergedError, UnsupportedError)}
+    FormatError, DivergedError, UnsupportedError, CallbackError)}
 
 
 def error_for(status, message):
