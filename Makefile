@@ -75,6 +75,7 @@ help:
 	@echo "make docs       rerun the study and refresh docs/img/ for docs/guide.md"
 	@echo "make docs-optimizers  regenerate the updates-to-fit table of docs/optimizers.md"
 	@echo "make examples   build the example programs"
+	@echo "make test-rust  build and test the Rust crates (Debian's cargo) against lib/"
 	@echo "make bench      bsnn vs PyTorch vs FANN (QUICK=1: one-minute subset)"
 	@echo "make install    install under PREFIX=$(PREFIX) (LIBDIR, DESTDIR honoured)"
 
@@ -269,6 +270,33 @@ bench-fashion: deps bench-deps $(BENCH_BSNN_PROGS) $(FASHION_FILES)
 bench-plot:
 	/usr/bin/python3 tests/bench/plot.py tests/bench/results.jsonl docs/performance.svg
 
+
+# ---- Rust crates (issue 14) --------------------------------------------------------
+# make test-rust: examples/rust (bsnn-sys, bsnn) built and tested with Debian's
+# cargo and rustc 1.63 against the shared library built here (BSNN_LIB_DIR;
+# the crates' build script uses pkg-config otherwise). The tools are named by
+# path so a rustup toolchain first on PATH is never used (its lockfile format
+# Debian's cargo rejects). Not part of `make test`; builds under $(OUT)/rust.
+RUST_CARGO ?= /usr/bin/cargo
+RUST_RUSTC ?= /usr/bin/rustc
+RUST_RUSTDOC ?= /usr/bin/rustdoc
+RUST_ENV = BSNN_LIB_DIR=$(CURDIR)/$(OUT) LD_LIBRARY_PATH=$(CURDIR)/$(OUT) RUSTC=$(RUST_RUSTC) \
+    RUSTDOC=$(RUST_RUSTDOC) CARGO_TARGET_DIR=$(CURDIR)/$(OUT)/rust
+.PHONY: test-rust rust-deps
+rust-deps:
+	@[ -x $(RUST_CARGO) ] && [ -x $(RUST_RUSTC) ] && [ -x $(RUST_RUSTDOC) ] || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make rust-deps: installing cargo"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo; \
+	else \
+	    echo "make test-rust: Debian's cargo is missing. Run as root:"; \
+	    echo "    apt-get install -y cargo"; exit 1; \
+	fi
+
+test-rust: rust-deps $(SHARED_LIB)
+	@[ -z "$(SAN)" ] || { echo "make test-rust: build without SANITIZE"; exit 1; }
+	cd examples/rust && $(RUST_ENV) $(RUST_CARGO) test --offline --locked -j2
+# ---- end of the Rust crates block ---------------------------------------------------
 
 # ---- persistence, fuzzing, valgrind (issue 7) -----------------------------------------
 # make fuzz: libFuzzer (Debian clang) harnesses of every loader, each run for
