@@ -266,6 +266,8 @@ fn the_callback_can_evaluate_mid_run_without_changing_training() {
         let mut m = parity_model(6);
         let mut opt = Optimizer::new(OptimizerKind::Adam).unwrap();
         let mut sched = Scheduler::new(8).unwrap();
+        // Evaluating 8 rows grows the workspace beyond the training batch.
+        sched.set_batch_size(2).unwrap();
         let mut accs = Vec::new();
         m.fit(&mut opt, &mut sched, &data, 20)
             .on_event(|p| {
