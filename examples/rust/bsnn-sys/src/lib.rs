@@ -214,6 +214,13 @@ extern "C" {
         n_inputs: usize,
         n_targets: usize,
     ) -> *mut bsnn_dataset;
+    pub fn bsnn_dataset_wrap(
+        x: *const f32,
+        y: *const f32,
+        n: usize,
+        n_inputs: usize,
+        n_targets: usize,
+    ) -> *mut bsnn_dataset;
     pub fn bsnn_dataset_parity(bits: c_int) -> *mut bsnn_dataset;
     pub fn bsnn_dataset_free(ds: *mut bsnn_dataset);
     pub fn bsnn_dataset_size(ds: *const bsnn_dataset) -> usize;

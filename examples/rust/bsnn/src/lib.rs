@@ -47,7 +47,7 @@ mod tensor;
 mod train;
 
 pub use checkpoint::Checkpoint;
-pub use dataset::{CsvHeader, Dataset};
+pub use dataset::{CsvHeader, Dataset, DatasetRef, DatasetView};
 pub use enums::*;
 pub use error::{last_error, Error, Result, Status};
 pub use history::{History, HistoryRef};

@@ -1,7 +1,7 @@
 //! Models: a stack of layers and its parameters; inference, evaluation,
 //! the training step, memory estimates, and model files and buffers.
 
-use crate::dataset::Dataset;
+use crate::dataset::DatasetRef;
 use crate::enums::{Activation, Init, Loss, ModelParam};
 use crate::error::{c_path, check, made, shape_error, Result};
 use crate::handle::handle;
@@ -233,7 +233,7 @@ impl ModelRef {
 
     /// Mean loss and accuracy over `ds`, `batch_size` rows at a time (the
     /// result does not depend on it). Needs a loss chosen.
-    pub fn evaluate(&mut self, ds: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    pub fn evaluate(&mut self, ds: &DatasetRef, batch_size: usize) -> Result<Evaluation> {
         let (mut loss, mut accuracy) = (0.0, 0.0);
         check(unsafe {
             sys::bsnn_model_evaluate(&mut loss, &mut accuracy, self.as_mut_ptr(), ds.as_ptr(), batch_size)
@@ -242,7 +242,7 @@ impl ModelRef {
     }
 
     /// The accuracy alone (needs no loss).
-    pub fn accuracy(&mut self, ds: &Dataset, batch_size: usize) -> Result<f64> {
+    pub fn accuracy(&mut self, ds: &DatasetRef, batch_size: usize) -> Result<f64> {
         let mut accuracy = 0.0;
         check(unsafe {
             sys::bsnn_model_evaluate(
@@ -257,7 +257,7 @@ impl ModelRef {
     }
 
     /// [`evaluate`](Self::evaluate) through the caller's workspace.
-    pub fn evaluate_ws(&self, ws: &mut Workspace, ds: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    pub fn evaluate_ws(&self, ws: &mut Workspace, ds: &DatasetRef, batch_size: usize) -> Result<Evaluation> {
         let (mut loss, mut accuracy) = (0.0, 0.0);
         check(unsafe {
             sys::bsnn_model_evaluate_ws(
@@ -295,7 +295,7 @@ impl ModelRef {
         &'a mut self,
         opt: &'a mut OptimizerRef,
         sched: &'a mut SchedulerRef,
-        train: &'a Dataset,
+        train: &'a DatasetRef,
         epochs: usize,
     ) -> Fit<'a> {
         Fit::new(self, opt, sched, train, epochs)

@@ -1,7 +1,7 @@
 //! The batch-size search: the same model, initial parameters and data order
 //! trained at several batch sizes, compared on a validation metric.
 
-use crate::dataset::Dataset;
+use crate::dataset::DatasetRef;
 use crate::enums::{SearchCol, SearchParam};
 use crate::error::{c_path, check, made, Result};
 use crate::layer::Bounds;
@@ -107,8 +107,8 @@ impl Search {
         &mut self,
         model: &mut ModelRef,
         opt: &mut OptimizerRef,
-        train: &Dataset,
-        val: &Dataset,
+        train: &DatasetRef,
+        val: &DatasetRef,
         template: Option<&SchedulerRef>,
     ) -> Result<usize> {
         let mut best = 0;
@@ -131,8 +131,8 @@ impl Search {
         &mut self,
         model: &mut ModelRef,
         opt: &mut OptimizerRef,
-        train: &Dataset,
-        val: &Dataset,
+        train: &DatasetRef,
+        val: &DatasetRef,
         template: Option<&SchedulerRef>,
         sizes: &[usize],
     ) -> Result<usize> {

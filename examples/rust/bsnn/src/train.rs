@@ -6,7 +6,7 @@
 //! through it: a panic is caught at the boundary, training is stopped, and
 //! the panic is resumed in the caller once the C call has returned.
 
-use crate::dataset::Dataset;
+use crate::dataset::DatasetRef;
 use crate::enums::EventKind;
 use crate::error::{check, Result};
 use crate::history::{History, HistoryRef};
@@ -71,7 +71,7 @@ impl Progress<'_> {
 
     /// Evaluates the model as it is now (evaluation mode, the model's own
     /// workspace; training then goes on unchanged).
-    pub fn evaluate(&mut self, ds: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    pub fn evaluate(&mut self, ds: &DatasetRef, batch_size: usize) -> Result<Evaluation> {
         // SAFETY: as model(); &mut self excludes any outstanding view.
         unsafe { ModelRef::from_ptr_mut(self.model) }.evaluate(ds, batch_size)
     }
@@ -84,9 +84,9 @@ pub struct Fit<'a> {
     model: &'a mut ModelRef,
     opt: &'a mut OptimizerRef,
     sched: &'a mut SchedulerRef,
-    train: &'a Dataset,
+    train: &'a DatasetRef,
     epochs: usize,
-    validation: Option<&'a Dataset>,
+    validation: Option<&'a DatasetRef>,
     history: Option<&'a mut History>,
     callback: Option<Box<Callback<'a>>>,
 }
@@ -105,7 +105,7 @@ impl<'a> Fit<'a> {
         model: &'a mut ModelRef,
         opt: &'a mut OptimizerRef,
         sched: &'a mut SchedulerRef,
-        train: &'a Dataset,
+        train: &'a DatasetRef,
         epochs: usize,
     ) -> Fit<'a> {
         Fit { model, opt, sched, train, epochs, validation: None, history: None, callback: None }
@@ -113,7 +113,7 @@ impl<'a> Fit<'a> {
 
     /// Evaluate this set after each epoch into the history's validation
     /// columns (only when a history is attached, as the C call does).
-    pub fn validation(mut self, val: &'a Dataset) -> Fit<'a> {
+    pub fn validation(mut self, val: &'a DatasetRef) -> Fit<'a> {
         self.validation = Some(val);
         self
     }

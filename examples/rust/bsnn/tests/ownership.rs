@@ -105,6 +105,11 @@ fn exercise() {
     assert!(Dataset::load_csv("/nonexistent.csv", bsnn::CsvHeader::Detect, &[0]).is_err());
     let hot = Dataset::new(&[0.0, 1.0, 2.0], &[0.0, 1.0, 2.0], 1, 1).unwrap().one_hot(3).unwrap();
     assert_eq!(hot.n_targets(), 3);
+    let (xs, ys) = (train.inputs().to_vec(), train.targets().to_vec());
+    let view = Dataset::wrap(&xs, &ys, 2, 1).unwrap();
+    assert!(copy.evaluate(&view, 7).unwrap().loss.is_finite());
+    let (vt, vv) = view.split(0.5, 1).unwrap();
+    assert_eq!(vt.len() + vv.len(), view.len());
 }
 
 #[test]

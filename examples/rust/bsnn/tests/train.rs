@@ -288,3 +288,26 @@ fn the_callback_can_evaluate_mid_run_without_changing_training() {
     assert_eq!(n, 20);
     assert_eq!(plain, probed);
 }
+
+#[test]
+fn a_borrowed_dataset_trains_exactly_like_a_copied_one() {
+    let x = values(31, 64 * 3);
+    let y: Vec<f32> = x.chunks(3).map(|r| (r[0] + r[1] * r[2] > 0.0) as i32 as f32).collect();
+    let run = |ds: &bsnn::DatasetRef| {
+        let mut m = parity_model(9);
+        let mut opt = Optimizer::new(OptimizerKind::Adam).unwrap();
+        let mut sched = Scheduler::new(ds.len()).unwrap();
+        m.fit(&mut opt, &mut sched, ds, 5).run().unwrap();
+        (m.params().unwrap(), m.evaluate(ds, 64).unwrap())
+    };
+    let copied = Dataset::new(&x, &y, 3, 1).unwrap();
+    let borrowed = Dataset::wrap(&x, &y, 3, 1).unwrap();
+    assert_eq!(borrowed.inputs().as_ptr(), x.as_ptr(), "no copy");
+    assert_eq!(borrowed.targets(), &y[..]);
+    assert_eq!(run(&copied), run(&borrowed));
+    let e = Dataset::wrap(&x, &y[1..], 3, 1).err().unwrap();
+    assert_eq!(e.status(), bsnn::Status::Shape);
+    assert!(e.message().contains("bsnn::Dataset::wrap"), "{}", e);
+    let bad = [f32::NAN, 0.0, 0.0];
+    assert_eq!(Dataset::wrap(&bad, &[0.0], 3, 1).err().unwrap().status(), bsnn::Status::Failed);
+}
