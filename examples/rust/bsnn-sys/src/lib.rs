@@ -50,6 +50,7 @@ pub const BSNN_E_IO: bsnn_status = -6;
 pub const BSNN_E_FORMAT: bsnn_status = -7;
 pub const BSNN_E_DIVERGED: bsnn_status = -8;
 pub const BSNN_E_UNSUPPORTED: bsnn_status = -9;
+pub const BSNN_E_CALLBACK: bsnn_status = -10;
 extern "C" {
     pub fn bsnn_status_string(status: bsnn_status) -> *const c_char;
     pub fn bsnn_last_error() -> *const c_char;
@@ -469,6 +470,22 @@ extern "C" {
         opt: *mut bsnn_optimizer,
         x: *const bsnn_tensor,
         y: *const bsnn_tensor,
+    ) -> bsnn_status;
+}
+pub type bsnn_grad_hook = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        grads: *mut f32,
+        count: usize,
+        rows: *mut usize,
+        loss_sum: *mut f64,
+    ) -> c_int,
+>;
+extern "C" {
+    pub fn bsnn_model_set_grad_hook(
+        m: *mut bsnn_model,
+        fn_: bsnn_grad_hook,
+        user: *mut c_void,
     ) -> bsnn_status;
 }
 pub type bsnn_event = c_uint;

@@ -111,6 +111,22 @@ fn rust_type(c: &str) -> String {
     t
 }
 
+/// A C parameter name as Rust spells it: a Rust keyword gets a trailing `_`
+/// (`fn` is `fn_`).
+fn rust_name(c: &str) -> String {
+    const KEYWORDS: [&str; 38] = [
+        "as", "async", "await", "box", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+        "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe",
+        "use", "where", "while",
+    ];
+    if KEYWORDS.contains(&c) {
+        format!("{}_", c)
+    } else {
+        c.to_string()
+    }
+}
+
 /// A signature as comparable text: "name(a: T, b: U) -> R" ("" for void).
 fn c_signature(ret: &str, name: &str, params: &str) -> String {
     let params = params.trim();
@@ -121,7 +137,7 @@ fn c_signature(ret: &str, name: &str, params: &str) -> String {
             .split(',')
             .map(|p| {
                 let (ty, pname) = split_last_ident(p);
-                format!("{}: {}", pname, rust_type(&ty))
+                format!("{}: {}", rust_name(&pname), rust_type(&ty))
             })
             .collect()
     };
@@ -280,10 +296,10 @@ fn every_header_function_is_declared_with_the_same_signature() {
 }
 
 #[test]
-fn callback_and_allocator_types_match() {
+fn callback_hook_and_allocator_types_match() {
     let c = parse_header(&header_text());
     let rust = parse_rust(&rust_text());
-    assert_eq!(c.fn_types.len(), 3, "{:?}", c.fn_types);
+    assert!(c.fn_types.len() >= 4 && c.fn_types.contains_key("bsnn_grad_hook"), "{:?}", c.fn_types);
     let diff = differences("function type", &c.fn_types, &rust.fn_types);
     assert!(diff.is_empty(), "\n{}", diff.join("\n"));
 }

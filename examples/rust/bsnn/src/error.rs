@@ -29,6 +29,8 @@ pub enum Status {
     Diverged,
     /// Not available in this build (`BSNN_E_UNSUPPORTED`).
     Unsupported,
+    /// A host hook asked to abandon the step (`BSNN_E_CALLBACK`).
+    Callback,
     /// A constructor or loader returned NULL: the C API gives no status
     /// there, only the message (bad arguments, a bad file, out of memory).
     Failed,
@@ -50,6 +52,7 @@ impl Status {
             sys::BSNN_E_FORMAT => Status::Format,
             sys::BSNN_E_DIVERGED => Status::Diverged,
             sys::BSNN_E_UNSUPPORTED => Status::Unsupported,
+            sys::BSNN_E_CALLBACK => Status::Callback,
             other => Status::Other(other),
         })
     }
@@ -66,6 +69,7 @@ impl Status {
             Status::Format => sys::BSNN_E_FORMAT,
             Status::Diverged => sys::BSNN_E_DIVERGED,
             Status::Unsupported => sys::BSNN_E_UNSUPPORTED,
+            Status::Callback => sys::BSNN_E_CALLBACK,
             Status::Failed => return "failed".to_string(),
             Status::Other(code) => code,
         };
