@@ -39,8 +39,9 @@
  *    with one exception: several threads may run inference on ONE model at
  *    once through bsnn_model_forward_ws / bsnn_model_evaluate_ws, each with
  *    its own bsnn_workspace, while nothing changes that model. The global
- *    setters (allocator, thread count) are not thread-safe, and a host
- *    allocator must be thread-safe when bsnn runs on several threads.
+ *    setters (allocator, thread count, subnormals, kernels) are not
+ *    thread-safe, and a host allocator must be thread-safe when bsnn runs
+ *    on several threads.
  *  - Nothing in bsnn aborts, exits or prints on the caller's behalf.
  *
  * Compiles as C99, C11 and C++.
@@ -145,13 +146,60 @@ typedef void (*bsnn_free_fn)(void *user, void *ptr, size_t size);
 BSNN_API bsnn_status bsnn_set_allocator(bsnn_alloc_fn alloc, bsnn_free_fn free_fn,
                                         void *user);
 
-/* Number of threads the GEMM kernels may use (1..256); results are
- * bit-identical for every count. Errors: BSNN_E_ARG when n is out of range.
- * Process-wide, not thread-safe. */
+/* Number of threads bsnn computes on (1..256), the calling thread included:
+ * bsnn's own n - 1 worker threads, started at first use and joined when the
+ * count changes and at exit (BLIS runs single-threaded inside them; the
+ * host's OpenMP threads are never used). Results are bit-identical for
+ * every count. If the system refuses a thread, bsnn runs on fewer (same
+ * results). Errors: BSNN_E_ARG when n is out of range. Process-wide; call
+ * it while no other thread is inside a bsnn call. */
 BSNN_API bsnn_status bsnn_set_num_threads(int n);
 
 /* The current thread count set by bsnn_set_num_threads (default 1). */
 BSNN_API int bsnn_get_num_threads(void);
+
+/* Subnormal numbers (magnitudes below 2^-126) flushed to zero in bsnn's
+ * arithmetic: on = 1 (the default) or 0 (IEEE gradual underflow). Every
+ * function that computes (train, forward, evaluate, search) runs, on the
+ * calling thread and bsnn's workers, with round-to-nearest, all exceptions
+ * masked and this flushing, then restores the calling thread's
+ * floating-point control state (MXCSR on x86-64, sticky flags included)
+ * exactly; callbacks run with the host's state. On other CPUs the host's
+ * state is used as it is. Errors: BSNN_E_ARG unless on is 0 or 1.
+ * Process-wide; call it while no other thread is inside a bsnn call. */
+BSNN_API bsnn_status bsnn_set_flush_subnormals(int on);
+
+/* The flushing setting (1 or 0). */
+BSNN_API int bsnn_get_flush_subnormals(void);
+
+/* Which matrix-product kernels bsnn uses. AUTO (the default) picks from the
+ * CPU's features alone, never from timings: AVX512 when the CPU (and the
+ * OS) has AVX-512F and bsnn runs with the BLIS it was built for, PORTABLE
+ * otherwise. PORTABLE: BLIS's own kernels for its detected configuration
+ * and bsnn's AVX2 small-batch kernels. AVX512: bsnn's 512-bit kernels, in
+ * BLIS for large products (a private context: BLIS's own state and the
+ * environment are untouched) and for small batches. The two give results
+ * that differ in rounding; each is deterministic. */
+typedef enum bsnn_gemm_kernel {
+    BSNN_GEMM_AUTO = 0,     /* choose from the CPU (setting only)             */
+    BSNN_GEMM_PORTABLE = 1, /* BLIS as detected + bsnn's AVX2 small kernels    */
+    BSNN_GEMM_AVX512 = 2    /* bsnn's AVX-512F kernels                        */
+} bsnn_gemm_kernel;
+
+/* Choose the kernels. Errors: BSNN_E_ARG for an unknown value;
+ * BSNN_E_UNSUPPORTED for BSNN_GEMM_AVX512 when the CPU or OS lacks
+ * AVX-512F or the BLIS in use is not the version bsnn was built against
+ * (the message says which); the setting is then unchanged. Process-wide;
+ * call it while no other thread is inside a bsnn call. */
+BSNN_API bsnn_status bsnn_set_gemm_kernel(bsnn_gemm_kernel kernel);
+
+/* The kernels in use now: BSNN_GEMM_PORTABLE or BSNN_GEMM_AVX512, never
+ * AUTO. Never fails. */
+BSNN_API bsnn_gemm_kernel bsnn_get_gemm_kernel(void);
+
+/* A static description of the kernels in use, e.g. "avx512: 32x12 in a
+ * private BLIS 0.9.0 context (BLIS detected haswell)". Never NULL. */
+BSNN_API const char *bsnn_gemm_kernel_string(void);
 
 /* ------------------------------------------------------------------------ */
 /* Tensors                                                                  */

@@ -30,6 +30,36 @@
 
 #define BSNN_ALIGN 64
 
+/* ---- floating-point state (fpstate.c) ------------------------------------ */
+
+/* bsnn computes with one fixed control state in every thread that works
+ * for it: round to nearest, all exceptions masked, subnormals flushed
+ * (FTZ + DAZ) unless bsnn_set_flush_subnormals(0). An opaque word (MXCSR
+ * without its sticky flags on x86-64; 0 elsewhere, where all of this does
+ * nothing). */
+unsigned bsnn__fp_state(void);
+/* The calling thread's current state, in the same form. */
+unsigned bsnn__fp_current(void);
+/* Put state (from bsnn__fp_state or bsnn__fp_current) into the calling
+ * thread, keeping its sticky flags; nothing is written when it is there. */
+void bsnn__fp_set(unsigned state);
+
+/* What a compute scope saved: the host's register, and the enclosing
+ * scope's host state (a callback may call bsnn again). */
+typedef struct bsnn__fp_scope {
+    unsigned saved, outer_state;
+    int outer_active;
+} bsnn__fp_scope;
+/* Save the calling thread's state and switch to bsnn's (BSNN_ENTER_COMPUTE). */
+bsnn__fp_scope bsnn__fp_enter(void);
+/* Restore exactly what bsnn__fp_enter saved, sticky flags included. */
+void bsnn__fp_leave(bsnn__fp_scope *scope);
+/* Around host code run inside a compute scope (callbacks, hooks): the
+ * host's state as it was at entry, then bsnn's again (as set now). No-ops
+ * outside a compute scope. BSNN_CALL_HOST does both. */
+void bsnn__fp_host_begin(void);
+void bsnn__fp_host_end(void);
+
 /* ---- errors (error.c) ---------------------------------------------------- */
 
 /* Messages name the function the HOST called. Every public function that
@@ -41,12 +71,29 @@
  * BSNN_CALL_HOST, which puts the name back afterwards. */
 extern _Thread_local const char *bsnn__entry;
 #define BSNN_ENTER() (bsnn__entry = __func__)
+/* Host code called back from inside a compute function also gets the
+ * host's floating-point state back for its duration (fpstate.c). */
 #define BSNN_CALL_HOST(var, call)                                                    \
     do {                                                                             \
         const char *bsnn__saved_entry = bsnn__entry;                                 \
+        bsnn__fp_host_begin();                                                       \
         (var) = (call);                                                              \
+        bsnn__fp_host_end();                                                         \
         bsnn__entry = bsnn__saved_entry;                                             \
     } while (0)
+/* BSNN_ENTER for the public functions that compute (train, forward,
+ * evaluate, search): the calling thread runs with bsnn's floating-point
+ * state until the function returns, on every path (a cleanup variable
+ * restores the host's state; fpstate.c). Without the GNU cleanup attribute
+ * the host's state is used as it is. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BSNN_ENTER_COMPUTE()                                                         \
+    BSNN_ENTER();                                                                    \
+    bsnn__fp_scope bsnn__fp_scope_ __attribute__((cleanup(bsnn__fp_leave))) =        \
+        bsnn__fp_enter()
+#else
+#define BSNN_ENTER_COMPUTE() BSNN_ENTER()
+#endif
 
 /* Record "<entry>: <formatted message>" for bsnn_last_error(); return status. */
 bsnn_status bsnn__fail(bsnn_status status, const char *fmt, ...)
@@ -214,6 +261,41 @@ void bsnn__settings_defaults(const bsnn__setting *table, size_t n, void *obj);
 /* 1 when the CPU runs AVX2 and FMA: bsnn's own kernels (kernels/) are
  * compiled for it and chosen at run time. */
 int bsnn__cpu_avx2(void);
+/* 1 when the CPU runs AVX-512F (and AVX2/FMA) and the OS saves its
+ * registers: the 512-bit kernels are chosen at run time from this. */
+int bsnn__cpu_avx512f(void);
+
+/* ---- threads (pool.c) ---------------------------------------------------- */
+
+/* One chunk of a parallel pass: fn(ctx, chunk) for chunk in [0, n_chunks). */
+typedef void (*bsnn__task_fn)(void *ctx, size_t chunk);
+/* Run fn for every chunk in [0, n_chunks) on up to bsnn_get_num_threads()
+ * threads including the caller; returns when all are done. Which thread
+ * runs which chunk varies from call to call: a chunk's result must depend
+ * on its index only, never on the thread or the thread count (so results
+ * are bit-identical for every count). Workers run with the caller's
+ * floating-point state. No allocation; about 1-3 us per call when the
+ * workers are awake (they stay awake ~100 us after a call), so split only
+ * work of tens of microseconds or more. Calls made while the pool is busy
+ * (another host thread, or from inside a chunk) run on the caller alone. */
+void bsnn__parallel(size_t n_chunks, bsnn__task_fn fn, void *ctx);
+/* Floats per chunk of an elementwise pass: fixed, whatever the thread
+ * count, so a pass's chunks (and any per-chunk partial sums) are the same
+ * for every count. 16384 floats = 64 KB, about 2-10 us of work. */
+#define BSNN_PARALLEL_CHUNK ((size_t)16384)
+/* Chunks of BSNN_PARALLEL_CHUNK needed for count elements (0 for 0). */
+static inline size_t bsnn__chunks(size_t count)
+{
+    return count / BSNN_PARALLEL_CHUNK + (count % BSNN_PARALLEL_CHUNK != 0);
+}
+/* bsnn_get_num_threads for library code (no internal call of a public
+ * function). */
+int bsnn__num_threads(void);
+/* Tests only: workers currently running, and thread creation failing once
+ * `after` more threads have been created (-1: never), as when the system
+ * is out of threads or memory: the pool then runs with fewer workers. */
+int bsnn__pool_workers(void);
+void bsnn__pool_fail_thread_creation(int after);
 
 /* ---- finiteness (finite.c) ----------------------------------------------- */
 

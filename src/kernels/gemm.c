@@ -1,334 +1,314 @@
 /*
- * gemm.c - the one place bsnn multiplies matrices. Large products go to
- * BLIS's typed API with explicit strides (no transposed copies). Products
- * with a small batch dimension (a thin X, or a weight gradient summed over
- * few rows) run bsnn's own AVX2/FMA register-tiled kernels: BLIS packs both
- * operands on every call (a full extra pass over a 4 MB weight matrix at
- * batch 1) and costs about a microsecond even for tiny shapes. Without
- * AVX2, tiny products run a plain loop. The choice depends on the shape and
- * the CPU only, never on the thread count, so results are bit-identical for
- * every thread count.
+ * gemm.c - the one place bsnn multiplies matrices: which kernels run a
+ * product, and how it is split over bsnn's threads.
+ *
+ * Kernels (bsnn_set_gemm_kernel), chosen from the CPU's features alone:
+ *  - PORTABLE: BLIS with the context it detected, and bsnn's AVX2/FMA
+ *    small-batch kernels (gemm_small.c) where they beat it;
+ *  - AVX512: BLIS with bsnn's private AVX-512 context (blis512.c) and
+ *    bsnn's AVX-512 small-batch kernels.
+ * Within a set of kernels the choice depends on the shape and strides
+ * only; without AVX2, tiny products run a plain loop.
+ *
+ * Threads: BLIS always runs single-threaded (its OpenMP threads would be
+ * the host's; see common/pool.c). A large product is cut into blocks of
+ * C's rows or columns, one bsnn__parallel chunk each. Every kernel here
+ * computes an element of C by the same chain of operations wherever it
+ * sits (the k dimension is never split, BLIS's k blocks depend on k only,
+ * edge tiles round as full ones), so the blocks give the bits the whole
+ * product gives, for every thread count. A block of a product BLIS runs on
+ * its native path is kept there (sup off in its rntm: a narrower block
+ * could otherwise fall below the sup thresholds). BLIS's haswell kernels
+ * round an edge tile with beta as two operations and a full tile as one
+ * fused one, so on the portable path a product whose beta is not 0 or 1
+ * (never bsnn's own) runs whole. BLIS's sup kernels are not invariant
+ * under cuts at all: their products are cut by shape alone (plan_blocks).
  */
 #include "kernels/kernels.h"
 
 #include <blis.h>
-
-static int num_threads = 1;
+#include <stdatomic.h>
 
 /* Below this many multiply-adds a plain loop beats BLIS's ~1 us call cost. */
 #define BSNN_GEMM_LOOP_FLOPS 4096
-/* Below this many multiply-adds a second thread costs more than it saves. */
-#define BSNN_GEMM_THREAD_FLOPS (1u << 21)
-/* Up to these batch dimensions bsnn's own kernels beat BLIS on the wide
- * net's 1024 x 1024 shapes (min of 40 interleaved calls each, EPYC Zen 3):
- * X W at batch 1-2 (174 vs 384 us at 1), X^T dY with 1-4 rows (309 vs 971
- * us at 1), dY W^T at batch 1-4 (209 vs 326 us at 4). */
+/* Below this many multiply-adds a second thread costs more than it saves
+ * (a parallel call costs a few microseconds). */
+#define BSNN_GEMM_THREAD_FLOPS (1u << 19)
+/* Portable: up to these batch dimensions bsnn's AVX2 kernels beat BLIS on
+ * the wide net's 1024 x 1024 shapes (min of 40 interleaved calls each, EPYC
+ * Zen 3): X W at batch 1-2 (174 vs 384 us at 1), X^T dY with 1-4 rows (309
+ * vs 971 us at 1), dY W^T at batch 1-4 (209 vs 326 us at 4). */
 #define BSNN_GEMM_SMALL_NN 2
 #define BSNN_GEMM_SMALL_TN 4
 #define BSNN_GEMM_SMALL_NT 4
+/* AVX-512: the same crossovers for bsnn's AVX-512 kernels against BLIS's
+ * sup and native paths in the AVX-512 context (Xeon, see the note in
+ * docs/performance.md). */
+#define BSNN_GEMM512_SMALL_NN 32
+#define BSNN_GEMM512_SMALL_TN 16
+#define BSNN_GEMM512_SMALL_NT 32
+/* Multiply-adds per block of a product on BLIS's sup path (fixed blocks,
+ * see plan_blocks): about 10-20 us each. */
+#define BSNN_GEMM_SUP_BLOCK ((double)(1u << 20))
+/* Blocks of C for threads: multiples of every kernel's tile (32 and 12
+ * for bsnn's AVX-512 kernel, 6 and 16 for BLIS haswell's, 48 columns and 8
+ * rows for the small kernels), so only the last block has edge tiles. */
+#define BSNN_GEMM_BLOCK_ALIGN 96
 
-bsnn_status bsnn_set_num_threads(int n)
+static _Atomic int kernel_setting = BSNN_GEMM_AUTO;
+
+/* The kernels in use: the setting, with AUTO resolved from the CPU. */
+static bsnn_gemm_kernel kernel_in_use(void)
+{
+    int k = atomic_load_explicit(&kernel_setting, memory_order_relaxed);
+    if (k != BSNN_GEMM_AUTO) return (bsnn_gemm_kernel)k;
+    return bsnn__blis512_context(NULL) ? BSNN_GEMM_AVX512 : BSNN_GEMM_PORTABLE;
+}
+
+bsnn_status bsnn_set_gemm_kernel(bsnn_gemm_kernel kernel)
 {
     BSNN_ENTER();
-    BSNN_FAIL_IF(n < 1 || n > 256, BSNN_E_ARG, "n = %d is not in 1..256", n);
-    num_threads = n;
+    BSNN_FAIL_IF(kernel != BSNN_GEMM_AUTO && kernel != BSNN_GEMM_PORTABLE &&
+                     kernel != BSNN_GEMM_AVX512,
+                 BSNN_E_ARG, "kernel = %d is not a bsnn_gemm_kernel", (int)kernel);
+    const char *why = NULL;
+    BSNN_FAIL_IF(kernel == BSNN_GEMM_AVX512 && !bsnn__blis512_context(&why), BSNN_E_UNSUPPORTED,
+                 "BSNN_GEMM_AVX512 is not available: %s", why);
+    atomic_store_explicit(&kernel_setting, (int)kernel, memory_order_relaxed);
     return BSNN_OK;
 }
 
-int bsnn_get_num_threads(void) { return num_threads; }
+bsnn_gemm_kernel bsnn_get_gemm_kernel(void) { return kernel_in_use(); }
 
-static void gemm_loop(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
-                      ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
-                      float *c, ptrdiff_t rsc, ptrdiff_t csc)
+const char *bsnn_gemm_kernel_string(void)
 {
-    for (size_t i = 0; i < m; i++) {
-        float *ci = c + (ptrdiff_t)i * rsc;
-        for (size_t j = 0; j < n; j++) ci[(ptrdiff_t)j * csc] = beta == 0.0f ? 0.0f : beta * ci[(ptrdiff_t)j * csc];
-        for (size_t p = 0; p < k; p++) {
-            float aip = alpha * a[(ptrdiff_t)i * rsa + (ptrdiff_t)p * csa];
-            const float *bp = b + (ptrdiff_t)p * rsb;
-            for (size_t j = 0; j < n; j++) ci[(ptrdiff_t)j * csc] += aip * bp[(ptrdiff_t)j * csb];
+    if (kernel_in_use() == BSNN_GEMM_AVX512) return bsnn__blis512_description();
+    if (bsnn__cpu_avx2()) return "portable: BLIS with the configuration it detected, bsnn's AVX2 small-batch kernels";
+    return "portable: BLIS with the configuration it detected, plain loops for tiny products";
+}
+
+/* ---- one product ---------------------------------------------------------- */
+
+typedef struct product {
+    size_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    ptrdiff_t rsa, csa, rsb, csb, rsc, csc;
+} product;
+
+typedef enum route { ROUTE_LOOP, ROUTE_NN, ROUTE_NT, ROUTE_BLIS } route;
+
+/* A route and its kernels, fixed for the whole product. */
+typedef struct plan {
+    route route;
+    int avx512;
+    struct cntx_s *cntx; /* BLIS: NULL = BLIS's own */
+    int native;          /* BLIS: the whole product would not take sup */
+} plan;
+
+static void gemm_loop(const product *p)
+{
+    for (size_t i = 0; i < p->m; i++) {
+        float *ci = p->c + (ptrdiff_t)i * p->rsc;
+        for (size_t j = 0; j < p->n; j++) {
+            float *cij = ci + (ptrdiff_t)j * p->csc;
+            *cij = p->beta == 0.0f ? 0.0f : p->beta * *cij;
+        }
+        for (size_t q = 0; q < p->k; q++) {
+            float aiq = p->alpha * p->a[(ptrdiff_t)i * p->rsa + (ptrdiff_t)q * p->csa];
+            const float *bq = p->b + (ptrdiff_t)q * p->rsb;
+            for (size_t j = 0; j < p->n; j++)
+                ci[(ptrdiff_t)j * p->csc] += aiq * bq[(ptrdiff_t)j * p->csb];
         }
     }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define BSNN_X86_KERNELS 1
-#include <immintrin.h>
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
-
-/* Lane masks: mask_tab + 8 - t selects the first t lanes. */
-static const int32_t mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-AVX2_INLINE __m256i lane_mask(size_t t)
+/* Would BLIS run this product on its sup path? Its test, as 0.9.0's
+ * bli_gemmsup applies it: a dimension below its threshold, with m and n
+ * swapped when the micro-kernel dislikes C's storage (BLIS then computes
+ * C^T: a column-preferring kernel and bsnn's row-major C). */
+static int blis_takes_sup(const product *p, struct cntx_s *cntx)
 {
-    return _mm256_loadu_si256((const __m256i *)(mask_tab + 8 - (t < 8 ? t : 8)));
-}
-
-AVX2_INLINE __m256 load8(const float *p, __m256i mask, int masked)
-{
-    return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
-}
-
-/* c = alpha * acc + beta * c for 8 (or the masked) lanes of one row. */
-AVX2_INLINE void store8(float *p, __m256 acc, float alpha, float beta, __m256i mask, int masked)
-{
-    __m256 old = beta == 0.0f ? _mm256_setzero_ps() : _mm256_mul_ps(_mm256_set1_ps(beta), load8(p, mask, masked));
-    __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(alpha), acc, old);
-    if (masked)
-        _mm256_maskstore_ps(p, mask, r);
-    else
-        _mm256_storeu_ps(p, r);
-}
-
-/* One R x 8V tile of C = alpha A B + beta C with B and C row-major (unit
- * column stride) and A at any strides: A's elements are broadcast, a row
- * slice of B is loaded per step of k, the tile stays in registers. Only the
- * last vector of the tile may be masked. With upd set (alpha 1, beta 0),
- * the tile is instead the SGD step of W, laid out like C: W -= step * AB,
- * and C is not written. */
-AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptrdiff_t rsa,
-                         ptrdiff_t csa, const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc,
-                         float alpha, float beta, __m256i mask, const int masked, const int upd,
-                         float *w, float step)
-{
-    __m256 acc[4][8];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++) acc[r][v] = _mm256_setzero_ps();
-    for (size_t p = 0; p < k; p++) {
-        const float *bp = b + (ptrdiff_t)p * rsb;
-        const float *ap = a + (ptrdiff_t)p * csa;
-        /* B's rows are far apart (a 4 KB stride for a 1024-wide layer), where
-         * hardware prefetchers stop at page boundaries: fetch ahead by hand. */
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v += 2) _mm_prefetch((const char *)(bp + 24 * rsb + 8 * v), _MM_HINT_T0);
-        __m256 bv[8];
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++) bv[v] = load8(bp + 8 * v, mask, masked && v == V - 1);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            __m256 av = _mm256_broadcast_ss(ap + r * rsa);
-#pragma GCC unroll 8
-            for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
-        }
+    cntx_t *cx = cntx ? cntx : bli_gks_query_cntx();
+    dim_t m = (dim_t)p->m, n = (dim_t)p->n;
+    int rows = bli_cntx_l3_vir_ukr_prefers_rows_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cx);
+    int likes = (p->csc == 1 || p->csc == -1) ? rows : 0;
+    if (!likes && (p->rsc == 1 || p->rsc == -1)) likes = !rows;
+    if (!likes) {
+        dim_t t = m;
+        m = n, n = t;
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++) {
-            int mk = masked && v == V - 1;
-            if (!upd) {
-                store8(c + r * rsc + 8 * v, acc[r][v], alpha, beta, mask, mk);
-                continue;
-            }
-            /* Plain multiply then subtract: the rounding of params -= lr * g. */
-            float *wp = w + r * rsc + 8 * v;
-            __m256 nw = _mm256_sub_ps(load8(wp, mask, mk), _mm256_mul_ps(_mm256_set1_ps(step), acc[r][v]));
-            if (mk)
-                _mm256_maskstore_ps(wp, mask, nw);
-            else
-                _mm256_storeu_ps(wp, nw);
-        }
+    return m < bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_MT, cx) ||
+           n < bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_NT, cx) ||
+           (dim_t)p->k < bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_KT, cx);
 }
 
-/* R rows of C: full tiles of 8V columns, then 8-column (last one masked). */
-#define NN_ROWS(name, R, V, UPD)                                                           \
-    AVX2 static void name(size_t n, size_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa, \
-                          const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc,          \
-                          float alpha, float beta, float *w, float step)                   \
-    {                                                                                      \
-        __m256i none = _mm256_setzero_si256();                                             \
-        size_t j = 0;                                                                      \
-        for (; j + 8 * V <= n; j += 8 * V)                                                 \
-            nn_tile(R, V, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
-                    none, 0, UPD, UPD ? w + j : w, step);                                                     \
-        for (; j + 8 <= n; j += 8)                                                         \
-            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
-                    none, 0, UPD, UPD ? w + j : w, step);                                                     \
-        if (j < n)                                                                         \
-            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
-                    lane_mask(n - j), 1, UPD, UPD ? w + j : w, step);                                \
-    }
-NN_ROWS(nn_rows1, 1, 8, 0)
-NN_ROWS(nn_rows2, 2, 4, 0)
-NN_ROWS(nn_rows3, 3, 2, 0)
-NN_ROWS(nn_rows4, 4, 2, 0)
-NN_ROWS(upd_rows1, 1, 8, 1)
-NN_ROWS(upd_rows2, 2, 4, 1)
-NN_ROWS(upd_rows3, 3, 2, 1)
-NN_ROWS(upd_rows4, 4, 2, 1)
-
-typedef void (*rows_fn)(size_t, size_t, const float *, ptrdiff_t, ptrdiff_t, const float *,
-                        ptrdiff_t, float *, ptrdiff_t, float, float, float *, float);
-
-/* Rows of C in groups of 4 (then 3, 2, 1); w (may be NULL) moves with C. */
-AVX2 static void gemm_nn_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
-                              ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
-                              float beta, float *c, ptrdiff_t rsc, float *w, float step)
+static plan choose(const product *p)
 {
-    static const rows_fn plain[5] = {NULL, nn_rows1, nn_rows2, nn_rows3, nn_rows4};
-    static const rows_fn upd[5] = {NULL, upd_rows1, upd_rows2, upd_rows3, upd_rows4};
-    const rows_fn *fn = w ? upd : plain;
-    for (size_t i = 0; i < m;) {
-        size_t r = m - i < 4 ? m - i : 4;
-        fn[r](n, k, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, c ? c + (ptrdiff_t)i * rsc : NULL,
-              rsc, alpha, beta, w ? w + (ptrdiff_t)i * rsc : NULL, step);
-        i += r;
-    }
-}
-
-AVX2_INLINE float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* One R x Q tile of C = alpha A B^T + beta C where A's rows and B^T's rows
- * (B's columns) are contiguous: each C element is a dot product over k, run
- * in 8-lane chunks (the last one masked) and summed across lanes at the end. */
-AVX2_INLINE void nt_tile(const int R, const int Q, size_t k, const float *a, ptrdiff_t rsa,
-                         const float *bt, ptrdiff_t rsbt, float *c, ptrdiff_t rsc, float alpha,
-                         float beta)
-{
-    __m256 acc[4][8];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int q = 0; q < Q; q++) acc[r][q] = _mm256_setzero_ps();
-    size_t p = 0;
-    __m256i all = _mm256_set1_epi32(-1);
-    for (; p < k; p += 8) {
-        int tail = k - p < 8;
-        __m256i mask = tail ? lane_mask(k - p) : all;
-        __m256 av[4];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) av[r] = _mm256_maskload_ps(a + r * rsa + p, mask);
-#pragma GCC unroll 8
-        for (int q = 0; q < Q; q++) {
-            __m256 bv = _mm256_maskload_ps(bt + q * rsbt + p, mask);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int q = 0; q < Q; q++) {
-            float *cp = c + r * rsc + q;
-            float old = beta == 0.0f ? 0.0f : beta * *cp;
-            *cp = alpha * hsum8(acc[r][q]) + old;
-        }
-}
-
-#define NT_ROWS(R, Q)                                                                      \
-    AVX2 static void nt_rows##R(size_t n, size_t k, const float *a, ptrdiff_t rsa,         \
-                                const float *bt, ptrdiff_t rsbt, float *c, ptrdiff_t rsc,  \
-                                float alpha, float beta)                                   \
-    {                                                                                      \
-        size_t j = 0;                                                                      \
-        for (; j + Q <= n; j += Q)                                                         \
-            nt_tile(R, Q, k, a, rsa, bt + (ptrdiff_t)j * rsbt, rsbt, c + j, rsc, alpha,    \
-                    beta);                                                                 \
-        for (; j < n; j++)                                                                 \
-            nt_tile(R, 1, k, a, rsa, bt + (ptrdiff_t)j * rsbt, rsbt, c + j, rsc, alpha,    \
-                    beta);                                                                 \
-    }
-NT_ROWS(1, 8)
-NT_ROWS(2, 4)
-NT_ROWS(3, 2)
-NT_ROWS(4, 2)
-
-AVX2 static void gemm_nt_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
-                              ptrdiff_t rsa, const float *bt, ptrdiff_t rsbt, float beta,
-                              float *c, ptrdiff_t rsc)
-{
-    for (size_t i = 0; i < m;) {
-        size_t left = m - i;
-        const float *ai = a + (ptrdiff_t)i * rsa;
-        float *ci = c + (ptrdiff_t)i * rsc;
-        if (left >= 4) {
-            nt_rows4(n, k, ai, rsa, bt, rsbt, ci, rsc, alpha, beta);
-            i += 4;
-        } else if (left == 3) {
-            nt_rows3(n, k, ai, rsa, bt, rsbt, ci, rsc, alpha, beta);
-            i += 3;
-        } else if (left == 2) {
-            nt_rows2(n, k, ai, rsa, bt, rsbt, ci, rsc, alpha, beta);
-            i += 2;
-        } else {
-            nt_rows1(n, k, ai, rsa, bt, rsbt, ci, rsc, alpha, beta);
-            i += 1;
-        }
-    }
-}
-
-
-/* Run the product on bsnn's own kernels when the shape suits them; 0 if not. */
-static int gemm_small(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
-                      ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
-                      float *c, ptrdiff_t rsc, ptrdiff_t csc, double flops)
-{
-    if (csc != 1 || !bsnn__cpu_avx2()) return 0;
+    plan pl = {ROUTE_BLIS, kernel_in_use() == BSNN_GEMM_AVX512, NULL, 0};
+    double flops = (double)p->m * (double)p->n * (double)p->k;
     int tiny = flops < BSNN_GEMM_LOOP_FLOPS;
-    if (csb == 1 && (tiny || m <= BSNN_GEMM_SMALL_NN || k <= BSNN_GEMM_SMALL_TN)) {
-        gemm_nn_avx2(m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc, NULL, 0.0f);
-        return 1;
+    if (p->csc == 1 && bsnn__cpu_avx2()) {
+        size_t nn = pl.avx512 ? BSNN_GEMM512_SMALL_NN : BSNN_GEMM_SMALL_NN;
+        size_t tn = pl.avx512 ? BSNN_GEMM512_SMALL_TN : BSNN_GEMM_SMALL_TN;
+        size_t nt = pl.avx512 ? BSNN_GEMM512_SMALL_NT : BSNN_GEMM_SMALL_NT;
+        if (p->csb == 1 && (tiny || p->m <= nn || p->k <= tn)) return pl.route = ROUTE_NN, pl;
+        if (p->rsb == 1 && p->csa == 1 && (tiny || p->m <= nt)) return pl.route = ROUTE_NT, pl;
     }
-    if (rsb == 1 && csa == 1 && (tiny || m <= BSNN_GEMM_SMALL_NT)) {
-        gemm_nt_avx2(m, n, k, alpha, a, rsa, b, csb, beta, c, rsc);
-        return 1;
-    }
-    return 0;
+    if (tiny) return pl.route = ROUTE_LOOP, pl;
+    pl.cntx = pl.avx512 ? bsnn__blis512_context(NULL) : NULL;
+    pl.native = !blis_takes_sup(p, pl.cntx);
+    return pl;
 }
-#else
-static int gemm_small(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
-                      ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
-                      float *c, ptrdiff_t rsc, ptrdiff_t csc, double flops)
-{
-    (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)rsa, (void)csa, (void)b, (void)rsb;
-    (void)csb, (void)beta, (void)c, (void)rsc, (void)csc, (void)flops;
-    return 0;
-}
-#endif
 
-void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
-                        float *g, float *w, float step)
+/* Run one block (or the whole product) on the plan's kernels. */
+static void run(const plan *pl, const product *p)
 {
-#ifdef BSNN_X86_KERNELS
-    if (bsnn__cpu_avx2()) {
-        gemm_nn_avx2(in, out, n, 1.0f, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 0.0f, g,
-                     (ptrdiff_t)out, w, step);
+    switch (pl->route) {
+    case ROUTE_LOOP: gemm_loop(p); return;
+#if defined(__GNUC__) && defined(__x86_64__)
+    case ROUTE_NN:
+        (pl->avx512 ? bsnn__gemm_nn_avx512 : bsnn__gemm_nn_avx2)(
+            p->m, p->n, p->k, p->alpha, p->a, p->rsa, p->csa, p->b, p->rsb, p->beta, p->c,
+            p->rsc, NULL, 0.0f);
         return;
-    }
+    case ROUTE_NT:
+        (pl->avx512 ? bsnn__gemm_nt_avx512 : bsnn__gemm_nt_avx2)(
+            p->m, p->n, p->k, p->alpha, p->a, p->rsa, p->b, p->csb, p->beta, p->c, p->rsc);
+        return;
+#else
+    case ROUTE_NN:
+    case ROUTE_NT: gemm_loop(p); return;
 #endif
-    for (size_t i = 0; i < in; i++)
-        for (size_t j = 0; j < out; j++) {
-            float acc = 0.0f;
-            for (size_t p = 0; p < n; p++) acc += x[p * in + i] * dy[p * out + j];
-            if (g) g[i * out + j] = acc;
-            if (w) w[i * out + j] -= step * acc;
-        }
+    case ROUTE_BLIS: break;
+    }
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(1, &rntm);
+    if (pl->native) bli_rntm_disable_l3_sup(&rntm);
+    float alpha = p->alpha, beta = p->beta;
+    /* BLIS's typed API takes non-const pointers but does not write a or b. */
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)p->m, (dim_t)p->n, (dim_t)p->k,
+                 &alpha, (float *)p->a, p->rsa, p->csa, (float *)p->b, p->rsb, p->csb, &beta,
+                 p->c, p->rsc, p->csc, pl->cntx, &rntm);
+}
+
+/* ---- blocks over threads ------------------------------------------------- */
+
+typedef struct split {
+    const plan *pl;
+    const product *p;
+    int by_rows;  /* blocks of C's rows (else of its columns) */
+    size_t width; /* rows or columns per block */
+} split;
+
+static void run_block(void *ctx, size_t chunk)
+{
+    const split *s = ctx;
+    product q = *s->p;
+    size_t from = chunk * s->width, total = s->by_rows ? q.m : q.n;
+    size_t count = total - from < s->width ? total - from : s->width;
+    if (s->by_rows) {
+        q.m = count;
+        q.a += (ptrdiff_t)from * q.rsa;
+        q.c += (ptrdiff_t)from * q.rsc;
+    } else {
+        q.n = count;
+        q.b += (ptrdiff_t)from * q.csb;
+        q.c += (ptrdiff_t)from * q.csc;
+    }
+    run(s->pl, &q);
+}
+
+static size_t align_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+/* The blocks of a product. Native BLIS and bsnn's small kernels compute
+ * every element the same way whatever the cut, so they are cut into t
+ * blocks (none below the threading size). BLIS's sup kernels are not (an
+ * element's rounding depends on where the block starts): a sup product is
+ * cut into blocks fixed by its shape alone, about BSNN_GEMM_SUP_BLOCK
+ * multiply-adds each, for every thread count including 1. Blocks run
+ * along the longer of C's dimensions for BLIS, along its columns for the
+ * small kernels (their rows are the batch), aligned to every tile. */
+static size_t plan_blocks(split *s, const plan *pl, const product *p, int t)
+{
+    double flops = (double)p->m * (double)p->n * (double)p->k;
+    if (pl->route == ROUTE_LOOP) return 1;
+    s->by_rows = pl->route == ROUTE_BLIS && p->m > p->n;
+    size_t total = s->by_rows ? p->m : p->n, blocks;
+    if (pl->route == ROUTE_BLIS && !pl->native) {
+        blocks = (size_t)(flops / BSNN_GEMM_SUP_BLOCK);
+        size_t most = total / BSNN_GEMM_BLOCK_ALIGN;
+        if (blocks > most) blocks = most;
+    } else {
+        if (pl->route == ROUTE_BLIS && !pl->avx512 && p->beta != 0.0f && p->beta != 1.0f) return 1;
+        blocks = flops < BSNN_GEMM_THREAD_FLOPS ? 1 : (size_t)t;
+    }
+    if (blocks <= 1) return 1;
+    s->width = align_up((total + blocks - 1) / blocks, BSNN_GEMM_BLOCK_ALIGN);
+    return (total + s->width - 1) / s->width;
 }
 
 void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
                  float *c, ptrdiff_t rsc, ptrdiff_t csc)
 {
-    double flops = (double)m * (double)n * (double)k;
-    if (gemm_small(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, flops)) return;
-    if (flops < BSNN_GEMM_LOOP_FLOPS) {
-        gemm_loop(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+    product p = {m, n, k, alpha, beta, a, b, c, rsa, csa, rsb, csb, rsc, csc};
+    plan pl = choose(&p);
+    split s = {&pl, &p, 0, 0};
+    size_t blocks = plan_blocks(&s, &pl, &p, bsnn__num_threads());
+    if (blocks <= 1)
+        run(&pl, &p);
+    else
+        bsnn__parallel(blocks, run_block, &s);
+}
+
+/* ---- the fused weight-gradient SGD step ------------------------------------ */
+
+typedef struct sgd_job {
+    size_t in, out, n, width;
+    const float *x, *dy;
+    float *g, *w;
+    float step;
+    int avx512;
+} sgd_job;
+
+static void sgd_block(void *ctx, size_t chunk)
+{
+    const sgd_job *j = ctx;
+    size_t from = chunk * j->width, cols = j->out - from < j->width ? j->out - from : j->width;
+#if defined(__GNUC__) && defined(__x86_64__)
+    /* The same kernel bsnn__sgemm runs for X^T dY with few rows; the two nn
+     * versions compute each element identically. */
+    (j->avx512 ? bsnn__gemm_nn_avx512 : bsnn__gemm_nn_avx2)(
+        j->in, cols, j->n, 1.0f, j->x, 1, (ptrdiff_t)j->in, j->dy + from, (ptrdiff_t)j->out, 0.0f,
+        j->g ? j->g + from : NULL, (ptrdiff_t)j->out, j->w ? j->w + from : NULL, j->step);
+#else
+    (void)from, (void)cols;
+#endif
+}
+
+void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
+                        float *g, float *w, float step)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (bsnn__cpu_avx2()) {
+        sgd_job j = {in, out, n, out, x, dy, g, w, step, kernel_in_use() == BSNN_GEMM_AVX512};
+        int t = bsnn__num_threads();
+        double flops = (double)in * (double)out * (double)n;
+        if (t > 1 && flops >= BSNN_GEMM_THREAD_FLOPS) {
+            size_t per = (out + (size_t)t - 1) / (size_t)t;
+            j.width = (per + BSNN_GEMM_BLOCK_ALIGN - 1) / BSNN_GEMM_BLOCK_ALIGN * BSNN_GEMM_BLOCK_ALIGN;
+        }
+        bsnn__parallel((out + j.width - 1) / j.width, sgd_block, &j);
         return;
     }
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(flops < BSNN_GEMM_THREAD_FLOPS ? 1 : num_threads, &rntm);
-    /* BLIS's typed API takes non-const pointers but does not write a or b. */
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
-                 (float *)a, rsa, csa, (float *)b, rsb, csb, &beta, c, rsc, csc, NULL, &rntm);
+#endif
+    for (size_t i = 0; i < in; i++)
+        for (size_t jj = 0; jj < out; jj++) {
+            float acc = 0.0f;
+            for (size_t p = 0; p < n; p++) acc += x[p * in + i] * dy[p * out + jj];
+            if (g) g[i * out + jj] = acc;
+            if (w) w[i * out + jj] -= step * acc;
+        }
 }

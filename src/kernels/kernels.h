@@ -10,8 +10,10 @@
 /* ---- GEMM (gemm.c) ------------------------------------------------------- */
 
 /* C[m][n] = alpha * op(A) op(B) + beta * C with explicit strides: element
- * (i,p) of A is A[i*rsa + p*csa]; likewise for B (p,j) and C (i,j). Chooses
- * BLIS or a plain loop by shape. */
+ * (i,p) of A is A[i*rsa + p*csa]; likewise for B (p,j) and C (i,j). The
+ * kernels: from bsnn_set_gemm_kernel, the CPU, the shape and the strides;
+ * large products are split over bsnn__parallel with the same bits for
+ * every thread count. Runs in the caller's floating-point state. */
 void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
                  float *c, ptrdiff_t rsc, ptrdiff_t csc);
@@ -19,9 +21,49 @@ void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrd
 /* The weight gradient of a dense layer over n rows, g = x^T dy ([in][out],
  * x is [n][in], dy is [n][out]), on bsnn's own kernel: written to g when w
  * is NULL, else applied as the plain SGD step w -= step * g (g unused),
- * each product rounded as the general step rounds it. */
+ * each product rounded as the general step rounds it (bit for bit what
+ * bsnn__sgemm gives for n up to the small-kernel sizes). Threaded by
+ * column blocks like bsnn__sgemm. */
 void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
                         float *g, float *w, float step);
+
+/* ---- bsnn's own small-batch kernels (gemm_small.c; x86-64 only) --------- */
+
+/* nn: C = alpha A B + beta C, B and C row-major (unit column stride), A at
+ * any strides. With w set, the tile is instead the SGD step w -= step * AB
+ * (w laid out like C, C not written; alpha 1, beta 0). The AVX2 version
+ * needs AVX2/FMA, the AVX-512 one AVX-512F; both give the same bits. */
+void bsnn__gemm_nn_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
+                        ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
+                        float *c, ptrdiff_t rsc, float *w, float step);
+void bsnn__gemm_nn_avx512(size_t m, size_t n, size_t k, float alpha, const float *a,
+                          ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
+                          float *c, ptrdiff_t rsc, float *w, float step);
+/* nt: C = alpha A B^T + beta C with A's rows and bt's rows (B's columns)
+ * contiguous, C row-major: dot products over k. */
+void bsnn__gemm_nt_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
+                        ptrdiff_t rsa, const float *bt, ptrdiff_t rsbt, float beta, float *c,
+                        ptrdiff_t rsc);
+void bsnn__gemm_nt_avx512(size_t m, size_t n, size_t k, float alpha, const float *a,
+                          ptrdiff_t rsa, const float *bt, ptrdiff_t rsbt, float beta, float *c,
+                          ptrdiff_t rsc);
+
+/* ---- bsnn's AVX-512 context for BLIS (blis512.c) -------------------------- */
+
+/* BLIS 0.9.0's cntx_t, by its struct tag (BLIS's header stays out of the
+ * tiers above). */
+struct cntx_s;
+/* The private context carrying bsnn's 32x12 AVX-512F micro-kernel, built
+ * on the first call; NULL when it cannot be used, with the reason (a
+ * static string) in *out_why (may be NULL). Read-only once built: shared
+ * by every call and thread. */
+struct cntx_s *bsnn__blis512_context(const char **out_why);
+/* "avx512: ..." for bsnn_gemm_kernel_string (static). */
+const char *bsnn__blis512_description(void);
+/* The context's sup thresholds on bsnn's row-major products: BLIS's AVX2
+ * sup kernels for n < 16 or m < 48 (measured crossovers), native else. */
+#define BSNN_BLIS512_SUP_N 16
+#define BSNN_BLIS512_SUP_M 48
 
 /* ---- vector elementwise functions (simd.c) -------------------------------- */
 

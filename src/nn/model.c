@@ -406,7 +406,7 @@ bsnn_status bsnn_model_set_params(bsnn_model *m, const float *src, size_t count)
 
 bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_CHECK_NULL(out);
     BSNN_CHECK_NULL(m);
     BSNN_TRY(check_count(m, count));
@@ -589,7 +589,7 @@ static bsnn_status check_forward(const bsnn_tensor *out, const bsnn_model *m,
 
 bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_TRY(check_forward(out, m, x));
     BSNN_FAIL_IF(m->in_hook, BSNN_E_STATE,
                  "called from inside the model's gradient hook, whose step uses the model's "
@@ -633,7 +633,7 @@ bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, siz
 bsnn_status bsnn_model_forward_ws(bsnn_tensor *out, const bsnn_model *m, bsnn_workspace *ws,
                                   const bsnn_tensor *x)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_TRY(check_forward(out, m, x));
     size_t n = bsnn__tensor_rows(x);
     BSNN_TRY(bsnn__workspace_reserve(ws, m, n));

@@ -407,7 +407,7 @@ bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *se, bsnn_model *m,
                               const bsnn_dataset *val, const bsnn_scheduler *tmpl,
                               const size_t *sizes, size_t count)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_TRY(check_objects(out_best, se, m, opt, train, val));
     BSNN_CHECK_NULL(sizes);
     BSNN_FAIL_IF(count == 0, BSNN_E_ARG, "count is 0");
@@ -457,7 +457,7 @@ bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *se, bsnn_model *m, bs
                             const bsnn_dataset *train, const bsnn_dataset *val,
                             const bsnn_scheduler *tmpl)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_TRY(check_objects(out_best, se, m, opt, train, val));
     search_run r = {se, m, opt, train, val, NULL, NULL, NULL, 0};
     bsnn_status st = begin(&r, tmpl);

@@ -76,7 +76,7 @@ bsnn_status bsnn__model_evaluate(double *out_loss, double *out_accuracy, bsnn_mo
 bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_model *m,
                                 const bsnn_dataset *ds, size_t batch_size)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(ds);
     BSNN_FAIL_IF(m->in_hook, BSNN_E_STATE,
@@ -88,7 +88,7 @@ bsnn_status bsnn_model_evaluate(double *out_loss, double *out_accuracy, bsnn_mod
 bsnn_status bsnn_model_evaluate_ws(double *out_loss, double *out_accuracy, const bsnn_model *m,
                                    bsnn_workspace *ws, const bsnn_dataset *ds, size_t batch_size)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(ds);
     BSNN_TRY(check_evaluate(out_loss, m, ds, batch_size));

@@ -187,7 +187,7 @@ bsnn_status bsnn__model_step_general(double *out_loss, size_t *out_rows, bsnn_mo
 bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt,
                                   const bsnn_tensor *x, const bsnn_tensor *y)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(opt);
     BSNN_CHECK_NULL(x);
