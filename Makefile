@@ -52,9 +52,10 @@ SHARED_LIB := $(OUT)/libbsnn.so
 
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 # Criterion cannot start under ThreadSanitizer (Snaipe/Criterion#274): a
-# SANITIZE=thread run is the thread test alone, built with its own main.
+# SANITIZE=thread run is the thread tests alone (host threads, and bsnn's
+# own worker pool), each built with its own main.
 ifeq ($(SANITIZE),thread)
-  TEST_SRCS := tests/test_thread.c
+  TEST_SRCS := tests/test_thread.c tests/test_pool.c
 endif
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
@@ -128,7 +129,11 @@ TEST_LIBS := $(STATIC_LIB) $(BLIS_LIBS) $(shell pkg-config --libs criterion 2>/d
 
 $(OUT)/tests/%: tests/%.c tests/testutil.h $(STATIC_LIB) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-pedantic -Isrc -o $@ $< $(TEST_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(TEST_FLAGS_$*) -Wno-pedantic -Isrc -o $@ $< $(TEST_LIBS) $(LDFLAGS)
+
+# The floating-point state test runs host OpenMP threads around bsnn calls
+# (a per-test variable: a target-specific one would reach the library too).
+TEST_FLAGS_test_fpstate := -fopenmp
 
 test: deps lib $(TEST_BINS) check-exports check-header check-tiers
 	@sh tests/run-tests.sh $(TEST_BINS)

@@ -41,10 +41,17 @@
 #define BSNN_GEMM_SMALL_NN 2
 #define BSNN_GEMM_SMALL_TN 4
 #define BSNN_GEMM_SMALL_NT 4
-/* AVX-512: the same crossovers for bsnn's AVX-512 kernels against BLIS's
- * sup and native paths in the AVX-512 context (Xeon, see the note in
- * docs/performance.md). */
+/* AVX-512: bsnn's AVX-512 kernels against BLIS in the AVX-512 context
+ * (sup below 48 rows or 16 columns, native above; medians of 40
+ * interleaved calls, Xeon, 1 thread, GFLOP/s, docs/performance.md):
+ *  - X W (nn) up to batch 32: 84 vs 66 at 8 (W streams from memory once),
+ *    100 vs 90 at 32; and any batch with fewer than 16 outputs: 68 vs 53
+ *    for 256 x 1024 x 10 (BLIS's sup tile wastes most of its lanes);
+ *  - X^T dY (nn, k = batch) up to 16 rows: 76 vs 55 at 8, 102 vs 92 at
+ *    16; equal at 32; for 10 columns BLIS's sup wins (34 vs 15 at 8);
+ *  - dY W^T (nt) up to batch 32: 79 vs 59 at 8, 99 vs 81 at 32. */
 #define BSNN_GEMM512_SMALL_NN 32
+#define BSNN_GEMM512_SMALL_NN_COLS 16
 #define BSNN_GEMM512_SMALL_TN 16
 #define BSNN_GEMM512_SMALL_NT 32
 /* Multiply-adds per block of a product on BLIS's sup path (fixed blocks,
@@ -153,7 +160,12 @@ static plan choose(const product *p)
         size_t nn = pl.avx512 ? BSNN_GEMM512_SMALL_NN : BSNN_GEMM_SMALL_NN;
         size_t tn = pl.avx512 ? BSNN_GEMM512_SMALL_TN : BSNN_GEMM_SMALL_TN;
         size_t nt = pl.avx512 ? BSNN_GEMM512_SMALL_NT : BSNN_GEMM_SMALL_NT;
-        if (p->csb == 1 && (tiny || p->m <= nn || p->k <= tn)) return pl.route = ROUTE_NN, pl;
+        /* AVX-512: a narrow C (the output layer) over a long k; and X^T dY
+         * only when C is wide (BLIS's sup is faster for 10 columns). */
+        int narrow = pl.avx512 && p->n < BSNN_GEMM512_SMALL_NN_COLS && p->k > 2 * tn;
+        int few_rows = p->k <= tn && (!pl.avx512 || p->n >= BSNN_GEMM512_SMALL_NN_COLS);
+        if (p->csb == 1 && (tiny || p->m <= nn || few_rows || narrow))
+            return pl.route = ROUTE_NN, pl;
         if (p->rsb == 1 && p->csa == 1 && (tiny || p->m <= nt)) return pl.route = ROUTE_NT, pl;
     }
     if (tiny) return pl.route = ROUTE_LOOP, pl;
@@ -228,13 +240,12 @@ static size_t align_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
  * element's rounding depends on where the block starts): a sup product is
  * cut into blocks fixed by its shape alone, about BSNN_GEMM_SUP_BLOCK
  * multiply-adds each, for every thread count including 1. Blocks run
- * along the longer of C's dimensions for BLIS, along its columns for the
- * small kernels (their rows are the batch), aligned to every tile. */
+ * along the longer of C's dimensions, aligned to every kernel's tile. */
 static size_t plan_blocks(split *s, const plan *pl, const product *p, int t)
 {
     double flops = (double)p->m * (double)p->n * (double)p->k;
     if (pl->route == ROUTE_LOOP) return 1;
-    s->by_rows = pl->route == ROUTE_BLIS && p->m > p->n;
+    s->by_rows = p->m > p->n;
     size_t total = s->by_rows ? p->m : p->n, blocks;
     if (pl->route == ROUTE_BLIS && !pl->native) {
         blocks = (size_t)(flops / BSNN_GEMM_SUP_BLOCK);
