@@ -6,6 +6,10 @@ R(alloc_half, "bsnn_set_allocator", "alloc without free", BSNN_E_ARG, bsnn_set_a
 R(alloc_live, "bsnn_set_allocator", "objects alive", BSNN_E_STATE, bsnn_set_allocator(tu_alloc, tu_free, NULL))
 R(threads_0, "bsnn_set_num_threads", "0 threads", BSNN_E_ARG, bsnn_set_num_threads(0))
 R(threads_big, "bsnn_set_num_threads", "257 threads", BSNN_E_ARG, bsnn_set_num_threads(257))
+R(flush_2, "bsnn_set_flush_subnormals", "on = 2", BSNN_E_ARG, bsnn_set_flush_subnormals(2))
+R(flush_neg, "bsnn_set_flush_subnormals", "on = -1", BSNN_E_ARG, bsnn_set_flush_subnormals(-1))
+R(gemm_enum, "bsnn_set_gemm_kernel", "kernel 99", BSNN_E_ARG, bsnn_set_gemm_kernel((bsnn_gemm_kernel)99))
+R(gemm_neg, "bsnn_set_gemm_kernel", "kernel -1", BSNN_E_ARG, bsnn_set_gemm_kernel((bsnn_gemm_kernel)-1))
 
 /* tensors */
 R(tc_rank0, "bsnn_tensor_create", "rank 0", NIL, nil(bsnn_tensor_create(0, sizes)))

@@ -191,7 +191,8 @@ Test(misuse, accessors_and_free_accept_null)
 Test(misuse, the_table_covers_every_fallible_public_function)
 {
     static const char *const fallible[] = {
-        "bsnn_set_allocator", "bsnn_set_num_threads", "bsnn_tensor_create", "bsnn_tensor_wrap",
+        "bsnn_set_allocator", "bsnn_set_num_threads", "bsnn_set_flush_subnormals",
+        "bsnn_set_gemm_kernel", "bsnn_tensor_create", "bsnn_tensor_wrap",
         "bsnn_tensor_copy_in", "bsnn_tensor_copy_out", "bsnn_tensor_fill", "bsnn_layer_dense",
         "bsnn_layer_activation", "bsnn_layer_dropout", "bsnn_layer_set", "bsnn_layer_get", "bsnn_layer_bounds",
         "bsnn_optimizer_create", "bsnn_optimizer_set", "bsnn_optimizer_get",

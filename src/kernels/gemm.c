@@ -54,8 +54,12 @@
 #define BSNN_GEMM512_SMALL_NN_COLS 16
 #define BSNN_GEMM512_SMALL_TN 16
 #define BSNN_GEMM512_SMALL_NT 32
-/* Multiply-adds per block of a product on BLIS's sup path (fixed blocks,
- * see plan_blocks): about 10-20 us each. */
+/* Blocks of a product on BLIS's sup path (fixed by its shape, see
+ * plan_blocks): 512 columns (narrower ones cost BLIS's sup kernels more
+ * on a thin X: at 1 thread, 32 x 1024 x 784 runs 5% slower in blocks of
+ * 512 columns than whole, 13% in blocks of 192), or rows in blocks of
+ * about 2^20 multiply-adds (10-20 us) for a narrow C. */
+#define BSNN_GEMM_SUP_COLS 512
 #define BSNN_GEMM_SUP_BLOCK ((double)(1u << 20))
 /* Blocks of C for threads: multiples of every kernel's tile (32 and 12
  * for bsnn's AVX-512 kernel, 6 and 16 for BLIS haswell's, 48 columns and 8
@@ -238,9 +242,10 @@ static size_t align_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
  * every element the same way whatever the cut, so they are cut into t
  * blocks (none below the threading size). BLIS's sup kernels are not (an
  * element's rounding depends on where the block starts): a sup product is
- * cut into blocks fixed by its shape alone, about BSNN_GEMM_SUP_BLOCK
- * multiply-adds each, for every thread count including 1. Blocks run
- * along the longer of C's dimensions, aligned to every kernel's tile. */
+ * cut into blocks fixed by its shape alone, for every thread count
+ * including 1. Blocks run along the longer of C's dimensions (the other
+ * operand, packed again by each block, is then the smaller one), aligned
+ * to every kernel's tile. */
 static size_t plan_blocks(split *s, const plan *pl, const product *p, int t)
 {
     double flops = (double)p->m * (double)p->n * (double)p->k;
@@ -248,6 +253,10 @@ static size_t plan_blocks(split *s, const plan *pl, const product *p, int t)
     s->by_rows = p->m > p->n;
     size_t total = s->by_rows ? p->m : p->n, blocks;
     if (pl->route == ROUTE_BLIS && !pl->native) {
+        if (!s->by_rows) {
+            s->width = BSNN_GEMM_SUP_COLS;
+            return (total + s->width - 1) / s->width;
+        }
         blocks = (size_t)(flops / BSNN_GEMM_SUP_BLOCK);
         size_t most = total / BSNN_GEMM_BLOCK_ALIGN;
         if (blocks > most) blocks = most;
