@@ -342,6 +342,8 @@ AVX512 void bsnn__gemm_nn_avx512(size_t m, size_t n, size_t k, float alpha, cons
                                  ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
                                  float beta, float *c, ptrdiff_t rsc, float *w, float step)
 {
+    /* the same bound as BSNN_GEMM_SMALL_B_BYTES (gemm.c cuts such
+     * products into row blocks for threads) */
     if ((double)k * (double)n * sizeof(float) <= 256.0 * 1024) {
         for (size_t i = 0; i < m; i += 8)
             for (size_t j = 0; j < n; j += 48)
