@@ -289,7 +289,7 @@ static void tiny_forward_on(bsnn_gemm_kernel kernel, size_t rows, size_t in, siz
     free(one), free(two);
 }
 
-Test(fpstate, subnormal_products_flush_to_zero_by_default_and_not_when_off, .timeout = 60)
+Test(fpstate, subnormal_products_flush_to_zero_by_default_and_not_when_off)
 {
     if (skip("subnormal_products")) return;
     static const size_t shapes[][3] = {{3, 4, 5}, {256, 4, 1024}, {256, 300, 1024}, {64, 256, 10}};
@@ -335,7 +335,7 @@ static size_t count_subnormal(const float *v, size_t n)
     return c;
 }
 
-Test(fpstate, training_on_subnormal_data_is_thread_count_independent, .timeout = 120)
+Test(fpstate, training_on_subnormal_data_is_thread_count_independent)
 {
     if (skip("training_on_subnormal_data")) return;
     size_t count = 256 * 512 + 512 + 512 * 16 + 16;
@@ -371,7 +371,7 @@ Test(fpstate, training_on_subnormal_data_is_thread_count_independent, .timeout =
  * thread), bsnn trains on 2 threads, and a second parallel region finds
  * every thread's register as it was: bsnn never computes on (or changes)
  * the host's OpenMP threads. */
-Test(fpstate, the_hosts_openmp_threads_keep_their_registers, .timeout = 60)
+Test(fpstate, the_hosts_openmp_threads_keep_their_registers)
 {
     if (skip("the_hosts_openmp_threads")) return;
     static const unsigned states[OMP_THREADS] = {0x1F80u | 0x6000u, 0x1F80u | 0x2000u};

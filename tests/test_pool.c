@@ -469,7 +469,7 @@ int main(void)
 }
 #else
 #define CRITERION(name)                                                    \
-    Test(pool, name, .timeout = 120)                                       \
+    Test(pool, name)                                                       \
     {                                                                      \
         char why[256] = "";                                                \
         cr_assert(name(why, sizeof why), "%s", why);                       \
