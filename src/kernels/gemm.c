@@ -11,18 +11,20 @@
  * only; without AVX2, tiny products run a plain loop.
  *
  * Threads: BLIS always runs single-threaded (its OpenMP threads would be
- * the host's; see common/pool.c). A large product is cut into blocks of
- * C's rows or columns, one bsnn__parallel chunk each. Every kernel here
- * computes an element of C by the same chain of operations wherever it
- * sits (the k dimension is never split, BLIS's k blocks depend on k only,
- * edge tiles round as full ones), so the blocks give the bits the whole
- * product gives, for every thread count. A block of a product BLIS runs on
- * its native path is kept there (sup off in its rntm: a narrower block
- * could otherwise fall below the sup thresholds). BLIS's haswell kernels
- * round an edge tile with beta as two operations and a full tile as one
- * fused one, so on the portable path a product whose beta is not 0 or 1
- * (never bsnn's own) runs whole. BLIS's sup kernels are not invariant
- * under cuts at all: their products are cut by shape alone (plan_blocks).
+ * the host's; see common/pool.c). A product of 2^19 multiply-adds or more
+ * is cut into blocks of C's rows or columns, one bsnn__parallel chunk
+ * each, and the bits never depend on the thread count:
+ *  - BLIS's native path and bsnn's own kernels compute every element of C
+ *    by the same chain of operations wherever it sits (k is never split,
+ *    BLIS's k blocks depend on k only, edge tiles round as full ones), so
+ *    they are cut into one block per thread; a native product's blocks are
+ *    kept native (sup off in their rntm: a narrower block could fall below
+ *    the sup thresholds). BLIS's haswell kernel rounds an edge tile with
+ *    beta as two operations, so on the portable path a product whose beta
+ *    is not 0 or 1 (never bsnn's own) runs whole.
+ *  - BLIS's sup kernels are not invariant under cuts (an element's bits
+ *    depend on where its block starts): a sup product is cut by its shape
+ *    alone, for every thread count including 1.
  */
 #include "kernels/kernels.h"
 
@@ -44,8 +46,8 @@
 /* AVX-512: bsnn's AVX-512 kernels against BLIS in the AVX-512 context
  * (sup below 48 rows or 16 columns, native above; medians of 40
  * interleaved calls, Xeon, 1 thread, GFLOP/s, docs/performance.md):
- *  - X W (nn) up to batch 32: 84 vs 66 at 8 (W streams from memory once),
- *    100 vs 90 at 32; and any batch with fewer than 16 outputs: 68 vs 53
+ *  - X W (nn) up to batch 32: 81 vs 75 at 8 (W streams from memory once),
+ *    100 vs 89 at 16, 98 vs 95 at 32; and any batch with fewer than 16 outputs: 68 vs 53
  *    for 256 x 1024 x 10 (BLIS's sup tile wastes most of its lanes);
  *  - X^T dY (nn, k = batch) up to 16 rows: 76 vs 55 at 8, 102 vs 92 at
  *    16; equal at 32; for 10 columns BLIS's sup wins (34 vs 15 at 8);
