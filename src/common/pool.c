@@ -283,6 +283,9 @@ static void pool_after_fork_child(void)
     atomic_store(&pool.caller_waiting, 0);
     atomic_store(&pool.stop, 0);
     atomic_store(&pool.busy, 0);
+    /* a fork in the middle of post() leaves the generation odd */
+    unsigned long g = atomic_load(&pool.generation);
+    atomic_store(&pool.generation, g % 2 ? g + 1 : g);
 }
 
 __attribute__((constructor)) static void pool_register_fork(void)
