@@ -3,7 +3,7 @@
  * MXCSR; elsewhere every test here is skipped with a printed reason):
  *  - every compute function restores the calling thread's register exactly
  *    (sticky flags included), also when a callback changes it, and runs
- *    the callback with the host's state, not bsnn's;
+ *    callbacks and the gradient hook with the host's state, not bsnn's;
  *  - results do not depend on the host's rounding mode, and a host with an
  *    exception unmasked gets a status, not a signal;
  *  - subnormals: flushed by default (a forward whose every product is
@@ -201,6 +201,51 @@ Test(fpstate, results_ignore_the_hosts_and_the_callbacks_rounding_mode)
     cr_assert_eq(after, HOST_STATE, "MXCSR %#x after a callback left %#x", after, CALLBACK_STATE);
     cr_assert(memcmp(ref, got, count * sizeof(float)) == 0, "a callback's rounding mode leaked into bsnn");
     free(ref), free(got);
+}
+
+/* The gradient hook is host code too: it runs with the host's register as
+ * it was at entry, and a state it leaves behind changes neither the update
+ * nor the register the host finds on return. */
+static int recording_hook(void *user, float *grads, size_t count, size_t *rows, double *loss_sum)
+{
+    (void)grads, (void)count, (void)rows, (void)loss_sum;
+    return recording_callback(user, BSNN_EVENT_STEP, 0, 0, 0, 0.0);
+}
+
+Test(fpstate, the_gradient_hook_runs_with_the_hosts_register)
+{
+    if (skip("the_gradient_hook")) return;
+    float p[2][8 * 32 + 32 + 32 * 3 + 3];
+    for (int leave = 0; leave < 2; leave++) {
+        bsnn_model *m = tu_mlp(8, 32, BSNN_ACT_SIGMOID, 3, BSNN_ACT_LINEAR, 5);
+        bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+        cb_log log = {.switch_to = leave ? CALLBACK_STATE : 0};
+        cr_assert_eq(bsnn_model_set_grad_hook(m, recording_hook, &log), BSNN_OK);
+        float x[16 * 8], y[16 * 3];
+        for (int i = 0; i < 16 * 8; i++) x[i] = (float)sin(i);
+        for (int i = 0; i < 16 * 3; i++) y[i] = (float)cos(i);
+        bsnn_tensor *tx = tu_wrap(x, 16, 8), *ty = tu_wrap(y, 16, 3);
+        unsigned after[3];
+        bsnn_status st[3];
+        for (int k = 0; k < 3; k++) {
+            set_mxcsr(HOST_STATE);
+            st[k] = bsnn_model_train_step(NULL, m, opt, tx, ty);
+            after[k] = mxcsr();
+        }
+        set_mxcsr(DEFAULT_STATE);
+        for (int k = 0; k < 3; k++) {
+            cr_assert_eq(st[k], BSNN_OK, "%s", bsnn_last_error());
+            cr_assert_eq(after[k], HOST_STATE, "step %d: %#x after the call", k, after[k]);
+        }
+        cr_assert_eq(log.calls, 3);
+        cr_assert_eq(log.seen, HOST_STATE, "the hook ran with %#x", log.seen);
+        cr_assert_eq(log.bad, 0);
+        bsnn_model_get_params(p[leave], sizeof p[0] / sizeof(float), m);
+        bsnn_tensor_free(tx), bsnn_tensor_free(ty);
+        bsnn_optimizer_free(opt);
+        bsnn_model_free(m);
+    }
+    cr_assert(memcmp(p[0], p[1], sizeof p[0]) == 0, "the hook's rounding mode leaked into the update");
 }
 
 /* A host debugging with the invalid-operation exception unmasked: a
