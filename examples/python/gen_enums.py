@@ -26,6 +26,7 @@ DEFAULT_OUT = os.path.join(HERE, "bsnn", "_enums.py")
 ENUMS = {
     "bsnn_status": ("Status", "BSNN_", False),
     "bsnn_bound_flag": ("BoundFlag", "BSNN_BOUND_", True),
+    "bsnn_gemm_kernel": ("GemmKernel", "BSNN_GEMM_", False),
     "bsnn_layer_kind": ("LayerKind", "BSNN_LAYER_", False),
     "bsnn_activation": ("ActivationKind", "BSNN_ACT_", False),
     "bsnn_init": ("Init", "BSNN_INIT_", False),

@@ -31,6 +31,14 @@ class BoundFlag(IntFlag):
     HI_OPEN = 2  # value must be < hi (not <=)
 
 
+class GemmKernel(IntEnum):
+    """bsnn_gemm_kernel (include/bsnn.h)."""
+
+    AUTO = 0  # choose from the CPU (setting only)
+    PORTABLE = 1  # BLIS as detected + bsnn's AVX2 small kernels
+    AVX512 = 2  # bsnn's AVX-512F kernels
+
+
 class LayerKind(IntEnum):
     """bsnn_layer_kind (include/bsnn.h)."""
 
@@ -295,6 +303,7 @@ class SearchCol(IntEnum):
 C_NAMES = {
     'bsnn_status': Status,
     'bsnn_bound_flag': BoundFlag,
+    'bsnn_gemm_kernel': GemmKernel,
     'bsnn_layer_kind': LayerKind,
     'bsnn_activation': ActivationKind,
     'bsnn_init': Init,

@@ -85,6 +85,11 @@ FUNCTIONS = [
     ("bsnn_set_allocator", status, [alloc_fn, free_fn, voidp]),
     ("bsnn_set_num_threads", status, [cint]),
     ("bsnn_get_num_threads", cint, []),
+    ("bsnn_set_flush_subnormals", status, [cint]),
+    ("bsnn_get_flush_subnormals", cint, []),
+    ("bsnn_set_gemm_kernel", status, [enum]),
+    ("bsnn_get_gemm_kernel", enum, []),
+    ("bsnn_gemm_kernel_string", charp, []),
     # tensors
     ("bsnn_tensor_create", Tensor, [cint, P(size_t)]),
     ("bsnn_tensor_wrap", Tensor, [P(cfloat), cint, P(size_t)]),

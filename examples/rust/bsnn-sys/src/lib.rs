@@ -77,6 +77,17 @@ extern "C" {
     pub fn bsnn_set_allocator(alloc: bsnn_alloc_fn, free_fn: bsnn_free_fn, user: *mut c_void) -> bsnn_status;
     pub fn bsnn_set_num_threads(n: c_int) -> bsnn_status;
     pub fn bsnn_get_num_threads() -> c_int;
+    pub fn bsnn_set_flush_subnormals(on: c_int) -> bsnn_status;
+    pub fn bsnn_get_flush_subnormals() -> c_int;
+}
+pub type bsnn_gemm_kernel = c_uint;
+pub const BSNN_GEMM_AUTO: bsnn_gemm_kernel = 0;
+pub const BSNN_GEMM_PORTABLE: bsnn_gemm_kernel = 1;
+pub const BSNN_GEMM_AVX512: bsnn_gemm_kernel = 2;
+extern "C" {
+    pub fn bsnn_set_gemm_kernel(kernel: bsnn_gemm_kernel) -> bsnn_status;
+    pub fn bsnn_get_gemm_kernel() -> bsnn_gemm_kernel;
+    pub fn bsnn_gemm_kernel_string() -> *const c_char;
 }
 
 // ---- Tensors ---------------------------------------------------------------
