@@ -182,9 +182,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) a[i] = bench_uniform(), b[i] = bench_uniform();
     printf("\"blis_sgemm_1024_gflops\":%.2f,", blis_gflops(a, b, c));
     printf("\"bsnn_forward_1024_gflops\":%.2f,", bsnn_gflops(a));
-    /* ENGINE(kernel query): when bsnn has a public query of the GEMM kernels
-     * it runs (issue 13, item 3), print its answer here instead of null. */
-    printf("\"bsnn_gemm_kernel\":null,\"bsnn_version\":\"%s\"}\n", bsnn_version_string());
+    /* What bsnn's products run on (its kernel query; a plain ASCII string
+     * without quotes or backslashes, so it needs no JSON escaping). */
+    printf("\"bsnn_gemm_kernel\":\"%s\",\"bsnn_version\":\"%s\"}\n", bsnn_gemm_kernel_string(),
+           bsnn_version_string());
     free(a), free(b), free(c);
     return 0;
 }
