@@ -800,6 +800,16 @@ BSNN_API size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s);
  * skipped epoch, at most about 2 s. */
 BSNN_API bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step);
 
+/* Data-parallel sharding (docs/scheduler.md): with world_size W > 1, next
+ * draws the same GLOBAL batch as one process and returns rank's contiguous
+ * share of its c samples (c/W, one more for the first c mod W ranks; empty
+ * when c < W); the lr uses the global batch; training needs a gradient hook
+ * to combine the ranks. Not saved in checkpoints. (0, 1), the default, is
+ * off. Errors: BSNN_E_NULL, BSNN_E_ARG (world_size 0, rank >= world_size). */
+BSNN_API bsnn_status bsnn_scheduler_set_shard(bsnn_scheduler *s, size_t rank, size_t world_size);
+BSNN_API bsnn_status bsnn_scheduler_get_shard(size_t *out_rank, size_t *out_world_size,
+                                              const bsnn_scheduler *s);
+
 /* ------------------------------------------------------------------------ */
 /* Histories                                                                */
 /* ------------------------------------------------------------------------ */

@@ -137,6 +137,11 @@ R(slr_base, "bsnn_scheduler_lr", "base lr -1", BSNN_E_ARG, bsnn_scheduler_lr(&d,
 R(sk_null, "bsnn_scheduler_seek", "NULL scheduler", BSNN_E_NULL, bsnn_scheduler_seek(NULL, 0, 0))
 R(sk_step, "bsnn_scheduler_seek", "step beyond the epoch", BSNN_E_ARG, bsnn_scheduler_seek(S, 1, 99))
 R(sk_far, "bsnn_scheduler_seek", "epoch SIZE_MAX (unbounded replay)", BSNN_E_ARG, bsnn_scheduler_seek(S, SIZE_MAX, 0))
+R(ssh_null, "bsnn_scheduler_set_shard", "NULL scheduler", BSNN_E_NULL, bsnn_scheduler_set_shard(NULL, 0, 1))
+R(ssh_world0, "bsnn_scheduler_set_shard", "world_size 0", BSNN_E_ARG, bsnn_scheduler_set_shard(S, 0, 0))
+R(ssh_rank, "bsnn_scheduler_set_shard", "rank 2 of 2", BSNN_E_ARG, bsnn_scheduler_set_shard(S, 2, 2))
+R(sgh_null, "bsnn_scheduler_get_shard", "NULL out_world_size", BSNN_E_NULL, bsnn_scheduler_get_shard(&z, NULL, S))
+R(sgh_s, "bsnn_scheduler_get_shard", "NULL scheduler", BSNN_E_NULL, bsnn_scheduler_get_shard(&z, &z, NULL))
 
 /* models */
 R(mc_zero, "bsnn_model_create", "0 inputs", NIL, nil(bsnn_model_create(0)))

@@ -11,6 +11,9 @@
 #include "refnet.h"
 #include "train/train.h"
 
+#include <pthread.h>
+#include <stdio.h>
+
 static const double PI = 3.14159265358979323846;
 
 static bsnn_scheduler *sched(size_t n, size_t batch)
@@ -658,4 +661,357 @@ Test(scheduler, memory_budget_is_a_byte_count_in_both_forms)
     cr_assert_eq(bsnn_scheduler_get(&v, s, BSNN_SCHED_MEMORY_BUDGET), BSNN_E_ARG);
     cr_assert(strstr(bsnn_last_error(), "bsnn_scheduler_get_memory_budget") != NULL);
     bsnn_scheduler_free(s);
+}
+
+/* ---- data-parallel sharding ---------------------------------------------- */
+
+/* Remainder rules of the shard tests: keep, drop, carry over. */
+static void remainder_rule(bsnn_scheduler *s, int rule)
+{
+    if (rule == 1) set(s, BSNN_SCHED_DROP_LAST, 1);
+    if (rule == 2) set(s, BSNN_SCHED_CARRY_OVER, 1);
+}
+
+static bsnn_scheduler *shard_sched(size_t n, size_t batch, int rule, int grow)
+{
+    bsnn_scheduler *s = bsnn_scheduler_create(n);
+    cr_assert_not_null(s);
+    set(s, BSNN_SCHED_SEED, 11);
+    set(s, BSNN_SCHED_BATCH_SIZE, (double)batch);
+    remainder_rule(s, rule);
+    if (grow) {
+        set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC);
+        set(s, BSNN_SCHED_LR_SCALING, BSNN_SCALE_LINEAR);
+        set(s, BSNN_SCHED_WARMUP_STEPS, 3);
+    }
+    return s;
+}
+
+/* For world sizes 1..7 (more ranks than some batches hold), every
+ * remainder rule, constant and growing batches: W sharded schedulers with
+ * the same seed hand out, rank after rank, exactly the batch an unsharded
+ * one hands out (same samples in the same order), each share of size
+ * floor(c/W) plus one for the first c mod W ranks, with the same epoch
+ * ends, epochs, steps and lr. */
+Test(scheduler, shards_split_every_global_batch_contiguously_in_rank_order)
+{
+    const size_t n = 23, worlds[] = {1, 2, 3, 4, 7}, batches[] = {5, 2, 23};
+    for (size_t wi = 0; wi < 5; wi++)
+        for (size_t bi = 0; bi < 3; bi++)
+            for (int rule = 0; rule < 3; rule++)
+                for (int grow = 0; grow < 2; grow++) {
+                    size_t world = worlds[wi];
+                    bsnn_scheduler *one = shard_sched(n, batches[bi], rule, grow);
+                    bsnn_scheduler *r[7];
+                    for (size_t k = 0; k < world; k++) {
+                        r[k] = shard_sched(n, batches[bi], rule, grow);
+                        cr_assert_eq(bsnn_scheduler_set_shard(r[k], k, world), BSNN_OK);
+                    }
+                    for (int step = 0; step < 60; step++) {
+                        const size_t *gi;
+                        size_t c;
+                        int gend;
+                        cr_assert_eq(bsnn_scheduler_next(&gi, &c, &gend, one), BSNN_OK);
+                        double glr;
+                        bsnn_scheduler_lr(&glr, one, 0.1);
+                        size_t at = 0;
+                        for (size_t k = 0; k < world; k++) {
+                            const size_t *li;
+                            size_t lc;
+                            int lend;
+                            cr_assert_eq(bsnn_scheduler_next(&li, &lc, &lend, r[k]), BSNN_OK);
+                            size_t want = c / world + (k < c % world ? 1 : 0);
+                            cr_assert_eq(lc, want, "W %zu rank %zu step %d: %zu of %zu samples",
+                                         world, k, step, lc, c);
+                            cr_assert(lc == 0 || memcmp(li, gi + at, lc * sizeof *li) == 0,
+                                      "W %zu rank %zu step %d: not the global batch's rows "
+                                      "%zu..%zu",
+                                      world, k, step, at, at + lc);
+                            at += lc;
+                            cr_assert_eq(lend, gend);
+                            cr_assert_eq(bsnn_scheduler_epoch(r[k]), bsnn_scheduler_epoch(one));
+                            cr_assert_eq(bsnn_scheduler_step(r[k]), bsnn_scheduler_step(one));
+                            double lr;
+                            bsnn_scheduler_lr(&lr, r[k], 0.1);
+                            cr_assert_eq(lr, glr, "the lr follows the global batch");
+                        }
+                        cr_assert_eq(at, c);
+                    }
+                    for (size_t k = 0; k < world; k++) bsnn_scheduler_free(r[k]);
+                    bsnn_scheduler_free(one);
+                }
+}
+
+/* The shard belongs to the process, not to the run: reset and seek keep
+ * it, a checkpoint does not store it (a loaded scheduler is unsharded and
+ * continues the same global sequence, on any number of ranks). */
+Test(scheduler, shard_survives_reset_and_seek_but_not_a_checkpoint)
+{
+    bsnn_scheduler *s = shard_sched(23, 5, 2, 1);
+    size_t rank = 9, world = 9;
+    cr_assert_eq(bsnn_scheduler_get_shard(&rank, &world, s), BSNN_OK);
+    cr_assert(rank == 0 && world == 1, "default (0, 1)");
+    cr_assert_eq(bsnn_scheduler_set_shard(s, 2, 3), BSNN_OK);
+    bsnn_scheduler_reset(s);
+    cr_assert_eq(bsnn_scheduler_seek(s, 1, 1), BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_get_shard(&rank, &world, s), BSNN_OK);
+    cr_assert(rank == 2 && world == 3);
+    bsnn_model *m = tu_mlp(2, 3, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    void *buf;
+    size_t size;
+    cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, &size, m, NULL, s), BSNN_OK);
+    bsnn_model *m2;
+    bsnn_scheduler *s2;
+    cr_assert_eq(bsnn_checkpoint_load_buffer(&m2, NULL, &s2, buf, size), BSNN_OK, "%s",
+                 bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_get_shard(&rank, &world, s2), BSNN_OK);
+    cr_assert(rank == 0 && world == 1, "a checkpoint does not hold the shard");
+    /* the loaded global batch, sharded again, is rank 2's share */
+    cr_assert_eq(bsnn_scheduler_set_shard(s2, 2, 3), BSNN_OK);
+    const size_t *a, *b;
+    size_t ca, cb;
+    int ea, eb;
+    bsnn_scheduler_next(&a, &ca, &ea, s);
+    bsnn_scheduler_next(&b, &cb, &eb, s2);
+    cr_assert_eq(ca, cb);
+    cr_assert(memcmp(a, b, ca * sizeof *a) == 0);
+    bsnn_buffer_free(buf);
+    bsnn_model_free(m), bsnn_model_free(m2);
+    bsnn_scheduler_free(s), bsnn_scheduler_free(s2);
+}
+
+Test(scheduler, bad_shards_are_refused_and_leave_the_old_one)
+{
+    bsnn_scheduler *s = bsnn_scheduler_create(8);
+    cr_assert_eq(bsnn_scheduler_set_shard(s, 1, 2), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_set_shard(s, 0, 0), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "world_size is 0") != NULL, "%s", bsnn_last_error());
+    cr_assert_eq(bsnn_scheduler_set_shard(s, 3, 3), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "rank 3 is not below world_size 3") != NULL, "%s",
+              bsnn_last_error());
+    size_t rank, world;
+    cr_assert_eq(bsnn_scheduler_get_shard(&rank, &world, s), BSNN_OK);
+    cr_assert(rank == 1 && world == 2);
+    bsnn_scheduler_free(s);
+}
+
+/* W "ranks" in W threads, each with its own model, optimizer and sharded
+ * scheduler over the whole dataset, combining gradients through the hook
+ * with a shared-memory allreduce weighted by rows (slots added in rank
+ * order, so every rank gets the same bits). */
+enum { MAX_RANKS = 4, SHARD_P = 64 };
+
+typedef struct shared_sum {
+    pthread_barrier_t barrier;
+    size_t world;
+    float sum[MAX_RANKS][SHARD_P];
+    size_t rows[MAX_RANKS];
+    double loss[MAX_RANKS];
+} shared_sum;
+
+typedef struct shard_rank {
+    shared_sum *ar;
+    size_t id;
+    bsnn_model *m;
+    bsnn_optimizer *opt;
+    bsnn_scheduler *s;
+    const bsnn_dataset *ds;
+    size_t epochs, steps, seen_batch[64];
+    double seen_loss[64];
+    bsnn_status st;
+} shard_rank;
+
+static int sum_hook(void *user, float *grads, size_t count, size_t *rows, double *loss_sum)
+{
+    shard_rank *r = user;
+    shared_sum *ar = r->ar;
+    cr_assert_leq(count, SHARD_P);
+    for (size_t i = 0; i < count; i++) ar->sum[r->id][i] = (float)*rows * grads[i];
+    ar->rows[r->id] = *rows;
+    ar->loss[r->id] = *loss_sum;
+    pthread_barrier_wait(&ar->barrier);
+    size_t total = 0;
+    double loss = 0.0;
+    for (size_t k = 0; k < ar->world; k++) total += ar->rows[k], loss += ar->loss[k];
+    for (size_t i = 0; i < count; i++) {
+        float g = ar->sum[0][i];
+        for (size_t k = 1; k < ar->world; k++) g += ar->sum[k][i];
+        grads[i] = g / (float)total;
+    }
+    *rows = total;
+    *loss_sum = loss;
+    pthread_barrier_wait(&ar->barrier);
+    return 0;
+}
+
+static int log_steps(void *user, bsnn_event ev, size_t epoch, size_t step, size_t batch,
+                     double loss)
+{
+    shard_rank *r = user;
+    (void)epoch;
+    if (ev == BSNN_EVENT_STEP && step <= 64) {
+        r->seen_batch[step - 1] = batch;
+        r->seen_loss[step - 1] = loss;
+    }
+    return 0;
+}
+
+static void *train_rank(void *arg)
+{
+    shard_rank *r = arg;
+    r->st = bsnn_model_train(&r->steps, r->m, r->opt, r->s, r->ds, r->epochs, log_steps, r);
+    return NULL;
+}
+
+static void shard_rank_init(shard_rank *r, bsnn_model *m, bsnn_optimizer_kind kind,
+                            size_t batch, int rule, const bsnn_dataset *ds, size_t epochs)
+{
+    r->m = m;
+    r->opt = bsnn_optimizer_create(kind);
+    bsnn_optimizer_set(r->opt, BSNN_OPT_LR, 0.05);
+    r->s = bsnn_scheduler_create(bsnn_dataset_size(ds));
+    set(r->s, BSNN_SCHED_SEED, 3);
+    set(r->s, BSNN_SCHED_BATCH_SIZE, (double)batch);
+    set(r->s, BSNN_SCHED_LR_SCALING, BSNN_SCALE_SQRT);
+    set(r->s, BSNN_SCHED_BASE_BATCH, 4);
+    remainder_rule(r->s, rule);
+    r->ds = ds;
+    r->epochs = epochs;
+    r->steps = 0;
+}
+
+static void shard_rank_free(shard_rank *r)
+{
+    bsnn_scheduler_free(r->s);
+    bsnn_optimizer_free(r->opt);
+    bsnn_model_free(r->m);
+}
+
+/* Run `world` ranks to completion (rank 0 on this thread). */
+static void run_ranks(shard_rank *ranks, shared_sum *ar, size_t world)
+{
+    ar->world = world;
+    pthread_barrier_init(&ar->barrier, NULL, (unsigned)world);
+    pthread_t th[MAX_RANKS];
+    for (size_t k = 1; k < world; k++) pthread_create(&th[k], NULL, train_rank, &ranks[k]);
+    train_rank(&ranks[0]);
+    for (size_t k = 1; k < world; k++) pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&ar->barrier);
+}
+
+/* For SGD, momentum and Adam and every remainder rule over 3 epochs: 2 and
+ * 3 ranks (batch 8 of 37 samples: uneven shares; batch 2 on 3 ranks: an
+ * empty share at every update) end with the parameters of one process
+ * training the whole batches (relative 1e-5, floor 0.01: float sums in
+ * another order),
+ * report the same global batch size to the callback at every update, the
+ * same losses, and agree with each other bit for bit. */
+Test(scheduler, sharded_ranks_through_the_hook_train_like_one_process, .timeout = 60)
+{
+    enum { P = 3 * 8 + 8 + 8 * 2 + 2 };
+    const bsnn_optimizer_kind kinds[] = {BSNN_SGD, BSNN_MOMENTUM, BSNN_ADAM};
+    const size_t cases[][2] = {{2, 8}, {3, 8}, {3, 2}}; /* world, batch */
+    bsnn_dataset *ds = acc_data();
+    for (int k = 0; k < 3; k++)
+        for (int c = 0; c < 3; c++)
+            for (int rule = 0; rule < 3; rule++) {
+                size_t world = cases[c][0], batch = cases[c][1], epochs = batch == 2 ? 1 : 3;
+                shard_rank one;
+                shard_rank_init(&one, ref_build(&acc_net, 4), kinds[k], batch, rule, ds, epochs);
+                cr_assert_eq(bsnn_model_train(&one.steps, one.m, one.opt, one.s, ds, epochs,
+                                              log_steps, &one),
+                             BSNN_OK, "%s", bsnn_last_error());
+                static shared_sum ar;
+                shard_rank ranks[MAX_RANKS];
+                for (size_t r = 0; r < world; r++) {
+                    shard_rank_init(&ranks[r], ref_build(&acc_net, 4), kinds[k], batch, rule, ds, epochs);
+                    ranks[r].ar = &ar;
+                    ranks[r].id = r;
+                    cr_assert_eq(bsnn_scheduler_set_shard(ranks[r].s, r, world), BSNN_OK);
+                    cr_assert_eq(bsnn_model_set_grad_hook(ranks[r].m, sum_hook, &ranks[r]),
+                                 BSNN_OK);
+                }
+                run_ranks(ranks, &ar, world);
+                float p1[P], p[P], p0[P];
+                bsnn_model_get_params(p1, P, one.m);
+                for (size_t r = 0; r < world; r++) {
+                    cr_assert_eq(ranks[r].st, BSNN_OK, "rank %zu: %s", r, bsnn_last_error());
+                    cr_assert_eq(ranks[r].steps, one.steps);
+                    bsnn_model_get_params(r ? p : p0, P, ranks[r].m);
+                    if (r) cr_assert(memcmp(p, p0, sizeof p) == 0, "rank %zu differs", r);
+                }
+                char what[80];
+                snprintf(what, sizeof what, "rule %d, %zu ranks, batch %zu, remainder %d",
+                         kinds[k], world, batch, rule);
+                /* relative to the parameter, or to 0.01 for smaller ones (a
+                 * parameter near 0 differs by float rounding of the others) */
+                for (size_t i = 0; i < P; i++)
+                    cr_assert_lt(tu_rel(p0[i], p1[i], 1e-2), 1e-5, "%s: param %zu: %.9g vs %.9g",
+                                 what, i, p0[i], p1[i]);
+                for (size_t u = 0; u < one.steps && u < 64; u++) {
+                    cr_assert_eq(ranks[0].seen_batch[u], one.seen_batch[u], "%s update %zu",
+                                 what, u);
+                    cr_assert_lt(tu_rel(ranks[0].seen_loss[u], one.seen_loss[u], 1e-6), 1e-5,
+                                 "%s update %zu: loss %g vs %g", what, u, ranks[0].seen_loss[u],
+                                 one.seen_loss[u]);
+                }
+                for (size_t r = 0; r < world; r++) shard_rank_free(&ranks[r]);
+                shard_rank_free(&one);
+            }
+    bsnn_dataset_free(ds);
+}
+
+/* Batch norm needs 2 rows per pass: when any rank's share of a global batch
+ * is too small, EVERY rank refuses that update alike (so none waits for the
+ * others in the hook): 10 samples, batch 4 on 2 ranks: shares 2+2, 2+2, then
+ * 1+1, refused at the third update; batch 3: a share of 1 at once. */
+Test(scheduler, a_share_too_small_for_batch_norm_is_refused_on_every_rank, .timeout = 30)
+{
+    float x[10 * 3], y[10 * 2];
+    ref_fill(x, 30, -1, 1, 5), ref_fill(y, 20, -1, 1, 6);
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, 10, 3, 2);
+    const size_t batches[] = {4, 3}, want_steps[] = {2, 0};
+    for (int b = 0; b < 2; b++) {
+        static shared_sum ar;
+        shard_rank ranks[2];
+        for (size_t r = 0; r < 2; r++) {
+            bsnn_model *m = bsnn_model_create(3);
+            bsnn_model_add(m, bsnn_layer_dense(6));
+            bsnn_model_add(m, bsnn_layer_batchnorm());
+            bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
+            bsnn_model_add(m, bsnn_layer_dense(2));
+            cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
+            shard_rank_init(&ranks[r], m, BSNN_SGD, batches[b], 0, ds, 2);
+            ranks[r].ar = &ar;
+            ranks[r].id = r;
+            bsnn_scheduler_set_shard(ranks[r].s, r, 2);
+            bsnn_model_set_grad_hook(ranks[r].m, sum_hook, &ranks[r]);
+        }
+        run_ranks(ranks, &ar, 2);
+        for (size_t r = 0; r < 2; r++) {
+            cr_assert_eq(ranks[r].st, BSNN_E_ARG, "batch %zu rank %zu", batches[b], r);
+            cr_assert_eq(ranks[r].steps, want_steps[b], "batch %zu rank %zu: %zu updates",
+                         batches[b], r, ranks[r].steps);
+            shard_rank_free(&ranks[r]);
+        }
+        cr_assert(strstr(bsnn_last_error(), "a batch of 1 row is too small") != NULL, "%s",
+                  bsnn_last_error());
+    }
+    bsnn_dataset_free(ds);
+}
+
+/* An empty share without a hook to combine the ranks is refused with a
+ * message, not a 0/0 loss. */
+Test(scheduler, an_empty_share_without_a_gradient_hook_is_a_state_error)
+{
+    bsnn_dataset *ds = acc_data();
+    shard_rank r;
+    shard_rank_init(&r, ref_build(&acc_net, 4), BSNN_SGD, 2, 0, ds, 1);
+    bsnn_scheduler_set_shard(r.s, 2, 3);
+    cr_assert_eq(bsnn_model_train(&r.steps, r.m, r.opt, r.s, ds, 1, NULL, NULL), BSNN_E_STATE);
+    cr_assert(strstr(bsnn_last_error(), "share of the batch is empty") != NULL, "%s",
+              bsnn_last_error());
+    cr_assert_eq(r.steps, 0);
+    shard_rank_free(&r);
+    bsnn_dataset_free(ds);
 }

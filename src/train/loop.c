@@ -15,6 +15,26 @@ static void gather(bsnn_model *m, const bsnn_dataset *ds, const size_t *idx, siz
     }
 }
 
+/* Shard mode (bsnn_scheduler_set_shard): this rank's share of a global
+ * batch smaller than the world is empty. It still takes part in the update,
+ * with a zero gradient over 0 rows that the gradient hook combines with
+ * the other ranks' (every rank must reach the hook's collective). */
+static bsnn_status empty_share_update(double *out_loss, size_t *out_rows, bsnn_model *m,
+                                      bsnn_optimizer *opt, double lr)
+{
+    BSNN_FAIL_IF(m->grad_hook == NULL, BSNN_E_STATE,
+                 "this rank's share of the batch is empty and no gradient hook combines the "
+                 "ranks' gradients (a sharded scheduler needs one)");
+    bsnn__model_zero_grads(m);
+    double loss_sum = 0.0;
+    size_t covered = 0;
+    BSNN_TRY(bsnn__model_apply(m, opt, lr, &loss_sum, &covered));
+    m->started = 1;
+    *out_loss = loss_sum / (double)covered;
+    *out_rows = covered;
+    return BSNN_OK;
+}
+
 /* One update on the batch idx[0..n) of ds: processed `rows` rows at a time
  * (micro-batches), each adding (1/n) * its per-sample gradient sum, so the
  * accumulated gradient is the mean over the whole batch and ONE update is
@@ -25,6 +45,7 @@ static bsnn_status batch_update(double *out_loss, size_t *out_rows, bsnn_model *
                                 bsnn_optimizer *opt, const bsnn_dataset *ds, const size_t *idx,
                                 size_t n, size_t rows, double lr)
 {
+    if (n == 0) return empty_share_update(out_loss, out_rows, m, opt, lr);
     BSNN_TRY(bsnn__model_reserve(m, rows)); /* a no-op unless the batch grew */
     if (rows == n) {
         gather(m, ds, idx, n);
@@ -93,7 +114,8 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
     BSNN_TRY(bsnn__model_check_trainable(m));
     BSNN_TRY(bsnn__model_check_dataset(m, ds));
     if (val) BSNN_TRY(bsnn__model_check_dataset(m, val));
-    BSNN_TRY(bsnn__model_check_batch(m, bsnn__scheduler_batch_size(s)));
+    BSNN_TRY(bsnn__model_check_batch(
+        m, bsnn__scheduler_smallest_share(s, bsnn__scheduler_batch_size(s))));
     size_t cap;
     BSNN_TRY(budget_rows(&cap, m, opt, s));
     BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
@@ -110,8 +132,11 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
         log.lr = bsnn__scheduler_lr_for(s, opt->lr, s->last_epoch, batch, s->last_update);
         double loss;
         size_t rows; /* what the update covers: n, or the hook's count */
-        st = batch_update(&loss, &rows, m, opt, ds, idx, n, bsnn__scheduler_rows(s, n, cap),
-                          log.lr);
+        /* sharded: every rank refuses a share too small alike, never one alone */
+        st = bsnn__model_check_batch(m, bsnn__scheduler_smallest_share(s, s->last_global));
+        if (st == BSNN_OK)
+            st = batch_update(&loss, &rows, m, opt, ds, idx, n,
+                              bsnn__scheduler_rows(s, n, cap), log.lr);
         if (st == BSNN_E_DIVERGED || st == BSNN_E_CALLBACK) {
             /* where training stopped: 0-based epoch and batch within it (as
              * the callback counts epochs), 1-based update of this call */

@@ -4,7 +4,8 @@
  * partial last batch is treated (kept, dropped, or carried into the next
  * epoch's first batch as the TensorFlow Playground does), how the batch
  * size is chosen per epoch (constant, steps, geometric growth), and the
- * learning rate of every update (schedule x batch-size scaling x warmup).
+ * learning rate of every update (schedule x batch-size scaling x warmup),
+ * and, for data-parallel training, each rank's share of every global batch.
  * Formulas and sources: docs/scheduler.md.
  */
 #include "train/train.h"
@@ -22,6 +23,7 @@ bsnn_scheduler *bsnn__scheduler_create(size_t n_samples)
         return NULL;
     }
     s->n = n_samples;
+    s->world = 1;
     bsnn__scheduler_defaults(s);
     bsnn__scheduler_reset(s);
     return s;
@@ -389,6 +391,21 @@ static int epoch_ends_after(const bsnn_scheduler *s, size_t pos)
     return (s->drop_last || s->carry_over) && left < s->cur_batch;
 }
 
+/* Where rank r's share of a global batch of c samples starts: the first
+ * c mod W ranks hold one sample more than the others, so shares differ by
+ * at most one and sum to c (no product that could overflow). */
+static size_t share_start(size_t c, size_t r, size_t world)
+{
+    size_t extra = c % world;
+    return r * (c / world) + (r < extra ? r : extra);
+}
+
+size_t bsnn__scheduler_smallest_share(const bsnn_scheduler *s, size_t c)
+{
+    if (s->world <= 1) return c;
+    return c >= s->world ? c / s->world : (c > 0 ? 1 : 0);
+}
+
 void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
                           bsnn_scheduler *s)
 {
@@ -408,6 +425,13 @@ void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *ou
         idx = s->batch_buf;
         count += s->carried;
         s->carried = 0;
+    }
+    s->last_global = count;
+    s->last_offset = 0;
+    if (s->world > 1) {
+        s->last_offset = share_start(count, s->rank, s->world);
+        idx += s->last_offset;
+        count = share_start(count, s->rank + 1, s->world) - s->last_offset;
     }
     s->pos += take;
     s->step++;
@@ -435,6 +459,30 @@ bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count, i
     BSNN_CHECK_NULL(out_epoch_end);
     BSNN_CHECK_NULL(s);
     bsnn__scheduler_next(out_indices, out_count, out_epoch_end, s);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_scheduler_set_shard(bsnn_scheduler *s, size_t rank, size_t world_size)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
+    BSNN_FAIL_IF(world_size == 0, BSNN_E_ARG, "world_size is 0 (1: no sharding)");
+    BSNN_FAIL_IF(rank >= world_size, BSNN_E_ARG, "rank %zu is not below world_size %zu", rank,
+                 world_size);
+    s->rank = rank;
+    s->world = world_size;
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_scheduler_get_shard(size_t *out_rank, size_t *out_world_size,
+                                     const bsnn_scheduler *s)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out_rank);
+    BSNN_CHECK_NULL(out_world_size);
+    BSNN_CHECK_NULL(s);
+    *out_rank = s->rank;
+    *out_world_size = s->world;
     return BSNN_OK;
 }
 

@@ -92,6 +92,11 @@ struct bsnn_scheduler {
     size_t total_steps;      /* batches handed out since reset              */
     int have_last;           /* a batch was handed out since reset/seek     */
     size_t last_epoch, last_batch, last_update; /* that batch's lr inputs   */
+    /* data-parallel sharding: a property of the process, not of the run,
+     * so neither saved nor reset (bsnn_scheduler_set_shard) */
+    size_t rank, world;      /* this process's share of every batch (1: off) */
+    size_t last_global;      /* samples in the last global batch            */
+    size_t last_offset;      /* where this rank's share starts in it        */
 };
 
 /* Scheduler (scheduler.c): the bodies of the public functions of the same
@@ -115,6 +120,10 @@ size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch);
 /* The lr for an update: base * schedule(epoch) * scaling(batch) * warmup(update). */
 double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch, size_t batch,
                               size_t update);
+/* Shard mode: the smallest non-empty share any rank gets of a global
+ * batch of c samples (c itself when not sharded), so every rank checks a
+ * batch-norm model's smallest share alike. */
+size_t bsnn__scheduler_smallest_share(const bsnn_scheduler *s, size_t c);
 /* Rows per forward pass for a batch of n under the micro-batch setting
  * and a budget-derived cap (0: none): min(n, micro, cap). */
 size_t bsnn__scheduler_rows(const bsnn_scheduler *s, size_t n, size_t cap);

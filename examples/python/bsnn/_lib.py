@@ -163,6 +163,8 @@ FUNCTIONS = [
     ("bsnn_scheduler_lr", status, [P(double), Sched, double]),
     ("bsnn_scheduler_total_steps", size_t, [Sched]),
     ("bsnn_scheduler_seek", status, [Sched, size_t, size_t]),
+    ("bsnn_scheduler_set_shard", status, [Sched, size_t, size_t]),
+    ("bsnn_scheduler_get_shard", status, [P(size_t), P(size_t), Sched]),
     # histories
     ("bsnn_history_create", Hist, []),
     ("bsnn_history_free", None, [Hist]),

@@ -381,6 +381,16 @@ extern "C" {
     pub fn bsnn_scheduler_lr(out: *mut f64, s: *const bsnn_scheduler, base_lr: f64) -> bsnn_status;
     pub fn bsnn_scheduler_total_steps(s: *const bsnn_scheduler) -> usize;
     pub fn bsnn_scheduler_seek(s: *mut bsnn_scheduler, epoch: usize, step: usize) -> bsnn_status;
+    pub fn bsnn_scheduler_set_shard(
+        s: *mut bsnn_scheduler,
+        rank: usize,
+        world_size: usize,
+    ) -> bsnn_status;
+    pub fn bsnn_scheduler_get_shard(
+        out_rank: *mut usize,
+        out_world_size: *mut usize,
+        s: *const bsnn_scheduler,
+    ) -> bsnn_status;
 }
 
 // ---- Histories -------------------------------------------------------------
