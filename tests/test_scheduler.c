@@ -304,6 +304,31 @@ Test(scheduler, its_checkpoint_payload_restores_position_and_rng)
     bsnn_scheduler_free(b);
 }
 
+/* A scheduler that never handed out a batch (no epoch drawn, batch size 0
+ * in its position) goes through a checkpoint too: 0.2.0's loader refused
+ * it as an inconsistent position, so a run could not be checkpointed, or
+ * sent to other ranks, before its first update. */
+Test(scheduler, a_fresh_scheduler_round_trips_through_a_checkpoint)
+{
+    static rec full[200], tail[200];
+    bsnn_scheduler *a = resume_sched();
+    size_t nfull = record(full, 200, a, 6);
+    bsnn_scheduler_free(a);
+    a = resume_sched();
+    bsnn_model *m = tu_mlp(2, 3, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    void *buf;
+    size_t size;
+    cr_assert_eq(bsnn_checkpoint_save_alloc(&buf, &size, m, NULL, a), BSNN_OK);
+    bsnn_model *m2;
+    bsnn_scheduler *b;
+    cr_assert_eq(bsnn_checkpoint_load_buffer(&m2, NULL, &b, buf, size), BSNN_OK, "%s",
+                 bsnn_last_error());
+    same_tail(full, nfull, 0, tail, record(tail, 200, b, 6));
+    bsnn_buffer_free(buf);
+    bsnn_model_free(m), bsnn_model_free(m2);
+    bsnn_scheduler_free(a), bsnn_scheduler_free(b);
+}
+
 Test(scheduler, bad_settings_are_refused_with_messages)
 {
     bsnn_scheduler *s = sched(50, 10);

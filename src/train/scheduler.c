@@ -607,7 +607,8 @@ static bsnn_status load_position(bsnn_scheduler *s, bsnn__reader *b)
     BSNN_FAIL_IF(in[0] != POSITION_VERSION || in[1] != s->n, BSNN_E_FORMAT,
                  "scheduler state is not version %d for %zu samples", POSITION_VERSION, s->n);
     uint64_t pos = in[4], cur = in[5], carried = in[7];
-    BSNN_FAIL_IF(pos > s->n || cur == 0 || cur > s->n || in[6] > 1 || carried >= s->n ||
+    /* the batch size is drawn with an epoch's order: 0 before the first */
+    BSNN_FAIL_IF(pos > s->n || (cur == 0 && in[6]) || cur > s->n || in[6] > 1 || carried >= s->n ||
                      count != POSITION_FIXED + s->n + carried,
                  BSNN_E_FORMAT, "scheduler position is inconsistent");
     for (size_t i = 0; i < s->n + carried; i++) {
