@@ -39,9 +39,9 @@ CFLAGS += $(CFLAGS_BASE) $(SAN) $(BLIS_CFLAGS) -g
 LDFLAGS += $(SAN)
 
 # src/ in tiers, one folder each (src/common/common.h lists them); each folder
-# is built by wildcard.
-SRCS := $(sort $(wildcard src/*/*.c))
-SRC_HDRS := $(wildcard src/*/*.h)
+# is built by wildcard. src/mpi/ is not libbsnn: it is libbsnn_mpi (make mpi).
+SRCS := $(sort $(filter-out src/mpi/%,$(wildcard src/*/*.c)))
+SRC_HDRS := $(filter-out src/mpi/%,$(wildcard src/*/*.h))
 STATIC_OBJS := $(patsubst src/%.c,$(OUT)/obj/static/%.o,$(SRCS))
 SHARED_OBJS := $(patsubst src/%.c,$(OUT)/obj/shared/%.o,$(SRCS))
 
@@ -79,6 +79,9 @@ help:
 	@echo "make test-rust  build and test the Rust crates (Debian's cargo) against lib/"
 	@echo "make bench      bsnn vs PyTorch vs FANN (QUICK=1: one-minute subset)"
 	@echo "make install    install under PREFIX=$(PREFIX) (LIBDIR, DESTDIR honoured)"
+	@echo "make mpi        build libbsnn_mpi (data parallelism over Open MPI; make mpi-deps)"
+	@echo "make test-mpi   run the MPI tests under mpirun (2 and 3 ranks)"
+	@echo "make bench-mpi  2 ranks vs 1 rank x 2 threads vs 1 rank, wide net"
 
 # ---- libraries -----------------------------------------------------------------
 $(OUT)/obj/static/%.o: src/%.c $(SRC_HDRS) include/bsnn.h
@@ -431,6 +434,121 @@ install-python:
 uninstall-python:
 	rm -rf $(DESTDIR)$(PYTHONDIR)/bsnn
 # ---- Python package (issue 14): end -----------------------------------------------
+
+# ---- libbsnn_mpi (issue 16): begin ---------------------------------------------------
+# Data-parallel training over MPI (src/mpi/, include/bsnn_mpi.h): its own
+# static and shared library (SONAME libbsnn_mpi.so.MAJOR, only bsnn_mpi_*
+# exported) and bsnn_mpi.pc, built only by `make mpi`; libbsnn never links
+# MPI, and `make test` stays MPI-free. MPI is Debian's Open MPI, found
+# through pkg-config's mpi-c module (mpi-deps installs it as root).
+MPI_PKGS := libopenmpi-dev openmpi-bin
+MPI_CFLAGS = $(shell pkg-config --cflags mpi-c 2>/dev/null)
+MPI_LIBS = $(shell pkg-config --libs mpi-c 2>/dev/null)
+MPI_SRCS := $(sort $(wildcard src/mpi/*.c))
+MPI_HDRS := $(wildcard src/mpi/*.h) include/bsnn_mpi.h include/bsnn.h
+MPI_STATIC_OBJS := $(patsubst src/%.c,$(OUT)/obj/static/%.o,$(MPI_SRCS))
+MPI_SHARED_OBJS := $(patsubst src/%.c,$(OUT)/obj/shared/%.o,$(MPI_SRCS))
+MPI_STATIC_LIB := $(OUT)/libbsnn_mpi.a
+MPI_SHARED_REAL := $(OUT)/libbsnn_mpi.so.$(VERSION)
+MPI_SHARED_SONAME := libbsnn_mpi.so.$(MAJOR)
+MPI_SHARED_LIB := $(OUT)/libbsnn_mpi.so
+# mpirun on loopback with more ranks than cores; root needs Open MPI's override.
+MPIRUN ?= mpirun
+MPIRUN_FLAGS ?= --oversubscribe $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
+.PHONY: mpi mpi-deps test-mpi check-exports-mpi check-header-mpi install-mpi uninstall-mpi
+
+mpi-deps:
+	@if pkg-config --exists mpi-c 2>/dev/null && command -v $(MPIRUN) >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make mpi: installing $(MPI_PKGS)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MPI_PKGS); \
+	else \
+	    echo "make mpi: MPI missing (pkg-config mpi-c, mpirun). Run as root:"; \
+	    echo "    apt-get install -y $(MPI_PKGS)"; exit 1; \
+	fi
+
+mpi: mpi-deps lib $(MPI_STATIC_LIB) $(MPI_SHARED_LIB) $(OUT)/bsnn_mpi.pc
+
+# The passes over the gradient (src/mpi/reduce.c) are elementwise or in
+# independent lanes: vectorised at -O3, bit-identical to scalar code.
+$(OUT)/obj/static/mpi/reduce.o $(OUT)/obj/shared/mpi/reduce.o: CFLAGS += -O3
+
+$(OUT)/obj/static/mpi/%.o: src/mpi/%.c $(MPI_HDRS) | mpi-deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -DBSNN_MPI_BUILDING -c $< -o $@
+
+$(OUT)/obj/shared/mpi/%.o: src/mpi/%.c $(MPI_HDRS) | mpi-deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -DBSNN_MPI_BUILDING -fPIC -fvisibility=hidden -c $< -o $@
+
+$(MPI_STATIC_LIB): $(MPI_STATIC_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(MPI_SHARED_REAL): $(MPI_SHARED_OBJS) src/mpi/bsnn_mpi.map $(SHARED_LIB)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(MPI_SHARED_SONAME) \
+	    -Wl,--version-script=src/mpi/bsnn_mpi.map -Wl,--no-undefined -o $@ $(MPI_SHARED_OBJS) \
+	    -L$(OUT) -lbsnn $(MPI_LIBS)
+
+$(MPI_SHARED_LIB): $(MPI_SHARED_REAL)
+	ln -sf libbsnn_mpi.so.$(VERSION) $(OUT)/$(MPI_SHARED_SONAME)
+	ln -sf libbsnn_mpi.so.$(VERSION) $@
+
+$(OUT)/bsnn_mpi.pc: bsnn_mpi.pc.in include/bsnn.h | mpi-deps
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@MPI_CFLAGS@|$(MPI_CFLAGS)|' \
+	    -e 's|@MPI_LIBS@|$(MPI_LIBS)|' $< > $@
+
+check-exports-mpi: $(MPI_SHARED_REAL)
+	@sh tests/check-exports.sh $(MPI_SHARED_REAL) $(MPI_SHARED_SONAME) include/bsnn_mpi.h BSNN_MPI_API
+
+# bsnn_mpi.h compiles alone as C99, C11 and C++, warnings as errors (MPI's
+# own headers as system headers: Open MPI's C++ bindings warn in C++).
+check-header-mpi: | mpi-deps
+	@mkdir -p $(OUT)/header
+	printf '#include <bsnn_mpi.h>\nint bsnn_mpi_header_only;\n' > $(OUT)/header/mpi_header.c
+	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude $(MPI_CFLAGS) -c $(OUT)/header/mpi_header.c -o $(OUT)/header/mpi_c99.o
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude $(MPI_CFLAGS) -c $(OUT)/header/mpi_header.c -o $(OUT)/header/mpi_c11.o
+	$(CXX) -std=c++11 -Wall -Wextra -Wpedantic -Werror -Iinclude $(patsubst -I%,-isystem %,$(MPI_CFLAGS)) \
+	    -x c++ -c $(OUT)/header/mpi_header.c -o $(OUT)/header/mpi_cxx.o
+	@echo "check-header-mpi: bsnn_mpi.h compiles as C99, C11 and C++"
+
+# The MPI tests: tests/mpi/mpi_train.c is a program each rank runs (its own
+# main: Criterion's forked tests cannot be MPI processes); tests/mpi/test_mpi.c
+# is the Criterion driver that launches it under mpirun and checks what the
+# ranks report, how they end and how long they take.
+MPI_TEST_DIR := $(OUT)/mpi/tests
+$(MPI_TEST_DIR)/mpi_train: tests/mpi/mpi_train.c $(MPI_SHARED_LIB) | mpi-deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-pedantic $(MPI_CFLAGS) -o $@ $< -L$(OUT) -lbsnn_mpi -lbsnn $(MPI_LIBS) -lm \
+	    -Wl,-rpath,$(CURDIR)/$(OUT) $(LDFLAGS)
+
+$(MPI_TEST_DIR)/test_mpi: tests/mpi/test_mpi.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-pedantic -DMPI_TRAIN='"$(CURDIR)/$(MPI_TEST_DIR)/mpi_train"' \
+	    -DMPIRUN='"$(MPIRUN) $(MPIRUN_FLAGS)"' -o $@ $< $(shell pkg-config --libs criterion) $(LDFLAGS)
+
+test-mpi: mpi check-exports-mpi check-header-mpi $(MPI_TEST_DIR)/mpi_train $(MPI_TEST_DIR)/test_mpi
+	@sh tests/run-tests.sh $(MPI_TEST_DIR)/test_mpi
+
+install: $(if $(wildcard $(MPI_SHARED_REAL)),install-mpi)
+uninstall: uninstall-mpi
+
+install-mpi: mpi
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/bsnn_mpi.h $(DESTDIR)$(INCLUDEDIR)/bsnn_mpi.h
+	install -m 644 $(MPI_STATIC_LIB) $(DESTDIR)$(LIBDIR)/libbsnn_mpi.a
+	install -m 755 $(MPI_SHARED_REAL) $(DESTDIR)$(LIBDIR)/libbsnn_mpi.so.$(VERSION)
+	ln -sf libbsnn_mpi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(MPI_SHARED_SONAME)
+	ln -sf libbsnn_mpi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbsnn_mpi.so
+	install -m 644 $(OUT)/bsnn_mpi.pc $(DESTDIR)$(LIBDIR)/pkgconfig/bsnn_mpi.pc
+
+uninstall-mpi:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/bsnn_mpi.h $(DESTDIR)$(LIBDIR)/libbsnn_mpi.a \
+	    $(DESTDIR)$(LIBDIR)/libbsnn_mpi.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(MPI_SHARED_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libbsnn_mpi.so $(DESTDIR)$(LIBDIR)/pkgconfig/bsnn_mpi.pc
+# ---- libbsnn_mpi (issue 16): end -----------------------------------------------------
 
 # ---- install -------------------------------------------------------------------------
 install: lib $(OUT)/examples/bsnn-train

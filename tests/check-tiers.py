@@ -27,6 +27,7 @@ import subprocess
 import sys
 
 TIERS = ['common', 'kernels', 'nn', 'data', 'train', 'persist', 'search']
+NOT_TIERS = ['mpi']
 
 
 def tier_of(path):
@@ -83,7 +84,10 @@ def main():
     args = [a for a in sys.argv[1:] if a != '-v']
     objdir, srcdir = args
     sources = []
-    for root, _, files in os.walk(srcdir):
+    for root, dirs, files in os.walk(srcdir):
+        # src/mpi is libbsnn_mpi, a client of the public API built only with
+        # MPI: not a tier of libbsnn (it calls public functions by design)
+        dirs[:] = [d for d in dirs if d not in NOT_TIERS]
         for f in files:
             if f.endswith('.c') or f.endswith('.h'):
                 sources.append(os.path.relpath(os.path.join(root, f), srcdir))

@@ -15,6 +15,8 @@
  *             memory estimates, histories
  *   persist/  the file container, the model and checkpoint files
  *   search/   the batch-size search
+ * (src/mpi/ is not a tier: it is libbsnn_mpi, built by `make mpi` on the
+ * public API alone.)
  * `make check-tiers` (tests/check-tiers.py) fails on an include or call
  * into a higher tier, on files that call each other in a circle, and on
  * library code that calls a public function.
