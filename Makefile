@@ -532,6 +532,17 @@ $(MPI_TEST_DIR)/test_mpi: tests/mpi/test_mpi.c | deps
 test-mpi: mpi check-exports-mpi check-header-mpi $(MPI_TEST_DIR)/mpi_train $(MPI_TEST_DIR)/test_mpi
 	@sh tests/run-tests.sh $(MPI_TEST_DIR)/test_mpi
 
+# make bench-mpi: 2 ranks x 1 thread vs 1 rank x 2 threads vs 1 rank x 1
+# thread on the wide net (tests/bench/run_mpi.py; QUICK=1: 2 short repeats).
+# Not part of make test or CI; needs the machine to itself.
+.PHONY: bench-mpi
+$(BENCH_DIR)/bench_mpi: tests/bench/bench_mpi.c tests/bench/bench_common.h $(MPI_STATIC_LIB) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(MPI_CFLAGS) -o $@ $< $(MPI_STATIC_LIB) $(STATIC_LIB) $(BLIS_LIBS) $(MPI_LIBS)
+
+bench-mpi: mpi $(BENCH_DIR)/bench_mpi
+	/usr/bin/python3 tests/bench/run_mpi.py $(BENCH_DIR) $(BENCH_QUICK) --out $(BENCH_DIR)/results-mpi.jsonl
+
 install: $(if $(wildcard $(MPI_SHARED_REAL)),install-mpi)
 uninstall: uninstall-mpi
 
