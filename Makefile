@@ -467,7 +467,16 @@ mpi-deps:
 	    echo "    apt-get install -y $(MPI_PKGS)"; exit 1; \
 	fi
 
-mpi: mpi-deps lib $(MPI_STATIC_LIB) $(MPI_SHARED_LIB) $(OUT)/bsnn_mpi.pc
+mpi: mpi-deps lib $(MPI_STATIC_LIB) $(MPI_SHARED_LIB) $(OUT)/bsnn_mpi.pc $(OUT)/mpi/bsnn-train
+
+# bsnn-train with --mpi (the same source, BSNN_TRAIN_MPI): what make install
+# installs as bsnn-train once `make mpi` has built it.
+$(OUT)/mpi/bsnn-train: examples/bsnn-train.c examples/exutil.h examples/svgplot.h $(MPI_STATIC_LIB) \
+    $(STATIC_LIB) | mpi-deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -DBSNN_TRAIN_MPI -o $@ $< $(MPI_STATIC_LIB) $(STATIC_LIB) \
+	    $(BLIS_LIBS) $(MPI_LIBS) $(LDFLAGS)
+TRAIN_TO_INSTALL := $(if $(wildcard $(MPI_SHARED_REAL)),$(OUT)/mpi/bsnn-train,$(OUT)/examples/bsnn-train)
 
 # The passes over the gradient (src/mpi/reduce.c) are elementwise or in
 # independent lanes: vectorised at -O3, bit-identical to scalar code.
@@ -524,10 +533,11 @@ $(MPI_TEST_DIR)/mpi_train: tests/mpi/mpi_train.c $(MPI_SHARED_LIB) | mpi-deps
 	$(CC) $(CFLAGS) -Wno-pedantic $(MPI_CFLAGS) -o $@ $< -L$(OUT) -lbsnn_mpi -lbsnn $(MPI_LIBS) -lm \
 	    -Wl,-rpath,$(CURDIR)/$(OUT) $(LDFLAGS)
 
-$(MPI_TEST_DIR)/test_mpi: tests/mpi/test_mpi.c | deps
+$(MPI_TEST_DIR)/test_mpi: tests/mpi/test_mpi.c $(OUT)/mpi/bsnn-train | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-pedantic -DMPI_TRAIN='"$(CURDIR)/$(MPI_TEST_DIR)/mpi_train"' \
-	    -DMPIRUN='"$(MPIRUN) $(MPIRUN_FLAGS)"' -o $@ $< $(shell pkg-config --libs criterion) $(LDFLAGS)
+	    -DBSNN_TRAIN_MPI_BIN='"$(CURDIR)/$(OUT)/mpi/bsnn-train"' \
+	    -DMPIRUN='"$(MPIRUN) $(MPIRUN_FLAGS)"' -o $@ $< $(shell pkg-config --libs criterion) -lm $(LDFLAGS)
 
 # SANITIZE=1: the ranks run the ASan+UBSan build; leak reports are off, as
 # Open MPI leaves its own allocations (and unloads its components) at exit.
@@ -564,9 +574,9 @@ uninstall-mpi:
 # ---- libbsnn_mpi (issue 16): end -----------------------------------------------------
 
 # ---- install -------------------------------------------------------------------------
-install: lib $(OUT)/examples/bsnn-train
+install: lib $(TRAIN_TO_INSTALL)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
-	install -m 755 $(OUT)/examples/bsnn-train $(DESTDIR)$(BINDIR)/bsnn-train
+	install -m 755 $(TRAIN_TO_INSTALL) $(DESTDIR)$(BINDIR)/bsnn-train
 	install -m 644 include/bsnn.h $(DESTDIR)$(INCLUDEDIR)/bsnn.h
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libbsnn.a
 	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/libbsnn.so.$(VERSION)

@@ -10,6 +10,7 @@
  *   bsnn-train --csv data.csv --target 4 --layers 4,16,3 --batch 32 --save m.bsnn
  *   bsnn-train predict --model m.bsnn --csv new.csv --out predictions.csv
  *   bsnn-train evaluate --model m.bsnn --csv test.csv --target 4
+ *   mpirun -np 2 lib/mpi/bsnn-train --mpi --dataset spiral --layers 2,16,1 --batch 64
  *
  * `bsnn-train --help` documents every flag. Exit status: 0 success, 1 a
  * failure while running (file, training), 2 a bad flag or value.
@@ -26,6 +27,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifdef BSNN_TRAIN_MPI /* the build `make mpi` makes (lib/mpi/bsnn-train) */
+#include <bsnn_mpi.h>
+#endif
 
 #define MAX_LAYERS 16
 #define MAX_SEEN 128
@@ -104,6 +109,9 @@ static const char *const help_text[] = {
     "                       batches come from it; pass the same data flags and --seed\n"
     "  --save FILE          write the trained model (bsnn_model_save format)\n"
     "  --quiet              print only the final result line\n"
+    "  --mpi                one rank of a data-parallel run under mpirun (the MPI build:\n"
+    "                       make mpi): --batch is the global batch, each rank trains its\n"
+    "                       share; rank 0 prints and writes the files (docs/mpi.md)\n"
     "\n",
     "Using a saved model:\n"
     "  --model FILE         the model for predict and evaluate\n"
@@ -126,7 +134,7 @@ typedef struct opts {
     double hyper[8]; /* by bsnn_opt_param; NAN = default */
     size_t layers[MAX_LAYERS];
     size_t n_layers;
-    int standardize, full_batch, playground, search, quiet, threads;
+    int standardize, full_batch, playground, search, quiet, threads, mpi;
     uint64_t seed;
     const char *seen[MAX_SEEN]; /* flags given, for the per-mode check */
     size_t n_seen;
@@ -287,8 +295,9 @@ static void parse_args(opts *o, int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) usage_error(a, NULL, "is not a flag");
         if (o->n_seen < MAX_SEEN) o->seen[o->n_seen++] = a;
         const char *flags0[] = {"--standardize", "--full-batch", "--playground", "--search",
-                                "--quiet", NULL};
-        int *targets0[] = {&o->standardize, &o->full_batch, &o->playground, &o->search, &o->quiet};
+                                "--quiet", "--mpi", NULL};
+        int *targets0[] = {&o->standardize, &o->full_batch, &o->playground, &o->search, &o->quiet,
+                           &o->mpi};
         int matched = 0;
         for (int k = 0; flags0[k]; k++)
             if (strcmp(a, flags0[k]) == 0) *targets0[k] = 1, matched = 1;
@@ -346,9 +355,80 @@ static void parse_args(opts *o, int argc, char **argv)
 
 /* ---- data ------------------------------------------------------------------- */
 
+/* ---- --mpi: one rank of a data-parallel run (docs/mpi.md) --------------------------
+ * Every rank loads the same data and builds (or resumes) the same model;
+ * rank 0's objects are then broadcast, each rank trains its share of every
+ * global batch, the final figures are evaluated over the ranks, and only
+ * rank 0 prints and writes files. A failing rank ends the whole job. */
+#ifdef BSNN_TRAIN_MPI
+static bsnn_mpi *mpi;
+
+static void mpi_start(const opts *o, int *argc, char ***argv)
+{
+    if (!o->mpi) return;
+    MPI_Init(argc, argv);
+    mpi = bsnn_mpi_create(MPI_COMM_WORLD);
+    if (mpi == NULL) {
+        fprintf(stderr, "bsnn-train: --mpi: %s\n", bsnn_mpi_last_error());
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (bsnn_mpi_rank(mpi) != 0 && freopen("/dev/null", "w", stdout) == NULL) exit(1);
+}
+
+static void mpi_share(bsnn_model **m, bsnn_optimizer **opt, bsnn_scheduler **s)
+{
+    if (mpi && (bsnn_mpi_broadcast(mpi, m, opt, s) != BSNN_OK ||
+                bsnn_mpi_attach(mpi, *m, *s) != BSNN_OK))
+        bsnn_mpi_abort(mpi, 1, bsnn_mpi_last_error());
+}
+
+static int is_rank0(void) { return mpi == NULL || bsnn_mpi_rank(mpi) == 0; }
+
+static bsnn_status evaluate_all(double *loss, double *acc, bsnn_model *m, const bsnn_dataset *ds,
+                                size_t rows)
+{
+    if (mpi == NULL) return bsnn_model_evaluate(loss, acc, m, ds, rows);
+    bsnn_status st = bsnn_mpi_evaluate(loss, acc, mpi, m, ds, rows);
+    if (st != BSNN_OK) bsnn_mpi_abort(mpi, 1, bsnn_mpi_last_error());
+    return st;
+}
+
+static void mpi_end(void)
+{
+    if (mpi == NULL) return;
+    bsnn_mpi_free(mpi);
+    MPI_Finalize();
+}
+
+static void end_job(const char *message)
+{
+    if (mpi) bsnn_mpi_abort(mpi, 1, message);
+}
+#else
+static void mpi_start(const opts *o, int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    if (o->mpi)
+        usage_error("--mpi", NULL, "needs the MPI build of bsnn-train (make mpi: lib/mpi/bsnn-train, "
+                    "which make install then installs)");
+}
+static void mpi_share(bsnn_model **m, bsnn_optimizer **opt, bsnn_scheduler **s) { (void)m, (void)opt, (void)s; }
+static int is_rank0(void) { return 1; }
+static bsnn_status evaluate_all(double *loss, double *acc, bsnn_model *m, const bsnn_dataset *ds,
+                                size_t rows)
+{
+    return bsnn_model_evaluate(loss, acc, m, ds, rows);
+}
+static void mpi_end(void) {}
+static void end_job(const char *message) { (void)message; }
+#endif
+
 static void fail(const char *what)
 {
-    fprintf(stderr, "bsnn-train: %s: %s\n", what, bsnn_last_error());
+    char message[640];
+    snprintf(message, sizeof message, "bsnn-train: %s: %s", what, bsnn_last_error());
+    end_job(message); /* --mpi: the other ranks must not wait for this one */
+    fprintf(stderr, "%s\n", message);
     exit(1);
 }
 
@@ -717,7 +797,7 @@ static int on_event(void *user, bsnn_event ev, size_t epoch, size_t step, size_t
 {
     progress *p = user;
     (void)batch;
-    if (ev == BSNN_EVENT_EPOCH && p->checkpoint &&
+    if (ev == BSNN_EVENT_EPOCH && p->checkpoint && is_rank0() &&
         bsnn_checkpoint_save(p->m, p->opt, p->s, p->checkpoint) != BSNN_OK) {
         snprintf(p->error, sizeof p->error, "--checkpoint: %s", bsnn_last_error());
         return 1;
@@ -800,7 +880,8 @@ static size_t search_batch(const opts *o, bsnn_model *m, bsnn_optimizer *opt, co
         printf("search: batch %6.0f  val loss %.6f  val acc %.4f  %.2f s\n", b, l, a, s);
     }
     if (!o->quiet) printf("search: chose batch %zu (on the validation part)\n", best);
-    if (o->search_csv && bsnn_search_write_csv(se, o->search_csv) != BSNN_OK) fail("--search-csv");
+    if (o->search_csv && is_rank0() && bsnn_search_write_csv(se, o->search_csv) != BSNN_OK)
+        fail("--search-csv");
     bsnn_search_free(se);
     bsnn_optimizer_reset(opt);
     return best;
@@ -815,7 +896,7 @@ static size_t eval_rows(const bsnn_dataset *ds)
 static void measure(double *loss, double *acc, bsnn_model *m, const bsnn_dataset *ds)
 {
     *loss = *acc = NAN;
-    if (ds && bsnn_model_evaluate(loss, acc, m, ds, eval_rows(ds)) != BSNN_OK) fail("evaluate");
+    if (ds && evaluate_all(loss, acc, m, ds, eval_rows(ds)) != BSNN_OK) fail("evaluate");
 }
 
 /* The data of a training run: training, validation and test parts. */
@@ -916,13 +997,14 @@ static int run_train(const opts *o)
             bsnn_scheduler_set(s, BSNN_SCHED_CARRY_OVER, 1);
         }
     }
+    mpi_share(&m, &opt, &s);
     double full = 0;
     bsnn_scheduler_get(&full, s, BSNN_SCHED_FULL_BATCH);
     if (full != 0) batch = n;
     size_t done = bsnn_scheduler_epoch(s), todo = o->epochs > done ? o->epochs - done : 0;
     bsnn_history *h = bsnn_history_create();
     if (h == NULL) fail("history");
-    progress p = {isatty(STDERR_FILENO), o->quiet, o->epochs, n, 0, ex_now(), ex_now(), m, opt, s, h,
+    progress p = {isatty(STDERR_FILENO) && is_rank0(), o->quiet || !is_rank0(), o->epochs, n, 0, ex_now(), ex_now(), m, opt, s, h,
                   o->checkpoint, ""};
     p.steps_per_epoch = (n + batch - 1) / batch;
     if (!o->quiet) {
@@ -935,11 +1017,13 @@ static int run_train(const opts *o)
     size_t steps = 0;
     bsnn_status st = bsnn_model_train_ex(&steps, m, opt, s, d.tr, d.val, h, todo, on_event, &p);
     if (p.error[0]) {
+        end_job(p.error);
         fprintf(stderr, "bsnn-train: %s\n", p.error);
         exit(1);
     }
     if (st != BSNN_OK) fail("train");
-    if (o->history && bsnn_history_write_csv(h, o->history) != BSNN_OK) fail("--history");
+    if (o->history && is_rank0() && bsnn_history_write_csv(h, o->history) != BSNN_OK)
+        fail("--history");
     double tl, ta, vl, va, xl, xa;
     measure(&tl, &ta, m, d.tr);
     measure(&vl, &va, m, d.val);
@@ -948,7 +1032,7 @@ static int run_train(const opts *o)
            "val acc %.4f  ", batch, steps, tl, ta, vl, va);
     if (d.test) printf("test loss %.6f  test acc %.4f  ", xl, xa);
     printf("%.2f s  loss %s\n", ex_now() - p.t0, loss_names[loss]);
-    if (o->save && bsnn_model_save(m, o->save) != BSNN_OK) fail("--save");
+    if (o->save && is_rank0() && bsnn_model_save(m, o->save) != BSNN_OK) fail("--save");
     if (o->save && !o->quiet) printf("saved %s\n", o->save);
     bsnn_history_free(h);
     bsnn_scheduler_free(s);
@@ -1182,5 +1266,8 @@ int main(int argc, char **argv)
     case MODE_EVALUATE: return run_evaluate(&o);
     case MODE_TRAIN: break;
     }
-    return run_train(&o);
+    mpi_start(&o, &argc, &argv);
+    int rc = run_train(&o);
+    mpi_end();
+    return rc;
 }

@@ -99,6 +99,9 @@ Test(bsnn_train, bad_flags_and_values_exit_2_naming_them)
     cr_assert_eq(run("--dataset xor --layers 5,1"), 2);
     cr_assert(strstr(output, "--layers") != NULL, "%s", output);
     cr_assert_eq(run("--dataset xor --layers"), 2);
+    /* this build has no MPI: --mpi says which build has (tests/mpi runs it) */
+    cr_assert_eq(run("--dataset xor --layers 2,1 --mpi"), 2);
+    cr_assert(strstr(output, "--mpi needs the MPI build") != NULL, "%s", output);
 }
 
 Test(bsnn_train, missing_file_is_a_runtime_error_exit_1)

@@ -11,11 +11,15 @@
  *    bit-exactly, and as one process to 1e-5;
  *  - a rank that exits, leaves, hangs or aborts ends the whole job, with a
  *    message, in under 30 s;
- *  - bad input to every bsnn_mpi function, alike on every rank.
+ *  - bad input to every bsnn_mpi function, alike on every rank;
+ *  - bsnn-train --mpi on 2 ranks prints the results one process prints.
  * The checks themselves (against one process's training computed in the
  * same program, and sums the program computes itself) are in mpi_train.c.
  */
 #include <criterion/criterion.h>
+
+#include <math.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,13 +41,16 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* mpirun -np ranks mpi_train args, stdout and stderr together, stopped by
- * timeout(1) after 120 s should it ever hang. */
-static void launch(run *r, int ranks, const char *args)
+/* mpirun -np ranks PROGRAM args (ranks 0: the program alone), stdout and
+ * stderr together, stopped by timeout(1) after 120 s should it ever hang. */
+static void launch_program(run *r, int ranks, const char *program, const char *args)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "timeout -s KILL 120 %s -np %d %s %s 2>&1", MPIRUN, ranks, MPI_TRAIN,
-             args);
+    if (ranks > 0)
+        snprintf(cmd, sizeof cmd, "timeout -s KILL 120 %s -np %d %s %s 2>&1", MPIRUN, ranks,
+                 program, args);
+    else
+        snprintf(cmd, sizeof cmd, "timeout -s KILL 120 %s %s 2>&1", program, args);
     double t0 = now();
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p, "popen %s", cmd);
@@ -54,6 +61,8 @@ static void launch(run *r, int ranks, const char *args)
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     cr_log_info("%s\n(%.1f s, status %d)\n%s", cmd, r->seconds, r->status, r->out);
 }
+
+static void launch(run *r, int ranks, const char *args) { launch_program(r, ranks, MPI_TRAIN, args); }
 
 static void expect_pass(int ranks, const char *args, const char *want)
 {
@@ -164,4 +173,44 @@ Test(mpi, a_rank_with_a_local_error_ends_the_job_at_once)
 Test(mpi, bad_input_to_every_function_is_refused_alike_on_every_rank)
 {
     expect_pass(2, "misuse", "misuse:");
+}
+
+/* The number after `key` on the "result:" line of out. */
+static double result_field(const char *out, const char *key)
+{
+    const char *line = strstr(out, "result:");
+    cr_assert_not_null(line, "no result line in\n%s", out);
+    const char *at = strstr(line, key);
+    cr_assert_not_null(at, "no '%s' in the result line\n%s", key, out);
+    return strtod(at + strlen(key), NULL);
+}
+
+/* bsnn-train --mpi: 2 ranks (global batch 32: shares of 16) print the
+ * result line one process prints (losses to 1e-5, the same accuracies),
+ * once (rank 0 alone prints), and rank 0 writes the model. */
+Test(mpi, bsnn_train_on_two_ranks_prints_what_one_process_prints)
+{
+    static run one, two;
+    char model[] = "/tmp/bsnn-mpi-model-XXXXXX", args[512];
+    int fd = mkstemp(model);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    const char *common = "--dataset spiral --points 400 --noise 0.1 --layers 2,16,16,1 "
+                         "--activation tanh --batch 32 --epochs 15 --optimizer adam --lr 0.01 --seed 3";
+    launch_program(&one, 0, BSNN_TRAIN_MPI_BIN, common);
+    snprintf(args, sizeof args, "--mpi %s --save %s", common, model);
+    launch_program(&two, 2, BSNN_TRAIN_MPI_BIN, args);
+    cr_assert_eq(one.status, 0, "%s", one.out);
+    cr_assert_eq(two.status, 0, "%s", two.out);
+    const char *keys[] = {"train loss ", "val loss "}, *accs[] = {"train acc ", "val acc "};
+    for (int k = 0; k < 2; k++) {
+        double a = result_field(one.out, keys[k]), b = result_field(two.out, keys[k]);
+        cr_assert_lt(fabs(a - b), 1e-5 * fabs(a) + 1e-6, "%s%.6f vs %.6f", keys[k], a, b);
+        cr_assert_eq(result_field(one.out, accs[k]), result_field(two.out, accs[k]), "%s", accs[k]);
+    }
+    const char *first = strstr(two.out, "result:");
+    cr_assert(strstr(first + 1, "result:") == NULL, "more than one rank printed\n%s", two.out);
+    struct stat st;
+    cr_assert(stat(model, &st) == 0 && st.st_size > 0, "rank 0 wrote no model");
+    unlink(model);
 }
