@@ -95,10 +95,11 @@ static void record(bsnn_mpi *ctx, const double *s, double local, double big_sq)
     ctx->global_rows = B;
     ctx->small_batch = b;
     if (!ctx->noise) return;
-    /* The two-batch estimators of NOISE-SCALE.md from this one update; a
-     * noise-scale estimator (issue 15) smooths |G|^2 and tr(Sigma) with an
-     * EMA before dividing: feed it (b, small_sq, B, big_sq) from here once
-     * libbsnn has a public entry point for an observation. */
+    /* The two-batch estimators of NOISE-SCALE.md from this one update. A
+     * noise-scale estimator smooths |G|^2 and tr(Sigma) with an EMA before
+     * dividing: when libbsnn's public observation entry point lands (issue
+     * 15: bsnn_model_noise_observe(m, small_sq, b, big_sq, B), allowed
+     * inside the hook), feed it from here, with the model attach keeps. */
     ctx->small_sq = k > 0 ? s[S_SMALL_SQ] / k : NAN;
     ctx->big_sq = big_sq;
     ctx->grad_sq = b < B ? (B * big_sq - b * ctx->small_sq) / (B - b) : NAN;
