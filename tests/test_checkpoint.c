@@ -409,3 +409,48 @@ Test(checkpoint, seeds_and_budgets_beyond_2_to_53_round_trip_exactly)
     for (int k = 0; k < 2; k++) free(params[k]), bsnn_model_free(runs[k]);
     bsnn_dataset_free(ds);
 }
+
+/* A setting written in the 64-bit form takes the same checks as one written
+ * as a double: the fuzzers found a checkpoint whose batch size, 2^62 in
+ * that form, loaded, so the scheduler's next epoch drew a batch beyond its
+ * samples and the checkpoint saved from it no longer loaded. */
+Test(checkpoint, a_64_bit_setting_gets_the_setters_checks)
+{
+    size_t size;
+    unsigned char *b = trained_checkpoint(&size);
+    size_t sch = find_section(b, size, "SCHD");
+    size_t count = (size_t)rd(b + sch + 16 + 8, 4), at = 0;
+    for (size_t i = 0; i < count && at == 0; i++) {
+        size_t e = sch + 16 + 12 + 12 * i;
+        if (rd(b + e, 4) == BSNN_SCHED_BATCH_SIZE) at = e;
+    }
+    cr_assert_neq(at, 0, "no batch-size entry in SCHD");
+    const struct {
+        uint64_t v;
+        bsnn_status want;
+    } cases[] = {{UINT64_C(1) << 62, BSNN_E_FORMAT}, {(UINT64_C(1) << 53) + 2, BSNN_E_FORMAT},
+                 {17, BSNN_E_FORMAT}, {0, BSNN_E_FORMAT}, {5, BSNN_OK}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        unsigned char *t = malloc(size);
+        memcpy(t, b, size);
+        wr(t + at, (uint64_t)BSNN_SCHED_BATCH_SIZE | 0x80000000u, 4); /* the 64-bit form */
+        wr(t + at + 4, cases[k].v, 8);
+        fix_crc(t, sch);
+        bsnn_model *m = NULL;
+        bsnn_optimizer *opt = NULL;
+        bsnn_scheduler *s = NULL;
+        bsnn_status st = bsnn_checkpoint_load_buffer(&m, &opt, &s, t, size);
+        cr_assert_eq(st, cases[k].want, "batch %llu: status %d (%s)",
+                     (unsigned long long)cases[k].v, st, bsnn_last_error());
+        if (st == BSNN_OK) {
+            double got = 0;
+            cr_assert_eq(bsnn_scheduler_get(&got, s, BSNN_SCHED_BATCH_SIZE), BSNN_OK);
+            cr_assert_eq(got, (double)cases[k].v);
+        } else {
+            cr_assert(strstr(bsnn_last_error(), "batch size"), "%s", bsnn_last_error());
+        }
+        bsnn_model_free(m), bsnn_optimizer_free(opt), bsnn_scheduler_free(s);
+        free(t);
+    }
+    free(b);
+}

@@ -188,7 +188,7 @@ bsnn_status bsnn__get_rest_floats(float *out, size_t n, bsnn__section *s)
 
 static int wide(const bsnn__setting *d, uint64_t v)
 {
-    return (d->type == BSNN__SET_U64 || d->type == BSNN__SET_SIZE) && v > ((uint64_t)1 << 53);
+    return (d->type == BSNN__SET_U64 || d->type == BSNN__SET_SIZE) && v > BSNN__EXACT_U64;
 }
 
 void bsnn__put_settings(bsnn__writer *w, const bsnn__setting *table, size_t n, const void *obj,

@@ -239,6 +239,7 @@ typedef struct bsnn__setting {
 } bsnn__setting;
 
 #define BSNN__MAX_EXACT 9007199254740992.0 /* 2^53: integers exact in a double */
+#define BSNN__EXACT_U64 ((uint64_t)1 << 53) /* the same bound as an integer */
 
 /* The descriptor of setting id in table[0..n), or NULL. */
 const bsnn__setting *bsnn__setting_find(const bsnn__setting *table, size_t n, int id);

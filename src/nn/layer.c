@@ -194,11 +194,16 @@ static bsnn_status set_any(void *l, int id, double v)
     return bsnn__layer_set(l, (bsnn_layer_param)id, v);
 }
 
+/* A value written as a u64: one a double holds exactly takes the setter's
+ * checks; only 64-bit settings (seeds) go beyond 2^53. */
 static bsnn_status set_wide(void *obj, int id, uint64_t v)
 {
     bsnn_layer *l = obj;
+    if (v <= BSNN__EXACT_U64) return set_any(l, id, (double)v);
     const bsnn__setting *d;
     BSNN_TRY(setting_of(&d, l, id));
+    BSNN_FAIL_IF(d->type != BSNN__SET_U64, BSNN_E_ARG, "%s %llu is out of range", d->name,
+                 (unsigned long long)v);
     BSNN_TRY(bsnn__setting_check_u64(d, v));
     bsnn__setting_store_u64(d, l->data, v);
     if (l->ops->changed) l->ops->changed(l, id);
