@@ -224,7 +224,7 @@ docs-optimizers: deps $(OUT)/examples/optimizers
 # The elementwise loops of these files (bias sums, activation derivatives,
 # the finiteness scan) vectorise only at -O3; they have no reductions in
 # float, so results stay bit-identical to scalar code.
-$(foreach f,nn/dense nn/activation common/finite train/fused kernels/simd,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
+$(foreach f,nn/dense nn/activation nn/dropout common/finite train/engine kernels/simd,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
 
 BENCH_PKGS := libfann-dev python3-torch python3-matplotlib dataset-fashion-mnist
 BENCH_DIR := $(OUT)/bench

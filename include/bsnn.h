@@ -317,7 +317,8 @@ BSNN_API bsnn_layer *bsnn_layer_activation(bsnn_activation kind);
  * (parameters gamma [n] then beta [n], never weight-decayed). Training mode
  * uses the batch's mean and biased variance and updates running averages,
  * running = (1 - momentum) running + momentum batch (BSNN_LAYER_MOMENTUM,
- * default 0.1; variance entered unbiased); evaluation mode uses the running
+ * default 0.1; variance entered unbiased), kept only when the update is
+ * accepted (a rejected step leaves them); evaluation mode uses the running
  * averages (initially 0 and 1) and changes nothing. A training-mode step on
  * ONE row is an error (BSNN_E_ARG: no variance), including a scheduler's
  * partial last batch of 1 row (avoid it with BSNN_SCHED_DROP_LAST); partial
@@ -328,10 +329,13 @@ BSNN_API bsnn_layer *bsnn_layer_batchnorm(void);
 
 /* Inverted dropout, width unchanged: in training mode each element is zeroed
  * with probability rate and the kept ones are scaled by 1 / (1 - rate); in
- * evaluation mode the identity. Masks come from the layer's generator,
- * seeded by its seed (BSNN_LAYER_SEED, default 0) mixed with the layer's
- * position in the parameter arena, restarted by bsnn_model_init_params and
- * by setting the seed. NULL when rate is not in [0, 1) or out of memory. */
+ * evaluation mode the identity. A mask is a hash of the layer's seed
+ * (BSNN_LAYER_SEED, default 0), its index in the model, the number of
+ * accepted updates it has taken part in, and the row's index in the
+ * update's batch: the same for every thread count and micro-batch split,
+ * and not moved by a rejected step. The count restarts with
+ * bsnn_model_init_params and when the seed is set. NULL when rate is not
+ * in [0, 1) or out of memory. */
 BSNN_API bsnn_layer *bsnn_layer_dropout(double rate);
 
 /* Layer normalization over the features of each row (Ba, Kiros & Hinton
@@ -1033,8 +1037,11 @@ BSNN_API bsnn_status bsnn_model_evaluate_ws(double *out_loss, double *out_accura
  * (non-finite input, bad class index: the message names the row),
  * BSNN_E_STATE (no loss chosen, a loss that conflicts with the last layer,
  * optimizer bound to another model, or called from m's gradient hook),
- * BSNN_E_DIVERGED (parameters unchanged), BSNN_E_CALLBACK (m's gradient
- * hook abandoned the step), BSNN_E_NOMEM. */
+ * BSNN_E_DIVERGED (a non-finite loss or gradient, or an update that made a
+ * parameter or the optimizer's state overflow), BSNN_E_CALLBACK (m's
+ * gradient hook abandoned the step), BSNN_E_NOMEM; a rejected step leaves
+ * the parameters, layer state (batch-norm statistics, dropout's count) and
+ * the optimizer (state, step count) bit-identical to before it. */
 BSNN_API bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m,
                                            bsnn_optimizer *opt, const bsnn_tensor *x,
                                            const bsnn_tensor *y);
@@ -1057,12 +1064,12 @@ BSNN_API bsnn_status bsnn_model_train_step(double *out_loss, bsnn_model *m,
  * divide by the summed rows), and leaves the global rows and the summed
  * loss: every process then applies the same update and reaches the same
  * verdict. Return 0 to go on; non-zero abandons the step with
- * BSNN_E_CALLBACK, the model's parameters and layer state and the optimizer
- * left as before it. Runs on the calling thread with the host's
- * floating-point state; it must not change m or its optimizer: training m,
- * setting its hook, and bsnn_model_forward / bsnn_model_evaluate on m (they
- * use the workspace the step is using; the _ws forms work) are
- * BSNN_E_STATE from inside it. */
+ * BSNN_E_CALLBACK, everything as before it (as any rejected update: see
+ * bsnn_model_train_step and bsnn_model_train). Runs on the calling thread
+ * with the host's floating-point state; it must not change m or its
+ * optimizer: training m, setting its hook, and bsnn_model_forward /
+ * bsnn_model_evaluate on m (they use the workspace the step is using; the
+ * _ws forms work) are BSNN_E_STATE from inside it. */
 typedef int (*bsnn_grad_hook)(void *user, float *grads, size_t count, size_t *rows,
                               double *loss_sum);
 
@@ -1070,6 +1077,23 @@ typedef int (*bsnn_grad_hook)(void *user, float *grads, size_t count, size_t *ro
  * pointer passed to it; one per model, replacing the previous one. Errors:
  * BSNN_E_NULL (m), BSNN_E_STATE (called from inside m's hook). */
 BSNN_API bsnn_status bsnn_model_set_grad_hook(bsnn_model *m, bsnn_grad_hook fn, void *user);
+
+/* Counters of a model's training updates, for bsnn_model_stat. A rejected
+ * update (diverged, abandoned by the hook, out of memory) changes nothing
+ * but these. */
+typedef enum bsnn_stat {
+    BSNN_STAT_SNAPSHOT_BYTES = 1,       /* bytes copied so the last update
+                                           could be undone: 0 unless its
+                                           safety bound failed            */
+    BSNN_STAT_SNAPSHOT_BYTES_TOTAL = 2, /* the same, summed over updates   */
+    BSNN_STAT_UPDATES = 3,              /* updates applied                 */
+    BSNN_STAT_REJECTED = 4,             /* updates rejected and undone     */
+    BSNN_STAT_SNAPSHOTS = 5             /* updates that needed a snapshot  */
+} bsnn_stat;
+
+/* Read counter `stat` of m (since it was created or loaded) into *out.
+ * Errors: BSNN_E_NULL, BSNN_E_ARG for an unknown counter. */
+BSNN_API bsnn_status bsnn_model_stat(uint64_t *out, const bsnn_model *m, bsnn_stat stat);
 
 /* Events passed to a training callback. */
 typedef enum bsnn_event {
@@ -1088,7 +1112,11 @@ typedef int (*bsnn_callback)(void *user, bsnn_event event, size_t epoch, size_t 
  * and epoch. *out_steps (may be NULL) receives the number of updates done.
  * Errors: as bsnn_model_train_step, plus BSNN_E_SHAPE when the scheduler's
  * size differs from the dataset's, BSNN_E_ARG when the scheduler's memory
- * budget cannot hold one row. A stop requested by cb is not an error. */
+ * budget cannot hold one row. A stop requested by cb is not an error. When
+ * an update is rejected (BSNN_E_DIVERGED, BSNN_E_CALLBACK, ...), training
+ * stops with the model, the optimizer AND the scheduler (order, position,
+ * generator, lr clock) as before that batch was drawn: the next call draws
+ * it again. */
 BSNN_API bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
                                       bsnn_scheduler *s, const bsnn_dataset *ds,
                                       size_t epochs, bsnn_callback cb, void *user);
@@ -1109,7 +1137,10 @@ BSNN_API bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_
  * (the micro-batch size when accumulating): the model's parameters,
  * gradients, state and structures, the optimizer's state, activations and
  * workspace, including allocator alignment overhead. Datasets, schedulers,
- * histories and bsnn_workspace objects are not counted. Errors: BSNN_E_NULL,
+ * histories and bsnn_workspace objects are not counted. Exact to the byte,
+ * except that a step whose safety bound fails (a gradient beyond about
+ * 1e15 for the rules that square it, an absurd learning rate) allocates, once, a copy buffer of the
+ * parameters and optimizer state, counted from then on. Errors: BSNN_E_NULL,
  * BSNN_E_ARG (batch 0, or a size that overflows), BSNN_E_STATE (no layers). */
 BSNN_API bsnn_status bsnn_model_memory(size_t *out_bytes, const bsnn_model *m,
                                        const bsnn_optimizer *opt, size_t batch);

@@ -4,7 +4,7 @@
  * recomputed in double, finite-difference gradients in both modes, mode
  * misuse (one-row training batches) and settings.
  *
- * Uses the private step pieces (bsnn__model_forward_rows, _accumulate) to
+ * Uses the private step pieces (bsnn__engine_forward, _gradient) to
  * see training-mode outputs and gradients without an optimizer update.
  */
 #include "testutil.h"
@@ -43,10 +43,17 @@ static bsnn_model *bn_only(size_t w)
     return m;
 }
 
+/* A training-mode forward pass of n rows, accepted as an update would be:
+ * the layers commit what it left (the running statistics). */
 static const float *train_forward(bsnn_model *m, const float *x, size_t n)
 {
     cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
-    return bsnn__model_forward_rows(m, x, n, 1);
+    const float *y = bsnn__engine_forward(m, x, n, 0);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        bsnn_layer *l = m->layers[i];
+        if (l->ops->commit) l->ops->commit(l, m->state + l->state_off, m->ws.scratch[i]);
+    }
+    return y;
 }
 
 static const double MU[3] = {5.0, -2.0, 0.0}, SD[3] = {3.0, 0.5, 1.0};
@@ -223,8 +230,7 @@ Test(batchnorm, eval_and_inference_never_change_parameters_or_running_statistics
 static double loss_and_grad(bsnn_model *m, const float *x, const float *y, size_t n)
 {
     cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
-    bsnn__model_zero_grads(m);
-    return bsnn__model_accumulate(m, x, y, n, 2, 1.0f / (float)n) / (double)n;
+    return bsnn__engine_gradient(m, x, y, n, 2) / (double)n;
 }
 
 /* Central differences of the batch loss against the backward pass, for

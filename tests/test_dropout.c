@@ -20,7 +20,7 @@ static bsnn_model *drop_only(size_t w, double rate)
 static const float *train_forward(bsnn_model *m, const float *x, size_t n)
 {
     cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
-    return bsnn__model_forward_rows(m, x, n, 1);
+    return bsnn__engine_forward(m, x, n, 0);
 }
 
 Test(dropout, kept_fraction_is_within_3_sd_of_1_minus_rate_and_kept_values_are_scaled)
@@ -70,6 +70,13 @@ Test(dropout, evaluation_is_the_identity)
     bsnn_model_free(m);
 }
 
+/* What an accepted update does to a layer: its commit. */
+static void accept(bsnn_model *m, size_t i)
+{
+    bsnn_layer *l = bsnn_model_layer(m, i);
+    l->ops->commit(l, NULL, bsnn__layer_scratch(m, &m->ws, i));
+}
+
 Test(dropout, same_seed_gives_the_same_masks_and_setting_the_seed_restarts_them)
 {
     float x[30];
@@ -80,7 +87,10 @@ Test(dropout, same_seed_gives_the_same_masks_and_setting_the_seed_restarts_them)
     memcpy(yb, train_forward(b, x, 3), sizeof yb);
     cr_assert_arr_eq(ya, yb, sizeof ya, "two models from the same seeds differ");
     memcpy(ya2, train_forward(a, x, 3), sizeof ya2);
-    cr_assert(memcmp(ya, ya2, sizeof ya) != 0, "the mask did not change between steps");
+    cr_assert_arr_eq(ya, ya2, sizeof ya, "a pass of an update that was not accepted moved the mask");
+    accept(a, 0);
+    memcpy(ya2, train_forward(a, x, 3), sizeof ya2);
+    cr_assert(memcmp(ya, ya2, sizeof ya) != 0, "the mask did not change after an update");
     cr_assert_eq(bsnn_layer_set(bsnn_model_layer(a, 0), BSNN_LAYER_SEED, 0), BSNN_OK);
     memcpy(ya2, train_forward(a, x, 3), sizeof ya2);
     cr_assert_arr_eq(ya, ya2, sizeof ya, "setting the seed did not restart the masks");
@@ -94,18 +104,42 @@ Test(dropout, same_seed_gives_the_same_masks_and_setting_the_seed_restarts_them)
     bsnn_model_free(b);
 }
 
+/* Two dropout layers in a row with the default seed (0.2 seeded them from
+ * the parameter offset, the same for both): the second must not drop
+ * exactly what the first dropped. */
 Test(dropout, two_layers_with_default_seeds_draw_different_masks)
 {
     bsnn_model *m = bsnn_model_create(16);
     bsnn_model_set_loss(m, BSNN_LOSS_MSE);
     bsnn_model_add(m, bsnn_layer_dropout(0.5));
-    bsnn_model_add(m, bsnn_layer_dense(16));
     bsnn_model_add(m, bsnn_layer_dropout(0.5));
     float x[4 * 16];
     for (int i = 0; i < 64; i++) x[i] = 1.0f;
     train_forward(m, x, 4);
-    float *m1 = bsnn__layer_scratch(m, &m->ws, 0), *m2 = bsnn__layer_scratch(m, &m->ws, 2);
-    cr_assert(memcmp(m1, m2, 64 * sizeof(float)) != 0, "both layers drew the same mask");
+    size_t only_second = 0;
+    for (int i = 0; i < 64; i++) only_second += m->ws.acts[0][i] != 0.0f && m->ws.acts[1][i] == 0.0f;
+    cr_assert_gt(only_second, 0, "the second layer dropped only what the first dropped");
+    bsnn_model_free(m);
+}
+
+/* A mask is a function of the row's index within the update's global
+ * batch: rows k.. run as their own pass (row0 = k: a later micro-batch, or
+ * a data-parallel rank's share) get the masks they get in one pass. */
+Test(dropout, masks_are_keyed_by_the_global_row)
+{
+    enum { ROWS = 9, W = 7 };
+    float x[ROWS * W], whole[ROWS * W];
+    for (int i = 0; i < ROWS * W; i++) x[i] = 1.0f + (float)(i % 5);
+    bsnn_model *m = drop_only(W, 0.4);
+    memcpy(whole, train_forward(m, x, ROWS), sizeof whole);
+    for (size_t k = 1; k < ROWS; k += 3) {
+        cr_assert_eq(bsnn__model_reserve(m, ROWS), BSNN_OK);
+        const float *part = bsnn__engine_forward(m, x + k * W, ROWS - k, k);
+        cr_assert(memcmp(part, whole + k * W, (ROWS - k) * W * sizeof(float)) == 0,
+                  "rows %zu.. as their own pass drew other masks", k);
+    }
+    const float *shifted = bsnn__engine_forward(m, x, ROWS, 1);
+    cr_assert(memcmp(shifted, whole, sizeof whole) != 0, "the row offset is not in the key");
     bsnn_model_free(m);
 }
 
@@ -115,8 +149,7 @@ static double fixed_mask_loss(bsnn_model *m, const float *x, const float *y, siz
 {
     cr_assert_eq(bsnn_layer_set(bsnn_model_layer(m, 1), BSNN_LAYER_SEED, 5), BSNN_OK);
     cr_assert_eq(bsnn__model_reserve(m, n), BSNN_OK);
-    bsnn__model_zero_grads(m);
-    return bsnn__model_accumulate(m, x, y, n, 2, 1.0f / (float)n) / (double)n;
+    return bsnn__engine_gradient(m, x, y, n, 2) / (double)n;
 }
 
 Test(dropout, gradients_with_a_fixed_mask_match_finite_differences)

@@ -8,6 +8,8 @@
  */
 #include "testutil.h"
 
+#include "nn/nn.h"
+
 #include <pthread.h>
 #if defined(__x86_64__)
 #include <xmmintrin.h>
@@ -565,11 +567,26 @@ static void *run_rank(void *arg)
     return NULL;
 }
 
+/* 4 -> dense 5 -> tanh -> dropout 0.3 -> dense 2, from seed 8. */
+static bsnn_model *dropout_net(void)
+{
+    bsnn_model *m = bsnn_model_create(4);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(5)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dropout(0.3)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(2)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
+    cr_assert_eq(bsnn_model_init_params(m, 8), BSNN_OK);
+    return m;
+}
+
 /* For SGD, momentum and Adam: two threads, each training its own copy of
- * the model on its half of a 16-row batch and averaging through the hook,
- * end with the parameters of one model trained on the whole batch (to
- * rounding: the sum is taken in another order), over 20 steps; unequal
- * halves (5 and 11 rows) too. */
+ * a model with dropout on its share of a 16-row batch and averaging
+ * through the hook, end with the parameters of one model trained on the
+ * whole batch (to rounding: the sum is taken in another order), over 20
+ * steps; unequal shares (5 and 11 rows) too. Each rank gives its share's
+ * first global row (bsnn__model_set_row_offset, as libbsnn_mpi does), so
+ * dropout draws the whole batch's masks. */
 Test(grad_hook, two_threads_averaging_through_it_train_like_one_model)
 {
     bsnn_optimizer_kind kinds[] = {BSNN_SGD, BSNN_MOMENTUM, BSNN_ADAM};
@@ -579,7 +596,7 @@ Test(grad_hook, two_threads_averaging_through_it_train_like_one_model)
     fill(x, n * in, 17), fill(t, n * out, 19);
     for (int k = 0; k < 3; k++)
         for (int sp = 0; sp < 2; sp++) {
-            bsnn_model *whole = tu_mlp(in, 5, BSNN_ACT_TANH, out, BSNN_ACT_LINEAR, 8);
+            bsnn_model *whole = dropout_net();
             bsnn_optimizer *ow = bsnn_optimizer_create(kinds[k]);
             bsnn_tensor *tx = tu_wrap(x, n, in), *ty = tu_wrap(t, n, out);
             for (int s = 0; s < 20; s++)
@@ -589,11 +606,12 @@ Test(grad_hook, two_threads_averaging_through_it_train_like_one_model)
             rank ranks[2];
             size_t first = splits[sp];
             for (int i = 0; i < 2; i++) {
-                ranks[i] = (rank){&ar, i, tu_mlp(in, 5, BSNN_ACT_TANH, out, BSNN_ACT_LINEAR, 8),
+                ranks[i] = (rank){&ar, i, dropout_net(),
                                   bsnn_optimizer_create(kinds[k]), x + (i ? first * in : 0),
                                   t + (i ? first * out : 0), i ? n - first : first, 20, in, out,
                                   BSNN_OK};
                 cr_assert_eq(bsnn_model_set_grad_hook(ranks[i].m, reduce, &ranks[i]), BSNN_OK);
+                bsnn__model_set_row_offset(ranks[i].m, i ? first : 0);
             }
             pthread_t th;
             pthread_create(&th, NULL, run_rank, &ranks[1]);

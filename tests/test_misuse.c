@@ -219,7 +219,7 @@ Test(misuse, the_table_covers_every_fallible_public_function)
         "bsnn_scheduler_set_seed", "bsnn_scheduler_get_seed", "bsnn_scheduler_set_memory_budget",
         "bsnn_scheduler_get_memory_budget", "bsnn_search_bounds", "bsnn_search_set_seed",
         "bsnn_search_get_seed", "bsnn_search_set_memory_budget", "bsnn_search_get_memory_budget",
-        "bsnn_layer_standardize", "bsnn_model_set_grad_hook",
+        "bsnn_layer_standardize", "bsnn_model_set_grad_hook", "bsnn_model_stat",
     };
     size_t n = sizeof fallible / sizeof fallible[0];
     for (size_t f = 0; f < n; f++) {

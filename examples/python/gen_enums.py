@@ -45,6 +45,7 @@ ENUMS = {
     "bsnn_hist_field": ("HistField", "BSNN_HIST_", False),
     "bsnn_loss": ("Loss", "BSNN_LOSS_", False),
     "bsnn_model_param": ("ModelParam", "BSNN_MODEL_", False),
+    "bsnn_stat": ("Stat", "BSNN_STAT_", False),
     "bsnn_event": ("Event", "BSNN_EVENT_", False),
     "bsnn_search_param": ("SearchParam", "BSNN_SEARCH_", False),
     "bsnn_search_budget": ("SearchBudget", "BSNN_BUDGET_", False),

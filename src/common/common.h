@@ -300,10 +300,52 @@ int bsnn__num_threads(void);
 int bsnn__pool_workers(void);
 void bsnn__pool_fail_thread_creation(int after);
 
+/* ---- ranges (range.c) ---------------------------------------------------- */
+
+/* fn(ctx, lo, hi, chunk) for the chunks [lo, hi) of [0, count) of `grain`
+ * elements (the last one shorter), through bsnn__parallel; one chunk runs
+ * directly. The grain must come from sizes only (BSNN_PARALLEL_CHUNK, or
+ * bsnn__row_grain), never from the thread count. */
+typedef void (*bsnn__range_fn)(void *ctx, size_t lo, size_t hi, size_t chunk);
+void bsnn__parallel_range(size_t count, size_t grain, bsnn__range_fn fn, void *ctx);
+/* Chunks of `grain` in count (0 for 0). */
+size_t bsnn__range_chunks(size_t count, size_t grain);
+/* Rows of `width` floats per chunk of about BSNN_PARALLEL_CHUNK floats (>= 1). */
+size_t bsnn__row_grain(size_t width);
+
 /* ---- finiteness (finite.c) ----------------------------------------------- */
 
 /* 1 if all count floats are finite. */
 int bsnn__all_finite(const float *v, size_t count);
+/* The largest |v[i]| as the bits of a float's magnitude: the bits of
+ * non-negative floats order like unsigned integers, with infinity
+ * (0x7f800000) above every finite value and NaNs above it, so one integer
+ * max gives the largest magnitude and tells whether anything is not finite
+ * (bsnn__bits_finite). 0 for count 0. */
+uint32_t bsnn__max_abs_bits(const float *v, size_t count);
+static inline int bsnn__bits_finite(uint32_t bits) { return bits < 0x7f800000u; }
+/* The magnitude bits of one float, and the float of magnitude bits. */
+static inline uint32_t bsnn__mag_bits(float v)
+{
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return b & 0x7fffffffu;
+}
+static inline float bsnn__bits_float(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* ---- plan generation (settings.c) ----------------------------------------- */
+
+/* A counter that every setter able to change how a training step runs
+ * bumps (layer and optimizer settings, a model's mode or hook, an
+ * optimizer's binding): the step engine's plans remember the value they
+ * were made at and are remade when it moved. Process-wide, atomic. */
+uint64_t bsnn__plan_generation(void);
+void bsnn__plan_changed(void);
 
 /* base + off, or NULL for an arena that was never allocated (a model with
  * no parameters or no state): arithmetic on NULL is undefined behaviour. */

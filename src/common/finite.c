@@ -17,3 +17,13 @@ int bsnn__all_finite(const float *v, size_t count)
     }
     return bad == 0;
 }
+
+uint32_t bsnn__max_abs_bits(const float *v, size_t count)
+{
+    uint32_t mx = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits = bsnn__mag_bits(v[i]);
+        mx = bits > mx ? bits : mx;
+    }
+    return mx;
+}

@@ -12,6 +12,8 @@
  */
 #include "common/common.h"
 
+#include <stdatomic.h>
+
 const bsnn__setting *bsnn__setting_find(const bsnn__setting *table, size_t n, int id)
 {
     for (size_t i = 0; i < n; i++)
@@ -99,3 +101,12 @@ bsnn_status bsnn__setting_check_u64(const bsnn__setting *d, uint64_t v)
                  "%s %llu is out of range", d->name, (unsigned long long)v);
     return BSNN_OK;
 }
+
+static _Atomic uint64_t plan_generation = 1;
+
+uint64_t bsnn__plan_generation(void)
+{
+    return atomic_load_explicit(&plan_generation, memory_order_relaxed);
+}
+
+void bsnn__plan_changed(void) { atomic_fetch_add_explicit(&plan_generation, 1, memory_order_relaxed); }

@@ -32,9 +32,9 @@ static bsnn_status act_setup(bsnn_layer *l, size_t n_in)
     return BSNN_OK;
 }
 
-static void softmax_rows(const float *x, float *y, size_t n, size_t w)
+static void softmax_rows(const float *x, float *y, size_t lo, size_t hi, size_t w)
 {
-    for (size_t r = 0; r < n; r++) {
+    for (size_t r = lo; r < hi; r++) {
         const float *xr = x + r * w;
         float *yr = y + r * w;
         float mx = xr[0];
@@ -46,33 +46,10 @@ static void softmax_rows(const float *x, float *y, size_t n, size_t w)
     }
 }
 
-static void act_infer(const bsnn_layer *l, const float *params, const float *state,
-                      float *scratch, const float *x, float *y, size_t n)
+static void softmax_backward(const float *y, const float *dy, float *dx, size_t lo, size_t hi,
+                             size_t w)
 {
-    (void)params, (void)state, (void)scratch;
-    const activation *d = l->data;
-    size_t count = n * l->n_out;
-    float a = (float)d->slope;
-    switch (d->act) {
-    case BSNN_ACT_SIGMOID: bsnn__sigmoid_f32(x, y, count); break;
-    case BSNN_ACT_TANH: bsnn__tanh_f32(x, y, count); break;
-    case BSNN_ACT_RELU:
-        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    case BSNN_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
-        break;
-    case BSNN_ACT_ELU:
-        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
-        break;
-    case BSNN_ACT_SOFTMAX: softmax_rows(x, y, n, l->n_out); break;
-    default: memcpy(y, x, count * sizeof(float)); break;
-    }
-}
-
-static void softmax_backward(const float *y, const float *dy, float *dx, size_t n, size_t w)
-{
-    for (size_t r = 0; r < n; r++) {
+    for (size_t r = lo; r < hi; r++) {
         const float *yr = y + r * w, *dyr = dy + r * w;
         float *dxr = dx + r * w;
         double dot = 0.0;
@@ -81,34 +58,93 @@ static void softmax_backward(const float *y, const float *dy, float *dx, size_t 
     }
 }
 
-static void act_backward(const bsnn_layer *l, const float *params, const float *state, float *grads,
-                         float *scratch, const float *x, const float *y, float *dy, float *dx,
-                         size_t n)
+/* One chunk of an activation pass: elements [lo, hi), or rows for softmax. */
+typedef struct act_pass {
+    int act;
+    float a;
+    size_t width;
+    const float *x, *y, *dy;
+    float *out;
+} act_pass;
+
+static void forward_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
-    (void)params, (void)state, (void)grads, (void)scratch;
-    if (dx == NULL) return;
-    const activation *d = l->data;
-    size_t count = n * l->n_out;
-    float a = (float)d->slope;
-    switch (d->act) {
-    case BSNN_ACT_SIGMOID:
-        for (size_t i = 0; i < count; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
-        break;
-    case BSNN_ACT_TANH:
-        for (size_t i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-        break;
+    (void)chunk;
+    const act_pass *p = ctx;
+    const float *x = p->x;
+    float *y = p->out, a = p->a;
+    switch (p->act) {
+    case BSNN_ACT_SIGMOID: bsnn__sigmoid_f32(x + lo, y + lo, hi - lo); break;
+    case BSNN_ACT_TANH: bsnn__tanh_f32(x + lo, y + lo, hi - lo); break;
     case BSNN_ACT_RELU:
-        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case BSNN_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+        for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
         break;
     case BSNN_ACT_ELU:
-        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
+        for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
         break;
-    case BSNN_ACT_SOFTMAX: softmax_backward(y, dy, dx, n, l->n_out); break;
-    default: memcpy(dx, dy, count * sizeof(float)); break;
+    case BSNN_ACT_SOFTMAX: softmax_rows(x, y, lo, hi, p->width); break;
+    default: memcpy(y + lo, x + lo, (hi - lo) * sizeof(float)); break;
     }
+}
+
+static void backward_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    (void)chunk;
+    const act_pass *p = ctx;
+    const float *x = p->x, *y = p->y, *dy = p->dy;
+    float *dx = p->out, a = p->a;
+    switch (p->act) {
+    case BSNN_ACT_SIGMOID:
+        for (size_t i = lo; i < hi; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case BSNN_ACT_TANH:
+        for (size_t i = lo; i < hi; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case BSNN_ACT_RELU:
+        for (size_t i = lo; i < hi; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case BSNN_ACT_LEAKY_RELU:
+        for (size_t i = lo; i < hi; i++) dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+        break;
+    case BSNN_ACT_ELU:
+        for (size_t i = lo; i < hi; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
+        break;
+    case BSNN_ACT_SOFTMAX: softmax_backward(y, dy, dx, lo, hi, p->width); break;
+    default: memcpy(dx + lo, dy + lo, (hi - lo) * sizeof(float)); break;
+    }
+}
+
+/* Elementwise passes in chunks of BSNN_PARALLEL_CHUNK floats; softmax, a
+ * row at a time, in chunks of rows. */
+static void run(const act_pass *p, size_t n, bsnn__range_fn fn)
+{
+    if (p->act == BSNN_ACT_SOFTMAX)
+        bsnn__parallel_range(n, bsnn__row_grain(p->width), fn, (void *)p);
+    else
+        bsnn__parallel_range(n * p->width, BSNN_PARALLEL_CHUNK, fn, (void *)p);
+}
+
+static void act_infer(const bsnn_layer *l, const float *params, const float *state,
+                      float *scratch, const float *x, float *y, size_t n)
+{
+    (void)params, (void)state, (void)scratch;
+    const activation *d = l->data;
+    act_pass p = {d->act, (float)d->slope, l->n_out, x, NULL, NULL, y};
+    run(&p, n, forward_chunk);
+}
+
+static void act_backward(const bsnn_layer *l, const bsnn__pass *pass, const float *params,
+                         const float *state, float *grads, int accumulate, float *scratch,
+                         const float *x, const float *y, float *dy, float *dx, size_t n)
+{
+    (void)pass, (void)params, (void)state, (void)grads, (void)accumulate, (void)scratch;
+    if (dx == NULL) return;
+    const activation *d = l->data;
+    act_pass p = {d->act, (float)d->slope, l->n_out, x, y, dy, dx};
+    run(&p, n, backward_chunk);
 }
 
 static int act_final(const bsnn_layer *l) { return ((const activation *)l->data)->act; }

@@ -9,8 +9,12 @@
  * step. Evaluation mode uses the running averages and changes nothing.
  *
  * Parameters: gamma [n] then beta [n]; state: running mean [n] then running
- * variance [n]; scratch: [mode][invstd n][mean n][xhat rows x n], kept from
- * forward to backward so the backward pass knows which statistics were used.
+ * variance [n]; scratch: [mode][invstd n][mean n][pending mean n][pending
+ * variance n][xhat rows x n], kept from forward to backward so the backward
+ * pass knows which statistics were used. A training pass moves the PENDING
+ * running averages (the update's first pass starts them from the state);
+ * commit copies them into the state once the update is accepted, so a
+ * rejected step leaves the running statistics as they were.
  */
 #include "nn/nn.h"
 
@@ -29,12 +33,12 @@ static const bsnn__setting settings[] = {
 
 static bsnn_status bn_setup(bsnn_layer *l, size_t n_in)
 {
-    BSNN_FAIL_IF(n_in > SIZE_MAX / 4 / sizeof(float), BSNN_E_ARG,
+    BSNN_FAIL_IF(n_in > SIZE_MAX / 8 / sizeof(float), BSNN_E_ARG,
                  "batch norm over %zu features is too large", n_in);
     l->n_in = l->n_out = n_in;
     l->n_params = 2 * n_in;
     l->n_state = 2 * n_in;
-    l->scratch_fixed = 1 + 2 * n_in;
+    l->scratch_fixed = 1 + 4 * n_in;
     l->scratch_per_row = n_in;
     l->n_weights = 0;
     return BSNN_OK;
@@ -54,47 +58,82 @@ static void bn_init(bsnn_layer *l, float *params, float *state, const bsnn__init
     }
 }
 
-/* Per-feature batch mean and biased variance in double (two passes, so
- * large means do not cancel the variance away); updates the running
- * averages and leaves the mean and 1/sqrt(var + eps) for normalising. */
-static void batch_statistics(const bsnn_layer *l, float *state, float *invstd, float *mean_out,
-                             const float *x, size_t n)
+/* The parts of the scratch. */
+typedef struct bn_scratch {
+    float *mode, *invstd, *mean, *pending, *xhat;
+} bn_scratch;
+
+static bn_scratch parts(float *scratch, size_t w)
 {
-    const batchnorm *d = l->data;
-    size_t w = l->n_in;
+    bn_scratch p = {scratch, scratch + 1, scratch + 1 + w, scratch + 1 + 2 * w,
+                    scratch + 1 + 4 * w};
+    return p;
+}
+
+/* Columns per chunk of a per-feature pass over n rows. */
+static size_t column_grain(size_t n)
+{
+    return n >= BSNN_PARALLEL_CHUNK ? 1 : BSNN_PARALLEL_CHUNK / n;
+}
+
+typedef struct bn_pass {
+    const bsnn_layer *l;
+    const float *params, *from; /* from: the running averages to move     */
+    const float *x, *dy;
+    float *y, *dx, *grads;
+    bn_scratch s;
+    size_t n;
+    int accumulate, training;
+} bn_pass;
+
+/* Per-feature batch mean and biased variance in double (two passes, so
+ * large means do not cancel the variance away), for the features
+ * [lo, hi); the pending running averages move from `from`. */
+static void statistics_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    (void)chunk;
+    const bn_pass *p = ctx;
+    const batchnorm *d = p->l->data;
+    size_t w = p->l->n_in, n = p->n;
     double mom = d->momentum, unbias = n > 1 ? (double)n / (double)(n - 1) : 1.0;
-    for (size_t j = 0; j < w; j++) {
+    for (size_t j = lo; j < hi; j++) {
         double sum = 0.0, ss = 0.0;
-        for (size_t r = 0; r < n; r++) sum += x[r * w + j];
+        for (size_t r = 0; r < n; r++) sum += p->x[r * w + j];
         double mean = sum / (double)n;
         for (size_t r = 0; r < n; r++) {
-            double d = x[r * w + j] - mean;
-            ss += d * d;
+            double dev = p->x[r * w + j] - mean;
+            ss += dev * dev;
         }
         double var = ss / (double)n;
-        invstd[j] = (float)(1.0 / sqrt(var + d->eps));
-        state[j] = (float)((1.0 - mom) * state[j] + mom * mean);
-        state[w + j] = (float)((1.0 - mom) * state[w + j] + mom * var * unbias);
-        mean_out[j] = (float)mean;
+        p->s.invstd[j] = (float)(1.0 / sqrt(var + d->eps));
+        p->s.pending[j] = (float)((1.0 - mom) * p->from[j] + mom * mean);
+        p->s.pending[w + j] = (float)((1.0 - mom) * p->from[w + j] + mom * var * unbias);
+        p->s.mean[j] = (float)mean;
     }
 }
 
-/* y = gamma xhat + beta with the mean and 1/sqrt(var + eps) in scratch. */
-static void normalise(const bsnn_layer *l, const float *params, float *scratch, const float *x,
-                      float *y, size_t n)
+/* y = gamma xhat + beta with the mean and 1/sqrt(var + eps) in scratch,
+ * rows [lo, hi). */
+static void normalise_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
-    size_t w = l->n_in;
-    const float *gamma = params, *beta = params + w;
-    const float *invstd = scratch + 1, *mean = invstd + w;
-    float *xhat = scratch + 1 + 2 * w;
-    for (size_t r = 0; r < n; r++) {
-        const float *xr = x + r * w;
-        float *hr = xhat + r * w, *yr = y + r * w;
+    (void)chunk;
+    const bn_pass *p = ctx;
+    size_t w = p->l->n_in;
+    const float *gamma = p->params, *beta = p->params + w;
+    for (size_t r = lo; r < hi; r++) {
+        const float *xr = p->x + r * w;
+        float *hr = p->s.xhat + r * w, *yr = p->y + r * w;
         for (size_t j = 0; j < w; j++) {
-            hr[j] = (xr[j] - mean[j]) * invstd[j];
+            hr[j] = (xr[j] - p->s.mean[j]) * p->s.invstd[j];
             yr[j] = gamma[j] * hr[j] + beta[j];
         }
     }
+}
+
+static void normalise(bn_pass *p, float *y)
+{
+    p->y = y;
+    bsnn__parallel_range(p->n, bsnn__row_grain(p->l->n_in), normalise_chunk, p);
 }
 
 /* Evaluation mode: the running statistics, which stay unchanged. */
@@ -103,45 +142,46 @@ static void bn_infer(const bsnn_layer *l, const float *params, const float *stat
 {
     const batchnorm *d = l->data;
     size_t w = l->n_in;
-    float *invstd = scratch + 1, *mean = invstd + w;
-    scratch[0] = 0.0f; /* backward: the statistics did not depend on the batch */
+    bn_pass p = {l, params, NULL, x, NULL, NULL, NULL, NULL, parts(scratch, w), n, 0, 0};
+    *p.s.mode = 0.0f; /* backward and commit: no batch statistics here */
     for (size_t j = 0; j < w; j++) {
-        invstd[j] = (float)(1.0 / sqrt((double)state[w + j] + d->eps));
-        mean[j] = state[j];
+        p.s.invstd[j] = (float)(1.0 / sqrt((double)state[w + j] + d->eps));
+        p.s.mean[j] = state[j];
     }
-    normalise(l, params, scratch, x, y, n);
+    normalise(&p, y);
 }
 
-/* Training mode: the batch's statistics, moving the running averages. */
-static void bn_forward(bsnn_layer *l, const float *params, float *state, float *scratch,
-                       const float *x, float *y, size_t n)
+/* Training mode: the batch's statistics, moving the pending running
+ * averages (from the state on the update's first pass). */
+static void bn_forward(const bsnn_layer *l, const bsnn__pass *pass, const float *params,
+                       const float *state, float *scratch, const float *x, float *y, size_t n)
 {
     size_t w = l->n_in;
-    scratch[0] = 1.0f;
-    batch_statistics(l, state, scratch + 1, scratch + 1 + w, x, n);
-    normalise(l, params, scratch, x, y, n);
+    bn_scratch s = parts(scratch, w);
+    bn_pass p = {l, params, pass->first ? state : s.pending, x, NULL, NULL, NULL, NULL, s, n, 0, 1};
+    *s.mode = 1.0f;
+    bsnn__parallel_range(w, column_grain(n), statistics_chunk, &p);
+    normalise(&p, y);
 }
 
-static void bn_backward(const bsnn_layer *l, const float *params, const float *state, float *grads,
-                        float *scratch, const float *x, const float *y, float *dy, float *dx,
-                        size_t n)
+static void backward_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
-    (void)state, (void)x, (void)y;
-    size_t w = l->n_in;
-    const float *gamma = params, *invstd = scratch + 1, *xhat = scratch + 1 + 2 * w;
-    int training = scratch[0] != 0.0f;
-    float *ggamma = grads, *gbeta = grads + w;
-    for (size_t j = 0; j < w; j++) {
+    (void)chunk;
+    const bn_pass *p = ctx;
+    size_t w = p->l->n_in, n = p->n;
+    const float *gamma = p->params, *invstd = p->s.invstd, *xhat = p->s.xhat, *dy = p->dy;
+    float *ggamma = p->grads, *gbeta = p->grads + w, *dx = p->dx;
+    for (size_t j = lo; j < hi; j++) {
         double sdy = 0.0, sdyh = 0.0;
         for (size_t r = 0; r < n; r++) {
             sdy += dy[r * w + j];
             sdyh += (double)dy[r * w + j] * xhat[r * w + j];
         }
-        ggamma[j] += (float)sdyh;
-        gbeta[j] += (float)sdy;
+        ggamma[j] = (p->accumulate ? ggamma[j] : 0.0f) + (float)sdyh;
+        gbeta[j] = (p->accumulate ? gbeta[j] : 0.0f) + (float)sdy;
         if (dx == NULL) continue;
         float k = gamma[j] * invstd[j];
-        if (!training) {
+        if (!p->training) {
             for (size_t r = 0; r < n; r++) dx[r * w + j] = k * dy[r * w + j];
             continue;
         }
@@ -151,6 +191,23 @@ static void bn_backward(const bsnn_layer *l, const float *params, const float *s
         for (size_t r = 0; r < n; r++)
             dx[r * w + j] = k * (dy[r * w + j] - mdy - xhat[r * w + j] * mdyh);
     }
+}
+
+static void bn_backward(const bsnn_layer *l, const bsnn__pass *pass, const float *params,
+                        const float *state, float *grads, int accumulate, float *scratch,
+                        const float *x, const float *y, float *dy, float *dx, size_t n)
+{
+    (void)pass, (void)state, (void)x, (void)y;
+    bn_scratch s = parts(scratch, l->n_in);
+    bn_pass p = {l, params, NULL, NULL, dy, NULL, dx, grads, s, n, accumulate, *s.mode != 0.0f};
+    bsnn__parallel_range(l->n_in, column_grain(n), backward_chunk, &p);
+}
+
+/* The update was accepted: the running averages its passes moved. */
+static void bn_commit(bsnn_layer *l, float *state, const float *scratch)
+{
+    if (scratch[0] == 0.0f) return; /* evaluation mode: nothing moved */
+    memcpy(state, scratch + 1 + 2 * l->n_in, 2 * l->n_in * sizeof(float));
 }
 
 const bsnn_layer_ops bsnn__batchnorm_ops = {
@@ -164,6 +221,7 @@ const bsnn_layer_ops bsnn__batchnorm_ops = {
     .infer = bn_infer,
     .forward = bn_forward,
     .backward = bn_backward,
+    .commit = bn_commit,
     .min_train_rows = 2, /* one row has no variance */
 };
 

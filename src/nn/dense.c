@@ -35,19 +35,13 @@ static bsnn_status dense_setup(bsnn_layer *l, size_t n_in)
      * initialiser would then write far past the arena. */
     size_t w = bsnn__mul_size(n_in, l->n_out);
     size_t n_params = w ? bsnn__add_size(w, l->n_out) : 0;
-    /* dy and x of the small-batch fused step (train/fused.c) */
-    size_t widths = bsnn__add_size(l->n_out, n_in);
-    size_t scratch = bsnn__mul_size(widths, BSNN_FUSED_MAX_BATCH);
-    BSNN_FAIL_IF(n_params == 0 || n_params > SIZE_MAX / sizeof(float) || scratch == 0 ||
-                     scratch > SIZE_MAX / sizeof(float),
-                 BSNN_E_ARG,
+    BSNN_FAIL_IF(n_params == 0 || n_params > SIZE_MAX / sizeof(float), BSNN_E_ARG,
                  "dense layer of %zu inputs and %zu outputs is too large (its parameter count "
                  "overflows the address space)",
                  n_in, l->n_out);
     l->n_in = n_in;
     l->n_params = n_params;
     l->n_weights = w;
-    l->scratch_fixed = scratch;
     return BSNN_OK;
 }
 
@@ -83,37 +77,141 @@ static void dense_init(bsnn_layer *l, float *params, float *state, const bsnn__i
     for (size_t j = 0; j < l->n_out; j++) b[j] = (float)d->bias_init;
 }
 
+/* Every row of y starts at the bias, so the product accumulates onto it
+ * (beta = 1): the bias add costs no extra pass over y. Rows in chunks. */
+typedef struct bias_rows {
+    const float *b;
+    float *y;
+    size_t out;
+} bias_rows;
+
+static void fill_bias(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    (void)chunk;
+    const bias_rows *c = ctx;
+    for (size_t r = lo; r < hi; r++) memcpy(c->y + r * c->out, c->b, c->out * sizeof(float));
+}
+
 static void dense_infer(const bsnn_layer *l, const float *params, const float *state,
                         float *scratch, const float *x, float *y, size_t n)
 {
     (void)state, (void)scratch;
     size_t in = l->n_in, out = l->n_out;
-    const float *b = params + in * out;
-    /* Start each row at the bias so the GEMM accumulates onto it (beta = 1):
-     * the bias add costs no extra pass over y. */
-    for (size_t r = 0; r < n; r++) memcpy(y + r * out, b, out * sizeof(float));
+    bias_rows c = {params + in * out, y, out};
+    bsnn__parallel_range(n, bsnn__row_grain(out), fill_bias, &c);
     bsnn__sgemm(n, out, in, 1.0f, x, (ptrdiff_t)in, 1, params, (ptrdiff_t)out, 1, 1.0f, y,
                 (ptrdiff_t)out, 1);
 }
 
-static void dense_backward(const bsnn_layer *l, const float *params, const float *state,
-                           float *grads, float *scratch, const float *x, const float *y, float *dy,
-                           float *dx, size_t n)
+/* The bias gradient, column sums of dy over n rows in row order (the same
+ * sum whatever the chunks: each column is summed whole), written or added
+ * into gb, or applied as b -= c * sum (apply set). */
+typedef struct colsum {
+    const float *dy;
+    float *gb;
+    size_t n, out;
+    int accumulate, apply;
+    float c;
+} colsum;
+
+static void sum_columns(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
-    (void)state, (void)scratch, (void)y;
-    size_t in = l->n_in, out = l->n_out;
-    float *gb = grads + in * out;
-    /* dW += x^T dy: x read transposed through its strides. */
-    bsnn__sgemm(in, out, n, 1.0f, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 1, 1.0f, grads,
-                (ptrdiff_t)out, 1);
-    for (size_t r = 0; r < n; r++) {
-        const float *dyr = dy + r * out;
-        for (size_t j = 0; j < out; j++) gb[j] += dyr[j];
+    (void)chunk;
+    const colsum *s = ctx;
+    float sum[256];
+    for (size_t j0 = lo; j0 < hi; j0 += 256) {
+        size_t w = hi - j0 < 256 ? hi - j0 : 256;
+        for (size_t j = 0; j < w; j++) sum[j] = 0.0f;
+        for (size_t r = 0; r < s->n; r++) {
+            const float *dyr = s->dy + r * s->out + j0;
+            for (size_t j = 0; j < w; j++) sum[j] += dyr[j];
+        }
+        float *gb = s->gb + j0;
+        if (s->apply)
+            for (size_t j = 0; j < w; j++) gb[j] -= s->c * sum[j];
+        else if (s->accumulate)
+            for (size_t j = 0; j < w; j++) gb[j] += sum[j];
+        else
+            for (size_t j = 0; j < w; j++) gb[j] = sum[j];
     }
-    /* dx = dy W^T: W read transposed through its strides. */
+}
+
+static void bias_pass(const float *dy, float *gb, size_t n, size_t out, int accumulate, int apply,
+                      float c)
+{
+    colsum s = {dy, gb, n, out, accumulate, apply, c};
+    size_t grain = n >= BSNN_PARALLEL_CHUNK ? 1 : BSNN_PARALLEL_CHUNK / n;
+    bsnn__parallel_range(out, grain, sum_columns, &s);
+}
+
+/* sum_r (|x_r|^2 + 1) |dy_r|^2: a dense layer's per-sample gradient is
+ * x_r^T dy_r (and dy_r for the bias), so its squared norm needs no
+ * per-sample gradient (the noise-scale statistics). */
+static double sample_norms(const float *x, const float *dy, size_t n, size_t in, size_t out)
+{
+    double total = 0.0;
+    for (size_t r = 0; r < n; r++) {
+        double xx = 1.0, dd = 0.0;
+        for (size_t i = 0; i < in; i++) xx += (double)x[r * in + i] * x[r * in + i];
+        for (size_t j = 0; j < out; j++) dd += (double)dy[r * out + j] * dy[r * out + j];
+        total += xx * dd;
+    }
+    return total;
+}
+
+/* dx = dy W^T: W read transposed through its strides. */
+static void dense_backward_input(const bsnn_layer *l, const float *params, const float *dy,
+                                 float *dx, size_t n)
+{
+    size_t in = l->n_in, out = l->n_out;
     if (dx)
         bsnn__sgemm(n, in, out, 1.0f, dy, (ptrdiff_t)out, 1, params, 1, (ptrdiff_t)out, 0.0f, dx,
                     (ptrdiff_t)in, 1);
+}
+
+static void dense_write_grads(const bsnn_layer *l, float *grads, const float *x, const float *dy,
+                              size_t n)
+{
+    size_t in = l->n_in, out = l->n_out;
+    bsnn__sgemm(in, out, n, 1.0f, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 1, 0.0f, grads,
+                (ptrdiff_t)out, 1);
+    bias_pass(dy, grads + in * out, n, out, 0, 0, 0.0f);
+}
+
+static void dense_backward(const bsnn_layer *l, const bsnn__pass *p, const float *params,
+                           const float *state, float *grads, int accumulate, float *scratch,
+                           const float *x, const float *y, float *dy, float *dx, size_t n)
+{
+    (void)state, (void)scratch, (void)y;
+    size_t in = l->n_in, out = l->n_out;
+    /* dW = x^T dy (+ dW): x read transposed through its strides. */
+    bsnn__sgemm(in, out, n, 1.0f, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 1,
+                accumulate ? 1.0f : 0.0f, grads, (ptrdiff_t)out, 1);
+    bias_pass(dy, grads + in * out, n, out, accumulate, 0, 0.0f);
+    if (p && p->sample_sq) *p->sample_sq += sample_norms(x, dy, n, in, out);
+    dense_backward_input(l, params, dy, dx, n);
+}
+
+/* |g| <= n max|x| max|dy| for every weight and n max|dy| for every bias,
+ * times 1 + 2n 2^-24 for the rounding of an n-term sum in any order. */
+static double dense_grad_bound(const bsnn_layer *l, const float *x, const float *dy, size_t n)
+{
+    double mx = bsnn__bits_float(bsnn__max_abs_bits(x, n * l->n_in));
+    double md = bsnn__bits_float(bsnn__max_abs_bits(dy, n * l->n_out));
+    double slack = 1.0 + 2.0 * (double)n * 0x1p-24;
+    if (!(slack < 2.0)) return INFINITY;
+    return (double)n * md * (mx > 1.0 ? mx : 1.0) * slack;
+}
+
+/* Plain SGD without the gradient: W += (-c) x^T dy in the product itself
+ * (beta = 1 on W), then b -= c colsum(dy). */
+static void dense_apply_linear(const bsnn_layer *l, float *params, const float *x, const float *dy,
+                               size_t n, float c)
+{
+    size_t in = l->n_in, out = l->n_out;
+    bsnn__sgemm(in, out, n, -c, x, 1, (ptrdiff_t)in, dy, (ptrdiff_t)out, 1, 1.0f, params,
+                (ptrdiff_t)out, 1);
+    bias_pass(dy, params + in * out, n, out, 0, 1, c);
 }
 
 static int dense_penalty_active(const bsnn_layer *l)
@@ -122,17 +220,29 @@ static int dense_penalty_active(const bsnn_layer *l)
     return d->l1 != 0.0 || d->l2 != 0.0;
 }
 
+typedef struct penalty {
+    const float *w;
+    float *g;
+    float l1, l2;
+} penalty;
+
+static void add_penalty(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    (void)chunk;
+    const penalty *p = ctx;
+    for (size_t i = lo; i < hi; i++) {
+        float w = p->w[i];
+        float sign = (float)((w > 0.0f) - (w < 0.0f));
+        p->g[i] += p->l2 * w + p->l1 * sign;
+    }
+}
+
 static void dense_regularize(const bsnn_layer *l, const float *params, float *grads)
 {
     const dense *d = l->data;
-    size_t count = l->n_in * l->n_out;
-    float l1 = (float)d->l1, l2 = (float)d->l2;
-    if (l1 == 0.0f && l2 == 0.0f) return;
-    for (size_t i = 0; i < count; i++) {
-        float w = params[i];
-        float sign = (float)((w > 0.0f) - (w < 0.0f));
-        grads[i] += l2 * w + l1 * sign;
-    }
+    penalty p = {params, grads, (float)d->l1, (float)d->l2};
+    if (p.l1 == 0.0f && p.l2 == 0.0f) return;
+    bsnn__parallel_range(l->n_in * l->n_out, BSNN_PARALLEL_CHUNK, add_penalty, &p);
 }
 
 const bsnn_layer_ops bsnn__dense_ops = {
@@ -145,6 +255,10 @@ const bsnn_layer_ops bsnn__dense_ops = {
     .init = dense_init,
     .infer = dense_infer,
     .backward = dense_backward,
+    .backward_input = dense_backward_input,
+    .grad_bound = dense_grad_bound,
+    .apply_linear = dense_apply_linear,
+    .write_grads = dense_write_grads,
     .regularize = dense_regularize,
     .penalty_active = dense_penalty_active,
 };

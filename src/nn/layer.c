@@ -26,8 +26,6 @@ const bsnn_layer_ops *bsnn__layer_ops_of(int kind)
     return NULL;
 }
 
-int bsnn__layer_is_dense(const bsnn_layer *l) { return l->ops->kind == BSNN_LAYER_DENSE; }
-int bsnn__layer_is_activation(const bsnn_layer *l) { return l->ops->kind == BSNN_LAYER_ACTIVATION; }
 
 /* The kind's struct follows the layer's in one block, 16-byte aligned. */
 static size_t data_offset(void) { return (sizeof(bsnn_layer) + 15) & ~(size_t)15; }
@@ -115,6 +113,7 @@ bsnn_status bsnn__layer_set(bsnn_layer *layer, bsnn_layer_param param, double va
     BSNN_TRY(bsnn__setting_check(d, value));
     bsnn__setting_store(d, layer->data, value);
     if (layer->ops->changed) layer->ops->changed(layer, (int)param);
+    bsnn__plan_changed(); /* a penalty decides whether an update can fuse */
     return BSNN_OK;
 }
 

@@ -45,16 +45,24 @@ static void ln_init(bsnn_layer *l, float *params, float *state, const bsnn__init
 /* Scratch of row r: xhat [w], then invstd. */
 static float *row_scratch(float *scratch, size_t r, size_t w) { return scratch + r * (w + 1); }
 
-static void ln_infer(const bsnn_layer *l, const float *params, const float *state,
-                     float *scratch, const float *x, float *y, size_t n)
+typedef struct ln_pass {
+    const bsnn_layer *l;
+    const float *params, *x, *dy;
+    float *scratch, *y, *dx, *grads;
+    size_t n;
+    int accumulate;
+} ln_pass;
+
+static void infer_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
-    (void)state;
-    const layernorm *d = l->data;
-    size_t w = l->n_in;
-    const float *gamma = params, *beta = params + w;
-    for (size_t r = 0; r < n; r++) {
-        const float *xr = x + r * w;
-        float *hr = row_scratch(scratch, r, w), *yr = y + r * w;
+    (void)chunk;
+    const ln_pass *p = ctx;
+    const layernorm *d = p->l->data;
+    size_t w = p->l->n_in;
+    const float *gamma = p->params, *beta = p->params + w;
+    for (size_t r = lo; r < hi; r++) {
+        const float *xr = p->x + r * w;
+        float *hr = row_scratch(p->scratch, r, w), *yr = p->y + r * w;
         /* Two passes in double: a large mean cannot cancel the variance. */
         double sum = 0.0, ss = 0.0;
         for (size_t j = 0; j < w; j++) sum += xr[j];
@@ -72,32 +80,65 @@ static void ln_infer(const bsnn_layer *l, const float *params, const float *stat
     }
 }
 
+static void ln_infer(const bsnn_layer *l, const float *params, const float *state,
+                     float *scratch, const float *x, float *y, size_t n)
+{
+    (void)state;
+    ln_pass p = {l, params, x, NULL, scratch, y, NULL, NULL, n, 0};
+    bsnn__parallel_range(n, bsnn__row_grain(l->n_in + 1), infer_chunk, &p);
+}
+
+/* The parameter gradients, per feature over every row (in row order). */
+static void param_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    (void)chunk;
+    const ln_pass *p = ctx;
+    size_t w = p->l->n_in;
+    float *ggamma = p->grads, *gbeta = p->grads + w;
+    for (size_t j = lo; j < hi; j++) {
+        float gg = p->accumulate ? ggamma[j] : 0.0f, gb = p->accumulate ? gbeta[j] : 0.0f;
+        for (size_t r = 0; r < p->n; r++) {
+            float dyr = p->dy[r * w + j];
+            gg += dyr * row_scratch(p->scratch, r, w)[j];
+            gb += dyr;
+        }
+        ggamma[j] = gg;
+        gbeta[j] = gb;
+    }
+}
+
 /* With g = gamma * dy: dx = invstd (g - mean(g) - xhat mean(g xhat)),
  * per row (the row's mean and variance depend on all of its features). */
-static void ln_backward(const bsnn_layer *l, const float *params, const float *state, float *grads,
-                        float *scratch, const float *x, const float *y, float *dy, float *dx,
-                        size_t n)
+static void input_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
-    (void)state, (void)x, (void)y;
-    size_t w = l->n_in;
-    const float *gamma = params;
-    float *ggamma = grads, *gbeta = grads + w;
-    for (size_t r = 0; r < n; r++) {
-        const float *dyr = dy + r * w, *hr = row_scratch(scratch, r, w);
+    (void)chunk;
+    const ln_pass *p = ctx;
+    size_t w = p->l->n_in;
+    const float *gamma = p->params;
+    for (size_t r = lo; r < hi; r++) {
+        const float *dyr = p->dy + r * w, *hr = row_scratch(p->scratch, r, w);
         double sg = 0.0, sgh = 0.0;
         for (size_t j = 0; j < w; j++) {
-            ggamma[j] += dyr[j] * hr[j];
-            gbeta[j] += dyr[j];
             double g = (double)gamma[j] * dyr[j];
             sg += g;
             sgh += g * hr[j];
         }
-        if (dx == NULL) continue;
         double mg = sg / (double)w, mgh = sgh / (double)w, invstd = hr[w];
-        float *dxr = dx + r * w;
+        float *dxr = p->dx + r * w;
         for (size_t j = 0; j < w; j++)
             dxr[j] = (float)(invstd * ((double)gamma[j] * dyr[j] - mg - hr[j] * mgh));
     }
+}
+
+static void ln_backward(const bsnn_layer *l, const bsnn__pass *pass, const float *params,
+                        const float *state, float *grads, int accumulate, float *scratch,
+                        const float *x, const float *y, float *dy, float *dx, size_t n)
+{
+    (void)pass, (void)state, (void)x, (void)y;
+    ln_pass p = {l, params, NULL, dy, scratch, NULL, dx, grads, n, accumulate};
+    size_t cols = n >= BSNN_PARALLEL_CHUNK ? 1 : BSNN_PARALLEL_CHUNK / n;
+    bsnn__parallel_range(l->n_in, cols, param_chunk, &p);
+    if (dx) bsnn__parallel_range(n, bsnn__row_grain(l->n_in), input_chunk, &p);
 }
 
 const bsnn_layer_ops bsnn__layernorm_ops = {

@@ -108,3 +108,37 @@ double bsnn__loss(bsnn_loss kind, const float *out, const float *target, size_t 
     default: return mse(out, target, n * width, grad, scale);
     }
 }
+
+/* ---- the training loss, in chunks of rows ---------------------------------- */
+
+typedef struct loss_pass {
+    bsnn_loss kind;
+    const float *out, *target;
+    size_t width, tw;
+    float *grad, scale;
+    double *parts;
+} loss_pass;
+
+static void loss_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    const loss_pass *p = ctx;
+    p->parts[chunk] = bsnn__loss(p->kind, p->out + lo * p->width, p->target + lo * p->tw, hi - lo,
+                                 p->width, p->tw, p->grad + lo * p->width, p->scale);
+}
+
+size_t bsnn__loss_chunks(size_t n, size_t width)
+{
+    return bsnn__range_chunks(n, bsnn__row_grain(width));
+}
+
+double bsnn__loss_grad(bsnn_loss kind, const float *out, const float *target, size_t n,
+                       size_t width, size_t target_width, float *grad, float scale,
+                       double *parts)
+{
+    loss_pass p = {kind, out, target, width, target_width, grad, scale, parts};
+    bsnn__parallel_range(n, bsnn__row_grain(width), loss_chunk, &p);
+    double sum = 0.0;
+    size_t chunks = bsnn__loss_chunks(n, width);
+    for (size_t c = 0; c < chunks; c++) sum += parts[c];
+    return sum;
+}

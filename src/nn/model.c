@@ -1,7 +1,7 @@
 /*
  * model.c - bsnn_model: the layer stack, its flat parameter / gradient /
- * state arenas, and the workspace that grows only when the batch grows, so
- * a steady-state training step allocates nothing.
+ * state arenas, its own workspace (workspace.c), inference, and the
+ * gradient a fused update leaves to be written on demand.
  */
 #include "nn/nn.h"
 
@@ -36,23 +36,11 @@ bsnn_model *bsnn_model_create(size_t n_inputs)
     return bsnn__model_create(n_inputs);
 }
 
-/* Release a workspace's buffers (not the struct), leaving it empty. */
-static void free_buffers(bsnn_workspace *ws)
+static void free_workspace(bsnn_model *m)
 {
-    if (ws->acts)
-        for (size_t i = 0; i < ws->n_acts; i++) bsnn__free(ws->acts[i]);
-    bsnn__free(ws->acts);
-    bsnn__free(ws->scratch);
-    bsnn__free(ws->delta[0]);
-    bsnn__free(ws->delta[1]);
-    bsnn__free(ws->xbuf);
-    bsnn__free(ws->ybuf);
-    ws->acts = NULL;
-    ws->scratch = ws->delta[0] = ws->delta[1] = ws->xbuf = ws->ybuf = NULL;
-    ws->rows = ws->n_acts = 0;
+    m->pending_rows = 0; /* its x and dy go with the workspace */
+    bsnn__workspace_release(&m->ws);
 }
-
-static void free_workspace(bsnn_model *m) { free_buffers(&m->ws); }
 
 void bsnn__model_free(bsnn_model *m)
 {
@@ -64,7 +52,7 @@ void bsnn__model_free(bsnn_model *m)
     bsnn__free(m->grads);
     bsnn__free(m->decay_mask);
     bsnn__free(m->state);
-    bsnn__free(m->undo);
+    bsnn__free(m->stat_grads);
     bsnn__free(m);
 }
 
@@ -81,7 +69,7 @@ size_t bsnn__model_fixed_bytes(const bsnn_model *m)
     for (size_t i = 0; i < m->n_layers; i++)
         bytes += bsnn__alloc_cost(bsnn__layer_bytes(m->layers[i]->ops));
     bytes += 3 * bsnn__alloc_cost(p) + bsnn__alloc_cost(st); /* params, grads, mask, state */
-    bytes += bsnn__alloc_cost(p + st);                         /* undo */
+    if (m->stat_grads) bytes += bsnn__alloc_cost(p);           /* micro-batch statistics */
     return bytes;
 }
 
@@ -153,7 +141,7 @@ static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l)
     BSNN_TRY(grow_arena(&m->grads, m->n_params, np));
     BSNN_TRY(grow_arena(&m->decay_mask, m->n_params, np));
     BSNN_TRY(grow_arena(&m->state, m->n_state, ns));
-    BSNN_TRY(grow_arena(&m->undo, m->n_params + m->n_state, np + ns));
+    if (m->stat_grads) BSNN_TRY(grow_arena(&m->stat_grads, m->n_params, np));
     free_workspace(m); /* the new layer changes its shape */
     m->layout++;       /* and that of every workspace made for m */
     l->param_off = m->n_params;
@@ -363,6 +351,7 @@ bsnn_status bsnn_model_set_training(bsnn_model *m, int training)
     BSNN_ENTER();
     BSNN_CHECK_NULL(m);
     m->training = training != 0;
+    bsnn__plan_changed();
     return BSNN_OK;
 }
 
@@ -373,6 +362,19 @@ bsnn_status bsnn_model_set_grad_hook(bsnn_model *m, bsnn_grad_hook fn, void *use
     BSNN_FAIL_IF(m->in_hook, BSNN_E_STATE, "called from inside the model's gradient hook");
     m->grad_hook = fn;
     m->grad_hook_user = fn ? user : NULL;
+    bsnn__plan_changed();
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_model_stat(uint64_t *out, const bsnn_model *m, bsnn_stat stat)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(m);
+    BSNN_FAIL_IF(stat < BSNN_STAT_SNAPSHOT_BYTES || stat > BSNN_STAT_SNAPSHOTS, BSNN_E_ARG,
+                 "unknown counter %d (expected %d..%d)", (int)stat, BSNN_STAT_SNAPSHOT_BYTES,
+                 BSNN_STAT_SNAPSHOTS);
+    *out = m->counts[stat];
     return BSNN_OK;
 }
 
@@ -411,122 +413,21 @@ bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_model *m)
     BSNN_CHECK_NULL(m);
     BSNN_TRY(check_count(m, count));
     if (count) memcpy(out, m->grads, count * sizeof(float));
-    if (m->fused_rows) bsnn__fused_grads(m, out);
+    if (m->pending_rows) bsnn__model_pending_grads(m, out);
     return BSNN_OK;
 }
 
-/* Floats of scratch all layers need for `rows` rows; *overflow is set
- * when the count does not fit a size_t. (bsnn__add_size gives 0 on
- * overflow, which is also the sum of two zeros: `a | b` tells them apart.) */
-static size_t scratch_floats(const bsnn_model *m, size_t rows, int *overflow)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < m->n_layers; i++) {
-        const bsnn_layer *l = m->layers[i];
-        size_t per_rows = bsnn__mul_size(l->scratch_per_row, rows);
-        size_t layer = bsnn__add_size(per_rows, l->scratch_fixed);
-        size_t sum = bsnn__add_size(total, layer);
-        if ((per_rows == 0 && l->scratch_per_row) || (layer == 0 && (per_rows | l->scratch_fixed)) ||
-            (sum == 0 && (total | layer)))
-            *overflow = 1;
-        total = sum;
-    }
-    return total;
-}
-
-/* Offsets inside the scratch are below its total, which
- * bsnn__model_workspace_bytes has checked for this row count. */
 float *bsnn__layer_scratch(const bsnn_model *m, const bsnn_workspace *ws, size_t layer)
 {
-    size_t off = 0;
-    for (size_t i = 0; i < layer; i++)
-        off += m->layers[i]->scratch_per_row * ws->rows + m->layers[i]->scratch_fixed;
-    return ws->scratch ? ws->scratch + off : NULL;
-}
-
-/* Bytes of a rows x width float block as bsnn__alloc costs it; 0 with
- * *overflow set when it does not fit. */
-static size_t block_cost(size_t rows, size_t width, int *overflow)
-{
-    size_t floats = bsnn__mul_size(rows, width);
-    size_t bytes = bsnn__mul_size(floats, sizeof(float));
-    size_t cost = bsnn__alloc_cost(bytes);
-    if (floats == 0 || bytes == 0 || cost < bytes) *overflow = 1;
-    return cost;
-}
-
-/* Keep in step with bsnn__model_reserve below: bsnn_model_memory counts
- * the workspace with this (tests/test_memory.c compares it with the bytes
- * actually allocated). 0 when the workspace for `rows` rows would overflow
- * a size_t: every size reserve computes is one of these terms, so a
- * nonzero total proves none of them wraps. */
-size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows)
-{
-    int overflow = 0;
-    size_t sf = scratch_floats(m, rows, &overflow);
-    size_t wide = block_cost(rows, m->max_width, &overflow);
-    /* scratch, the two deltas, the gathered batch x and y */
-    size_t terms[5] = {sf ? block_cost(sf, 1, &overflow) : 0, wide, wide,
-                       block_cost(rows, m->n_in, &overflow),
-                       block_cost(rows, bsnn__model_n_outputs(m), &overflow)};
-    size_t bytes = bsnn__alloc_cost(m->n_layers * sizeof(float *));
-    for (size_t i = 0; i < m->n_layers + 5; i++) {
-        size_t term = i < m->n_layers ? block_cost(rows, m->layers[i]->n_out, &overflow)
-                                      : terms[i - m->n_layers];
-        size_t sum = bsnn__add_size(bytes, term);
-        if (sum == 0 && (bytes | term)) overflow = 1;
-        bytes = sum;
-    }
-    return overflow ? 0 : bytes;
-}
-
-/* Allocate ws's buffers for `rows` rows of m (every size already checked
- * by bsnn__model_workspace_bytes); on failure ws is left empty. */
-static bsnn_status grow_buffers(bsnn_workspace *ws, const bsnn_model *m, size_t rows)
-{
-    free_buffers(ws);
-    size_t wide = rows * m->max_width;
-    int unused = 0;
-    if ((ws->acts = bsnn__calloc(m->n_layers, sizeof(float *))) == NULL) return BSNN_E_NOMEM;
-    ws->n_acts = m->n_layers;
-    for (size_t i = 0; i < m->n_layers; i++)
-        if ((ws->acts[i] = bsnn__calloc(rows, m->layers[i]->n_out * sizeof(float))) == NULL)
-            goto nomem;
-    size_t sf = scratch_floats(m, rows, &unused);
-    if (sf && (ws->scratch = bsnn__calloc(sf, sizeof(float))) == NULL) goto nomem;
-    if (ws->training) {
-        if ((ws->delta[0] = bsnn__calloc(wide, sizeof(float))) == NULL) goto nomem;
-        if ((ws->delta[1] = bsnn__calloc(wide, sizeof(float))) == NULL) goto nomem;
-        if ((ws->xbuf = bsnn__calloc(rows, m->n_in * sizeof(float))) == NULL) goto nomem;
-        if ((ws->ybuf = bsnn__calloc(rows, bsnn__model_n_outputs(m) * sizeof(float))) == NULL)
-            goto nomem;
-    }
-    ws->rows = rows;
-    ws->layout = m->layout;
-    return BSNN_OK;
-nomem:
-    free_buffers(ws);
-    return BSNN_E_NOMEM;
-}
-
-/* Make ws (the model's own or a host's) hold at least `rows` rows of m's
- * current layout; allocates only when the batch or the layout grew. */
-static bsnn_status reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows)
-{
-    if (rows <= ws->rows && ws->layout == m->layout) return BSNN_OK;
-    if (rows < ws->rows) rows = ws->rows; /* a new layout keeps the size reached */
-    BSNN_FAIL_IF(bsnn__model_workspace_bytes(m, rows) == 0, BSNN_E_NOMEM,
-                 "cannot allocate a workspace of %zu rows: its size "
-                 "overflows the address space",
-                 rows);
-    return grow_buffers(ws, m, rows);
+    (void)m;
+    return ws->scratch ? ws->scratch[layer] : NULL;
 }
 
 bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows)
 {
-    if (rows <= m->ws.rows) return BSNN_OK;
-    bsnn__fused_settle(m); /* its inputs live in the workspace */
-    return reserve(&m->ws, m, rows);
+    if (rows <= m->ws.rows && m->ws.layout == m->layout) return BSNN_OK;
+    bsnn__model_settle_grads(m); /* its x and dy live in the workspace */
+    return bsnn__workspace_grow(&m->ws, m, rows);
 }
 
 const float *bsnn__model_infer_rows(const bsnn_model *m, bsnn_workspace *ws, const float *x,
@@ -538,25 +439,6 @@ const float *bsnn__model_infer_rows(const bsnn_model *m, bsnn_workspace *ws, con
         l->ops->infer(l, bsnn__at(m->params, l->param_off), bsnn__at(m->state, l->state_off),
                       bsnn__layer_scratch(m, ws, i), in, ws->acts[i], n);
         in = ws->acts[i];
-    }
-    return in;
-}
-
-const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, int training)
-{
-    if (!training) return bsnn__model_infer_rows(m, &m->ws, x, n);
-    const float *in = x;
-    for (size_t i = 0; i < m->n_layers; i++) {
-        bsnn_layer *l = m->layers[i];
-        float *params = bsnn__at(m->params, l->param_off);
-        float *scratch = bsnn__layer_scratch(m, &m->ws, i);
-        if (l->ops->forward)
-            l->ops->forward(l, params, bsnn__at(m->state, l->state_off), scratch, in,
-                            m->ws.acts[i], n);
-        else
-            l->ops->infer(l, params, bsnn__at(m->state, l->state_off), scratch, in,
-                          m->ws.acts[i], n);
-        in = m->ws.acts[i];
     }
     return in;
 }
@@ -596,6 +478,7 @@ bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tenso
                  "workspace (bsnn_model_forward_ws works there)");
     size_t n = bsnn__tensor_rows(x);
     BSNN_TRY(bsnn__model_reserve(m, n));
+    bsnn__model_settle_grads(m); /* the forward pass overwrites its x */
     const float *y = bsnn__model_infer_rows(m, &m->ws, x->data, n);
     memcpy(out->data, y, n * bsnn__model_n_outputs(m) * sizeof(float));
     return BSNN_OK;
@@ -617,7 +500,7 @@ bsnn_workspace *bsnn_workspace_create(const bsnn_model *m)
 void bsnn_workspace_free(bsnn_workspace *ws)
 {
     if (ws == NULL) return;
-    free_buffers(ws);
+    bsnn__workspace_release(ws);
     bsnn__free(ws);
 }
 
@@ -627,7 +510,7 @@ bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, siz
     BSNN_FAIL_IF(ws->model_id != m->id, BSNN_E_ARG,
                  "the workspace was made for another model "
                  "(bsnn_workspace_create(m) makes one for this one)");
-    return reserve(ws, m, rows);
+    return bsnn__workspace_grow(ws, m, rows);
 }
 
 bsnn_status bsnn_model_forward_ws(bsnn_tensor *out, const bsnn_model *m, bsnn_workspace *ws,
@@ -642,28 +525,45 @@ bsnn_status bsnn_model_forward_ws(bsnn_tensor *out, const bsnn_model *m, bsnn_wo
     return BSNN_OK;
 }
 
-/* The small-batch fused SGD step (train/fused.c) leaves the weight
- * gradients of dense layers unwritten: each dense layer's scratch keeps the
- * step's x and dy, and m->fused_rows says how many rows. These rebuild the
- * gradient from them with the step's own kernel (bit-identical to what the
- * update used): into grads (the model's arena or a caller's copy of it;
- * biases are already there), or into the arena before the workspace that
- * holds x and dy goes away. */
-void bsnn__fused_grads(const bsnn_model *m, float *grads)
+/* ---- the gradient a fused update leaves unwritten --------------------- */
+
+/* A fused update (train/engine.c) applies plain SGD inside the backward
+ * pass of the layers that can (dense), without storing their gradient: the
+ * workspace keeps each one's x and dy, and the kind's write_grads rebuilds
+ * it on demand, with the product the update used. */
+void bsnn__model_pending_grads(const bsnn_model *m, float *grads)
 {
-    size_t n = m->fused_rows;
+    size_t n = m->pending_rows;
     for (size_t i = 0; i < m->n_layers; i++) {
         const bsnn_layer *l = m->layers[i];
-        if (!bsnn__layer_is_dense(l)) continue;
-        const float *dy = bsnn__layer_scratch(m, &m->ws, i);
-        const float *x = dy + BSNN_FUSED_MAX_BATCH * l->n_out;
-        bsnn__sgemm_tn_sgd(l->n_in, l->n_out, n, x, dy, grads + l->param_off, NULL, 0.0f);
+        if (!l->fused) continue;
+        const float *x = i ? m->ws.acts[i - 1] : m->pending_x;
+        l->ops->write_grads(l, grads + l->param_off, x, m->ws.delta[i], n);
     }
 }
 
-void bsnn__fused_settle(bsnn_model *m)
+void bsnn__model_settle_grads(bsnn_model *m)
 {
-    if (m->fused_rows == 0) return;
-    bsnn__fused_grads(m, m->grads);
-    m->fused_rows = 0;
+    if (m->pending_rows == 0) return;
+    bsnn__model_pending_grads(m, m->grads);
+    m->pending_rows = 0;
 }
+
+void bsnn__model_set_row_offset(bsnn_model *m, uint64_t offset) { m->row_offset = offset; }
+
+bsnn_status bsnn__model_set_stats(bsnn_model *m, unsigned flags)
+{
+    if ((flags & BSNN__STATS_MICRO) && m->stat_grads == NULL && m->n_params) {
+        m->stat_grads = bsnn__calloc(m->n_params, sizeof(float));
+        if (m->stat_grads == NULL) return BSNN_E_NOMEM;
+    }
+    if (!(flags & BSNN__STATS_MICRO)) {
+        bsnn__free(m->stat_grads);
+        m->stat_grads = NULL;
+    }
+    m->stats.flags = flags;
+    bsnn__plan_changed();
+    return BSNN_OK;
+}
+
+const bsnn__grad_stats *bsnn__model_stats(const bsnn_model *m) { return &m->stats; }

@@ -9,10 +9,6 @@
 
 #include "kernels/kernels.h"
 
-/* Rows of x and dy a dense layer keeps in its scratch for the small-batch
- * fused SGD step (train/fused.c), which writes the weight gradient later. */
-#define BSNN_FUSED_MAX_BATCH 32
-
 /* ---- layers (layer.c and one file per kind) ------------------------------- */
 
 /* What the model tells a kind's init hook. */
@@ -20,6 +16,19 @@ typedef struct bsnn__init_ctx {
     bsnn_rng *rng;       /* the model's initialisation stream             */
     int default_init;    /* the model's default bsnn_init (dense layers)  */
 } bsnn__init_ctx;
+
+/* What the step engine tells a layer about the training pass it runs (one
+ * pass per micro-batch of an update). */
+typedef struct bsnn__pass {
+    size_t layer;        /* the layer's index in the model                */
+    uint64_t row0;       /* index of the pass's first row within the
+                            update's GLOBAL batch (a data-parallel rank's
+                            offset included): dropout keys its masks by it */
+    int first;           /* 1 for the update's first pass                 */
+    double *sample_sq;   /* per-sample gradient statistics (NULL: off): a
+                            kind whose per-sample parameter gradient is an
+                            outer product ADDS sum_r (|x_r|^2 + 1) |dy_r|^2 */
+} bsnn__pass;
 
 /* A layer kind: one file (dense.c, batchnorm.c, ...) defines one of these
  * and its public constructor; layer.c's kinds table lists it (one line).
@@ -30,9 +39,12 @@ typedef struct bsnn__init_ctx {
  *   state           this layer's persistent non-trainable floats (running
  *                   statistics, fixed statistics); n_state floats
  *   scratch         per-step workspace: scratch_per_row * n + scratch_fixed
- *                   floats, valid from forward to the matching backward
- * x is the layer input [n][n_in], y its output [n][n_out]. Optional hooks
- * may be NULL. */
+ *                   floats, valid from forward to the matching backward and
+ *                   commit
+ * x is the layer input [n][n_in], y its output [n][n_out]. Nothing a step
+ * runs before the update is accepted changes the layer or its state (so a
+ * rejected step leaves them as they were); commit does, once accepted.
+ * Optional hooks may be NULL. */
 typedef struct bsnn_layer_ops {
     bsnn_layer_kind kind;
     const char *name;
@@ -55,23 +67,43 @@ typedef struct bsnn_layer_ops {
      * needs goes to scratch (a train step may run in evaluation mode). */
     void (*infer)(const bsnn_layer *l, const float *params, const float *state, float *scratch,
                   const float *x, float *y, size_t n);
-    /* y = f(x) in training mode (batch statistics, dropout masks: may
-     * change the layer and its state). Optional: infer when NULL. */
-    void (*forward)(bsnn_layer *l, const float *params, float *state, float *scratch,
-                    const float *x, float *y, size_t n);
-    /* Given dy = dL/dy, ADD dL/dparams into grads and write dx = dL/dx
-     * (dx may be NULL for the first layer: skip it). dy may be overwritten. */
-    void (*backward)(const bsnn_layer *l, const float *params, const float *state, float *grads,
-                     float *scratch, const float *x, const float *y, float *dy, float *dx,
-                     size_t n);
+    /* y = f(x) in training mode (batch statistics, dropout masks), for the
+     * pass p: writes only scratch and y; what the layer or its state will
+     * keep (running statistics) waits in scratch for commit. Optional:
+     * infer when NULL. */
+    void (*forward)(const bsnn_layer *l, const bsnn__pass *p, const float *params,
+                    const float *state, float *scratch, const float *x, float *y, size_t n);
+    /* Given dy = dL/dy, write (accumulate 0) or ADD (accumulate 1)
+     * dL/dparams into grads, and write dx = dL/dx (dx may be NULL for the
+     * first layer: skip it). dy may be overwritten. */
+    void (*backward)(const bsnn_layer *l, const bsnn__pass *p, const float *params,
+                     const float *state, float *grads, int accumulate, float *scratch,
+                     const float *x, const float *y, float *dy, float *dx, size_t n);
+    /* After an update is accepted: keep what its training passes left in
+     * scratch (batch norm's running statistics; dropout moves to the next
+     * update's masks). Never called for a rejected step. Optional. */
+    void (*commit)(bsnn_layer *l, float *state, const float *scratch);
+    /* The fused backward-and-apply capability, for kinds whose parameter
+     * gradient is linear in dy (dense: g = [x^T dy; colsum dy]); all four or
+     * none. backward_input: dx only, dy left intact. grad_bound: an upper
+     * bound on every |g| element, rounding included (+inf: none known).
+     * apply_linear: params -= c * g without storing g (one product).
+     * write_grads: g into grads (the gradient on demand). */
+    void (*backward_input)(const bsnn_layer *l, const float *params, const float *dy, float *dx,
+                           size_t n);
+    double (*grad_bound)(const bsnn_layer *l, const float *x, const float *dy, size_t n);
+    void (*apply_linear)(const bsnn_layer *l, float *params, const float *x, const float *dy,
+                         size_t n, float c);
+    void (*write_grads)(const bsnn_layer *l, float *grads, const float *x, const float *dy,
+                        size_t n);
     /* ADD penalty gradients (L1/L2) once per update; _active says whether
-     * any penalty is set (the fused step needs none). Optional. */
+     * any penalty is set (a fused update needs none). Optional. */
     void (*regularize)(const bsnn_layer *l, const float *params, float *grads);
     int (*penalty_active)(const bsnn_layer *l);
     /* 0 when setting id of the table does not apply to this layer (slope:
      * leaky relu and elu only). Optional: every setting applies. */
     int (*applies)(const bsnn_layer *l, int id);
-    /* After setting id changed (dropout: the seed restarts the generator). */
+    /* After setting id changed (dropout: the seed restarts the masks). */
     void (*changed)(bsnn_layer *l, int id);
     /* The bsnn_activation this layer applies to its output, or -1 (the loss
      * checks: a softmax before SOFTMAX_CE, a sigmoid before BCE_LOGITS). */
@@ -79,8 +111,8 @@ typedef struct bsnn_layer_ops {
     /* The two fields of a LAYR section that are not settings (docs/format.md).
      * A variant (the activation of an activation layer; 0 when NULL), set
      * on a new layer before its settings and setup (BSNN_E_FORMAT on one
-     * the kind does not know). A generator state (dropout's; zeros when
-     * NULL), put back once the layer has joined the model. */
+     * the kind does not know). A generator state (dropout's mask counter;
+     * zeros when NULL), put back once the layer has joined the model. */
     uint32_t (*variant)(const bsnn_layer *l);
     bsnn_status (*set_variant)(bsnn_layer *l, uint32_t variant);
     void (*get_rng)(const bsnn_layer *l, bsnn_rng *out);
@@ -108,6 +140,8 @@ struct bsnn_layer {
     size_t param_off;       /* offsets into the model's arenas             */
     size_t state_off;
     int owned_by_model;
+    int fused;              /* the step plan folds this layer's update into
+                               its backward (set by the engine)            */
     void *data;             /* the kind's struct (ops->data_size bytes)    */
 };
 
@@ -124,11 +158,6 @@ int bsnn__layer_has(const bsnn_layer *layer, int id);
 void bsnn__layer_destroy(bsnn_layer *layer);
 /* Bytes bsnn__layer_new allocates for a layer of this kind. */
 size_t bsnn__layer_bytes(const bsnn_layer_ops *ops);
-
-/* 1 for a dense layer (the fused step, which the step engine will replace,
- * still asks for the kind by name). */
-int bsnn__layer_is_dense(const bsnn_layer *l);
-int bsnn__layer_is_activation(const bsnn_layer *l);
 
 /* Persistence (docs/format.md, LAYR): a layer writes its kind, variant,
  * widths, parameter and state counts, generator and settings (from its
@@ -155,6 +184,14 @@ const bsnn_layer_ops *bsnn__layer_ops_of(int kind);
  * cross-entropy only: see bsnn__loss_target_width_ok). */
 double bsnn__loss(bsnn_loss kind, const float *out, const float *target, size_t n,
                   size_t width, size_t target_width, float *grad, float scale);
+/* The same with the gradient, over chunks of rows run through
+ * bsnn__parallel: each chunk's sum goes to parts[chunk], summed in chunk
+ * order (the same for every thread count); parts holds
+ * bsnn__loss_chunks(n, width) doubles. */
+double bsnn__loss_grad(bsnn_loss kind, const float *out, const float *target, size_t n,
+                       size_t width, size_t target_width, float *grad, float scale,
+                       double *parts);
+size_t bsnn__loss_chunks(size_t n, size_t width);
 int bsnn__loss_valid(int kind);
 /* 1 if targets of target_width suit a model with `width` outputs. */
 int bsnn__loss_target_width_ok(bsnn_loss kind, size_t width, size_t target_width);
@@ -162,25 +199,66 @@ int bsnn__loss_target_width_ok(bsnn_loss kind, size_t width, size_t target_width
 int bsnn__loss_targets_ok(bsnn_loss kind, const float *target, size_t n, size_t width,
                           size_t target_width);
 
-/* ---- workspaces (model.c) ------------------------------------------------- */
+/* ---- workspaces (workspace.c) --------------------------------------------- */
 
 /* The buffers of forward passes (and, for the model's own workspace, of
- * training) for up to `rows` rows, laid out for one model. The model embeds
- * one (bsnn_model_forward, training); a host makes more with
- * bsnn_workspace_create, one per inference thread. */
+ * training) for up to `rows` rows, laid out for one model in ONE block by
+ * bsnn__workspace_layout. The model embeds one (bsnn_model_forward,
+ * training); a host makes more with bsnn_workspace_create, one per
+ * inference thread. */
 struct bsnn_workspace {
     uint64_t model_id;       /* the model it serves (bsnn_model.id)         */
     uint64_t layout;         /* the model's layout stamp it was sized for    */
     int training;            /* also holds the training buffers below        */
     size_t rows;             /* rows it holds (0: nothing allocated)         */
-    size_t n_acts;           /* entries of acts                             */
+    size_t n_layers;         /* entries of acts, scratch and delta           */
+    void *block;             /* the one allocation                          */
     float **acts;            /* acts[i] = output of layer i, [rows][width]   */
-    float *scratch;          /* all layers' scratch, laid end to end        */
-    float *delta[2];         /* training: ping-pong dL/d(activation) buffers */
-    float *xbuf, *ybuf;      /* training: gathered batch of scheduler runs   */
+    float **scratch;         /* scratch[i] = layer i's scratch              */
+    float **delta;           /* training: delta[i] = dL/d acts[i], kept for
+                                the whole backward pass (fused layers read
+                                theirs after it)                          */
+    float *xbuf, *ybuf;      /* training: the batch's inputs and targets     */
+    double *parts;           /* training: per-chunk partial results          */
+    size_t n_parts;
 };
 
+/* Bytes of the one block of a workspace of m for `rows` rows (training:
+ * with the training buffers), 0 when a size overflows a size_t. With fill
+ * (its block allocated with that many bytes), point its arrays into the
+ * block. The allocator and bsnn_model_memory both use this: one layout. */
+size_t bsnn__workspace_layout(const bsnn_model *m, size_t rows, int training,
+                              bsnn_workspace *fill);
+/* Bytes the workspace costs through the allocator (0 on overflow). */
+size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows);
+/* Release a workspace's block, leaving it empty. */
+void bsnn__workspace_release(bsnn_workspace *ws);
+/* Make ws hold at least rows rows of m's current layout (allocates only
+ * when the batch or the layout grew). */
+bsnn_status bsnn__workspace_grow(bsnn_workspace *ws, const bsnn_model *m, size_t rows);
+
 /* ---- models (model.c) -------------------------------------------- */
+
+/* Per-update gradient statistics for the gradient noise scale (issue 15):
+ * measured only when flags ask (off: no work at all). Of the last update
+ * the engine ran (also a rejected one). */
+#define BSNN__STATS_MICRO 1u  /* squared norms per micro-batch and batch   */
+#define BSNN__STATS_SAMPLE 2u /* per-sample squared norms (dense layers)   */
+typedef struct bsnn__grad_stats {
+    unsigned flags;          /* what to measure: BSNN__STATS_*             */
+    size_t rows;             /* B, the update's rows before the hook       */
+    size_t passes;           /* k, its micro-batches                       */
+    double micro_sq_sum;     /* sum_j |g_j|^2 of the micro-batch MEAN
+                                gradients (MICRO)                         */
+    double micro_sq_wsum;    /* sum_j b_j |g_j|^2, b_j rows of micro-batch j */
+    double batch_sq;         /* |g_B|^2 of the batch mean before the hook  */
+    double global_sq;        /* |g|^2 after the hook (global under an
+                                allreduce), before penalties              */
+    double sample_sq_sum;    /* sum_i |g_i|^2 over the B per-sample
+                                gradients (SAMPLE)                        */
+    int sample_complete;     /* 1 when every layer with parameters is dense
+                                (else sample_sq_sum misses some)          */
+} bsnn__grad_stats;
 
 struct bsnn_model {
     uint64_t id;             /* unique per process, never 0: what an
@@ -197,18 +275,25 @@ struct bsnn_model {
     int started;             /* a train step has happened                   */
     float *params, *grads, *decay_mask, *state;
     size_t n_params, n_state;
-    float *undo;             /* params then state as a step began: a step
-                                that diverges puts them back (issue 7)    */
     uint64_t layout;         /* changes whenever a layer is added, so
                                 workspaces sized before know to re-lay out */
     bsnn_workspace ws;       /* the model's own (training) workspace        */
     size_t max_width;
-    size_t fused_rows;       /* issue 6: rows of the last fused step whose
-                                weight gradients are still to be written
-                                (fused.c), else 0                         */
+    size_t pending_rows;     /* rows of the last update whose gradient of
+                                fused layers (l->fused) is still to be
+                                written from the x and dy the workspace
+                                keeps, else 0                            */
+    const float *pending_x;  /* that update's input rows (ws.xbuf)          */
+    uint64_t fused_stamp;    /* the step plan whose fused flags the layers
+                                hold (train/engine.c), 0: none            */
     bsnn_grad_hook grad_hook; /* the host's gradient hook (NULL: none)     */
     void *grad_hook_user;
     int in_hook;             /* the hook is running: training m is refused */
+    uint64_t row_offset;     /* data parallelism: this process's first row
+                                in every global batch (dropout's masks)    */
+    bsnn__grad_stats stats;  /* issue 15's measurements                     */
+    float *stat_grads;       /* one micro-batch's gradient (MICRO stats)    */
+    uint64_t counts[6];      /* bsnn_stat values, indexed by bsnn_stat       */
 };
 
 /* The bodies of bsnn_model_create (n_inputs >= 1), bsnn_model_free,
@@ -219,24 +304,17 @@ void bsnn__model_free(bsnn_model *m);
 size_t bsnn__model_n_outputs(const bsnn_model *m);
 bsnn_status bsnn__model_add(bsnn_model *m, bsnn_layer *layer);
 /* Make the model's own workspace hold at least rows rows (allocates only
- * when growing). */
+ * when growing; a pending gradient is written out first). */
 bsnn_status bsnn__model_reserve(bsnn_model *m, size_t rows);
 /* The same for a host's workspace ws of m: BSNN_E_NULL without one,
  * BSNN_E_ARG when it was made for another model. */
 bsnn_status bsnn__workspace_reserve(bsnn_workspace *ws, const bsnn_model *m, size_t rows);
-/* Forward n rows of x through every layer in training mode (training
- * nonzero) or evaluation mode; returns the output buffer. */
-const float *bsnn__model_forward_rows(bsnn_model *m, const float *x, size_t n, int training);
 /* Evaluation-mode forward on any workspace of m, reserved for n rows: reads
- * m only (the thread-safe inference path). */
+ * m only (the thread-safe inference path); returns the output buffer. */
 const float *bsnn__model_infer_rows(const bsnn_model *m, bsnn_workspace *ws, const float *x,
                                     size_t n);
 /* Layer `layer`'s scratch inside workspace ws of m. */
 float *bsnn__layer_scratch(const bsnn_model *m, const bsnn_workspace *ws, size_t layer);
-/* Bytes of the workspace bsnn__model_reserve(m, rows) allocates, kept next
- * to reserve, in step with it (test_memory checks); 0 when it would
- * overflow a size_t. */
-size_t bsnn__model_workspace_bytes(const bsnn_model *m, size_t rows);
 /* Bytes of the model's structures and arenas (all but the workspace),
  * kept next to bsnn_model_free. */
 size_t bsnn__model_fixed_bytes(const bsnn_model *m);
@@ -250,12 +328,24 @@ size_t bsnn__model_fixed_bytes(const bsnn_model *m);
 bsnn_status bsnn__loss_conflict(const bsnn_model *m, bsnn_loss loss, bsnn_status status);
 bsnn_status bsnn__model_check_loss(const bsnn_model *m);
 
-/* After a fused SGD step (train/fused.c) the weight gradients of dense
- * layers are not in m->grads yet: m->fused_rows > 0 says so, and each dense
- * layer's scratch holds the step's x and dy. _grads writes them into a copy
- * of the arena; _settle writes them into m->grads (before the workspace
- * that holds x and dy goes away, or a general step starts). */
-void bsnn__fused_grads(const bsnn_model *m, float *grads);
-void bsnn__fused_settle(bsnn_model *m);
+/* After a fused update (train/engine.c) the gradient of its fused layers
+ * is not in m->grads: m->pending_rows > 0 says so, and the workspace keeps
+ * each such layer's x and dy. _grads writes it into a copy of the arena
+ * (the rest of which the caller took from m->grads); _settle writes it into
+ * m->grads, before anything overwrites the workspace (a forward pass, a
+ * larger reserve). A new update simply drops it. */
+void bsnn__model_pending_grads(const bsnn_model *m, float *grads);
+void bsnn__model_settle_grads(bsnn_model *m);
+
+/* Data parallelism (issue 16): the index of this process's first row
+ * within every global batch, so dropout draws, for each global row, the
+ * mask one process training the whole batch would draw. libbsnn_mpi sets
+ * it before each update to the rows of the ranks before it. */
+void bsnn__model_set_row_offset(bsnn_model *m, uint64_t offset);
+/* Gradient statistics (issue 15): what to measure (BSNN__STATS_* flags, 0:
+ * off), and the last update's measurements. BSNN_E_NOMEM when the MICRO
+ * statistics' gradient buffer cannot be allocated (nothing changed). */
+bsnn_status bsnn__model_set_stats(bsnn_model *m, unsigned flags);
+const bsnn__grad_stats *bsnn__model_stats(const bsnn_model *m);
 
 #endif /* BSNN_NN_H */

@@ -42,26 +42,47 @@ static void st_attach(bsnn_layer *l, float *state)
     d->stats = NULL;
 }
 
+typedef struct st_pass {
+    const float *mean, *std, *in;
+    float *out;
+    size_t w;
+} st_pass;
+
+static void infer_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    (void)chunk;
+    const st_pass *p = ctx;
+    for (size_t r = lo; r < hi; r++)
+        for (size_t j = 0; j < p->w; j++)
+            p->out[r * p->w + j] = (p->in[r * p->w + j] - p->mean[j]) / p->std[j];
+}
+
+static void backward_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    (void)chunk;
+    const st_pass *p = ctx;
+    for (size_t r = lo; r < hi; r++)
+        for (size_t j = 0; j < p->w; j++) p->out[r * p->w + j] = p->in[r * p->w + j] / p->std[j];
+}
+
 static void st_infer(const bsnn_layer *l, const float *params, const float *state,
                      float *scratch, const float *x, float *y, size_t n)
 {
     (void)params, (void)scratch;
     size_t w = l->n_in;
-    const float *mean = state, *std = state + w;
-    for (size_t r = 0; r < n; r++)
-        for (size_t j = 0; j < w; j++) y[r * w + j] = (x[r * w + j] - mean[j]) / std[j];
+    st_pass p = {state, state + w, x, y, w};
+    bsnn__parallel_range(n, bsnn__row_grain(w), infer_chunk, &p);
 }
 
-static void st_backward(const bsnn_layer *l, const float *params, const float *state, float *grads,
-                        float *scratch, const float *x, const float *y, float *dy, float *dx,
-                        size_t n)
+static void st_backward(const bsnn_layer *l, const bsnn__pass *pass, const float *params,
+                        const float *state, float *grads, int accumulate, float *scratch,
+                        const float *x, const float *y, float *dy, float *dx, size_t n)
 {
-    (void)params, (void)grads, (void)scratch, (void)x, (void)y;
+    (void)pass, (void)params, (void)grads, (void)accumulate, (void)scratch, (void)x, (void)y;
     if (dx == NULL) return; /* no parameters: only the input gradient */
     size_t w = l->n_in;
-    const float *std = state + w;
-    for (size_t r = 0; r < n; r++)
-        for (size_t j = 0; j < w; j++) dx[r * w + j] = dy[r * w + j] / std[j];
+    st_pass p = {state, state + w, dy, dx, w};
+    bsnn__parallel_range(n, bsnn__row_grain(w), backward_chunk, &p);
 }
 
 static bsnn_status bad_stats(const float *mean, const float *std, size_t count, size_t *out_j)

@@ -69,6 +69,7 @@ bsnn_status bsnn__model_evaluate(double *out_loss, double *out_accuracy, bsnn_mo
 {
     BSNN_TRY(check_evaluate(out_loss, m, ds, batch_size));
     BSNN_TRY(bsnn__model_reserve(m, batch_size));
+    bsnn__model_settle_grads(m); /* the forward passes overwrite its x */
     evaluate_rows(out_loss, out_accuracy, m, &m->ws, ds, batch_size);
     return BSNN_OK;
 }

@@ -6,35 +6,6 @@
  */
 #include "train/train.h"
 
-/* Copy the rows idx[0..n) of ds into the model's batch buffers. */
-static void gather(bsnn_model *m, const bsnn_dataset *ds, const size_t *idx, size_t n)
-{
-    for (size_t r = 0; r < n; r++) {
-        memcpy(m->ws.xbuf + r * ds->n_in, ds->x + idx[r] * ds->n_in, ds->n_in * sizeof(float));
-        memcpy(m->ws.ybuf + r * ds->n_out, ds->y + idx[r] * ds->n_out, ds->n_out * sizeof(float));
-    }
-}
-
-/* Shard mode (bsnn_scheduler_set_shard): this rank's share of a global
- * batch smaller than the world is empty. It still takes part in the update,
- * with a zero gradient over 0 rows that the gradient hook combines with
- * the other ranks' (every rank must reach the hook's collective). */
-static bsnn_status empty_share_update(double *out_loss, size_t *out_rows, bsnn_model *m,
-                                      bsnn_optimizer *opt, double lr)
-{
-    BSNN_FAIL_IF(m->grad_hook == NULL, BSNN_E_STATE,
-                 "this rank's share of the batch is empty and no gradient hook combines the "
-                 "ranks' gradients (a sharded scheduler needs one)");
-    bsnn__model_zero_grads(m);
-    double loss_sum = 0.0;
-    size_t covered = 0;
-    BSNN_TRY(bsnn__model_apply(m, opt, lr, &loss_sum, &covered));
-    m->started = 1;
-    *out_loss = loss_sum / (double)covered;
-    *out_rows = covered;
-    return BSNN_OK;
-}
-
 /* One update on the batch idx[0..n) of ds: processed `rows` rows at a time
  * (micro-batches), each adding (1/n) * its per-sample gradient sum, so the
  * accumulated gradient is the mean over the whole batch and ONE update is
@@ -45,30 +16,16 @@ static bsnn_status batch_update(double *out_loss, size_t *out_rows, bsnn_model *
                                 bsnn_optimizer *opt, const bsnn_dataset *ds, const size_t *idx,
                                 size_t n, size_t rows, double lr)
 {
-    if (n == 0) return empty_share_update(out_loss, out_rows, m, opt, lr);
-    BSNN_TRY(bsnn__model_reserve(m, rows)); /* a no-op unless the batch grew */
-    if (rows == n) {
-        gather(m, ds, idx, n);
-        return bsnn__model_step_rows(out_loss, out_rows, m, opt, m->ws.xbuf, m->ws.ybuf, n,
-                                     ds->n_out, lr);
+    /* n == 0: a data-parallel rank's empty share (no pass; the engine runs
+     * the hook on a zero gradient over 0 rows) */
+    if (n) {
+        BSNN_TRY(bsnn__model_reserve(m, rows)); /* a no-op unless the batch grew */
+        /* Batch norm normalises each micro-batch by its own statistics: the
+         * smallest one (the remainder) must be large enough. */
+        BSNN_TRY(bsnn__model_check_batch(m, rows >= n ? n : n % rows ? n % rows : rows));
     }
-    /* Batch norm normalises each micro-batch by its own statistics: the
-     * smallest one (the remainder) must be large enough. */
-    BSNN_TRY(bsnn__model_check_batch(m, n % rows ? n % rows : rows));
-    bsnn__model_zero_grads(m);
-    float scale = 1.0f / (float)n;
-    double loss_sum = 0.0;
-    for (size_t off = 0; off < n; off += rows) {
-        size_t k = n - off < rows ? n - off : rows;
-        gather(m, ds, idx + off, k);
-        loss_sum += bsnn__model_accumulate(m, m->ws.xbuf, m->ws.ybuf, k, ds->n_out, scale);
-    }
-    size_t covered = n;
-    BSNN_TRY(bsnn__model_apply(m, opt, lr, &loss_sum, &covered));
-    m->started = 1;
-    *out_loss = loss_sum / (double)covered;
-    *out_rows = covered;
-    return BSNN_OK;
+    bsnn__batch b = {NULL, NULL, ds, idx, n, ds->n_out};
+    return bsnn__engine_step(out_loss, out_rows, m, opt, &b, rows, lr);
 }
 
 /* Rows per pass allowed by the scheduler's memory budget (0: no budget). */
@@ -127,24 +84,32 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
         size_t n;
         int epoch_end;
         size_t at_epoch = s->epoch, at_batch = s->step; /* for a divergence report */
+        bsnn__sched_mark mark; /* a rejected update puts the scheduler back too */
+        bsnn__scheduler_mark(&mark, s);
         bsnn__scheduler_next(&idx, &n, &epoch_end, s);
         size_t batch = s->last_batch;
         log.lr = bsnn__scheduler_lr_for(s, opt->lr, s->last_epoch, batch, s->last_update);
         double loss;
         size_t rows; /* what the update covers: n, or the hook's count */
-        /* sharded: every rank refuses a share too small alike, never one alone */
+        /* sharded: every rank refuses a share too small alike, never one
+         * alone; dropout masks follow the share's rows in the global batch */
         st = bsnn__model_check_batch(m, bsnn__scheduler_smallest_share(s, s->last_global));
+        bsnn__model_set_row_offset(m, s->last_offset);
         if (st == BSNN_OK)
             st = batch_update(&loss, &rows, m, opt, ds, idx, n,
                               bsnn__scheduler_rows(s, n, cap), log.lr);
-        if (st == BSNN_E_DIVERGED || st == BSNN_E_CALLBACK) {
+        if (st != BSNN_OK) {
+            /* The update changed nothing; neither does this batch: the next
+             * call draws it again, at the same point of the lr clock. */
+            bsnn__scheduler_undo(s, &mark);
             /* where training stopped: 0-based epoch and batch within it (as
              * the callback counts epochs), 1-based update of this call */
-            st = bsnn__context(st, "epoch %zu, batch %zu of the epoch, update %zu of this call",
-                               at_epoch, at_batch, log.updates + 1);
+            if (st == BSNN_E_DIVERGED || st == BSNN_E_CALLBACK)
+                st = bsnn__context(st,
+                                   "epoch %zu, batch %zu of the epoch, update %zu of this call",
+                                   at_epoch, at_batch, log.updates + 1);
             break;
         }
-        if (st != BSNN_OK) break;
         log.updates++;
         log.loss += loss * (double)rows;
         log.epoch_samples += rows;
@@ -166,6 +131,7 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
             if (stop_now) break;
         }
     }
+    bsnn__model_set_row_offset(m, 0); /* a step by hand after this has no shard */
     if (out_steps) *out_steps = log.updates;
     return st;
 }
@@ -174,7 +140,7 @@ bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer
                                 bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
                                 bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
 {
-    BSNN_ENTER_COMPUTE();
+    BSNN_ENTER();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(opt);
     BSNN_CHECK_NULL(s);
@@ -186,7 +152,7 @@ bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *o
                              bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
                              bsnn_callback cb, void *user)
 {
-    BSNN_ENTER_COMPUTE();
+    BSNN_ENTER();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(opt);
     BSNN_CHECK_NULL(s);

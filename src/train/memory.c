@@ -14,6 +14,8 @@ static size_t fixed_bytes(const bsnn_model *m, const bsnn_optimizer *opt)
     if (opt) {
         /* optimizer.c allocates n_state_vectors arena-sized vectors on bind */
         bytes += bsnn__alloc_cost(sizeof *opt) + bsnn__alloc_cost(opt->n_state_vectors * arena);
+        /* a snapshot buffer exists only after a step whose safety bound failed */
+        if (opt->snap) bytes += bsnn__alloc_cost(opt->snap_cap * sizeof(float));
     }
     return bytes;
 }

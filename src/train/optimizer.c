@@ -18,7 +18,11 @@
  */
 #include "train/train.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
+
+/* Source of optimizer ids (atomic: optimizers may be made on any thread). */
+static _Atomic uint64_t last_optimizer_id;
 
 /* Which hyperparameters a rule takes, its defaults and state vectors. */
 typedef struct rule_info {
@@ -127,6 +131,7 @@ bsnn_optimizer *bsnn__optimizer_create(bsnn_optimizer_kind kind)
     if (opt == NULL) return NULL;
     const rule_info *r = &rules[kind];
     opt->kind = kind;
+    opt->id = ++last_optimizer_id;
     opt->lr = r->lr;
     opt->momentum = r->momentum;
     opt->beta1 = r->beta1;
@@ -139,6 +144,7 @@ bsnn_optimizer *bsnn__optimizer_create(bsnn_optimizer_kind kind)
     opt->decay_scope = BSNN_DECAY_ALL;
     opt->mu_product = 1.0;
     opt->n_state_vectors = (size_t)r->n_vectors;
+    opt->tracked_valid = 1; /* no state yet: every vector is zeros */
     return opt;
 }
 
@@ -154,6 +160,7 @@ void bsnn__optimizer_free(bsnn_optimizer *opt)
 {
     if (opt == NULL) return;
     bsnn__free(opt->state);
+    bsnn__free(opt->snap);
     bsnn__free(opt);
 }
 
@@ -191,6 +198,7 @@ bsnn_status bsnn__optimizer_set(bsnn_optimizer *opt, bsnn_opt_param param, doubl
     BSNN_FAIL_IF(opt->kind == BSNN_ADAMW && lr * wd >= 1.0, BSNN_E_ARG,
                  "lr * weight_decay = %g * %g must be below 1 for adamw", lr, wd);
     bsnn__setting_store(d, opt, value);
+    bsnn__plan_changed();
     return BSNN_OK;
 }
 
@@ -224,6 +232,9 @@ void bsnn__optimizer_reset(bsnn_optimizer *opt)
     opt->bound = 0;
     opt->mu_t = 0;
     opt->mu_product = 1.0;
+    opt->tracked_max = 0.0f;
+    opt->tracked_valid = 1;
+    opt->plan.valid = 0;
 }
 
 bsnn_status bsnn_optimizer_reset(bsnn_optimizer *opt)
@@ -255,6 +266,9 @@ bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_
     opt->bound = m->id;
     opt->n = n;
     opt->t = 0;
+    opt->tracked_max = 0.0f; /* fresh zeros */
+    opt->tracked_valid = 1;
+    opt->plan.valid = 0;
     return BSNN_OK;
 }
 
@@ -297,6 +311,7 @@ static bsnn_status load_state(bsnn_optimizer *opt, bsnn__section *sec, const bsn
                  vectors, count, opt->n_state_vectors);
     BSNN_TRY(bsnn__get_rest_floats(opt->state, count, sec));
     opt->t = t;
+    opt->tracked_valid = 0; /* the engine scans the loaded state once */
     return BSNN_OK;
 }
 
@@ -316,31 +331,57 @@ bsnn_status bsnn__optimizer_load(bsnn_optimizer **out, bsnn__section *sec, const
     return BSNN_OK;
 }
 
-/* ---- the rules: each one loop over the arena ------------------------------ */
+/* ---- the rules: each one loop over a range of the arena ------------------- */
 
-/* Hyperparameters of one step, already in float, with the step's bias
- * corrections (c1 = 1/(1-b1^t), c2 = 1/sqrt(1-b2^t)) folded in. */
-typedef struct step_coef {
-    float lr, mu, b1, b2, eps, rho, c1, c2;
-} step_coef;
+/* The rules run over [lo, hi) of the arena (the engine cuts the arena into
+ * fixed chunks and runs them on its threads), each keeping two maxima of
+ * what it writes, as magnitude bits: `tracked`, of the state vector its
+ * safety bound needs (rule_info.tracked), and `all`, of every parameter and
+ * state it wrote (a NaN or infinity shows there). */
+#define KEEP(mx, v)                                                                  \
+    do {                                                                             \
+        uint32_t b_ = bsnn__mag_bits(v);                                             \
+        mx = b_ > mx ? b_ : mx;                                                      \
+    } while (0)
+
+typedef void (*apply_fn)(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                         uint32_t *all);
 
 /* theta -= lr g */
-static void rule_sgd(float *restrict p, const float *restrict g, size_t n, step_coef c)
+static void rule_sgd(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                     uint32_t *all)
 {
-    for (size_t i = 0; i < n; i++) p[i] -= c.lr * g[i];
+    float *restrict p = u->p;
+    const float *restrict g = u->g;
+    float lr = u->lr;
+    uint32_t al = 0;
+    for (size_t i = lo; i < hi; i++) {
+        p[i] -= lr * g[i];
+        KEEP(al, p[i]);
+    }
+    *tracked = 0;
+    *all = al;
 }
 
 /* b = mu b + k g; theta -= a b. PyTorch (SGD with momentum, dampening 0):
  * k = 1, a = lr, so b is a sum of gradients and a rate set between steps
  * applies to all of it. Ruder eq. 4 (Qian 1999): k = lr, a = 1, the velocity
  * v holds the rates of the steps that built it. Equal under a constant lr. */
-static void rule_momentum(float *restrict p, const float *restrict g, float *restrict b, size_t n,
-                          float mu, float k, float a)
+static void rule_momentum(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                          uint32_t *all)
 {
-    for (size_t i = 0; i < n; i++) {
+    float *restrict p = u->p, *restrict b = u->s0;
+    const float *restrict g = u->g;
+    float mu = u->mu, k = u->k, a = u->a;
+    uint32_t tr = 0, al = 0;
+    for (size_t i = lo; i < hi; i++) {
         b[i] = mu * b[i] + k * g[i];
         p[i] -= a * b[i];
+        KEEP(tr, b[i]);
+        KEEP(al, p[i]);
     }
+    *tracked = tr;
+    *all = al > tr ? al : tr;
 }
 
 /* Nesterov, with the gradient taken at the parameters the arena holds:
@@ -351,125 +392,173 @@ static void rule_momentum(float *restrict p, const float *restrict g, float *res
  * reads v = mu v + lr g; phi -= mu v + lr g: (k, a) = (lr, 1). PyTorch's
  * parameters are that same phi (b = v / lr): the two agree under a constant
  * lr, and both store the point where the gradient is evaluated. */
-static void rule_nesterov(float *restrict p, const float *restrict g, float *restrict b, size_t n,
-                          float mu, float k, float a)
+static void rule_nesterov(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                          uint32_t *all)
 {
-    for (size_t i = 0; i < n; i++) {
+    float *restrict p = u->p, *restrict b = u->s0;
+    const float *restrict g = u->g;
+    float mu = u->mu, k = u->k, a = u->a;
+    uint32_t tr = 0, al = 0;
+    for (size_t i = lo; i < hi; i++) {
         b[i] = mu * b[i] + k * g[i];
         p[i] -= a * (k * g[i] + mu * b[i]);
+        KEEP(tr, b[i]);
+        KEEP(al, p[i]);
     }
+    *tracked = tr;
+    *all = al > tr ? al : tr;
 }
 
 /* G += g^2; theta -= lr g / (sqrt(G + e_in) + e_out): PyTorch puts eps
  * outside the root (e_in 0, e_out eps), Ruder eq. 8 inside (eps, 0). */
-static void rule_adagrad(float *restrict p, const float *restrict g, float *restrict G, size_t n,
-                         float lr, float e_in, float e_out)
+static void rule_adagrad(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                         uint32_t *all)
 {
-    for (size_t i = 0; i < n; i++) {
+    float *restrict p = u->p, *restrict G = u->s0;
+    const float *restrict g = u->g;
+    float lr = u->lr, e_in = u->e_in, e_out = u->e_out;
+    uint32_t al = 0;
+    for (size_t i = lo; i < hi; i++) {
         G[i] += g[i] * g[i];
         p[i] -= lr * g[i] / (sqrtf(G[i] + e_in) + e_out);
+        KEEP(al, G[i]);
+        KEEP(al, p[i]);
     }
+    *tracked = 0;
+    *all = al;
 }
 
 /* Zeiler 2012, Algorithm 1, as PyTorch: Eg = rho Eg + (1-rho) g^2;
  * d = sqrt(Ed + eps) / sqrt(Eg + eps) g; Ed = rho Ed + (1-rho) d^2;
  * theta -= lr d (lr = 1 is the published rule). */
-static void rule_adadelta(float *restrict p, const float *restrict g, float *restrict Eg,
-                          float *restrict Ed, size_t n, step_coef c)
+static void rule_adadelta(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                          uint32_t *all)
 {
-    float keep = 1.0f - c.rho;
-    for (size_t i = 0; i < n; i++) {
-        Eg[i] = c.rho * Eg[i] + keep * g[i] * g[i];
-        float d = sqrtf(Ed[i] + c.eps) / sqrtf(Eg[i] + c.eps) * g[i];
-        Ed[i] = c.rho * Ed[i] + keep * d * d;
-        p[i] -= c.lr * d;
+    float *restrict p = u->p, *restrict Eg = u->s0, *restrict Ed = u->s1;
+    const float *restrict g = u->g;
+    float rho = u->rho, keep = 1.0f - u->rho, eps = u->eps, lr = u->lr;
+    uint32_t tr = 0, al = 0;
+    for (size_t i = lo; i < hi; i++) {
+        Eg[i] = rho * Eg[i] + keep * g[i] * g[i];
+        float d = sqrtf(Ed[i] + eps) / sqrtf(Eg[i] + eps) * g[i];
+        Ed[i] = rho * Ed[i] + keep * d * d;
+        p[i] -= lr * d;
+        KEEP(tr, Ed[i]);
+        KEEP(al, Eg[i]);
+        KEEP(al, p[i]);
     }
+    *tracked = tr;
+    *all = al > tr ? al : tr;
 }
 
 /* E = rho E + (1-rho) g^2; theta -= lr g / (sqrt(E + e_in) + e_out), eps
  * placed as in rule_adagrad (PyTorch outside, Ruder's eq. inside). */
-static void rule_rmsprop(float *restrict p, const float *restrict g, float *restrict E, size_t n,
-                         float lr, float rho, float e_in, float e_out)
+static void rule_rmsprop(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                         uint32_t *all)
 {
-    float keep = 1.0f - rho;
-    for (size_t i = 0; i < n; i++) {
+    float *restrict p = u->p, *restrict E = u->s0;
+    const float *restrict g = u->g;
+    float lr = u->lr, rho = u->rho, keep = 1.0f - u->rho, e_in = u->e_in, e_out = u->e_out;
+    uint32_t al = 0;
+    for (size_t i = lo; i < hi; i++) {
         E[i] = rho * E[i] + keep * g[i] * g[i];
         p[i] -= lr * g[i] / (sqrtf(E[i] + e_in) + e_out);
+        KEEP(al, E[i]);
+        KEEP(al, p[i]);
     }
+    *tracked = 0;
+    *all = al;
 }
 
 /* m, v moving averages; theta -= a (cm m + cg g) / (sqrt(v) c2 + eps).
  * Adam (Kingma & Ba, as PyTorch): (a, cm, cg) = (lr c1, 1, 0). Nadam's two
- * forms differ only in (a, cm, cg): see nadam_coefficients. */
-static void rule_adam(float *restrict p, const float *restrict g, float *restrict m,
-                      float *restrict v, size_t n, step_coef c, float a, float cm, float cg)
+ * forms differ only in (a, cm, cg): see nadam_coefficients. AdamW first
+ * multiplies theta by `keep` (1 - lr wd; PyTorch's order: the Adam part
+ * does not read theta), where the mask is 1 (mask NULL: everywhere, as
+ * PyTorch; else dense weights only). mask is 0 or 1, so mask keep +
+ * (1 - mask) is exactly keep or 1; keep 1 (Adam, Nadam) changes nothing. */
+static void rule_adam(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                      uint32_t *all)
 {
-    float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2;
-    for (size_t i = 0; i < n; i++) {
-        m[i] = c.b1 * m[i] + k1 * g[i];
-        v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
-        p[i] -= a * (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c.c2 + c.eps);
+    float *restrict p = u->p, *restrict m = u->s0, *restrict v = u->s1;
+    const float *restrict g = u->g, *restrict mask = u->mask;
+    float b1 = u->b1, b2 = u->b2, k1 = 1.0f - u->b1, k2 = 1.0f - u->b2, c2 = u->c2, eps = u->eps;
+    float a = u->a, cm = u->cm, cg = u->cg, keep = u->keep;
+    uint32_t tr = 0, al = 0;
+    for (size_t i = lo; i < hi; i++) {
+        if (keep != 1.0f) p[i] *= mask ? mask[i] * keep + (1.0f - mask[i]) : keep;
+        m[i] = b1 * m[i] + k1 * g[i];
+        v[i] = b2 * v[i] + k2 * g[i] * g[i];
+        p[i] -= a * (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c2 + eps);
+        KEEP(tr, m[i]);
+        KEEP(al, v[i]);
+        KEEP(al, p[i]);
     }
-}
-
-/* AdamW's decoupled decay, theta *= 1 - lr wd (PyTorch's order: before the
- * Adam part, which does not read theta). mask NULL: every parameter, as
- * PyTorch; else only where mask is 1 (dense weights). mask is 0 or 1, so
- * mask keep + (1 - mask) is exactly keep or 1. */
-static void decay_weights(float *restrict p, const float *restrict mask, size_t n, float keep)
-{
-    if (mask == NULL) {
-        for (size_t i = 0; i < n; i++) p[i] *= keep;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) p[i] *= mask[i] * keep + (1.0f - mask[i]);
+    *tracked = tr;
+    *all = al > tr ? al : tr;
 }
 
 /* Kingma & Ba sec. 7.1: u = max(b2 u, |g| + e_u); theta -= lr c1 m / (u + e_d).
  * PyTorch adds eps to |g| (e_u eps, e_d 0); bsnn 0.2 added it to the
  * denominator, as Keras (0, eps); the survey's form has none, which is 0/0
  * for a parameter whose gradient was always 0. */
-static void rule_adamax(float *restrict p, const float *restrict g, float *restrict m,
-                        float *restrict u, size_t n, step_coef c, float e_u, float e_d)
+static void rule_adamax(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                        uint32_t *all)
 {
-    float k1 = 1.0f - c.b1, a = c.lr * c.c1;
-    for (size_t i = 0; i < n; i++) {
-        m[i] = c.b1 * m[i] + k1 * g[i];
-        float b = c.b2 * u[i], ag = fabsf(g[i]) + e_u;
-        u[i] = b > ag ? b : ag;
-        p[i] -= a * m[i] / (u[i] + e_d);
+    float *restrict p = u->p, *restrict m = u->s0, *restrict un = u->s1;
+    const float *restrict g = u->g;
+    float b1 = u->b1, b2 = u->b2, k1 = 1.0f - u->b1, a = u->a, e_u = u->e_u, e_d = u->e_d;
+    uint32_t tr = 0, al = 0;
+    for (size_t i = lo; i < hi; i++) {
+        m[i] = b1 * m[i] + k1 * g[i];
+        float b = b2 * un[i], ag = fabsf(g[i]) + e_u;
+        un[i] = b > ag ? b : ag;
+        p[i] -= a * m[i] / (un[i] + e_d);
+        KEEP(tr, m[i]);
+        KEEP(al, un[i]);
+        KEEP(al, p[i]);
     }
+    *tracked = tr;
+    *all = al > tr ? al : tr;
 }
 
 /* Reddi et al. 2018: vmax = max(vmax, v); theta -= lr c1 m / (sqrt(vmax) c2 +
  * eps). PyTorch (Adam, amsgrad=True) bias-corrects; the survey's form does
  * not (c1 = c2 = 1, set by coefficients()). */
-static void rule_amsgrad(float *restrict p, const float *restrict g, float *restrict m,
-                         float *restrict v, float *restrict vmax, size_t n, step_coef c)
+static void rule_amsgrad(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                         uint32_t *all)
 {
-    float k1 = 1.0f - c.b1, k2 = 1.0f - c.b2, a = c.lr * c.c1;
-    for (size_t i = 0; i < n; i++) {
-        m[i] = c.b1 * m[i] + k1 * g[i];
-        v[i] = c.b2 * v[i] + k2 * g[i] * g[i];
+    float *restrict p = u->p, *restrict m = u->s0, *restrict v = u->s1, *restrict vmax = u->s2;
+    const float *restrict g = u->g;
+    float b1 = u->b1, b2 = u->b2, k1 = 1.0f - u->b1, k2 = 1.0f - u->b2, a = u->a, c2 = u->c2;
+    float eps = u->eps;
+    uint32_t tr = 0, al = 0;
+    for (size_t i = lo; i < hi; i++) {
+        m[i] = b1 * m[i] + k1 * g[i];
+        v[i] = b2 * v[i] + k2 * g[i] * g[i];
         vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
-        p[i] -= a * m[i] / (sqrtf(vmax[i]) * c.c2 + c.eps);
+        p[i] -= a * m[i] / (sqrtf(vmax[i]) * c2 + eps);
+        KEEP(tr, m[i]);
+        KEEP(al, vmax[i]);
+        KEEP(al, p[i]);
     }
+    *tracked = tr;
+    *all = al > tr ? al : tr;
 }
 
 static int ruder(const bsnn_optimizer *opt) { return opt->variant == BSNN_VARIANT_RUDER; }
 
-static step_coef coefficients(const bsnn_optimizer *opt, double lr)
+/* The bias corrections c1 = 1/(1-b1^t), c2 = 1/sqrt(1-b2^t) of step t. */
+static void corrections(bsnn__update *u, const bsnn_optimizer *opt)
 {
     double t = (double)opt->t;
-    step_coef c = {(float)lr,       (float)opt->momentum, (float)opt->beta1, (float)opt->beta2,
-                   (float)opt->eps, (float)opt->rho,      1.0f,              1.0f};
+    u->c1 = u->c2 = 1.0f;
     int corrected = opt->beta1 > 0.0 || opt->beta2 > 0.0;
     if (opt->kind == BSNN_AMSGRAD && ruder(opt)) corrected = 0;
     if (corrected) {
-        c.c1 = (float)(1.0 / (1.0 - pow(opt->beta1, t)));
-        c.c2 = (float)(1.0 / sqrt(1.0 - pow(opt->beta2, t)));
+        u->c1 = (float)(1.0 / (1.0 - pow(opt->beta1, t)));
+        u->c2 = (float)(1.0 / sqrt(1.0 - pow(opt->beta2, t)));
     }
-    return c;
 }
 
 /* Dozat's momentum schedule as torch.optim.NAdam: mu_t = b1 (1 - 0.96^(t psi) / 2). */
@@ -479,8 +568,9 @@ static double nadam_mu(const bsnn_optimizer *opt, uint64_t t)
 }
 
 /* prod_{i<=t} mu_i for the step t being applied. Extended by one factor per
- * step; rebuilt from 1 when t moved otherwise (reset, a checkpoint's t), by
- * the same multiplications in the same order, so a resumed run is bit-exact. */
+ * step; rebuilt from 1 when t moved otherwise (reset, a checkpoint's t, a
+ * rejected step's undo), by the same multiplications in the same order, so
+ * a resumed run is bit-exact. */
 static double nadam_mu_product(bsnn_optimizer *opt)
 {
     if (opt->mu_t + 1 != opt->t) {
@@ -497,52 +587,182 @@ static double nadam_mu_product(bsnn_optimizer *opt)
  * cg = lr (1 - mu_t) / (1 - prod_{i<=t} mu_i). Ruder's survey (constant b1):
  * theta -= lr / (sqrt(vh) + eps) (b1 mh + (1-b1) g c1) with mh = m c1:
  * a = lr c1, cm = b1, cg = 1 - b1 (bsnn 0.2's loop, to the bit). */
-static void nadam_coefficients(bsnn_optimizer *opt, step_coef c, float *a, float *cm, float *cg)
+static void nadam_coefficients(bsnn__update *u, bsnn_optimizer *opt)
 {
     if (ruder(opt)) {
-        *a = c.lr * c.c1;
-        *cm = c.b1;
-        *cg = 1.0f - c.b1;
+        u->a = u->lr * u->c1;
+        u->cm = u->b1;
+        u->cg = 1.0f - u->b1;
         return;
     }
-    double lr = c.lr, mu = nadam_mu(opt, opt->t), mu_next = nadam_mu(opt, opt->t + 1);
+    double lr = u->lr, mu = nadam_mu(opt, opt->t), mu_next = nadam_mu(opt, opt->t + 1);
     double product = nadam_mu_product(opt);
-    *a = 1.0f;
-    *cm = (float)(lr * mu_next / (1.0 - product * mu_next));
-    *cg = (float)(lr * (1.0 - mu) / (1.0 - product));
+    u->a = 1.0f;
+    u->cm = (float)(lr * mu_next / (1.0 - product * mu_next));
+    u->cg = (float)(lr * (1.0 - mu) / (1.0 - product));
 }
+
+static const apply_fn applies_of[] = {
+    [BSNN_SGD] = rule_sgd,         [BSNN_MOMENTUM] = rule_momentum, [BSNN_NESTEROV] = rule_nesterov,
+    [BSNN_ADAGRAD] = rule_adagrad, [BSNN_ADADELTA] = rule_adadelta, [BSNN_RMSPROP] = rule_rmsprop,
+    [BSNN_ADAM] = rule_adam,       [BSNN_ADAMAX] = rule_adamax,     [BSNN_NADAM] = rule_adam,
+    [BSNN_AMSGRAD] = rule_amsgrad, [BSNN_ADAMW] = rule_adam,
+};
+
+void bsnn__optimizer_prepare(bsnn__update *u, bsnn_optimizer *opt, float *params,
+                             const float *grads, const float *decay_mask, double lr)
+{
+    opt->t++;
+    float *s = opt->state;
+    size_t n = opt->n;
+    *u = (bsnn__update){0};
+    u->p = params;
+    u->g = grads;
+    u->s0 = s;
+    u->s1 = s && opt->n_state_vectors > 1 ? s + n : NULL;
+    u->s2 = s && opt->n_state_vectors > 2 ? s + 2 * n : NULL;
+    u->lr = (float)lr;
+    u->mu = (float)opt->momentum;
+    u->b1 = (float)opt->beta1;
+    u->b2 = (float)opt->beta2;
+    u->eps = (float)opt->eps;
+    u->rho = (float)opt->rho;
+    u->keep = 1.0f;
+    corrections(u, opt);
+    /* Where eps goes (inside or outside a root) and where lr goes (inside
+     * or outside the velocity), per form: see each rule. */
+    int r = ruder(opt);
+    u->e_in = r ? u->eps : 0.0f;
+    u->e_out = r ? 0.0f : u->eps;
+    u->k = r ? u->lr : 1.0f;
+    u->a = r ? 1.0f : u->lr;
+    u->apply = applies_of[opt->kind];
+    switch (opt->kind) {
+    case BSNN_ADAMW:
+        u->keep = (float)(1.0 - lr * opt->weight_decay);
+        u->mask = opt->decay_scope == BSNN_DECAY_WEIGHTS ? decay_mask : NULL;
+        /* then the Adam part */
+        /* fall through */
+    case BSNN_ADAM:
+    case BSNN_AMSGRAD:
+        u->a = u->lr * u->c1;
+        u->cm = 1.0f;
+        u->cg = 0.0f;
+        break;
+    case BSNN_ADAMAX: /* PyTorch: eps on |g|; bsnn 0.2: eps on the denominator */
+        u->a = u->lr * u->c1;
+        u->e_u = r ? 0.0f : u->eps;
+        u->e_d = r ? u->eps : 0.0f;
+        break;
+    case BSNN_NADAM: nadam_coefficients(u, opt); break;
+    default: break;
+    }
+}
+
+void bsnn__optimizer_apply(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                           uint32_t *all)
+{
+    u->apply(u, lo, hi, tracked, all);
+}
+
+/* ---- the safety bound: no parameter or state can overflow ---------------- */
+
+/* Every rule writes each parameter and state as a contraction of its old
+ * value (a factor in [0, 1]: momentum, a decay, keep) plus an increment,
+ * or as a max of such values. Adding an increment below 2^103 to any finite
+ * float rounds to a finite float (FLT_MAX's ulp is 2^104), so when every
+ * increment is provably below that, nothing can become infinite or NaN and
+ * the update needs no copy to be undone. The bounds below take the
+ * gradient's largest magnitude G, the step's coefficients, and the largest
+ * magnitude T of the state vector the rule tracks (the previous update's),
+ * in double, with room for float rounding (2^100 and a factor 1 + 2^-10). */
+#define INCREMENT_LIMIT 0x1p100
+
+static int below(double v) { return v * (1.0 + 0x1p-10) < INCREMENT_LIMIT; } /* NaN: 0 */
+
+/* An eps as the float arithmetic sees it: subnormals are flushed. */
+static double eff(float e) { return e >= 0x1p-126f ? (double)e : 0.0; }
+
+int bsnn__optimizer_safe(const bsnn_optimizer *opt, const bsnn__update *u, double G)
+{
+    double T = opt->tracked_valid ? (double)opt->tracked_max : INFINITY;
+    double lr = fabs((double)u->lr), mnew, e;
+    if (!below(G)) return 0;
+    int squares = opt->kind != BSNN_SGD && opt->kind != BSNN_MOMENTUM &&
+                  opt->kind != BSNN_NESTEROV && opt->kind != BSNN_ADAMAX;
+    if (squares && !below(G * G)) return 0; /* g^2 enters a state */
+    switch (opt->kind) {
+    case BSNN_SGD: return below(lr * G);
+    case BSNN_MOMENTUM:
+    case BSNN_NESTEROV: {
+        double k = fabs((double)u->k), a = fabs((double)u->a), mu = fabs((double)u->mu);
+        double bn = mu * T + k * G;
+        double dp = opt->kind == BSNN_MOMENTUM ? a * bn : a * (k * G + mu * bn);
+        return below(k * G) && below(bn) && below(dp);
+    }
+    case BSNN_ADAGRAD:
+    case BSNN_RMSPROP:
+        e = eff(u->e_out) + sqrt(eff(u->e_in));
+        return e > 0.0 && below(lr * G / e);
+    case BSNN_ADADELTA: {
+        e = eff(u->eps);
+        if (!(e > 0.0)) return 0;
+        double d = sqrt((T + e) / e) * G;
+        return below(d) && below(d * d) && below(lr * d);
+    }
+    case BSNN_ADAMAX:
+        e = eff(u->e_u) + eff(u->e_d);
+        mnew = fabs((double)u->b1) * T + (1.0 - (double)u->b1) * G;
+        return e > 0.0 && below(mnew) && below(fabs((double)u->a) * mnew / e);
+    default: { /* Adam, AdamW, Nadam, AMSGrad: sqrt(v) c2 + eps >= eps */
+        e = eff(u->eps);
+        mnew = fabs((double)u->b1) * T + (1.0 - (double)u->b1) * G;
+        double num = fabs((double)u->cm) * mnew + fabs((double)u->cg) * G;
+        return e > 0.0 && below(mnew) && below(num) && below(fabs((double)u->a) * num / e) &&
+               below((double)u->c2 * 0x1p64);
+    }
+    }
+}
+
+int bsnn__optimizer_tracks(const bsnn_optimizer *opt)
+{
+    switch (opt->kind) {
+    case BSNN_MOMENTUM:
+    case BSNN_NESTEROV:
+    case BSNN_ADAM:
+    case BSNN_ADAMW:
+    case BSNN_NADAM:
+    case BSNN_AMSGRAD:
+    case BSNN_ADAMAX: return 0;
+    case BSNN_ADADELTA: return 1;
+    default: return -1;
+    }
+}
+
+int bsnn__optimizer_linear(const bsnn_optimizer *opt) { return opt->kind == BSNN_SGD; }
 
 void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *grads,
                             const float *decay_mask, size_t n, double lr)
 {
-    opt->t++;
-    step_coef c = coefficients(opt, lr);
-    float *s = opt->state, na, cm, cg;
-    /* Where eps goes (inside or outside a root) and where lr goes (inside
-     * or outside the velocity), per form: see each rule. */
-    int r = ruder(opt);
-    float e_in = r ? c.eps : 0.0f, e_out = r ? 0.0f : c.eps;
-    float k = r ? c.lr : 1.0f, a = r ? 1.0f : c.lr;
-    switch (opt->kind) {
-    case BSNN_MOMENTUM: rule_momentum(params, grads, s, n, c.mu, k, a); break;
-    case BSNN_NESTEROV: rule_nesterov(params, grads, s, n, c.mu, k, a); break;
-    case BSNN_ADAGRAD: rule_adagrad(params, grads, s, n, c.lr, e_in, e_out); break;
-    case BSNN_ADADELTA: rule_adadelta(params, grads, s, s + n, n, c); break;
-    case BSNN_RMSPROP: rule_rmsprop(params, grads, s, n, c.lr, c.rho, e_in, e_out); break;
-    case BSNN_ADAMW:
-        decay_weights(params, opt->decay_scope == BSNN_DECAY_WEIGHTS ? decay_mask : NULL, n,
-                      (float)(1.0 - lr * opt->weight_decay));
-        rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 1.0f, 0.0f);
-        break;
-    case BSNN_ADAM: rule_adam(params, grads, s, s + n, n, c, c.lr * c.c1, 1.0f, 0.0f); break;
-    case BSNN_ADAMAX: /* PyTorch: eps on |g|; bsnn 0.2: eps on the denominator */
-        rule_adamax(params, grads, s, s + n, n, c, r ? 0.0f : c.eps, r ? c.eps : 0.0f);
-        break;
-    case BSNN_NADAM:
-        nadam_coefficients(opt, c, &na, &cm, &cg);
-        rule_adam(params, grads, s, s + n, n, c, na, cm, cg);
-        break;
-    case BSNN_AMSGRAD: rule_amsgrad(params, grads, s, s + n, s + 2 * n, n, c); break;
-    default: rule_sgd(params, grads, n, c); break;
-    }
+    bsnn__update u;
+    uint32_t tracked, all;
+    bsnn__optimizer_prepare(&u, opt, params, grads, decay_mask, lr);
+    bsnn__optimizer_apply(&u, 0, n, &tracked, &all);
+    opt->tracked_max = bsnn__bits_float(tracked);
+    opt->tracked_valid = bsnn__optimizer_tracks(opt) >= 0;
+}
+
+void bsnn__optimizer_save_scalars(bsnn__opt_scalars *out, const bsnn_optimizer *opt)
+{
+    *out = (bsnn__opt_scalars){opt->t, opt->mu_t, opt->mu_product, opt->tracked_max,
+                               opt->tracked_valid};
+}
+
+void bsnn__optimizer_restore_scalars(bsnn_optimizer *opt, const bsnn__opt_scalars *in)
+{
+    opt->t = in->t;
+    opt->mu_t = in->mu_t;
+    opt->mu_product = in->mu_product;
+    opt->tracked_max = in->tracked_max;
+    opt->tracked_valid = in->tracked_valid;
 }

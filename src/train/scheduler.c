@@ -17,8 +17,9 @@ bsnn_scheduler *bsnn__scheduler_create(size_t n_samples)
     bsnn_scheduler *s = bsnn__calloc(1, sizeof *s);
     if (s == NULL) return NULL;
     s->order = bsnn__calloc(n_samples, sizeof(size_t));
+    s->spare = bsnn__calloc(n_samples, sizeof(size_t));
     s->batch_buf = bsnn__calloc(n_samples, 2 * sizeof(size_t));
-    if (s->order == NULL || s->batch_buf == NULL) {
+    if (s->order == NULL || s->spare == NULL || s->batch_buf == NULL) {
         bsnn__scheduler_free(s);
         return NULL;
     }
@@ -40,6 +41,7 @@ void bsnn__scheduler_free(bsnn_scheduler *s)
 {
     if (s == NULL) return;
     bsnn__free(s->order);
+    bsnn__free(s->spare);
     bsnn__free(s->batch_buf);
     bsnn__free(s->step_epochs);
     bsnn__free(s->step_sizes);
@@ -287,6 +289,7 @@ bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_schedu
     *dst = *src;
     dst->n = n;
     dst->order = saved.order;
+    dst->spare = saved.spare;
     dst->batch_buf = saved.batch_buf;
     bsnn__free(saved.step_epochs);
     bsnn__free(saved.step_sizes);
@@ -372,10 +375,15 @@ size_t bsnn__scheduler_rows(const bsnn_scheduler *s, size_t n, size_t cap)
     return rows;
 }
 
+/* The new order is drawn into the spare buffer and swapped in, so the old
+ * one survives for bsnn__scheduler_undo. */
 static void start_epoch(bsnn_scheduler *s)
 {
-    for (size_t i = 0; i < s->n; i++) s->order[i] = i;
-    if (s->shuffle) bsnn__shuffle(s->order, s->n, &s->rng);
+    size_t *fresh = s->spare;
+    for (size_t i = 0; i < s->n; i++) fresh[i] = i;
+    if (s->shuffle) bsnn__shuffle(fresh, s->n, &s->rng);
+    s->spare = s->order;
+    s->order = fresh;
     s->cur_batch = epoch_batch_size(s);
     s->pos = 0;
     s->step = 0;
@@ -448,6 +456,34 @@ void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *ou
     *out_indices = idx;
     *out_count = count;
     *out_epoch_end = end;
+}
+
+void bsnn__scheduler_mark(bsnn__sched_mark *out, const bsnn_scheduler *s)
+{
+    *out = (bsnn__sched_mark){s->epoch,       s->step,       s->pos,         s->cur_batch,
+                              s->carried,     s->total_steps, s->last_epoch, s->last_batch,
+                              s->last_update, s->in_epoch,   s->have_last,   s->rng,
+                              s->order};
+}
+
+void bsnn__scheduler_undo(bsnn_scheduler *s, const bsnn__sched_mark *m)
+{
+    if (s->order != m->order) { /* an epoch began: its old order is the spare */
+        s->spare = s->order;
+        s->order = m->order;
+    }
+    s->epoch = m->epoch;
+    s->step = m->step;
+    s->pos = m->pos;
+    s->cur_batch = m->cur_batch;
+    s->carried = m->carried;
+    s->total_steps = m->total_steps;
+    s->last_epoch = m->last_epoch;
+    s->last_batch = m->last_batch;
+    s->last_update = m->last_update;
+    s->in_epoch = m->in_epoch;
+    s->have_last = m->have_last;
+    s->rng = m->rng;
 }
 
 bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,

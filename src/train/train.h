@@ -1,8 +1,8 @@
 /*
  * train.h - tier 5 (src/train/): what training is made of: the update
- * rules (optimizer.c), the step (step.c), the small-batch fused SGD step
- * (fused.c), the loop (loop.c), evaluation (evaluate.c), the batch
- * scheduler (scheduler.c), memory estimates (memory.c) and histories
+ * rules (optimizer.c), the step engine (engine.c), the step's public entry
+ * and checks (step.c), the loop (loop.c), evaluation (evaluate.c), the
+ * batch scheduler (scheduler.c), memory estimates (memory.c) and histories
  * (history.c). Above data/ and nn/.
  */
 #ifndef BSNN_TRAIN_H
@@ -13,8 +13,32 @@
 
 /* ---- optimizers (optimizer.c) --------------------------------------------- */
 
+/* The step plan (engine.c): what a training step of one model with one
+ * optimizer at one number of rows per pass does, chosen once and reused
+ * until its key changes. */
+typedef struct bsnn__plan {
+    /* the key */
+    uint64_t generation;     /* bsnn__plan_generation() when it was made   */
+    uint64_t model_id, layout;
+    size_t rows;             /* rows per pass                               */
+    int single;              /* the batch is one pass                       */
+    /* what was chosen */
+    int valid;
+    uint64_t stamp;          /* serial number: whose flags a model holds    */
+    int can_fuse;            /* the rule is linear (plain SGD), one pass, no
+                                hook, no statistics                       */
+    int fused;               /* ... and some layer folds the update into its
+                                backward pass (l->fused)                  */
+    int hook, stats;         /* the hook runs; statistics are measured      */
+    size_t n_fused;          /* layers with l->fused                        */
+    size_t arena_chunks;     /* chunks of the parameter arena               */
+    size_t snapshot_floats;  /* what a snapshot copies: parameters and the
+                                rule's state vectors                      */
+} bsnn__plan;
+
 struct bsnn_optimizer {
     bsnn_optimizer_kind kind;
+    uint64_t id;                /* unique per process (plans remember it)  */
     double lr, momentum, beta1, beta2, eps, rho, weight_decay;
     int variant, decay_scope;   /* bsnn_opt_variant, bsnn_decay_scope      */
     double momentum_decay;
@@ -30,7 +54,38 @@ struct bsnn_optimizer {
     size_t n;                   /* floats per state vector                 */
     float *state;               /* kind-specific: up to 3 vectors of n     */
     size_t n_state_vectors;
+    float tracked_max;          /* largest |value| of the state vector the
+                                   safety bound needs, after the last
+                                   update (bsnn__optimizer_tracks)         */
+    int tracked_valid;          /* 0: unknown (loaded): scanned before use  */
+    float *snap;                /* the engine's snapshot: parameters, then
+                                   state, allocated the first time a step
+                                   cannot prove itself safe               */
+    size_t snap_cap;            /* floats of snap                          */
+    bsnn__plan plan;
 };
+
+/* One update's coefficients (already in float, bias corrections folded in)
+ * and arrays, for the rule's elementwise apply. */
+typedef struct bsnn__update bsnn__update;
+struct bsnn__update {
+    float *p, *s0, *s1, *s2;     /* parameters, state vectors              */
+    const float *g, *mask;       /* gradient; AdamW's decay mask (or NULL)  */
+    float lr, mu, b1, b2, eps, rho, c1, c2;
+    float k, a, e_in, e_out;     /* each form's placement of lr and eps    */
+    float cm, cg, keep, e_u, e_d; /* Adam-family coefficients; AdamW's 1 - lr wd */
+    void (*apply)(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                  uint32_t *all);
+};
+
+/* The scalars an update changes besides the vectors, to put back when it
+ * is rejected. */
+typedef struct bsnn__opt_scalars {
+    uint64_t t, mu_t;
+    double mu_product;
+    float tracked_max;
+    int tracked_valid;
+} bsnn__opt_scalars;
 
 /* The bodies of the public functions of the same names, arguments checked
  * (a valid kind, pointers not NULL); _set validates the value as the public
@@ -50,11 +105,27 @@ bsnn_status bsnn__optimizer_load(bsnn_optimizer **out, bsnn__section *sec, const
 /* Bind opt to model m with n parameters (allocating state on first use).
  * BSNN_E_STATE if already bound to another model. */
 bsnn_status bsnn__optimizer_bind(bsnn_optimizer *opt, const bsnn_model *m, size_t n);
-/* One update of params from grads with learning rate lr. decay_mask[i] is
- * 1 for weights and 0 for biases (for decoupled weight decay); NULL decays
- * every parameter. */
+/* One update, in pieces the engine runs: _prepare counts the step (t) and
+ * computes its coefficients into u (Nadam's schedule product moves: save
+ * the scalars first); _apply runs the rule over [lo, hi) of the arena,
+ * giving the largest magnitudes (as bits) of the tracked state vector and
+ * of everything written; _safe says whether the bound proves that no
+ * parameter or state can overflow for a gradient of largest magnitude G;
+ * _tracks: the index of the state vector the bound needs (-1: none);
+ * _linear: 1 when the rule is p -= lr g (fusable into a product).
+ * decay_mask[i] is 1 for weights and 0 for biases (decoupled weight
+ * decay); NULL decays every parameter. _update: all of it at once. */
+void bsnn__optimizer_prepare(bsnn__update *u, bsnn_optimizer *opt, float *params,
+                             const float *grads, const float *decay_mask, double lr);
+void bsnn__optimizer_apply(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                           uint32_t *all);
+int bsnn__optimizer_safe(const bsnn_optimizer *opt, const bsnn__update *u, double G);
+int bsnn__optimizer_tracks(const bsnn_optimizer *opt);
+int bsnn__optimizer_linear(const bsnn_optimizer *opt);
 void bsnn__optimizer_update(bsnn_optimizer *opt, float *params, const float *grads,
                             const float *decay_mask, size_t n, double lr);
+void bsnn__optimizer_save_scalars(bsnn__opt_scalars *out, const bsnn_optimizer *opt);
+void bsnn__optimizer_restore_scalars(bsnn_optimizer *opt, const bsnn__opt_scalars *in);
 
 /* ---- scheduler (scheduler.c) ---------------------------------------------- */
 
@@ -65,6 +136,9 @@ struct bsnn_scheduler {
     uint64_t seed;
     bsnn_rng rng;
     size_t *order;           /* this epoch's sample order (n)               */
+    size_t *spare;           /* the previous epoch's order (n): a new order
+                                is drawn here and swapped in, so a rejected
+                                first batch of an epoch can swap it back */
     size_t *batch_buf;       /* indices of a carry-over batch (2n)          */
     size_t epoch, step;      /* completed epochs, batches in this epoch      */
     size_t pos;              /* next position in order                      */
@@ -114,6 +188,19 @@ bsnn_status bsnn__scheduler_set_batch_steps(bsnn_scheduler *s, const size_t *epo
                                             const size_t *sizes, size_t count);
 void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
                           bsnn_scheduler *s);
+/* A scheduler's position before a _next, so a rejected update can put it
+ * back exactly (_undo: the order, carried samples, RNG and lr clock as at
+ * the mark; no copy of the order: a new epoch's order is drawn into a spare
+ * buffer, and undoing swaps the buffers back). */
+typedef struct bsnn__sched_mark {
+    size_t epoch, step, pos, cur_batch, carried, total_steps;
+    size_t last_epoch, last_batch, last_update;
+    int in_epoch, have_last;
+    bsnn_rng rng;
+    size_t *order;
+} bsnn__sched_mark;
+void bsnn__scheduler_mark(bsnn__sched_mark *out, const bsnn_scheduler *s);
+void bsnn__scheduler_undo(bsnn_scheduler *s, const bsnn__sched_mark *mark);
 size_t bsnn__scheduler_batch_size(const bsnn_scheduler *s);
 /* The batch size the schedule gives an epoch. */
 size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch);
@@ -138,25 +225,39 @@ bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_schedu
 void bsnn__scheduler_save(bsnn__writer *w, const bsnn_scheduler *s);
 bsnn_status bsnn__scheduler_load(bsnn_scheduler **out, bsnn__reader *b, size_t file_size);
 
+/* ---- the step engine (engine.c) ------------------------------------------ */
+
+/* Where an update's rows come from: n contiguous rows of x and y (the
+ * host's batch), or, with ds set, rows idx[0..n) of ds gathered a pass at a
+ * time into the workspace. */
+typedef struct bsnn__batch {
+    const float *x, *y;
+    const bsnn_dataset *ds;
+    const size_t *idx;
+    size_t n, target_width;
+} bsnn__batch;
+
+/* One update on the batch, `rows` rows per pass (micro-batches; the whole
+ * batch when rows >= n), with rate lr: forward, loss and backward per pass
+ * into the batch-mean gradient, the gradient hook, penalties, the checks,
+ * the rule's update, and, once accepted, the layers' commits. Inputs are
+ * validated and m's workspace reserved for min(rows, n). On any failure
+ * (BSNN_E_DIVERGED, BSNN_E_CALLBACK, BSNN_E_NOMEM for a snapshot) the
+ * parameters, the layers and their state, and the optimizer are exactly as
+ * before. *out_loss (may be NULL): the mean loss; *out_rows (may be NULL):
+ * the rows the update covers (n, or what the hook left). */
+bsnn_status bsnn__engine_step(double *out_loss, size_t *out_rows, bsnn_model *m,
+                              bsnn_optimizer *opt, const bsnn__batch *b, size_t rows, double lr);
+/* Pieces for tests and gradient checks (workspace reserved for n): a
+ * training-mode forward of n rows as pass rows row0.. of an update
+ * (returns the output); the batch-mean gradient of n rows into m->grads
+ * without an update or commit (returns the summed loss). */
+const float *bsnn__engine_forward(bsnn_model *m, const float *x, size_t n, uint64_t row0);
+double bsnn__engine_gradient(bsnn_model *m, const float *x, const float *y, size_t n,
+                             size_t target_width);
+
 /* ---- the step (step.c) --------------------------------------------------- */
 
-/* One train step on row-major arrays already validated and reserved:
- * zero grads, accumulate with scale 1/n, apply. *out_loss (may be NULL):
- * the mean loss; *out_rows (may be NULL): the rows the update covers (n,
- * unless the gradient hook changed them). */
-bsnn_status bsnn__model_step_rows(double *out_loss, size_t *out_rows, bsnn_model *m,
-                                  bsnn_optimizer *opt, const float *x, const float *y, size_t n,
-                                  size_t target_width, double lr);
-/* The pieces of a step, for gradient accumulation over micro-batches:
- * zero the gradient arena; forward+backward n rows ADDING scale * the sum
- * of per-sample gradients (returns the summed loss); then the gradient
- * hook (which may change *loss_sum and *rows), penalties, the divergence
- * check and one optimizer update with rate lr. */
-void bsnn__model_zero_grads(bsnn_model *m);
-double bsnn__model_accumulate(bsnn_model *m, const float *x, const float *y, size_t n,
-                              size_t target_width, float scale);
-bsnn_status bsnn__model_apply(bsnn_model *m, bsnn_optimizer *opt, double lr, double *loss_sum,
-                              size_t *rows);
 /* The bodies of bsnn_model_train(_ex) and bsnn_model_evaluate (pointers
  * that must be set are not NULL; everything else is checked here). */
 bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *opt,
@@ -164,11 +265,6 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
                               bsnn_history *history, size_t epochs, bsnn_callback cb, void *user);
 bsnn_status bsnn__model_evaluate(double *out_loss, double *out_accuracy, bsnn_model *m,
                                  const bsnn_dataset *ds, size_t batch_size);
-/* The general step (zero, accumulate, apply) that bsnn__model_step_rows
- * runs when the fused one does not apply or declines. */
-bsnn_status bsnn__model_step_general(double *out_loss, size_t *out_rows, bsnn_model *m,
-                                     bsnn_optimizer *opt, const float *x, const float *y,
-                                     size_t n, size_t target_width, double lr);
 /* BSNN_E_ARG naming the layer when a training-mode step of n rows is too
  * small for one of m's layers (batch norm needs 2); OK in evaluation mode.
  * Every training entry point calls it before changing anything. */
@@ -179,18 +275,6 @@ bsnn_status bsnn__model_check_trainable(const bsnn_model *m);
 /* BSNN_E_SHAPE / BSNN_E_ARG unless ds's widths suit m and its targets are
  * finite (and class indices where the loss takes them); names the row. */
 bsnn_status bsnn__model_check_dataset(const bsnn_model *m, const bsnn_dataset *ds);
-
-/* ---- the fused small-batch SGD step (fused.c) ------------------------------ */
-
-/* The plain-SGD step with the update folded into backward: _ok says
- * whether it applies (batch <= BSNN_FUSED_MAX_BATCH, SGD, dense/activation
- * layers, no penalties, no gradient hook: it never holds the gradient); _step then runs it and returns 1, or returns 0
- * (having changed nothing but the workspace) when it cannot prove the
- * update safe: the caller then runs the general step on the same batch
- * (bit for bit the same result at batch 1-4). */
-int bsnn__fused_step_ok(const bsnn_model *m, const bsnn_optimizer *opt, size_t n);
-int bsnn__fused_step(double *out_loss, bsnn_model *m, bsnn_optimizer *opt, const float *x,
-                     const float *y, size_t n, size_t tw, double lr);
 
 /* ---- memory and histories (memory.c, history.c) ---------------------------- */
 

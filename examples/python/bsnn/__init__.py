@@ -20,7 +20,7 @@ from ._enums import (HEADER_VERSION, ActivationKind, BatchSchedule, BoundFlag, D
                      Event, Feature, HistField, Init, LayerKind, LayerParam, Loss, LrScaling,
                      LrSchedule, ModelParam, OptimizerKind, OptParam, OptVariant, Playground,
                      PlaygroundFlag, SchedParam, SearchBudget, SearchCol, SearchMetric,
-                     SearchParam, Status)
+                     SearchParam, Stat, Status)
 from ._handle import Bounds
 from ._lib import lib as _c
 from ._lib import last_error, check as _check
@@ -77,7 +77,7 @@ __all__ = [
     "NullError", "OptParam", "OptVariant", "Optimizer", "OptimizerKind", "Playground",
     "PlaygroundFlag", "Progress", "SchedParam", "Scheduler", "Search", "SearchBudget",
     "SearchCol", "SearchMetric", "SearchParam", "ShapeError", "Standardize", "StateError",
-    "Status", "Tensor", "UnsupportedError", "VersionError", "Workspace", "checkpoint_bytes",
+    "Stat", "Status", "Tensor", "UnsupportedError", "VersionError", "Workspace", "checkpoint_bytes",
     "get_num_threads", "last_error", "library_path", "load_checkpoint", "load_checkpoint_bytes",
     "save_checkpoint", "set_num_threads", "status_string", "version", "version_string",
 ]

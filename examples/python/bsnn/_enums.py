@@ -251,6 +251,16 @@ class ModelParam(IntEnum):
     LOSS = 5  # read-only: the bsnn_loss (0: none yet; set with bsnn_model_set_loss)
 
 
+class Stat(IntEnum):
+    """bsnn_stat (include/bsnn.h)."""
+
+    SNAPSHOT_BYTES = 1  # bytes copied so the last update could be undone: 0 unless its safety bound failed
+    SNAPSHOT_BYTES_TOTAL = 2  # the same, summed over updates
+    UPDATES = 3  # updates applied
+    REJECTED = 4  # updates rejected and undone
+    SNAPSHOTS = 5  # updates that needed a snapshot
+
+
 class Event(IntEnum):
     """bsnn_event (include/bsnn.h)."""
 
@@ -322,6 +332,7 @@ C_NAMES = {
     'bsnn_hist_field': HistField,
     'bsnn_loss': Loss,
     'bsnn_model_param': ModelParam,
+    'bsnn_stat': Stat,
     'bsnn_event': Event,
     'bsnn_search_param': SearchParam,
     'bsnn_search_budget': SearchBudget,

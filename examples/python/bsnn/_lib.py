@@ -200,6 +200,7 @@ FUNCTIONS = [
     ("bsnn_model_evaluate_ws", status, [P(double), P(double), Model, Ws, Data, size_t]),
     ("bsnn_model_train_step", status, [P(double), Model, Opt, Tensor, Tensor]),
     ("bsnn_model_set_grad_hook", status, [Model, grad_hook, voidp]),
+    ("bsnn_model_stat", status, [P(u64), Model, enum]),
     ("bsnn_model_train", status, [P(size_t), Model, Opt, Sched, Data, size_t, callback, voidp]),
     ("bsnn_model_train_ex", status,
      [P(size_t), Model, Opt, Sched, Data, Data, Hist, size_t, callback, voidp]),
