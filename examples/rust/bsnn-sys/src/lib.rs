@@ -509,6 +509,15 @@ extern "C" {
         user: *mut c_void,
     ) -> bsnn_status;
 }
+pub type bsnn_stat = c_uint;
+pub const BSNN_STAT_SNAPSHOT_BYTES: bsnn_stat = 1;
+pub const BSNN_STAT_SNAPSHOT_BYTES_TOTAL: bsnn_stat = 2;
+pub const BSNN_STAT_UPDATES: bsnn_stat = 3;
+pub const BSNN_STAT_REJECTED: bsnn_stat = 4;
+pub const BSNN_STAT_SNAPSHOTS: bsnn_stat = 5;
+extern "C" {
+    pub fn bsnn_model_stat(out: *mut u64, m: *const bsnn_model, stat: bsnn_stat) -> bsnn_status;
+}
 pub type bsnn_event = c_uint;
 pub const BSNN_EVENT_STEP: bsnn_event = 1;
 pub const BSNN_EVENT_EPOCH: bsnn_event = 2;
