@@ -51,7 +51,7 @@ static const float *train_forward(bsnn_model *m, const float *x, size_t n)
     const float *y = bsnn__engine_forward(m, x, n, 0);
     for (size_t i = 0; i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
-        if (l->ops->commit) l->ops->commit(l, m->state + l->state_off, m->ws.scratch[i]);
+        if (l->ops->commit) l->ops->commit(l, m->state + l->state_off, m->ws.scratch[i], 1, n);
     }
     return y;
 }

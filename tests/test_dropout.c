@@ -74,7 +74,7 @@ Test(dropout, evaluation_is_the_identity)
 static void accept(bsnn_model *m, size_t i)
 {
     bsnn_layer *l = bsnn_model_layer(m, i);
-    l->ops->commit(l, NULL, bsnn__layer_scratch(m, &m->ws, i));
+    l->ops->commit(l, NULL, bsnn__layer_scratch(m, &m->ws, i), 1, 1);
 }
 
 Test(dropout, same_seed_gives_the_same_masks_and_setting_the_seed_restarts_them)

@@ -8,7 +8,7 @@
  */
 #include "testutil.h"
 
-#include "nn/nn.h"
+#include "train/train.h"
 
 #include <pthread.h>
 #if defined(__x86_64__)
@@ -638,4 +638,75 @@ Test(grad_hook, two_threads_averaging_through_it_train_like_one_model)
             bsnn_optimizer_free(ow);
             bsnn_model_free(whole);
         }
+}
+
+/* A rank whose share of a global batch is empty (libbsnn_mpi, a global
+ * batch smaller than the world) still takes part: the engine runs the
+ * update on 0 rows with a zero gradient, which the hook turns into the
+ * global one; its dropout count moves with the others' (the next masks
+ * match), its batch-norm statistics stay its own. Without a hook a batch
+ * of 0 rows is refused. */
+static void *empty_rank(void *arg)
+{
+    rank *r = arg;
+    cr_assert_eq(bsnn__model_reserve(r->m, 1), BSNN_OK);
+    bsnn__batch b = {r->x, r->t, NULL, NULL, 0, r->out};
+    r->st = BSNN_OK;
+    for (size_t s = 0; s < r->steps && r->st == BSNN_OK; s++)
+        r->st = bsnn__engine_step(NULL, NULL, r->m, r->opt, &b, 0, 0.01);
+    return NULL;
+}
+
+Test(grad_hook, an_empty_share_takes_part_in_the_update)
+{
+    size_t in = 4, out = 2, n = 6;
+    float x[6 * 4], t[6 * 2];
+    fill(x, n * in, 29), fill(t, n * out, 31);
+    bsnn_model *whole = dropout_net();
+    bsnn_optimizer *ow = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_tensor *tx = tu_wrap(x, n, in), *ty = tu_wrap(t, n, out);
+    for (int s = 0; s < 5; s++) cr_assert_eq(bsnn_model_train_step(NULL, whole, ow, tx, ty), BSNN_OK);
+    allreduce ar;
+    pthread_barrier_init(&ar.barrier, NULL, 2);
+    rank ranks[2];
+    for (int i = 0; i < 2; i++) {
+        ranks[i] = (rank){&ar, i, dropout_net(), bsnn_optimizer_create(BSNN_SGD), x, t,
+                          i ? 0 : n, 5, in, out, BSNN_OK};
+        cr_assert_eq(bsnn_model_set_grad_hook(ranks[i].m, reduce, &ranks[i]), BSNN_OK);
+    }
+    pthread_t th;
+    pthread_create(&th, NULL, empty_rank, &ranks[1]);
+    run_rank(&ranks[0]);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&ar.barrier);
+    cr_assert_eq(ranks[0].st, BSNN_OK, "%s", bsnn_last_error());
+    cr_assert_eq(ranks[1].st, BSNN_OK);
+    size_t np = bsnn_model_param_count(whole);
+    float pw[64], p0[64], p1[64];
+    bsnn_model_get_params(pw, np, whole);
+    bsnn_model_get_params(p0, np, ranks[0].m);
+    bsnn_model_get_params(p1, np, ranks[1].m);
+    cr_assert(memcmp(p0, p1, np * sizeof(float)) == 0, "the ranks agree bit for bit");
+    double worst = 0.0; /* rows x g / rows and the fused update round differently */
+    for (size_t i = 0; i < np; i++) worst = fmax(worst, tu_rel(p0[i], pw[i], 1e-3));
+    cr_assert_lt(worst, 1e-5, "relative difference %g from one process", worst);
+    bsnn_rng c0, c1;
+    ranks[0].m->layers[2]->ops->get_rng(ranks[0].m->layers[2], &c0);
+    ranks[1].m->layers[2]->ops->get_rng(ranks[1].m->layers[2], &c1);
+    cr_assert_eq(c0.s[0], 5, "dropout counted 5 updates");
+    cr_assert_eq(c1.s[0], 5, "the empty rank counted them too");
+    for (int i = 0; i < 2; i++) {
+        bsnn_optimizer_free(ranks[i].opt);
+        bsnn_model_free(ranks[i].m);
+    }
+    bsnn_model *alone = dropout_net();
+    bsnn_optimizer *oa = bsnn_optimizer_create(BSNN_SGD);
+    cr_assert_eq(bsnn__model_reserve(alone, 1), BSNN_OK);
+    bsnn__batch b = {x, t, NULL, NULL, 0, out};
+    cr_assert_eq(bsnn__engine_step(NULL, NULL, alone, oa, &b, 0, 0.01), BSNN_E_STATE);
+    bsnn_optimizer_free(oa);
+    bsnn_model_free(alone);
+    bsnn_tensor_free(tx), bsnn_tensor_free(ty);
+    bsnn_optimizer_free(ow);
+    bsnn_model_free(whole);
 }

@@ -204,9 +204,10 @@ static void bn_backward(const bsnn_layer *l, const bsnn__pass *pass, const float
 }
 
 /* The update was accepted: the running averages its passes moved. */
-static void bn_commit(bsnn_layer *l, float *state, const float *scratch)
+static void bn_commit(bsnn_layer *l, float *state, const float *scratch, int training,
+                      size_t rows)
 {
-    if (scratch[0] == 0.0f) return; /* evaluation mode: nothing moved */
+    if (!training || rows == 0) return; /* no batch statistics this update */
     memcpy(state, scratch + 1 + 2 * l->n_in, 2 * l->n_in * sizeof(float));
 }
 

@@ -118,6 +118,17 @@ static void sum_columns(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
     (void)chunk;
     const colsum *s = ctx;
+    if (s->n == 1) { /* one row: its sum is the row (the same bits) */
+        float *gb = s->gb;
+        const float *dy = s->dy;
+        if (s->apply)
+            for (size_t j = lo; j < hi; j++) gb[j] -= s->c * dy[j];
+        else if (s->accumulate)
+            for (size_t j = lo; j < hi; j++) gb[j] += dy[j];
+        else
+            for (size_t j = lo; j < hi; j++) gb[j] = dy[j];
+        return;
+    }
     float sum[256];
     for (size_t j0 = lo; j0 < hi; j0 += 256) {
         size_t w = hi - j0 < 256 ? hi - j0 : 256;

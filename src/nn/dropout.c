@@ -151,10 +151,11 @@ static void drop_backward(const bsnn_layer *l, const bsnn__pass *pass, const flo
 }
 
 /* The update was accepted: the next one draws new masks. */
-static void drop_commit(bsnn_layer *l, float *state, const float *scratch)
+static void drop_commit(bsnn_layer *l, float *state, const float *scratch, int training,
+                        size_t rows)
 {
-    (void)state;
-    if (scratch[0] != 0.0f) ((dropout *)l->data)->updates++;
+    (void)state, (void)scratch, (void)rows; /* an empty share counts too */
+    if (training) ((dropout *)l->data)->updates++;
 }
 
 static void drop_init(bsnn_layer *l, float *params, float *state, const bsnn__init_ctx *ctx)

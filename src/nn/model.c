@@ -561,7 +561,7 @@ bsnn_status bsnn__model_set_stats(bsnn_model *m, unsigned flags)
         bsnn__free(m->stat_grads);
         m->stat_grads = NULL;
     }
-    m->stats.flags = flags;
+    m->stats = (bsnn__grad_stats){.flags = flags}; /* nothing measured yet */
     bsnn__plan_changed();
     return BSNN_OK;
 }

@@ -79,10 +79,14 @@ typedef struct bsnn_layer_ops {
     void (*backward)(const bsnn_layer *l, const bsnn__pass *p, const float *params,
                      const float *state, float *grads, int accumulate, float *scratch,
                      const float *x, const float *y, float *dy, float *dx, size_t n);
-    /* After an update is accepted: keep what its training passes left in
-     * scratch (batch norm's running statistics; dropout moves to the next
-     * update's masks). Never called for a rejected step. Optional. */
-    void (*commit)(bsnn_layer *l, float *state, const float *scratch);
+    /* After an update is accepted: keep what its passes left in scratch
+     * (batch norm's running statistics; dropout moves to the next update's
+     * masks). training: the update ran in training mode; rows: the rows it
+     * ran through the layer (0 for a data-parallel rank with an empty share
+     * of the global batch, which still takes part in the update). Never
+     * called for a rejected step. Optional. */
+    void (*commit)(bsnn_layer *l, float *state, const float *scratch, int training,
+                   size_t rows);
     /* The fused backward-and-apply capability, for kinds whose parameter
      * gradient is linear in dy (dense: g = [x^T dy; colsum dy]); all four or
      * none. backward_input: dx only, dy left intact. grad_bound: an upper
@@ -240,8 +244,8 @@ bsnn_status bsnn__workspace_grow(bsnn_workspace *ws, const bsnn_model *m, size_t
 /* ---- models (model.c) -------------------------------------------- */
 
 /* Per-update gradient statistics for the gradient noise scale (issue 15):
- * measured only when flags ask (off: no work at all). Of the last update
- * the engine ran (also a rejected one). */
+ * measured only when flags ask (off: no work at all, and the fields stay
+ * 0). Of the last update the engine ran (also a rejected one). */
 #define BSNN__STATS_MICRO 1u  /* squared norms per micro-batch and batch   */
 #define BSNN__STATS_SAMPLE 2u /* per-sample squared norms (dense layers)   */
 typedef struct bsnn__grad_stats {

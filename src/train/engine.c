@@ -142,6 +142,14 @@ static const bsnn__plan *plan_for(bsnn_model *m, bsnn_optimizer *opt, size_t row
         p->n_fused = mark_fused(m, p->can_fuse);
         p->fused = p->n_fused > 0;
         p->arena_chunks = bsnn__chunks(m->n_params);
+        p->penalties = p->commits = 0;
+        p->sample_complete = 1;
+        for (size_t i = 0; i < m->n_layers; i++) {
+            const bsnn_layer *l = m->layers[i];
+            p->penalties |= l->ops->penalty_active && l->ops->penalty_active(l);
+            p->commits |= l->ops->commit != NULL;
+            if (l->n_params && l->ops->kind != BSNN_LAYER_DENSE) p->sample_complete = 0;
+        }
         p->snapshot_floats = m->n_params + opt->n * opt->n_state_vectors;
         p->stamp = ++last_stamp;
         p->valid = 1;
@@ -256,9 +264,9 @@ static double run_passes(bsnn_model *m, const bsnn__batch *b, size_t rows, const
             m->stats.micro_sq_sum += mean_sq;
             m->stats.micro_sq_wsum += (double)k * mean_sq;
         }
-        m->stats.passes++;
+        if (flags) m->stats.passes++;
     }
-    m->stats.sample_sq_sum = sample_sq * (double)n * (double)n;
+    if (flags) m->stats.sample_sq_sum = sample_sq * (double)n * (double)n;
     return loss;
 }
 
@@ -304,8 +312,9 @@ static void apply_unfused(const bsnn_model *m, const bsnn__update *u, double *pa
     }
 }
 
-static void add_penalties(bsnn_model *m)
+static void add_penalties(bsnn_model *m, const bsnn__plan *p)
 {
+    if (!p->penalties) return;
     for (size_t i = 0; i < m->n_layers; i++) {
         const bsnn_layer *l = m->layers[i];
         if (l->ops->regularize && l->ops->penalty_active(l))
@@ -381,10 +390,10 @@ static void restore_snapshot(bsnn_model *m, bsnn_optimizer *opt, const bsnn__pla
  * max|dy|) and the unfused slices' gradients, then W -= lr x^T dy per fused
  * layer and the rule over the rest. 0 (nothing changed) when not proven:
  * the fused layers' gradients are then written out for the general path. */
-static int try_fused(bsnn_model *m, bsnn_optimizer *opt, const float *x, size_t n, double lr,
-                     double loss_sum)
+static int try_fused(bsnn_model *m, bsnn_optimizer *opt, const bsnn__plan *p, const float *x,
+                     size_t n, double lr, double loss_sum)
 {
-    add_penalties(m); /* of unfused layers: a penalised layer never fuses */
+    add_penalties(m, p); /* of unfused layers: a penalised layer never fuses */
     double G = bsnn__bits_float(gradient_max(m, m->ws.parts));
     for (size_t i = 0; i < m->n_layers; i++) {
         const bsnn_layer *l = m->layers[i];
@@ -440,7 +449,7 @@ static bsnn_status general_update(bsnn_model *m, bsnn_optimizer *opt, const bsnn
         if (st != BSNN_OK) return reject(m, opt, saved, st);
     }
     if (m->stats.flags) m->stats.global_sq = sumsq(NULL, m->grads, m->n_params, parts);
-    if (!penalized) add_penalties(m);
+    if (!penalized) add_penalties(m, p);
     uint32_t gbits = max_bits(m->grads, m->n_params, parts);
     double loss = *loss_sum / (double)*rows;
     if (!isfinite(loss) || !bsnn__bits_finite(gbits))
@@ -478,30 +487,39 @@ static bsnn_status general_update(bsnn_model *m, bsnn_optimizer *opt, const bsnn
 bsnn_status bsnn__engine_step(double *out_loss, size_t *out_rows, bsnn_model *m,
                               bsnn_optimizer *opt, const bsnn__batch *b, size_t rows, double lr)
 {
+    /* A data-parallel rank whose share of a global batch is empty still takes
+     * part in the update: a zero gradient over 0 rows, which its hook (the
+     * allreduce) turns into the global one. */
+    BSNN_FAIL_IF(b->n == 0 && m->grad_hook == NULL, BSNN_E_STATE,
+                 "a batch of 0 rows needs a gradient hook to supply the update (a "
+                 "data-parallel rank's empty share)");
     if (rows > b->n) rows = b->n;
     const bsnn__plan *p = plan_for(m, opt, rows, rows == b->n);
     m->pending_rows = 0; /* this update's gradient supersedes a pending one */
     m->counts[BSNN_STAT_SNAPSHOT_BYTES] = 0;
     bsnn__opt_scalars saved;
     bsnn__optimizer_save_scalars(&saved, opt);
-    bsnn__grad_stats *st = &m->stats;
-    *st = (bsnn__grad_stats){.flags = st->flags, .rows = b->n};
-    st->sample_complete = 1;
-    for (size_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i]->n_params && m->layers[i]->ops->kind != BSNN_LAYER_DENSE)
-            st->sample_complete = 0;
+    if (m->stats.flags)
+        m->stats = (bsnn__grad_stats){.flags = m->stats.flags, .rows = b->n,
+                                      .sample_complete = p->sample_complete};
     const float *x = NULL;
-    double loss_sum = run_passes(m, b, rows, &x);
+    double loss_sum = 0.0;
+    if (b->n)
+        loss_sum = run_passes(m, b, rows, &x);
+    else if (m->n_params)
+        memset(m->grads, 0, m->n_params * sizeof(float));
     size_t covered = b->n;
-    int fused = p->fused && try_fused(m, opt, x, b->n, lr, loss_sum);
+    int fused = p->fused && try_fused(m, opt, p, x, b->n, lr, loss_sum);
     if (p->fused && !fused) {
         mark_fused(m, 0); /* their gradients are in the arena now */
         m->fused_stamp = 0;
     }
     if (!fused) BSNN_TRY(general_update(m, opt, p, lr, &loss_sum, &covered, &saved, p->fused));
-    for (size_t i = 0; i < m->n_layers; i++) {
+    for (size_t i = 0; p->commits && i < m->n_layers; i++) {
         bsnn_layer *l = m->layers[i];
-        if (l->ops->commit) l->ops->commit(l, bsnn__at(m->state, l->state_off), m->ws.scratch[i]);
+        if (l->ops->commit)
+            l->ops->commit(l, bsnn__at(m->state, l->state_off), m->ws.scratch[i], m->training,
+                           b->n);
     }
     m->started = 1;
     m->counts[BSNN_STAT_UPDATES]++;

@@ -347,8 +347,15 @@ bsnn_status bsnn__optimizer_load(bsnn_optimizer **out, bsnn__section *sec, const
 typedef void (*apply_fn)(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                          uint32_t *all);
 
+/* Each rule is written once and compiled twice: for the baseline (SSE) and
+ * for AVX2, chosen at run time (the loops are memory-bound; AVX2 halves
+ * the instructions of the max tracking). ISO C mode never contracts a
+ * multiply and an add into an FMA, and sqrt and division are correctly
+ * rounded, so both give the same bits. */
+#define BODY static inline __attribute__((always_inline))
+
 /* theta -= lr g */
-static void rule_sgd(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_sgd(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                      uint32_t *all)
 {
     float *restrict p = u->p;
@@ -367,7 +374,7 @@ static void rule_sgd(const bsnn__update *u, size_t lo, size_t hi, uint32_t *trac
  * k = 1, a = lr, so b is a sum of gradients and a rate set between steps
  * applies to all of it. Ruder eq. 4 (Qian 1999): k = lr, a = 1, the velocity
  * v holds the rates of the steps that built it. Equal under a constant lr. */
-static void rule_momentum(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_momentum(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                           uint32_t *all)
 {
     float *restrict p = u->p, *restrict b = u->s0;
@@ -392,7 +399,7 @@ static void rule_momentum(const bsnn__update *u, size_t lo, size_t hi, uint32_t 
  * reads v = mu v + lr g; phi -= mu v + lr g: (k, a) = (lr, 1). PyTorch's
  * parameters are that same phi (b = v / lr): the two agree under a constant
  * lr, and both store the point where the gradient is evaluated. */
-static void rule_nesterov(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_nesterov(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                           uint32_t *all)
 {
     float *restrict p = u->p, *restrict b = u->s0;
@@ -411,7 +418,7 @@ static void rule_nesterov(const bsnn__update *u, size_t lo, size_t hi, uint32_t 
 
 /* G += g^2; theta -= lr g / (sqrt(G + e_in) + e_out): PyTorch puts eps
  * outside the root (e_in 0, e_out eps), Ruder eq. 8 inside (eps, 0). */
-static void rule_adagrad(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_adagrad(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                          uint32_t *all)
 {
     float *restrict p = u->p, *restrict G = u->s0;
@@ -431,7 +438,7 @@ static void rule_adagrad(const bsnn__update *u, size_t lo, size_t hi, uint32_t *
 /* Zeiler 2012, Algorithm 1, as PyTorch: Eg = rho Eg + (1-rho) g^2;
  * d = sqrt(Ed + eps) / sqrt(Eg + eps) g; Ed = rho Ed + (1-rho) d^2;
  * theta -= lr d (lr = 1 is the published rule). */
-static void rule_adadelta(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_adadelta(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                           uint32_t *all)
 {
     float *restrict p = u->p, *restrict Eg = u->s0, *restrict Ed = u->s1;
@@ -453,7 +460,7 @@ static void rule_adadelta(const bsnn__update *u, size_t lo, size_t hi, uint32_t 
 
 /* E = rho E + (1-rho) g^2; theta -= lr g / (sqrt(E + e_in) + e_out), eps
  * placed as in rule_adagrad (PyTorch outside, Ruder's eq. inside). */
-static void rule_rmsprop(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_rmsprop(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                          uint32_t *all)
 {
     float *restrict p = u->p, *restrict E = u->s0;
@@ -477,8 +484,11 @@ static void rule_rmsprop(const bsnn__update *u, size_t lo, size_t hi, uint32_t *
  * does not read theta), where the mask is 1 (mask NULL: everywhere, as
  * PyTorch; else dense weights only). mask is 0 or 1, so mask keep +
  * (1 - mask) is exactly keep or 1; keep 1 (Adam, Nadam) changes nothing. */
-static void rule_adam(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
-                      uint32_t *all)
+/* One form of the loop: decay 0 (none), 1 (every parameter), 2 (masked);
+ * a constant in each caller, so each loop vectorises without a branch. */
+static inline __attribute__((always_inline)) void adam_loop(const bsnn__update *u, size_t lo,
+                                                            size_t hi, uint32_t *tracked,
+                                                            uint32_t *all, const int decay)
 {
     float *restrict p = u->p, *restrict m = u->s0, *restrict v = u->s1;
     const float *restrict g = u->g, *restrict mask = u->mask;
@@ -486,7 +496,8 @@ static void rule_adam(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tra
     float a = u->a, cm = u->cm, cg = u->cg, keep = u->keep;
     uint32_t tr = 0, al = 0;
     for (size_t i = lo; i < hi; i++) {
-        if (keep != 1.0f) p[i] *= mask ? mask[i] * keep + (1.0f - mask[i]) : keep;
+        if (decay == 1) p[i] *= keep;
+        if (decay == 2) p[i] *= mask[i] * keep + (1.0f - mask[i]);
         m[i] = b1 * m[i] + k1 * g[i];
         v[i] = b2 * v[i] + k2 * g[i] * g[i];
         p[i] -= a * (cm * m[i] + cg * g[i]) / (sqrtf(v[i]) * c2 + eps);
@@ -498,11 +509,29 @@ static void rule_adam(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tra
     *all = al > tr ? al : tr;
 }
 
+/* m, v moving averages; theta -= a (cm m + cg g) / (sqrt(v) c2 + eps).
+ * Adam (Kingma & Ba, as PyTorch): (a, cm, cg) = (lr c1, 1, 0). Nadam's two
+ * forms differ only in (a, cm, cg): see nadam_coefficients. AdamW first
+ * multiplies theta by `keep` (1 - lr wd; PyTorch's order: the Adam part
+ * does not read theta), where the mask is 1 (mask NULL: everywhere, as
+ * PyTorch; else dense weights only). mask is 0 or 1, so mask keep +
+ * (1 - mask) is exactly keep or 1; keep 1 (Adam, Nadam) changes nothing. */
+BODY void rule_adam(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+                      uint32_t *all)
+{
+    if (u->keep == 1.0f)
+        adam_loop(u, lo, hi, tracked, all, 0);
+    else if (u->mask == NULL)
+        adam_loop(u, lo, hi, tracked, all, 1);
+    else
+        adam_loop(u, lo, hi, tracked, all, 2);
+}
+
 /* Kingma & Ba sec. 7.1: u = max(b2 u, |g| + e_u); theta -= lr c1 m / (u + e_d).
  * PyTorch adds eps to |g| (e_u eps, e_d 0); bsnn 0.2 added it to the
  * denominator, as Keras (0, eps); the survey's form has none, which is 0/0
  * for a parameter whose gradient was always 0. */
-static void rule_adamax(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_adamax(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                         uint32_t *all)
 {
     float *restrict p = u->p, *restrict m = u->s0, *restrict un = u->s1;
@@ -525,7 +554,7 @@ static void rule_adamax(const bsnn__update *u, size_t lo, size_t hi, uint32_t *t
 /* Reddi et al. 2018: vmax = max(vmax, v); theta -= lr c1 m / (sqrt(vmax) c2 +
  * eps). PyTorch (Adam, amsgrad=True) bias-corrects; the survey's form does
  * not (c1 = c2 = 1, set by coefficients()). */
-static void rule_amsgrad(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
+BODY void rule_amsgrad(const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked,
                          uint32_t *all)
 {
     float *restrict p = u->p, *restrict m = u->s0, *restrict v = u->s1, *restrict vmax = u->s2;
@@ -602,12 +631,48 @@ static void nadam_coefficients(bsnn__update *u, bsnn_optimizer *opt)
     u->cg = (float)(lr * (1.0 - mu) / (1.0 - product));
 }
 
-static const apply_fn applies_of[] = {
-    [BSNN_SGD] = rule_sgd,         [BSNN_MOMENTUM] = rule_momentum, [BSNN_NESTEROV] = rule_nesterov,
-    [BSNN_ADAGRAD] = rule_adagrad, [BSNN_ADADELTA] = rule_adadelta, [BSNN_RMSPROP] = rule_rmsprop,
-    [BSNN_ADAM] = rule_adam,       [BSNN_ADAMAX] = rule_adamax,     [BSNN_NADAM] = rule_adam,
-    [BSNN_AMSGRAD] = rule_amsgrad, [BSNN_ADAMW] = rule_adam,
-};
+#if defined(__GNUC__) && defined(__x86_64__)
+#define AVX2_CLONE(name)                                                               \
+    __attribute__((target("avx2"))) static void name##_avx2(                           \
+        const bsnn__update *u, size_t lo, size_t hi, uint32_t *tracked, uint32_t *all) \
+    {                                                                                  \
+        name(u, lo, hi, tracked, all);                                                 \
+    }
+#else
+#define AVX2_CLONE(name)                                                               \
+    static void name##_avx2(const bsnn__update *u, size_t lo, size_t hi,               \
+                            uint32_t *tracked, uint32_t *all)                          \
+    {                                                                                  \
+        name(u, lo, hi, tracked, all);                                                 \
+    }
+#endif
+#define BASE_CLONE(name)                                                               \
+    static void name##_base(const bsnn__update *u, size_t lo, size_t hi,               \
+                            uint32_t *tracked, uint32_t *all)                          \
+    {                                                                                  \
+        name(u, lo, hi, tracked, all);                                                 \
+    }
+#define CLONES(name) AVX2_CLONE(name) BASE_CLONE(name)
+CLONES(rule_sgd)
+CLONES(rule_momentum)
+CLONES(rule_nesterov)
+CLONES(rule_adagrad)
+CLONES(rule_adadelta)
+CLONES(rule_rmsprop)
+CLONES(rule_adam)
+CLONES(rule_adamax)
+CLONES(rule_amsgrad)
+
+#define RULES(v)                                                                           \
+    {                                                                                      \
+        [BSNN_SGD] = rule_sgd_##v, [BSNN_MOMENTUM] = rule_momentum_##v,                    \
+        [BSNN_NESTEROV] = rule_nesterov_##v, [BSNN_ADAGRAD] = rule_adagrad_##v,            \
+        [BSNN_ADADELTA] = rule_adadelta_##v, [BSNN_RMSPROP] = rule_rmsprop_##v,            \
+        [BSNN_ADAM] = rule_adam_##v, [BSNN_ADAMAX] = rule_adamax_##v,                      \
+        [BSNN_NADAM] = rule_adam_##v, [BSNN_AMSGRAD] = rule_amsgrad_##v,                   \
+        [BSNN_ADAMW] = rule_adam_##v,                                                      \
+    }
+static const apply_fn applies_base[] = RULES(base), applies_avx2[] = RULES(avx2);
 
 void bsnn__optimizer_prepare(bsnn__update *u, bsnn_optimizer *opt, float *params,
                              const float *grads, const float *decay_mask, double lr)
@@ -636,7 +701,7 @@ void bsnn__optimizer_prepare(bsnn__update *u, bsnn_optimizer *opt, float *params
     u->e_out = r ? 0.0f : u->eps;
     u->k = r ? u->lr : 1.0f;
     u->a = r ? 1.0f : u->lr;
-    u->apply = applies_of[opt->kind];
+    u->apply = (bsnn__cpu_avx2() ? applies_avx2 : applies_base)[opt->kind];
     switch (opt->kind) {
     case BSNN_ADAMW:
         u->keep = (float)(1.0 - lr * opt->weight_decay);

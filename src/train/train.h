@@ -31,6 +31,9 @@ typedef struct bsnn__plan {
                                 backward pass (l->fused)                  */
     int hook, stats;         /* the hook runs; statistics are measured      */
     size_t n_fused;          /* layers with l->fused                        */
+    int penalties;           /* some layer has an L1/L2 penalty             */
+    int commits;             /* some layer keeps something once accepted    */
+    int sample_complete;     /* every layer with parameters is dense        */
     size_t arena_chunks;     /* chunks of the parameter arena               */
     size_t snapshot_floats;  /* what a snapshot copies: parameters and the
                                 rule's state vectors                      */
