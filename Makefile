@@ -225,6 +225,10 @@ docs-optimizers: deps $(OUT)/examples/optimizers
 # the finiteness scan) vectorise only at -O3; they have no reductions in
 # float, so results stay bit-identical to scalar code.
 $(foreach f,nn/dense nn/activation nn/dropout common/finite train/engine kernels/simd,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
+# Their selects (relu's x > 0 ? dy : 0, a dropout mask) vectorise only when
+# the compiler may compute both sides: bsnn masks every floating-point
+# exception, so no operation traps, and the results are the same.
+$(foreach f,nn/activation nn/dropout,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -fno-trapping-math
 
 BENCH_PKGS := libfann-dev python3-torch python3-matplotlib dataset-fashion-mnist
 BENCH_DIR := $(OUT)/bench

@@ -79,8 +79,11 @@ static void forward_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
     case BSNN_ACT_RELU:
         for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
-    case BSNN_ACT_LEAKY_RELU:
-        for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
+    case BSNN_ACT_LEAKY_RELU: /* both sides computed: the loop vectorises */
+        for (size_t i = lo; i < hi; i++) {
+            float v = x[i], low = a * v;
+            y[i] = v > 0.0f ? v : low;
+        }
         break;
     case BSNN_ACT_ELU:
         for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
@@ -103,14 +106,25 @@ static void backward_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
     case BSNN_ACT_TANH:
         for (size_t i = lo; i < hi; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
+    /* dy loaded and both sides computed whatever x: the loops vectorise
+     * (a load or product only under a condition does not) */
     case BSNN_ACT_RELU:
-        for (size_t i = lo; i < hi; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        for (size_t i = lo; i < hi; i++) {
+            float g = dy[i];
+            dx[i] = x[i] > 0.0f ? g : 0.0f;
+        }
         break;
     case BSNN_ACT_LEAKY_RELU:
-        for (size_t i = lo; i < hi; i++) dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+        for (size_t i = lo; i < hi; i++) {
+            float g = dy[i], low = a * g;
+            dx[i] = x[i] > 0.0f ? g : low;
+        }
         break;
     case BSNN_ACT_ELU:
-        for (size_t i = lo; i < hi; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + a);
+        for (size_t i = lo; i < hi; i++) {
+            float g = dy[i], low = g * (y[i] + a);
+            dx[i] = x[i] > 0.0f ? g : low;
+        }
         break;
     case BSNN_ACT_SOFTMAX: softmax_backward(y, dy, dx, lo, hi, p->width); break;
     default: memcpy(dx + lo, dy + lo, (hi - lo) * sizeof(float)); break;

@@ -77,7 +77,8 @@ static void mask_row(float *out, const float *in, size_t w, uint64_t key, uint64
     uint32_t k1 = (uint32_t)rk, k2 = (uint32_t)(rk >> 32);
     for (size_t j = 0; j < w; j++) {
         uint32_t h = mix32(mix32(k1 + (uint32_t)j * 0x9e3779b9u) ^ k2);
-        out[j] = h >= threshold ? in[j] * scale : 0.0f;
+        float kept = in[j] * scale; /* computed either way: the loop vectorises */
+        out[j] = h >= threshold ? kept : 0.0f;
     }
 }
 
