@@ -5,7 +5,9 @@
  * pthreads each build, train, checkpoint and reload their own model; others
  * share one trained model for forward and evaluate; every thread's result
  * must equal the same work done alone, and each thread's last-error message
- * is its own. Run under ThreadSanitizer with `make test SANITIZE=thread`.
+ * is its own; and a training run whose every pass is cut into several
+ * chunks, on bsnn's own threads, equals the one-thread run bit for bit.
+ * Run under ThreadSanitizer with `make test SANITIZE=thread`.
  */
 #include "testutil.h"
 
@@ -215,6 +217,57 @@ static int check_shared_inference(char *why, size_t cap)
     return ok;
 }
 
+/* 96 -> dense 256 -> layer norm -> relu -> dropout -> dense 256 -> batch
+ * norm -> tanh -> dense 4, Adam, 128 rows in batches of 128 (micro-batches
+ * of 64): each elementwise pass over 64 x 256 floats is 2 chunks, the
+ * arena (91k parameters) 6, so the engine splits all of them. */
+static int train_mixed(float *out, size_t cap, size_t *out_n, int threads)
+{
+    if (bsnn_set_num_threads(threads)) return 0;
+    enum { N = 128, IN = 96 };
+    static float x[N * IN], y[N];
+    for (int i = 0; i < N * IN; i++) x[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    for (int i = 0; i < N; i++) y[i] = (float)(i % 4);
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, N, IN, 1);
+    bsnn_model *m = bsnn_model_create(IN);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    bsnn_scheduler *s = bsnn_scheduler_create(N);
+    int ok = ds && m && opt && s && !bsnn_model_add(m, bsnn_layer_dense(256)) &&
+             !bsnn_model_add(m, bsnn_layer_layernorm()) &&
+             !bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_RELU)) &&
+             !bsnn_model_add(m, bsnn_layer_dropout(0.2)) && !bsnn_model_add(m, bsnn_layer_dense(256)) &&
+             !bsnn_model_add(m, bsnn_layer_batchnorm()) &&
+             !bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)) &&
+             !bsnn_model_add(m, bsnn_layer_dense(4)) &&
+             !bsnn_model_set_loss(m, BSNN_LOSS_SOFTMAX_CE) &&
+             !bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, N) &&
+             !bsnn_scheduler_set(s, BSNN_SCHED_MICRO_BATCH, 64) &&
+             !bsnn_model_train(NULL, m, opt, s, ds, 3, NULL, NULL);
+    *out_n = bsnn_model_param_count(m);
+    ok = ok && *out_n <= cap && !bsnn_model_get_params(out, *out_n, m);
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+    bsnn_set_num_threads(1);
+    return ok;
+}
+
+static int check_engine_threads(char *why, size_t cap)
+{
+    static float one[100000], two[100000];
+    size_t n1 = 0, n2 = 0;
+    if (!train_mixed(one, 100000, &n1, 1) || !train_mixed(two, 100000, &n2, 2)) {
+        snprintf(why, cap, "training failed: %s", bsnn_last_error());
+        return 0;
+    }
+    if (n1 != n2 || memcmp(one, two, n1 * sizeof(float)) != 0) {
+        snprintf(why, cap, "2 threads trained other parameters than 1");
+        return 0;
+    }
+    return 1;
+}
+
 #if defined(__SANITIZE_THREAD__)
 /* Criterion cannot start under ThreadSanitizer (its inheritable arena
  * collides with TSan's address layout: Snaipe/Criterion issue 274), so the
@@ -227,9 +280,12 @@ int main(void)
     if (!ok) fprintf(stderr, "thread: FAILED: %s\n", why);
     int ok2 = check_shared_inference(why2, sizeof why2);
     if (!ok2) fprintf(stderr, "thread: FAILED: %s\n", why2);
-    printf("[====] Synthesis: Tested: 2 | Passing: %d | Failing: %d | Crashing: 0\n", ok + ok2,
-           2 - ok - ok2);
-    return ok && ok2 ? 0 : 1;
+    char why3[256] = "";
+    int ok3 = check_engine_threads(why3, sizeof why3);
+    if (!ok3) fprintf(stderr, "thread: FAILED: %s\n", why3);
+    printf("[====] Synthesis: Tested: 3 | Passing: %d | Failing: %d | Crashing: 0\n",
+           ok + ok2 + ok3, 3 - ok - ok2 - ok3);
+    return ok && ok2 && ok3 ? 0 : 1;
 }
 #else
 Test(thread, distinct_objects_train_concurrently_and_match_a_lone_run, .timeout = 120)
@@ -242,5 +298,11 @@ Test(thread, one_model_serves_inference_to_several_threads_at_once, .timeout = 1
 {
     char why[256] = "";
     cr_assert(check_shared_inference(why, sizeof why), "%s", why);
+}
+
+Test(thread, the_engines_passes_on_bsnns_threads_match_one_thread, .timeout = 120)
+{
+    char why[256] = "";
+    cr_assert(check_engine_threads(why, sizeof why), "%s", why);
 }
 #endif
