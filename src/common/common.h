@@ -307,7 +307,16 @@ void bsnn__pool_fail_thread_creation(int after);
  * directly. The grain must come from sizes only (BSNN_PARALLEL_CHUNK, or
  * bsnn__row_grain), never from the thread count. */
 typedef void (*bsnn__range_fn)(void *ctx, size_t lo, size_t hi, size_t chunk);
-void bsnn__parallel_range(size_t count, size_t grain, bsnn__range_fn fn, void *ctx);
+void bsnn__parallel_ranges(size_t count, size_t grain, bsnn__range_fn fn, void *ctx);
+/* One chunk (the common case of small nets) is a direct call, inlined. */
+static inline void bsnn__parallel_range(size_t count, size_t grain, bsnn__range_fn fn, void *ctx)
+{
+    if (count <= grain) {
+        if (count) fn(ctx, 0, count, 0);
+        return;
+    }
+    bsnn__parallel_ranges(count, grain, fn, ctx);
+}
 /* Chunks of `grain` in count (0 for 0). */
 size_t bsnn__range_chunks(size_t count, size_t grain);
 /* Rows of `width` floats per chunk of about BSNN_PARALLEL_CHUNK floats (>= 1). */

@@ -43,5 +43,6 @@ __attribute__((target("avx2"))) static uint32_t max_bits_avx2(const float *v, si
 
 uint32_t bsnn__max_abs_bits(const float *v, size_t count)
 {
+    if (count <= 64) return max_bits(v, count); /* not worth a dispatch */
     return bsnn__cpu_avx2() ? max_bits_avx2(v, count) : max_bits_base(v, count);
 }

@@ -24,13 +24,9 @@ size_t bsnn__range_chunks(size_t count, size_t grain)
     return grain ? count / grain + (count % grain != 0) : 0;
 }
 
-void bsnn__parallel_range(size_t count, size_t grain, bsnn__range_fn fn, void *ctx)
+void bsnn__parallel_ranges(size_t count, size_t grain, bsnn__range_fn fn, void *ctx)
 {
     size_t chunks = bsnn__range_chunks(count, grain);
-    if (chunks <= 1) {
-        if (count) fn(ctx, 0, count, 0); /* no trampoline for one chunk */
-        return;
-    }
     range_job j = {fn, ctx, count, grain};
     bsnn__parallel(chunks, run_range, &j);
 }

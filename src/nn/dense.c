@@ -89,7 +89,21 @@ static void fill_bias(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
     (void)chunk;
     const bias_rows *c = ctx;
-    for (size_t r = lo; r < hi; r++) memcpy(c->y + r * c->out, c->b, c->out * sizeof(float));
+    size_t out = c->out;
+    if (out >= 32) {
+        for (size_t r = lo; r < hi; r++) memcpy(c->y + r * out, c->b, out * sizeof(float));
+        return;
+    }
+    /* Narrow rows: a call per row costs more than the row; copy the rows
+     * written so far onto the next ones, doubling (log2 of the rows calls). */
+    float *y0 = c->y + lo * out;
+    size_t rows = hi - lo, done = 1;
+    memcpy(y0, c->b, out * sizeof(float));
+    while (done < rows) {
+        size_t k = rows - done < done ? rows - done : done;
+        memcpy(y0 + done * out, y0, k * out * sizeof(float));
+        done += k;
+    }
 }
 
 static void dense_infer(const bsnn_layer *l, const float *params, const float *state,
@@ -133,8 +147,15 @@ static void sum_columns(void *ctx, size_t lo, size_t hi, size_t chunk)
     for (size_t j0 = lo; j0 < hi; j0 += 256) {
         size_t w = hi - j0 < 256 ? hi - j0 : 256;
         for (size_t j = 0; j < w; j++) sum[j] = 0.0f;
-        for (size_t r = 0; r < s->n; r++) {
-            const float *dyr = s->dy + r * s->out + j0;
+        size_t r = 0, out = s->out;
+        /* four rows a round, each added in row order (the same sums) */
+        for (; r + 4 <= s->n; r += 4) {
+            const float *d = s->dy + r * out + j0;
+            for (size_t j = 0; j < w; j++)
+                sum[j] = (((sum[j] + d[j]) + d[out + j]) + d[2 * out + j]) + d[3 * out + j];
+        }
+        for (; r < s->n; r++) {
+            const float *dyr = s->dy + r * out + j0;
             for (size_t j = 0; j < w; j++) sum[j] += dyr[j];
         }
         float *gb = s->gb + j0;
