@@ -196,7 +196,7 @@ static void run(const plan *pl, const product *p)
     case ROUTE_NN:
         (pl->avx512 ? bsnn__gemm_nn_avx512 : bsnn__gemm_nn_avx2)(
             p->m, p->n, p->k, p->alpha, p->a, p->rsa, p->csa, p->b, p->rsb, p->beta, p->c,
-            p->rsc, NULL, 0.0f);
+            p->rsc);
         return;
     case ROUTE_NT:
         (pl->avx512 ? bsnn__gemm_nt_avx512 : bsnn__gemm_nt_avx2)(
@@ -299,52 +299,3 @@ void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrd
         bsnn__parallel(blocks, run_block, &s);
 }
 
-/* ---- the fused weight-gradient SGD step ------------------------------------ */
-
-typedef struct sgd_job {
-    size_t in, out, n, width;
-    const float *x, *dy;
-    float *g, *w;
-    float step;
-    int avx512;
-} sgd_job;
-
-static void sgd_block(void *ctx, size_t chunk)
-{
-    const sgd_job *j = ctx;
-    size_t from = chunk * j->width, cols = j->out - from < j->width ? j->out - from : j->width;
-#if defined(__GNUC__) && defined(__x86_64__)
-    /* The same kernel bsnn__sgemm runs for X^T dY with few rows; the two nn
-     * versions compute each element identically. */
-    (j->avx512 ? bsnn__gemm_nn_avx512 : bsnn__gemm_nn_avx2)(
-        j->in, cols, j->n, 1.0f, j->x, 1, (ptrdiff_t)j->in, j->dy + from, (ptrdiff_t)j->out, 0.0f,
-        j->g ? j->g + from : NULL, (ptrdiff_t)j->out, j->w ? j->w + from : NULL, j->step);
-#else
-    (void)from, (void)cols;
-#endif
-}
-
-void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
-                        float *g, float *w, float step)
-{
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (bsnn__cpu_avx2()) {
-        sgd_job j = {in, out, n, out, x, dy, g, w, step, kernel_in_use() == BSNN_GEMM_AVX512};
-        int t = bsnn__num_threads();
-        double flops = (double)in * (double)out * (double)n;
-        if (t > 1 && flops >= BSNN_GEMM_THREAD_FLOPS) {
-            size_t per = (out + (size_t)t - 1) / (size_t)t;
-            j.width = (per + BSNN_GEMM_BLOCK_ALIGN - 1) / BSNN_GEMM_BLOCK_ALIGN * BSNN_GEMM_BLOCK_ALIGN;
-        }
-        bsnn__parallel((out + j.width - 1) / j.width, sgd_block, &j);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < in; i++)
-        for (size_t jj = 0; jj < out; jj++) {
-            float acc = 0.0f;
-            for (size_t p = 0; p < n; p++) acc += x[p * in + i] * dy[p * out + jj];
-            if (g) g[i * out + jj] = acc;
-            if (w) w[i * out + jj] -= step * acc;
-        }
-}

@@ -8,8 +8,7 @@
  * Two forms, each in an AVX2/FMA and an AVX-512F version:
  *  - nn: C = alpha A B + beta C with B and C row-major and A at any
  *    strides: A's elements are broadcast, a row slice of B is loaded per
- *    step of k, the tile stays in registers. Also the plain SGD step
- *    W -= step * AB (the weight-gradient tile never stored).
+ *    step of k, the tile stays in registers.
  *  - nt: C = alpha A B^T + beta C where A's rows and B^T's rows are
  *    contiguous: each element is a dot product over k in vector lanes,
  *    summed across lanes at the end.
@@ -56,13 +55,10 @@ AVX2_INLINE void store8(float *p, __m256 acc, float alpha, float beta, __m256i m
 /* One R x 8V tile of C = alpha A B + beta C with B and C row-major (unit
  * column stride) and A at any strides: A's elements are broadcast, a row
  * slice of B is loaded per step of k, the tile stays in registers. Only the
- * last vector of the tile may be masked. With upd set (alpha 1, beta 0),
- * the tile is instead the SGD step of W, laid out like C: W -= step * AB,
- * and C is not written. */
+ * last vector of the tile may be masked. */
 AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptrdiff_t rsa,
                          ptrdiff_t csa, const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc,
-                         float alpha, float beta, __m256i mask, const int masked, const int upd,
-                         float *w, float step)
+                         float alpha, float beta, __m256i mask, const int masked)
 {
     __m256 acc[4][8];
 #pragma GCC unroll 4
@@ -89,64 +85,44 @@ AVX2_INLINE void nn_tile(const int R, const int V, size_t k, const float *a, ptr
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-        for (int v = 0; v < V; v++) {
-            int mk = masked && v == V - 1;
-            if (!upd) {
-                store8(c + r * rsc + 8 * v, acc[r][v], alpha, beta, mask, mk);
-                continue;
-            }
-            /* Plain multiply then subtract: the rounding of params -= lr * g. */
-            float *wp = w + r * rsc + 8 * v;
-            __m256 nw = _mm256_sub_ps(load8(wp, mask, mk), _mm256_mul_ps(_mm256_set1_ps(step), acc[r][v]));
-            if (mk)
-                _mm256_maskstore_ps(wp, mask, nw);
-            else
-                _mm256_storeu_ps(wp, nw);
-        }
+        for (int v = 0; v < V; v++)
+            store8(c + r * rsc + 8 * v, acc[r][v], alpha, beta, mask, masked && v == V - 1);
 }
 
 /* R rows of C: full tiles of 8V columns, then 8-column (last one masked). */
-#define NN_ROWS(name, R, V, UPD)                                                           \
+#define NN_ROWS(name, R, V)                                                                \
     AVX2 static void name(size_t n, size_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa, \
                           const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc,          \
-                          float alpha, float beta, float *w, float step)                   \
+                          float alpha, float beta)                                         \
     {                                                                                      \
         __m256i none = _mm256_setzero_si256();                                             \
         size_t j = 0;                                                                      \
         for (; j + 8 * V <= n; j += 8 * V)                                                 \
-            nn_tile(R, V, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
-                    none, 0, UPD, UPD ? w + j : w, step);                                                     \
+            nn_tile(R, V, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0);   \
         for (; j + 8 <= n; j += 8)                                                         \
-            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
-                    none, 0, UPD, UPD ? w + j : w, step);                                                     \
+            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta, none, 0);   \
         if (j < n)                                                                         \
-            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, UPD ? c : c + j, rsc, alpha, beta,    \
-                    lane_mask(n - j), 1, UPD, UPD ? w + j : w, step);                                \
+            nn_tile(R, 1, k, a, rsa, csa, b + j, rsb, c + j, rsc, alpha, beta,             \
+                    lane_mask(n - j), 1);                                                  \
     }
-NN_ROWS(nn_rows1, 1, 8, 0)
-NN_ROWS(nn_rows2, 2, 4, 0)
-NN_ROWS(nn_rows3, 3, 2, 0)
-NN_ROWS(nn_rows4, 4, 2, 0)
-NN_ROWS(upd_rows1, 1, 8, 1)
-NN_ROWS(upd_rows2, 2, 4, 1)
-NN_ROWS(upd_rows3, 3, 2, 1)
-NN_ROWS(upd_rows4, 4, 2, 1)
+NN_ROWS(nn_rows1, 1, 8)
+NN_ROWS(nn_rows2, 2, 4)
+NN_ROWS(nn_rows3, 3, 2)
+NN_ROWS(nn_rows4, 4, 2)
 
 typedef void (*rows_fn)(size_t, size_t, const float *, ptrdiff_t, ptrdiff_t, const float *,
-                        ptrdiff_t, float *, ptrdiff_t, float, float, float *, float);
+                        ptrdiff_t, float *, ptrdiff_t, float, float);
 
-/* Rows of C in groups of 4 (then 3, 2, 1); w (may be NULL) moves with C. */
+/* Rows of C in groups of 4 (then 3, 2, 1). */
 AVX2 void bsnn__gemm_nn_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
                              ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
-                             float beta, float *c, ptrdiff_t rsc, float *w, float step)
+                             float beta, float *c, ptrdiff_t rsc)
 {
-    static const rows_fn plain[5] = {NULL, nn_rows1, nn_rows2, nn_rows3, nn_rows4};
-    static const rows_fn upd[5] = {NULL, upd_rows1, upd_rows2, upd_rows3, upd_rows4};
-    const rows_fn *fn = w ? upd : plain;
+    static const rows_fn fn[5] = {NULL, nn_rows1, nn_rows2, nn_rows3, nn_rows4};
     for (size_t i = 0; i < m;) {
         size_t r = m - i < 4 ? m - i : 4;
-        fn[r](n, k, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, c ? c + (ptrdiff_t)i * rsc : NULL,
-              rsc, alpha, beta, w ? w + (ptrdiff_t)i * rsc : NULL, step);
+        fn[r](n, k, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, c + (ptrdiff_t)i * rsc, rsc, alpha,
+              beta);
         i += r;
     }
 }
@@ -249,11 +225,10 @@ AVX512_INLINE __mmask16 lanes16(size_t t) { return (__mmask16)(t >= 16 ? 0xFFFFu
 /* One R x 16V tile of the nn form (R <= 8, V <= 3: 24 accumulators, 3 row
  * slices of B and a broadcast, 28 of 32 registers); the last vector holds
  * the lanes in `last`. Rounded as the AVX2 tile: alpha * acc + beta * c
- * (beta * c rounded first), and w - step * acc for the update. */
+ * (beta * c rounded first). */
 AVX512_INLINE void nn_tile512(const int R, const int V, size_t k, const float *a, ptrdiff_t rsa,
                               ptrdiff_t csa, const float *b, ptrdiff_t rsb, float *c,
-                              ptrdiff_t rsc, float alpha, float beta, __mmask16 last,
-                              const int upd, float *w, float step)
+                              ptrdiff_t rsc, float alpha, float beta, __mmask16 last)
 {
     __m512 acc[8][3];
 #pragma GCC unroll 8
@@ -284,12 +259,6 @@ AVX512_INLINE void nn_tile512(const int R, const int V, size_t k, const float *a
 #pragma GCC unroll 3
         for (int v = 0; v < V; v++) {
             __mmask16 mk = v == V - 1 ? last : (__mmask16)0xFFFFu;
-            if (upd) {
-                float *wp = w + r * rsc + 16 * v;
-                __m512 d = _mm512_mul_ps(_mm512_set1_ps(step), acc[r][v]);
-                _mm512_mask_storeu_ps(wp, mk, _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, wp), d));
-                continue;
-            }
             float *cp = c + r * rsc + 16 * v;
             __m512 old = beta == 0.0f ? _mm512_setzero_ps()
                                       : _mm512_mul_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mk, cp));
@@ -298,18 +267,14 @@ AVX512_INLINE void nn_tile512(const int R, const int V, size_t k, const float *a
 }
 
 typedef void (*nn512_fn)(size_t, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t,
-                         float *, ptrdiff_t, float, float, __mmask16, float *, float);
+                         float *, ptrdiff_t, float, float, __mmask16);
 
 #define NN512(R, V)                                                                          \
     AVX512 static void nn512_##R##x##V(size_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa, \
                                        const float *b, ptrdiff_t rsb, float *c, ptrdiff_t rsc, \
-                                       float alpha, float beta, __mmask16 last, float *w,     \
-                                       float step)                                          \
+                                       float alpha, float beta, __mmask16 last)               \
     {                                                                                        \
-        if (w)                                                                               \
-            nn_tile512(R, V, k, a, rsa, csa, b, rsb, c, rsc, alpha, beta, last, 1, w, step); \
-        else                                                                                 \
-            nn_tile512(R, V, k, a, rsa, csa, b, rsb, c, rsc, alpha, beta, last, 0, w, step); \
+        nn_tile512(R, V, k, a, rsa, csa, b, rsb, c, rsc, alpha, beta, last);                 \
     }
 #define NN512_ROWS(R) NN512(R, 1) NN512(R, 2) NN512(R, 3)
 NN512_ROWS(1) NN512_ROWS(2) NN512_ROWS(3) NN512_ROWS(4)
@@ -322,14 +287,13 @@ static const nn512_fn nn512[9][4] = {{NULL}, NN512_ENTRY(1), NN512_ENTRY(2), NN5
 /* One R x 48 (or narrower) tile of C at row i, column j. */
 AVX512_INLINE void nn512_at(size_t i, size_t j, size_t m, size_t n, size_t k, float alpha,
                             const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
-                            ptrdiff_t rsb, float beta, float *c, ptrdiff_t rsc, float *w,
-                            float step)
+                            ptrdiff_t rsb, float beta, float *c, ptrdiff_t rsc)
 {
     size_t r = m - i < 8 ? m - i : 8, width = n - j < 48 ? n - j : 48;
     int v = (int)((width + 15) / 16);
     ptrdiff_t off = (ptrdiff_t)i * rsc + (ptrdiff_t)j;
-    nn512[r][v](k, a + (ptrdiff_t)i * rsa, rsa, csa, b + j, rsb, c ? c + off : NULL, rsc, alpha,
-                beta, lanes16(width - 16 * (size_t)(v - 1)), w ? w + off : NULL, step);
+    nn512[r][v](k, a + (ptrdiff_t)i * rsa, rsa, csa, b + j, rsb, c + off, rsc, alpha, beta,
+                lanes16(width - 16 * (size_t)(v - 1)));
 }
 
 /* Tiles of 8 rows x 48 columns. When B is large (X W: a weight matrix),
@@ -340,19 +304,19 @@ AVX512_INLINE void nn512_at(size_t i, size_t j, size_t m, size_t n, size_t k, fl
  * 8-16 rows as by panels, measured). */
 AVX512 void bsnn__gemm_nn_avx512(size_t m, size_t n, size_t k, float alpha, const float *a,
                                  ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
-                                 float beta, float *c, ptrdiff_t rsc, float *w, float step)
+                                 float beta, float *c, ptrdiff_t rsc)
 {
     /* the same bound as BSNN_GEMM_SMALL_B_BYTES (gemm.c cuts such
      * products into row blocks for threads) */
     if ((double)k * (double)n * sizeof(float) <= 256.0 * 1024) {
         for (size_t i = 0; i < m; i += 8)
             for (size_t j = 0; j < n; j += 48)
-                nn512_at(i, j, m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc, w, step);
+                nn512_at(i, j, m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc);
         return;
     }
     for (size_t j = 0; j < n; j += 48)
         for (size_t i = 0; i < m; i += 8)
-            nn512_at(i, j, m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc, w, step);
+            nn512_at(i, j, m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc);
 }
 
 /* One R x Q tile of the nt form (R <= 4, Q <= 8; 4 x 6 = 24 accumulators

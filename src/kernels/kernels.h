@@ -18,27 +18,18 @@ void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrd
                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
                  float *c, ptrdiff_t rsc, ptrdiff_t csc);
 
-/* The weight gradient of a dense layer over n rows, g = x^T dy ([in][out],
- * x is [n][in], dy is [n][out]), on bsnn's own kernel: written to g when w
- * is NULL, else applied as the plain SGD step w -= step * g (g unused),
- * each product rounded as the general step rounds it (bit for bit what
- * bsnn__sgemm gives for n up to the small-kernel sizes). Threaded by
- * column blocks like bsnn__sgemm. */
-void bsnn__sgemm_tn_sgd(size_t in, size_t out, size_t n, const float *x, const float *dy,
-                        float *g, float *w, float step);
-
 /* ---- bsnn's own small-batch kernels (gemm_small.c; x86-64 only) --------- */
 
 /* nn: C = alpha A B + beta C, B and C row-major (unit column stride), A at
- * any strides. With w set, the tile is instead the SGD step w -= step * AB
- * (w laid out like C, C not written; alpha 1, beta 0). The AVX2 version
- * needs AVX2/FMA, the AVX-512 one AVX-512F; both give the same bits. */
+ * any strides (the fused SGD update is such a product: W += -lr x^T dy).
+ * The AVX2 version needs AVX2/FMA, the AVX-512 one AVX-512F; both give the
+ * same bits. */
 void bsnn__gemm_nn_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
                         ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
-                        float *c, ptrdiff_t rsc, float *w, float step);
+                        float *c, ptrdiff_t rsc);
 void bsnn__gemm_nn_avx512(size_t m, size_t n, size_t k, float alpha, const float *a,
                           ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
-                          float *c, ptrdiff_t rsc, float *w, float step);
+                          float *c, ptrdiff_t rsc);
 /* nt: C = alpha A B^T + beta C with A's rows and bt's rows (B's columns)
  * contiguous, C row-major: dot products over k. */
 void bsnn__gemm_nt_avx2(size_t m, size_t n, size_t k, float alpha, const float *a,
