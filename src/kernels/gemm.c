@@ -285,11 +285,38 @@ static size_t plan_blocks(split *s, const plan *pl, const product *p, int t)
     return (total + s->width - 1) / s->width;
 }
 
+/* A product below BSNN_GEMM_LOOP_FLOPS (a tiny net's layers) costs more to
+ * dispatch than to compute: its route straight from the strides, as
+ * choose() would pick it for such a shape (the small nn kernel, whose two
+ * versions give the same bits; the nt kernel of the set in use; else the
+ * loop), on one thread as plan_blocks() would. 1 when it ran. */
+static int tiny_product(const product *p)
+{
+    if ((p->m | p->n | p->k) >= 4096 || p->m * p->n * p->k >= BSNN_GEMM_LOOP_FLOPS) return 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (p->csc == 1 && bsnn__cpu_avx2()) {
+        if (p->csb == 1) {
+            bsnn__gemm_nn_avx2(p->m, p->n, p->k, p->alpha, p->a, p->rsa, p->csa, p->b, p->rsb,
+                               p->beta, p->c, p->rsc);
+            return 1;
+        }
+        if (p->rsb == 1 && p->csa == 1) {
+            (kernel_in_use() == BSNN_GEMM_AVX512 ? bsnn__gemm_nt_avx512 : bsnn__gemm_nt_avx2)(
+                p->m, p->n, p->k, p->alpha, p->a, p->rsa, p->b, p->csb, p->beta, p->c, p->rsc);
+            return 1;
+        }
+    }
+#endif
+    gemm_loop(p);
+    return 1;
+}
+
 void bsnn__sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa,
                  ptrdiff_t csa, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta,
                  float *c, ptrdiff_t rsc, ptrdiff_t csc)
 {
     product p = {m, n, k, alpha, beta, a, b, c, rsa, csa, rsb, csb, rsc, csc};
+    if (tiny_product(&p)) return;
     plan pl = choose(&p);
     split s = {&pl, &p, 0, 0};
     size_t blocks = plan_blocks(&s, &pl, &p, bsnn__num_threads());

@@ -94,10 +94,16 @@ static void fill_bias(void *ctx, size_t lo, size_t hi, size_t chunk)
         for (size_t r = lo; r < hi; r++) memcpy(c->y + r * out, c->b, out * sizeof(float));
         return;
     }
-    /* Narrow rows: a call per row costs more than the row; copy the rows
-     * written so far onto the next ones, doubling (log2 of the rows calls). */
     float *y0 = c->y + lo * out;
     size_t rows = hi - lo, done = 1;
+    if (rows <= 4) { /* a few narrow rows: no call at all */
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < out; j++) y0[r * out + j] = c->b[j];
+        return;
+    }
+    /* Many narrow rows: a call per row costs more than the row; copy the
+     * rows written so far onto the next ones, doubling (log2 of the rows
+     * calls). */
     memcpy(y0, c->b, out * sizeof(float));
     while (done < rows) {
         size_t k = rows - done < done ? rows - done : done;
