@@ -1278,12 +1278,13 @@ BSNN_API bsnn_status bsnn_search_set_memory_budget(bsnn_search *search, size_t b
 BSNN_API bsnn_status bsnn_search_get_memory_budget(size_t *out, const bsnn_search *search);
 
 /* Run the heuristic on train (candidates) and val (comparison). Each
- * candidate starts from m's current parameters and state, with opt reset
- * (hyperparameters kept) and a scheduler over train that copies `tmpl`'s
- * settings (tmpl may be NULL: defaults, shuffled) except the batch size,
- * schedule (forced CONSTANT, no full batch), memory budget (the search's)
- * and seed (BSNN_SEARCH_SEED). m's parameters and state are restored
- * afterwards, also on failure. Previous results are discarded. *out_best
+ * candidate starts from m's current parameters, state and dropout masks,
+ * with opt reset (hyperparameters kept) and a scheduler over train that
+ * copies `tmpl`'s settings (tmpl may be NULL: defaults, shuffled) except the
+ * batch size, schedule (forced CONSTANT, no full batch), memory budget (the
+ * search's) and seed (BSNN_SEARCH_SEED). m's parameters, state and dropout
+ * mask counts are restored afterwards, also on failure. Previous results
+ * are discarded. *out_best
  * gets the chosen size. Errors: BSNN_E_NULL, BSNN_E_SHAPE, BSNN_E_STATE (no
  * parameters, no loss chosen or a conflicting one), BSNN_E_ARG (memory budget below one row), BSNN_E_NOMEM, and
  * any training error other than divergence (recorded as the worst result). */

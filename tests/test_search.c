@@ -440,3 +440,52 @@ Test(search, bounds_agree_with_the_setter_and_typed_forms_reach_every_value)
     cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_MEMORY_BUDGET, 10.5), BSNN_E_ARG);
     bsnn_search_free(se);
 }
+
+/* 2 -> dense 8 -> tanh -> dropout 0.3 -> dense 1. */
+static bsnn_model *dropout_model(void)
+{
+    bsnn_model *m = bsnn_model_create(2);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(8)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dropout(0.3)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
+    cr_assert_eq(bsnn_model_init_params(m, 4), BSNN_OK);
+    return m;
+}
+
+/* Every candidate starts from the same dropout masks (the layer's count of
+ * updates is part of the starting point): the same size twice gives the
+ * same row; and the model leaves the search as it came, so training it
+ * afterwards equals training a twin that never searched. */
+Test(search, candidates_share_the_starting_dropout_masks_and_the_model_is_restored)
+{
+    bsnn_dataset *train = linear_set(24, 5), *val = linear_set(12, 6);
+    bsnn_model *m = dropout_model(), *twin = dropout_model();
+    bsnn_optimizer *o = bsnn_optimizer_create(BSNN_ADAM), *ot = bsnn_optimizer_create(BSNN_ADAM);
+    bsnn_scheduler *s = bsnn_scheduler_create(24), *st = bsnn_scheduler_create(24);
+    cr_assert_eq(bsnn_model_train(NULL, m, o, s, train, 1, NULL, NULL), BSNN_OK);
+    cr_assert_eq(bsnn_model_train(NULL, twin, ot, st, train, 1, NULL, NULL), BSNN_OK);
+    bsnn_search *se = bsnn_search_create();
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_BUDGET, 2), BSNN_OK);
+    size_t sizes[2] = {4, 4}, best = 0;
+    cr_assert_eq(bsnn_search_sweep(&best, se, m, o, train, val, NULL, sizes, 2), BSNN_OK, "%s",
+                 bsnn_last_error());
+    cr_assert_eq(col(se, 0, BSNN_SEARCH_COL_VAL_LOSS), col(se, 1, BSNN_SEARCH_COL_VAL_LOSS),
+                 "the second candidate drew other masks");
+    bsnn_optimizer_free(o);
+    o = bsnn_optimizer_create(BSNN_ADAM); /* the search reset it; give both fresh ones */
+    bsnn_optimizer_free(ot);
+    ot = bsnn_optimizer_create(BSNN_ADAM);
+    cr_assert_eq(bsnn_model_train(NULL, m, o, s, train, 2, NULL, NULL), BSNN_OK);
+    cr_assert_eq(bsnn_model_train(NULL, twin, ot, st, train, 2, NULL, NULL), BSNN_OK);
+    size_t np = bsnn_model_param_count(m);
+    float a[64], b[64];
+    bsnn_model_get_params(a, np, m), bsnn_model_get_params(b, np, twin);
+    cr_assert(memcmp(a, b, np * sizeof(float)) == 0, "the search left the model changed");
+    bsnn_search_free(se);
+    bsnn_scheduler_free(s), bsnn_scheduler_free(st);
+    bsnn_optimizer_free(o), bsnn_optimizer_free(ot);
+    bsnn_model_free(m), bsnn_model_free(twin);
+    bsnn_dataset_free(train), bsnn_dataset_free(val);
+}

@@ -231,7 +231,8 @@ typedef struct search_run {
     const bsnn_dataset *train, *val;
     bsnn_scheduler *sched;
     float *params0, *state0;
-    int saved; /* both snapshots taken: only then may the model be restored */
+    bsnn_rng *rng0; /* each layer's generator state (dropout's mask count) */
+    int saved; /* every snapshot taken: only then may the model be restored */
 } search_run;
 
 /* Budget and train-loss tracking through the training callback. */
@@ -269,6 +270,11 @@ static void restore_start(search_run *r)
 {
     memcpy(r->m->params, r->params0, r->m->n_params * sizeof(float));
     if (r->m->n_state) memcpy(r->m->state, r->state0, r->m->n_state * sizeof(float));
+    /* every candidate draws the same dropout masks as the first */
+    for (size_t i = 0; i < r->m->n_layers; i++) {
+        bsnn_layer *l = r->m->layers[i];
+        if (l->ops->set_rng) l->ops->set_rng(l, &r->rng0[i]);
+    }
     bsnn__optimizer_reset(r->opt);
 }
 
@@ -370,6 +376,12 @@ static bsnn_status begin(search_run *r, const bsnn_scheduler *tmpl)
         if (r->state0 == NULL) return BSNN_E_NOMEM;
         memcpy(r->state0, r->m->state, r->m->n_state * sizeof(float));
     }
+    r->rng0 = bsnn__calloc(r->m->n_layers, sizeof(bsnn_rng));
+    if (r->rng0 == NULL) return BSNN_E_NOMEM;
+    for (size_t i = 0; i < r->m->n_layers; i++) {
+        const bsnn_layer *l = r->m->layers[i];
+        if (l->ops->get_rng) l->ops->get_rng(l, &r->rng0[i]);
+    }
     r->saved = 1;
     r->sched = bsnn__scheduler_create(r->train->n);
     if (r->sched == NULL) return BSNN_E_NOMEM;
@@ -388,6 +400,7 @@ static bsnn_status finish(search_run *r, bsnn_status st, size_t *out_best)
     if (r->saved) restore_start(r);
     bsnn__free(r->params0);
     bsnn__free(r->state0);
+    bsnn__free(r->rng0);
     bsnn__scheduler_free(r->sched);
     if (st == BSNN_OK && out_best) *out_best = r->se->best;
     return st;
@@ -414,7 +427,7 @@ bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *se, bsnn_model *m,
     for (size_t i = 0; i < count; i++)
         BSNN_FAIL_IF(sizes[i] == 0 || sizes[i] > train->n, BSNN_E_ARG,
                      "sizes[%zu] is %zu, expected 1..%zu", i, sizes[i], train->n);
-    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, 0};
+    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, NULL, 0};
     bsnn_status st = begin(&r, tmpl);
     for (size_t i = 0; st == BSNN_OK && i < count; i++) st = run_candidate(&r, sizes[i]);
     if (st == BSNN_OK) se->best = row_batch(se, best_row(se));
@@ -459,7 +472,7 @@ bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *se, bsnn_model *m, bs
 {
     BSNN_ENTER_COMPUTE();
     BSNN_TRY(check_objects(out_best, se, m, opt, train, val));
-    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, 0};
+    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, NULL, 0};
     bsnn_status st = begin(&r, tmpl);
     if (st == BSNN_OK) st = heuristic(&r);
     return finish(&r, st, out_best);
