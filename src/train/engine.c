@@ -6,8 +6,8 @@
  * optimizer until its key changes, says what a step does: which layers
  * fold plain SGD into their backward pass (kinds that declare the fused
  * capability, when the rule declares itself linear, one pass, no hook, no
- * statistics, no penalty on the layer), what a snapshot would copy, how
- * the arena is cut into chunks. An update is then:
+ * statistics, no penalty on the layer), what a snapshot would copy, which
+ * passes a step needs at all (penalties, commits). An update is then:
  *   1. per pass (micro-batch): forward in training mode, the loss and its
  *      gradient, ONE backward loop (fused layers compute dx only and keep
  *      dy; the others write or add their parameter gradient);
@@ -40,7 +40,7 @@ typedef struct arena_pass {
     float *dst;
     const float *src;
     double *parts;   /* 4 per chunk                                      */
-    size_t base;     /* chunk numbers of this pass start at base / CHUNK  */
+    size_t base;     /* the pass's range starts here in the arena         */
     const bsnn__update *u;
 } arena_pass;
 
@@ -141,7 +141,6 @@ static const bsnn__plan *plan_for(bsnn_model *m, bsnn_optimizer *opt, size_t row
         p->can_fuse = single && bsnn__optimizer_linear(opt) && !p->hook && !p->stats;
         p->n_fused = mark_fused(m, p->can_fuse);
         p->fused = p->n_fused > 0;
-        p->arena_chunks = bsnn__chunks(m->n_params);
         p->penalties = p->commits = 0;
         p->sample_complete = 1;
         for (size_t i = 0; i < m->n_layers; i++) {

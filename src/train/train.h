@@ -34,7 +34,6 @@ typedef struct bsnn__plan {
     int penalties;           /* some layer has an L1/L2 penalty             */
     int commits;             /* some layer keeps something once accepted    */
     int sample_complete;     /* every layer with parameters is dense        */
-    size_t arena_chunks;     /* chunks of the parameter arena               */
     size_t snapshot_floats;  /* what a snapshot copies: parameters and the
                                 rule's state vectors                      */
 } bsnn__plan;
