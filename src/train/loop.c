@@ -16,14 +16,13 @@ static bsnn_status batch_update(double *out_loss, size_t *out_rows, bsnn_model *
                                 bsnn_optimizer *opt, const bsnn_dataset *ds, const size_t *idx,
                                 size_t n, size_t rows, double lr)
 {
-    /* n == 0: a data-parallel rank's empty share (no pass; the engine runs
-     * the hook on a zero gradient over 0 rows) */
-    if (n) {
-        BSNN_TRY(bsnn__model_reserve(m, rows)); /* a no-op unless the batch grew */
-        /* Batch norm normalises each micro-batch by its own statistics: the
-         * smallest one (the remainder) must be large enough. */
-        BSNN_TRY(bsnn__model_check_batch(m, rows >= n ? n : n % rows ? n % rows : rows));
-    }
+    /* a no-op unless the batch grew; n == 0, a data-parallel rank's empty
+     * share, runs no pass (the engine runs the hook on a zero gradient over
+     * 0 rows) but needs the workspace's scratch all the same */
+    BSNN_TRY(bsnn__model_reserve(m, rows ? rows : 1));
+    /* Batch norm normalises each micro-batch by its own statistics: the
+     * smallest one (the remainder) must be large enough. */
+    if (n) BSNN_TRY(bsnn__model_check_batch(m, rows >= n ? n : n % rows ? n % rows : rows));
     bsnn__batch b = {NULL, NULL, ds, idx, n, ds->n_out};
     return bsnn__engine_step(out_loss, out_rows, m, opt, &b, rows, lr);
 }
