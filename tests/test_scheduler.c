@@ -986,6 +986,52 @@ Test(scheduler, sharded_ranks_through_the_hook_train_like_one_process, .timeout 
     bsnn_dataset_free(ds);
 }
 
+static bsnn_model *dropout_net(void)
+{
+    bsnn_model *m = bsnn_model_create(3);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(8)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dropout(0.3)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(2)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
+    cr_assert_eq(bsnn_model_init_params(m, 4), BSNN_OK);
+    return m;
+}
+
+/* Dropout masks are keyed by each row's index in the GLOBAL batch (the
+ * shard's offset passed on by the loop), so 2 and 3 ranks with dropout
+ * still train like one process. */
+Test(scheduler, sharded_ranks_with_dropout_draw_the_masks_of_one_process, .timeout = 60)
+{
+    enum { P = 3 * 8 + 8 + 8 * 2 + 2 };
+    bsnn_dataset *ds = acc_data();
+    for (size_t world = 2; world <= 3; world++) {
+        shard_rank one;
+        shard_rank_init(&one, dropout_net(), BSNN_MOMENTUM, 8, 0, ds, 3);
+        cr_assert_eq(bsnn_model_train(&one.steps, one.m, one.opt, one.s, ds, 3, NULL, NULL),
+                     BSNN_OK, "%s", bsnn_last_error());
+        static shared_sum ar;
+        shard_rank ranks[MAX_RANKS];
+        for (size_t r = 0; r < world; r++) {
+            shard_rank_init(&ranks[r], dropout_net(), BSNN_MOMENTUM, 8, 0, ds, 3);
+            ranks[r].ar = &ar;
+            ranks[r].id = r;
+            bsnn_scheduler_set_shard(ranks[r].s, r, world);
+            bsnn_model_set_grad_hook(ranks[r].m, sum_hook, &ranks[r]);
+        }
+        run_ranks(ranks, &ar, world);
+        float p1[P], p0[P];
+        bsnn_model_get_params(p1, P, one.m);
+        bsnn_model_get_params(p0, P, ranks[0].m);
+        for (size_t i = 0; i < P; i++)
+            cr_assert_lt(tu_rel(p0[i], p1[i], 1e-2), 1e-5, "%zu ranks: param %zu: %.9g vs %.9g",
+                         world, i, p0[i], p1[i]);
+        for (size_t r = 0; r < world; r++) shard_rank_free(&ranks[r]);
+        shard_rank_free(&one);
+    }
+    bsnn_dataset_free(ds);
+}
+
 /* Batch norm needs 2 rows per pass: when any rank's share of a global batch
  * is too small, EVERY rank refuses that update alike (so none waits for the
  * others in the hook): 10 samples, batch 4 on 2 ranks: shares 2+2, 2+2, then

@@ -2,7 +2,8 @@
  * mpi_train.c - the program every rank runs in the MPI tests (tests/mpi/
  * test_mpi.c launches it under mpirun and reads what it prints). Modes:
  *
- *   equiv RULE BATCH EPOCHS  data-parallel training with global batch BATCH
+ *   equiv RULE BATCH EPOCHS [dropout]
+ *                            data-parallel training with global batch BATCH
  *                            against one process training plain batches of
  *                            BATCH on rank 0 (same seed and order): parameters,
  *                            per-update losses and batch sizes, the history,
@@ -87,6 +88,11 @@ static bsnn_dataset *task(void)
     return ds;
 }
 
+/* Dropout (rate 0.25) after the hidden layer when asked: its masks are
+ * keyed by each row's index in the GLOBAL batch, so N ranks draw them as
+ * one process does. */
+static int with_dropout;
+
 static bsnn_model *model(uint64_t seed, int batchnorm)
 {
     bsnn_model *m = bsnn_model_create(IN);
@@ -94,6 +100,7 @@ static bsnn_model *model(uint64_t seed, int batchnorm)
     MUST(bsnn_model_add(m, bsnn_layer_dense(HIDDEN)));
     if (batchnorm) MUST(bsnn_model_add(m, bsnn_layer_batchnorm()));
     MUST(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)));
+    if (with_dropout) MUST(bsnn_model_add(m, bsnn_layer_dropout(0.25)));
     MUST(bsnn_model_add(m, bsnn_layer_dense(CLASSES)));
     MUST(bsnn_model_set_loss(m, BSNN_LOSS_SOFTMAX_CE));
     MUST(bsnn_model_init_params(m, seed));
@@ -325,11 +332,12 @@ static void equiv(bsnn_mpi *ctx, const char *rule, size_t batch, size_t epochs)
         }
         CHECK(wh < 1e-5 && bsnn_history_size(h) == epochs, "history: %zu rows, losses differ by %g",
               bsnn_history_size(h), wh);
-        OK("%s, %d ranks, global batch %zu (last of each epoch %d), %zu epochs, %zu updates: "
+        OK("%s%s, %d ranks, global batch %zu (last of each epoch %d), %zu epochs, %zu updates: "
            "parameters within %.2g of one process (relative, floor 0.01), per-update losses "
            "within %.2g, same batch sizes and history samples; ranks equal bit for bit; global "
            "evaluation loss %.6f accuracy %.3f",
-           rule, world, batch, (int)(N % batch), epochs, log.updates, w, wl2, gl, ga);
+           rule, with_dropout ? " with dropout" : "", world, batch, (int)(N % batch), epochs,
+           log.updates, w, wl2, gl, ga);
         free(q);
         bsnn_model_free(one);
         bsnn_history_free(rh);
@@ -571,8 +579,10 @@ int main(int argc, char **argv)
     bsnn_mpi *ctx = bsnn_mpi_create(MPI_COMM_WORLD);
     if (ctx == NULL) MUST(BSNN_E_STATE);
     const char *mode = argc > 1 ? argv[1] : "";
-    if (strcmp(mode, "equiv") == 0 && argc == 5)
+    if (strcmp(mode, "equiv") == 0 && (argc == 5 || argc == 6)) {
+        with_dropout = argc == 6 && strcmp(argv[5], "dropout") == 0;
         equiv(ctx, argv[2], (size_t)atoi(argv[3]), (size_t)atoi(argv[4]));
+    }
     else if (strcmp(mode, "resume") == 0 && argc == 5)
         resume(ctx, argv[2], argv[3], strcmp(argv[4], "bn") == 0);
     else if (strcmp(mode, "fail") == 0 && argc == 3)

@@ -116,6 +116,12 @@ Test(mpi, three_ranks_with_an_empty_share_at_every_update)
     expect_pass(3, "equiv momentum 2 1", "momentum, 3 ranks, global batch 2");
 }
 
+Test(mpi, dropout_on_two_and_three_ranks_draws_the_masks_of_one_process)
+{
+    expect_pass(2, "equiv adam 32 3 dropout", "adam with dropout, 2 ranks, global batch 32");
+    expect_pass(3, "equiv sgd 32 2 dropout", "sgd with dropout, 3 ranks, global batch 32");
+}
+
 Test(mpi, one_rank_is_one_process)
 {
     expect_pass(1, "equiv adam 32 2", "adam, 1 ranks, global batch 32");
