@@ -139,7 +139,7 @@ bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_optimizer
                                 bsnn_scheduler *s, const bsnn_dataset *ds, const bsnn_dataset *val,
                                 bsnn_history *history, size_t epochs, bsnn_callback cb, void *user)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(opt);
     BSNN_CHECK_NULL(s);
@@ -151,7 +151,7 @@ bsnn_status bsnn_model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *o
                              bsnn_scheduler *s, const bsnn_dataset *ds, size_t epochs,
                              bsnn_callback cb, void *user)
 {
-    BSNN_ENTER();
+    BSNN_ENTER_COMPUTE();
     BSNN_CHECK_NULL(m);
     BSNN_CHECK_NULL(opt);
     BSNN_CHECK_NULL(s);
