@@ -990,7 +990,8 @@ BSNN_API bsnn_status bsnn_model_get_grads(float *out, size_t count, const bsnn_m
 BSNN_API bsnn_status bsnn_model_forward(bsnn_tensor *out, bsnn_model *m, const bsnn_tensor *x);
 
 /* Mean loss and accuracy over ds in evaluation mode, processed batch_size
- * rows at a time (1..N; the result does not depend on it). Accuracy: with one
+ * rows at a time (1..N; it changes the result only by float rounding:
+ * products of different row counts may run different kernels). Accuracy: with one
  * output, or under BCE_LOGITS (multi-label), each output and target is
  * thresholded at BSNN_MODEL_THRESHOLD (outputs after a sigmoid for
  * BCE_LOGITS) and a row is right when all agree; otherwise argmax agreement.
