@@ -224,7 +224,7 @@ docs-optimizers: deps $(OUT)/examples/optimizers
 # The elementwise loops of these files (bias sums, activation derivatives,
 # the finiteness scan) vectorise only at -O3; they have no reductions in
 # float, so results stay bit-identical to scalar code.
-$(foreach f,nn/dense nn/activation nn/dropout common/finite train/engine kernels/simd,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
+$(foreach f,nn/dense nn/activation nn/dropout common/finite train/engine kernels/simd kernels/sumsq,$(OUT)/obj/static/$(f).o $(OUT)/obj/shared/$(f).o): CFLAGS += -O3
 # Their selects (relu's x > 0 ? dy : 0, a dropout mask) vectorise only when
 # the compiler may compute both sides: bsnn masks every floating-point
 # exception, so no operation traps, and the results are the same.

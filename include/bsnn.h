@@ -896,8 +896,12 @@ typedef enum bsnn_model_param {
     BSNN_MODEL_INIT = 3,          /* default bsnn_init of dense layers (1..8) */
     BSNN_MODEL_TRAINING = 4,      /* read-only: 1 training mode, 0 evaluation
                                      (set with bsnn_model_set_training)      */
-    BSNN_MODEL_LOSS = 5           /* read-only: the bsnn_loss (0: none yet;
+    BSNN_MODEL_LOSS = 5,          /* read-only: the bsnn_loss (0: none yet;
                                      set with bsnn_model_set_loss)           */
+    BSNN_MODEL_NOISE_ROUTE = 6,   /* gradient statistics of every update: a
+                                     bsnn_noise_route (default OFF)          */
+    BSNN_MODEL_NOISE_DECAY = 7    /* weight of the past in the noise-scale
+                                     averages, [0, 1] (default 0.99)         */
 } bsnn_model_param;
 
 /* A model for rows of n_inputs features, with no loss yet (BSNN_LOSS_NONE):
@@ -1131,6 +1135,93 @@ BSNN_API bsnn_status bsnn_model_train_ex(size_t *out_steps, bsnn_model *m, bsnn_
                                          bsnn_scheduler *s, const bsnn_dataset *ds,
                                          const bsnn_dataset *val, bsnn_history *history,
                                          size_t epochs, bsnn_callback cb, void *user);
+
+/* --- The gradient noise scale (docs/scheduler.md, "The gradient noise scale") ---
+ * G is the mean gradient over all the data at the current parameters and
+ * Sigma the covariance of the per-sample gradients. From the squared norms
+ * of two mean gradients at the same parameters, |g_b|^2 over b rows and
+ * |g_B|^2 over B > b rows (E |g_b|^2 = |G|^2 + tr(Sigma) / b), each update
+ * gives the unbiased estimates |G|^2 ~ (B |g_B|^2 - b |g_b|^2) / (B - b) and
+ * tr(Sigma) ~ (|g_b|^2 - |g_B|^2) / (1/b - 1/B). The model keeps a
+ * debiased exponential average of each (decay BSNN_MODEL_NOISE_DECAY, all
+ * observations weighted alike at 1) and divides them: the simple noise
+ * scale B_simple = tr(Sigma) / |G|^2 (McCandlish et al. 2018), which
+ * approximates the critical batch size. */
+
+/* Where the two batch sizes of each update come from
+ * (BSNN_MODEL_NOISE_ROUTE). Statistics are taken after the gradient hook
+ * (its rows and gradient, before L1/L2 penalties) and recorded only for
+ * an update that is applied. */
+typedef enum bsnn_noise_route {
+    BSNN_NOISE_OFF = 0,          /* no statistics (free)                     */
+    BSNN_NOISE_MICRO_BATCH = 1,  /* b: the micro-batches of an accumulated
+                                    update (BSNN_SCHED_MICRO_BATCH or a
+                                    memory budget), mean of their |g_j|^2 with
+                                    1/b the mean of their 1/b_j; B: the whole
+                                    batch. An update made in one pass records
+                                    nothing. Costs O(params) per micro-batch
+                                    and a gradient-sized buffer.            */
+    BSNN_NOISE_PER_SAMPLE = 2    /* b = 1: each row's own gradient norm, for
+                                    a dense layer |a_i|^2 (|delta_i|^2) plus
+                                    |delta_i|^2 for the bias, O(rows x width);
+                                    B: the batch (>= 2 rows). Batch norm mixes
+                                    the rows' gradients: BSNN_E_UNSUPPORTED */
+} bsnn_noise_route;
+
+/* What bsnn_model_noise and bsnn_model_noise_measure report. Before any
+ * observation every value is NaN but COUNT (0). */
+typedef enum bsnn_noise_field {
+    BSNN_NOISE_GRAD_SQ = 1,      /* the |G|^2 estimate                       */
+    BSNN_NOISE_TRACE = 2,        /* the tr(Sigma) estimate                   */
+    BSNN_NOISE_B_SIMPLE = 3,     /* TRACE / GRAD_SQ; +inf when GRAD_SQ <= 0  */
+    BSNN_NOISE_GRAD_SQ_SE = 4,   /* standard errors (NaN from one observation) */
+    BSNN_NOISE_TRACE_SE = 5,
+    BSNN_NOISE_B_SIMPLE_SE = 6,  /* by the delta method, NaN when GRAD_SQ <= 0 */
+    BSNN_NOISE_COUNT = 7,        /* observations (updates, or groups measured) */
+    BSNN_NOISE_RANGE = 8,        /* 0: B_simple within [b, B]; -1 below b, +1
+                                    above B (or GRAD_SQ <= 0): outside, the
+                                    estimate is mostly noise (see the SE)   */
+    BSNN_NOISE_SMALL_ROWS = 9,   /* b and B (averaged like the estimates)    */
+    BSNN_NOISE_BIG_ROWS = 10,
+    BSNN_NOISE_SMALL_SQ = 11,    /* the last observation's |g_b|^2 and |g_B|^2 */
+    BSNN_NOISE_BIG_SQ = 12
+} bsnn_noise_field;
+
+/* Read m's running estimate (every update the route observes, and every
+ * bsnn_model_noise_observe) into *out. Errors: BSNN_E_NULL, BSNN_E_ARG
+ * (unknown field). */
+BSNN_API bsnn_status bsnn_model_noise(double *out, const bsnn_model *m, bsnn_noise_field field);
+
+/* Feed one observation into m's running estimate: the squared norm of a
+ * mean gradient over small_rows rows and of one over big_rows rows, taken
+ * at the same parameters (a data-parallel host: the local gradient and the
+ * allreduced one). Allowed inside m's gradient hook. Errors: BSNN_E_NULL,
+ * BSNN_E_ARG (a norm not finite or < 0, small_rows < 1, big_rows <=
+ * small_rows, or not finite). */
+BSNN_API bsnn_status bsnn_model_noise_observe(bsnn_model *m, double small_sq, double small_rows,
+                                              double big_sq, double big_rows);
+
+/* Forget m's running estimate (setting the route or the decay does too).
+ * Errors: BSNN_E_NULL, BSNN_E_STATE (inside m's gradient hook). */
+BSNN_API bsnn_status bsnn_model_noise_reset(bsnn_model *m);
+
+/* Measure the noise scale at m's current parameters without training (no
+ * update; parameters, layer state, generators and the running estimate are
+ * left as they were), over every row of ds in order (batches 0) or over
+ * `batches` batches of `batch` rows drawn without repetition by a shuffle
+ * from seed, in m's mode (training: dropout, batch statistics). The rows
+ * are processed `batch` at a time; route PER_SAMPLE: b = 1 and B = all the
+ * rows measured; MICRO_BATCH: each batch of rows is one micro-batch, B all
+ * of them. Standard errors: delete-one-batch jackknife (needs two or more
+ * batches); they shrink as 1/sqrt(rows). out[i] receives field i + 1 for i
+ * < count (count 1..12). Costs two forward and backward passes over the
+ * rows. Errors: BSNN_E_NULL, BSNN_E_ARG (count, route, batch 0 or beyond
+ * the rows, batches * batch > N, fewer than 2 rows), BSNN_E_SHAPE,
+ * BSNN_E_STATE (as training: no loss, no parameters, inside the hook),
+ * BSNN_E_UNSUPPORTED (PER_SAMPLE with batch norm), BSNN_E_NOMEM. */
+BSNN_API bsnn_status bsnn_model_noise_measure(double *out, size_t count, bsnn_model *m,
+                                              const bsnn_dataset *ds, bsnn_noise_route route,
+                                              size_t batch, size_t batches, uint64_t seed);
 
 /* --- Memory --- */
 

@@ -360,6 +360,42 @@ void bsnn__plan_changed(void);
  * no parameters or no state): arithmetic on NULL is undefined behaviour. */
 static inline float *bsnn__at(float *base, size_t off) { return base ? base + off : NULL; }
 
+/* ---- the gradient noise-scale estimator (noise.c) ------------------------- */
+
+/* The two-batch estimator of the gradient noise scale (docs/scheduler.md):
+ * each observation (|g_b|^2 over b rows, |g_B|^2 over B > b rows, at the
+ * same parameters) gives unbiased estimates of |G|^2 and tr(Sigma); the
+ * estimator keeps their weighted means, every earlier weight multiplied by
+ * `decay` at each new observation (a debiased exponential average; decay 1:
+ * the plain mean), with weighted second moments for standard errors
+ * (West's incremental form: no cancellation). Plain data, so a model embeds
+ * one and a checkpoint stores it field by field. */
+typedef struct bsnn__noise {
+    double decay;               /* [0, 1]                                  */
+    double w, w2;               /* sum of the weights, of their squares    */
+    double g, t, b, B;          /* weighted means: |G|^2, tr, b and B      */
+    double m2_g, m2_t, c_gt;    /* weighted squared deviations, co-deviation */
+    double small_sq, big_sq;    /* the last observation's squared norms    */
+    uint64_t count;             /* observations                            */
+} bsnn__noise;
+
+/* An estimator with no observation (keeps nothing but decay). */
+void bsnn__noise_clear(bsnn__noise *e, double decay);
+/* The two estimates of one observation (1 <= b < B, finite, >= 0 norms). */
+void bsnn__noise_two_batch(double *out_grad_sq, double *out_trace, double small_sq, double b,
+                           double big_sq, double B);
+/* Add one observation (arguments valid as for _two_batch). */
+void bsnn__noise_observe(bsnn__noise *e, double small_sq, double b, double big_sq, double B);
+/* Add a pair of estimates (|G|^2, tr) directly, with its b and B. */
+void bsnn__noise_add(bsnn__noise *e, double grad_sq, double trace, double b, double B);
+/* The value of a bsnn_noise_field (a known one). */
+double bsnn__noise_field(const bsnn__noise *e, bsnn_noise_field field);
+/* The range flag of BSNN_NOISE_RANGE for a noise scale bs measured
+ * between b and B (NaN when bs is NaN). */
+double bsnn__noise_range(double bs, double b, double B);
+#define BSNN__NOISE_FIELDS 12
+#define BSNN__NOISE_DECAY_DEFAULT 0.99
+
 /* ---- clock (clock.c) ----------------------------------------------------- */
 
 /* Wall clock in seconds (monotonic), for histories and the search. */

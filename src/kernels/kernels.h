@@ -63,4 +63,11 @@ const char *bsnn__blis512_description(void);
 void bsnn__tanh_f32(const float *x, float *y, size_t count);
 void bsnn__sigmoid_f32(const float *x, float *y, size_t count);
 
+/* ---- squared norms (sumsq.c) ---------------------------------------------- */
+
+/* sum x_i^2 over count floats, accumulated in float lanes and double
+ * blocks (deterministic). _add_ also does acc += x in the same pass. */
+double bsnn__sumsq_f32(const float *x, size_t count);
+double bsnn__add_sumsq_f32(float *acc, const float *x, size_t count);
+
 #endif /* BSNN_KERNELS_H */

@@ -188,12 +188,8 @@ static void bias_pass(const float *dy, float *gb, size_t n, size_t out, int accu
 static double sample_norms(const float *x, const float *dy, size_t n, size_t in, size_t out)
 {
     double total = 0.0;
-    for (size_t r = 0; r < n; r++) {
-        double xx = 1.0, dd = 0.0;
-        for (size_t i = 0; i < in; i++) xx += (double)x[r * in + i] * x[r * in + i];
-        for (size_t j = 0; j < out; j++) dd += (double)dy[r * out + j] * dy[r * out + j];
-        total += xx * dd;
-    }
+    for (size_t r = 0; r < n; r++)
+        total += (bsnn__sumsq_f32(x + r * in, in) + 1.0) * bsnn__sumsq_f32(dy + r * out, out);
     return total;
 }
 
@@ -293,6 +289,7 @@ const bsnn_layer_ops bsnn__dense_ops = {
     .init = dense_init,
     .infer = dense_infer,
     .backward = dense_backward,
+    .sample_norms = 1,
     .backward_input = dense_backward_input,
     .grad_bound = dense_grad_bound,
     .apply_linear = dense_apply_linear,

@@ -130,11 +130,28 @@ static void input_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
     }
 }
 
+/* The rows' own gradients' squared norms: row r's is dgamma_j = dy_rj
+ * xhat_rj, dbeta_j = dy_rj (each row is normalised by its own statistics,
+ * so rows never mix). */
+static double sample_norms(const float *scratch, const float *dy, size_t n, size_t w)
+{
+    double total = 0.0;
+    for (size_t r = 0; r < n; r++) {
+        const float *dyr = dy + r * w, *hr = scratch + r * (w + 1); /* row_scratch */
+        for (size_t j = 0; j < w; j++) {
+            double g = dyr[j];
+            total += g * g * (1.0 + (double)hr[j] * hr[j]);
+        }
+    }
+    return total;
+}
+
 static void ln_backward(const bsnn_layer *l, const bsnn__pass *pass, const float *params,
                         const float *state, float *grads, int accumulate, float *scratch,
                         const float *x, const float *y, float *dy, float *dx, size_t n)
 {
-    (void)pass, (void)state, (void)x, (void)y;
+    (void)state, (void)x, (void)y;
+    if (pass && pass->sample_sq) *pass->sample_sq += sample_norms(scratch, dy, n, l->n_in);
     ln_pass p = {l, params, NULL, dy, scratch, NULL, dx, grads, n, accumulate};
     size_t cols = n >= BSNN_PARALLEL_CHUNK ? 1 : BSNN_PARALLEL_CHUNK / n;
     bsnn__parallel_range(l->n_in, cols, param_chunk, &p);
@@ -151,6 +168,7 @@ const bsnn_layer_ops bsnn__layernorm_ops = {
     .init = ln_init,
     .infer = ln_infer,
     .backward = ln_backward,
+    .sample_norms = 1,
 };
 
 bsnn_layer *bsnn_layer_layernorm(void)

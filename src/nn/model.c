@@ -26,6 +26,7 @@ bsnn_model *bsnn__model_create(size_t n_inputs)
     m->max_width = n_inputs;
     m->ws.model_id = m->id;
     m->ws.training = 1;
+    bsnn__noise_clear(&m->noise, BSNN__NOISE_DECAY_DEFAULT);
     return m;
 }
 
@@ -141,7 +142,7 @@ static bsnn_status add_layer(bsnn_model *m, bsnn_layer *l)
     BSNN_TRY(grow_arena(&m->grads, m->n_params, np));
     BSNN_TRY(grow_arena(&m->decay_mask, m->n_params, np));
     BSNN_TRY(grow_arena(&m->state, m->n_state, ns));
-    if (m->stat_grads) BSNN_TRY(grow_arena(&m->stat_grads, m->n_params, np));
+    if (m->stats.flags & BSNN__STATS_MICRO) BSNN_TRY(grow_arena(&m->stat_grads, m->n_params, np));
     free_workspace(m); /* the new layer changes its shape */
     m->layout++;       /* and that of every workspace made for m */
     l->param_off = m->n_params;
@@ -248,8 +249,41 @@ static bsnn_status model_range(double *lo, double *hi, unsigned *open, int param
     case BSNN_MODEL_SEED: *lo = 0.0, *hi = BSNN_MAX_EXACT; return BSNN_OK;
     case BSNN_MODEL_THRESHOLD: *lo = -DBL_MAX, *hi = DBL_MAX; return BSNN_OK; /* finite */
     case BSNN_MODEL_INIT: *lo = BSNN_INIT_ZEROS, *hi = BSNN_INIT_UNIFORM; return BSNN_OK;
+    case BSNN_MODEL_NOISE_ROUTE: *lo = BSNN_NOISE_OFF, *hi = BSNN_NOISE_PER_SAMPLE; return BSNN_OK;
+    case BSNN_MODEL_NOISE_DECAY: *lo = 0.0, *hi = 1.0; return BSNN_OK;
     default: return BSNN_E_ARG;
     }
+}
+
+/* A new route starts a new estimate and sets what the step engine measures
+ * (the micro-batch route's gradient buffer is made here, so no training
+ * step allocates, and bsnn_model_memory counts it from now on). */
+static bsnn_status set_noise_route(bsnn_model *m, int route)
+{
+    unsigned flags = route == BSNN_NOISE_MICRO_BATCH  ? BSNN__STATS_MICRO
+                     : route == BSNN_NOISE_PER_SAMPLE ? BSNN__STATS_SAMPLE
+                                                      : 0u;
+    BSNN_FAIL_IF(bsnn__model_set_stats(m, flags) != BSNN_OK, BSNN_E_NOMEM,
+                 "no memory for the micro-batch route's %zu-byte gradient buffer",
+                 m->n_params * sizeof(float));
+    m->noise_route = route;
+    bsnn__noise_clear(&m->noise, m->noise.decay);
+    return BSNN_OK;
+}
+
+bsnn_status bsnn__model_noise_check(const bsnn_model *m, int route)
+{
+    BSNN_FAIL_IF(route < BSNN_NOISE_OFF || route > BSNN_NOISE_PER_SAMPLE, BSNN_E_ARG,
+                 "noise route %d is not a bsnn_noise_route", route);
+    if (route != BSNN_NOISE_PER_SAMPLE) return BSNN_OK;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const bsnn_layer *l = m->layers[i];
+        BSNN_FAIL_IF(l->n_params && !l->ops->sample_norms, BSNN_E_UNSUPPORTED,
+                     "the per-sample noise route cannot run on %s layer %zu: it mixes the "
+                     "rows' gradients (use BSNN_NOISE_MICRO_BATCH)",
+                     l->ops->name, i);
+    }
+    return BSNN_OK;
 }
 
 static bsnn_status not_settable(int param)
@@ -282,6 +316,17 @@ bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
         BSNN_FAIL_IF(!isfinite(value), BSNN_E_ARG, "threshold %g is not finite", value);
         m->threshold = value;
         return BSNN_OK;
+    case BSNN_MODEL_NOISE_ROUTE:
+        BSNN_FAIL_IF(!(value >= lo && value <= hi && value == floor(value)), BSNN_E_ARG,
+                     "noise route %g is not a bsnn_noise_route (0..%d)", value,
+                     BSNN_NOISE_PER_SAMPLE);
+        BSNN_TRY(bsnn__model_noise_check(m, (int)value));
+        return set_noise_route(m, (int)value);
+    case BSNN_MODEL_NOISE_DECAY:
+        BSNN_FAIL_IF(!(value >= lo && value <= hi), BSNN_E_ARG, "noise decay %g is not in [0, 1]",
+                     value);
+        bsnn__noise_clear(&m->noise, value);
+        return BSNN_OK;
     default: /* BSNN_MODEL_INIT */
         BSNN_FAIL_IF(!(value >= lo && value <= hi && value == floor(value)), BSNN_E_ARG,
                      "initialiser %g is not in 1..%d", value, BSNN_INIT_UNIFORM);
@@ -307,6 +352,8 @@ bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param pa
     case BSNN_MODEL_INIT: *out = m->init_default; break;
     case BSNN_MODEL_TRAINING: *out = m->training; break;
     case BSNN_MODEL_LOSS: *out = m->loss; break;
+    case BSNN_MODEL_NOISE_ROUTE: *out = m->noise_route; break;
+    case BSNN_MODEL_NOISE_DECAY: *out = m->noise.decay; break;
     default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
     }
     return BSNN_OK;

@@ -26,8 +26,10 @@ typedef struct bsnn__pass {
                             offset included): dropout keys its masks by it */
     int first;           /* 1 for the update's first pass                 */
     double *sample_sq;   /* per-sample gradient statistics (NULL: off): a
-                            kind whose per-sample parameter gradient is an
-                            outer product ADDS sum_r (|x_r|^2 + 1) |dy_r|^2 */
+                            kind with ops->sample_norms ADDS, in backward,
+                            sum_r |g_r|^2 over its rows' own parameter
+                            gradients in the scale of dy (dense:
+                            (|x_r|^2 + 1) |dy_r|^2)                      */
 } bsnn__pass;
 
 /* A layer kind: one file (dense.c, batchnorm.c, ...) defines one of these
@@ -100,6 +102,11 @@ typedef struct bsnn_layer_ops {
                          size_t n, float c);
     void (*write_grads)(const bsnn_layer *l, float *grads, const float *x, const float *dy,
                         size_t n);
+    /* 1 when backward adds its rows' per-sample gradient squared norms to
+     * p->sample_sq (the per-sample noise route); 0 for a kind with
+     * parameters whose rows' gradients mix (batch norm): that route is then
+     * refused (BSNN_E_UNSUPPORTED). */
+    int sample_norms;
     /* ADD penalty gradients (L1/L2) once per update; _active says whether
      * any penalty is set (a fused update needs none). Optional. */
     void (*regularize)(const bsnn_layer *l, const float *params, float *grads);
@@ -247,7 +254,7 @@ bsnn_status bsnn__workspace_grow(bsnn_workspace *ws, const bsnn_model *m, size_t
  * measured only when flags ask (off: no work at all, and the fields stay
  * 0). Of the last update the engine ran (also a rejected one). */
 #define BSNN__STATS_MICRO 1u  /* squared norms per micro-batch and batch   */
-#define BSNN__STATS_SAMPLE 2u /* per-sample squared norms (dense layers)   */
+#define BSNN__STATS_SAMPLE 2u /* per-sample squared norms (ops->sample_norms) */
 typedef struct bsnn__grad_stats {
     unsigned flags;          /* what to measure: BSNN__STATS_*             */
     size_t rows;             /* B, the update's rows before the hook       */
@@ -255,13 +262,15 @@ typedef struct bsnn__grad_stats {
     double micro_sq_sum;     /* sum_j |g_j|^2 of the micro-batch MEAN
                                 gradients (MICRO)                         */
     double micro_sq_wsum;    /* sum_j b_j |g_j|^2, b_j rows of micro-batch j */
+    double micro_inv_rows;   /* sum_j 1 / b_j (MICRO)                       */
     double batch_sq;         /* |g_B|^2 of the batch mean before the hook  */
     double global_sq;        /* |g|^2 after the hook (global under an
                                 allreduce), before penalties              */
     double sample_sq_sum;    /* sum_i |g_i|^2 over the B per-sample
                                 gradients (SAMPLE)                        */
-    int sample_complete;     /* 1 when every layer with parameters is dense
-                                (else sample_sq_sum misses some)          */
+    int sample_complete;     /* 1 when every layer with parameters has
+                                ops->sample_norms (else sample_sq_sum
+                                misses some)                              */
 } bsnn__grad_stats;
 
 struct bsnn_model {
@@ -298,7 +307,16 @@ struct bsnn_model {
     bsnn__grad_stats stats;  /* issue 15's measurements                     */
     float *stat_grads;       /* one micro-batch's gradient (MICRO stats)    */
     uint64_t counts[6];      /* bsnn_stat values, indexed by bsnn_stat       */
+    /* the gradient noise scale (train/gradstats.c): the route sets the
+     * statistics' flags (stats above) */
+    int noise_route;         /* bsnn_noise_route                            */
+    bsnn__noise noise;       /* the running estimate                        */
 };
+
+/* Gradient noise scale: BSNN_E_UNSUPPORTED naming the layer when `route`
+ * cannot run on m (the per-sample route and a kind with parameters but no
+ * ops->sample_norms: batch norm); BSNN_E_ARG for an unknown route. */
+bsnn_status bsnn__model_noise_check(const bsnn_model *m, int route);
 
 /* The bodies of bsnn_model_create (n_inputs >= 1), bsnn_model_free,
  * bsnn_model_n_outputs and bsnn_model_add (m and layer not NULL; the layer

@@ -64,12 +64,8 @@ static uint32_t max_bits(const float *v, size_t n, double *parts)
 static void sumsq_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
     const arena_pass *p = ctx;
-    double s = 0.0;
-    for (size_t i = lo; i < hi; i++) {
-        if (p->dst) p->dst[i] += p->src[i];
-        s += (double)p->src[i] * p->src[i];
-    }
-    p->parts[4 * chunk] = s;
+    p->parts[4 * chunk] = p->dst ? bsnn__add_sumsq_f32(p->dst + lo, p->src + lo, hi - lo)
+                                 : bsnn__sumsq_f32(p->src + lo, hi - lo);
 }
 
 /* sum of v^2 over v[0..n) (in chunk order); with dst, also dst += v. */
@@ -147,7 +143,7 @@ static const bsnn__plan *plan_for(bsnn_model *m, bsnn_optimizer *opt, size_t row
             const bsnn_layer *l = m->layers[i];
             p->penalties |= l->ops->penalty_active && l->ops->penalty_active(l);
             p->commits |= l->ops->commit != NULL;
-            if (l->n_params && l->ops->kind != BSNN_LAYER_DENSE) p->sample_complete = 0;
+            if (l->n_params && !l->ops->sample_norms) p->sample_complete = 0;
         }
         p->snapshot_floats = m->n_params + opt->n * opt->n_state_vectors;
         p->stamp = ++last_stamp;
@@ -262,6 +258,7 @@ static double run_passes(bsnn_model *m, const bsnn__batch *b, size_t rows, const
             double mean_sq = sq * ((double)n / (double)k) * ((double)n / (double)k);
             m->stats.micro_sq_sum += mean_sq;
             m->stats.micro_sq_wsum += (double)k * mean_sq;
+            m->stats.micro_inv_rows += 1.0 / (double)k;
         }
         if (flags) m->stats.passes++;
     }
@@ -520,6 +517,7 @@ bsnn_status bsnn__engine_step(double *out_loss, size_t *out_rows, bsnn_model *m,
             l->ops->commit(l, bsnn__at(m->state, l->state_off), m->ws.scratch[i], m->training,
                            b->n);
     }
+    if (m->noise_route) bsnn__noise_record(m, covered); /* accepted updates only */
     m->started = 1;
     m->counts[BSNN_STAT_UPDATES]++;
     if (out_loss) *out_loss = loss_sum / (double)covered;

@@ -278,6 +278,18 @@ bsnn_status bsnn__model_check_trainable(const bsnn_model *m);
  * finite (and class indices where the loss takes them); names the row. */
 bsnn_status bsnn__model_check_dataset(const bsnn_model *m, const bsnn_dataset *ds);
 
+/* ---- the gradient noise scale (gradstats.c, noise_measure.c) --------------- */
+
+/* The route's statistics are the step engine's (m->stats, set from
+ * BSNN_MODEL_NOISE_ROUTE): the engine clears them where a step starts, the
+ * backward loop adds the per-sample norms, each pass of an accumulated
+ * update its micro-batch norm, and |g_B|^2 is read after the gradient hook
+ * and before penalties. Once the update is accepted (never for a rejected
+ * one) the engine calls _record, which adds the observation of an update
+ * of `rows` rows to the running estimate (nothing when the route has no
+ * two batch sizes in it: one micro-batch, or one row). */
+void bsnn__noise_record(bsnn_model *m, size_t rows);
+
 /* ---- memory and histories (memory.c, history.c) ---------------------------- */
 
 /* The bodies of bsnn_model_memory and bsnn_model_max_batch (m has layers,
