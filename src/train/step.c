@@ -15,6 +15,7 @@ bsnn_status bsnn__model_check_trainable(const bsnn_model *m)
                  "called from inside the model's gradient hook (a hook must not train it)");
     BSNN_FAIL_IF(m->n_layers == 0, BSNN_E_STATE, "the model has no layers");
     BSNN_FAIL_IF(m->n_params == 0, BSNN_E_STATE, "the model has no trainable parameters");
+    BSNN_TRY(bsnn__model_noise_check(m, m->noise_route)); /* layers added after the route */
     return bsnn__model_check_loss(m);
 }
 
