@@ -1296,7 +1296,11 @@ BSNN_API bsnn_status bsnn_model_load_buffer(bsnn_model **out, const void *data, 
  * to [1,N], skipping repeats); if neither beats B, choose B; otherwise keep
  * halving (or doubling, whichever of the two was better; ties go to the
  * smaller) while the result improves, stopping at 1 or N. Rows are recorded
- * in the order candidates were tried. */
+ * in the order candidates were tried. With REPEATS k > 1 each candidate is
+ * trained k times (repeat r: data-order seed SEED + r, and with REINIT
+ * parameters from the model's seed + r), its row holds the means over the
+ * repeats with the metric's standard deviation and n, and every comparison
+ * above is on the means; the RULE then chooses among all rows tried. */
 /* Settings, for bsnn_search_set / _get / _bounds. */
 typedef enum bsnn_search_param {
     BSNN_SEARCH_START = 1,         /* first batch size of the heuristic (128) */
@@ -1306,10 +1310,27 @@ typedef enum bsnn_search_param {
     BSNN_SEARCH_METRIC = 4,        /* a bsnn_search_metric (default VAL_LOSS) */
     BSNN_SEARCH_SEED = 5,          /* data-order (shuffle) seed (default 0;
                                       typed: bsnn_search_set_seed)          */
-    BSNN_SEARCH_MEMORY_BUDGET = 6  /* bytes per candidate (0: none); larger
+    BSNN_SEARCH_MEMORY_BUDGET = 6, /* bytes per candidate (0: none); larger
                                       batches run with accumulation, flagged
                                       (typed: bsnn_search_set_memory_budget) */
+    BSNN_SEARCH_REPEATS = 7,       /* training runs per candidate, 1..10000
+                                      (default 1: one run, as before)      */
+    BSNN_SEARCH_RULE = 8,          /* a bsnn_search_rule (default BEST_MEAN) */
+    BSNN_SEARCH_REINIT = 9         /* 1: repeat r starts from parameters
+                                      initialised from the model's seed + r
+                                      (0, default: from m's parameters)    */
 } bsnn_search_param;
+
+/* How the size is chosen from the rows (BSNN_SEARCH_RULE). The standard
+ * error of a mean is its sd / sqrt(n), 0 with one repeat. */
+typedef enum bsnn_search_rule {
+    BSNN_RULE_BEST_MEAN = 1,  /* the best mean (ties: the heuristic's or the
+                                 sweep's earlier)                           */
+    BSNN_RULE_ONE_SE = 2      /* the largest batch whose mean is within one
+                                 standard error of the best mean (Breiman et
+                                 al.'s one-SE rule: the fastest size that
+                                 the noise cannot tell from the best)      */
+} bsnn_search_rule;
 
 /* What each candidate may spend (BSNN_SEARCH_BUDGET_KIND). */
 typedef enum bsnn_search_budget {
@@ -1338,7 +1359,11 @@ typedef enum bsnn_search_col {
     BSNN_SEARCH_COL_SECONDS = 7,      /* wall seconds of training           */
     BSNN_SEARCH_COL_PEAK_BYTES = 8,   /* bsnn_model_memory at the rows per pass */
     BSNN_SEARCH_COL_ACCUMULATED = 9,  /* 1: split into micro-batches        */
-    BSNN_SEARCH_COL_MICRO_BATCH = 10  /* rows per pass (== batch unless split) */
+    BSNN_SEARCH_COL_MICRO_BATCH = 10, /* rows per pass (== batch unless split) */
+    BSNN_SEARCH_COL_N = 11,           /* repeats (runs averaged in the row)  */
+    BSNN_SEARCH_COL_VAL_LOSS_SD = 12, /* sample sd over the repeats (NaN
+                                         with one, or when one diverged)    */
+    BSNN_SEARCH_COL_VAL_ACCURACY_SD = 13
 } bsnn_search_col;
 
 /* A search with the defaults above and no results. NULL on out of memory. */
@@ -1385,7 +1410,7 @@ BSNN_API bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *search, bsnn
                                      const bsnn_dataset *val, const bsnn_scheduler *tmpl);
 
 /* The same for a plain sweep: every size in sizes[0..count) (each 1..N), in
- * that order; the best by the metric (ties: the earlier) is chosen. Errors:
+ * that order; the RULE chooses (BEST_MEAN: ties go to the earlier). Errors:
  * as bsnn_search_run, plus BSNN_E_ARG for a size out of range or count 0. */
 BSNN_API bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *search, bsnn_model *m,
                                        bsnn_optimizer *opt, const bsnn_dataset *train,
@@ -1398,13 +1423,20 @@ BSNN_API size_t bsnn_search_count(const bsnn_search *search);
 /* The chosen batch size of the last run or sweep, 0 if none. */
 BSNN_API size_t bsnn_search_best(const bsnn_search *search);
 
-/* Read column `col` of result row `row` into *out. Errors: BSNN_E_NULL,
- * BSNN_E_ARG (row out of range or unknown column). */
+/* Read column `col` of result row `row` into *out: columns 1-10 are the
+ * means over the row's repeats (VAL_LOSS +inf when one diverged). Errors:
+ * BSNN_E_NULL, BSNN_E_ARG (row out of range or unknown column). */
 BSNN_API bsnn_status bsnn_search_result(double *out, const bsnn_search *search, size_t row,
                                         bsnn_search_col col);
 
-/* Write the result rows as CSV (header line first) to path, atomically as
- * bsnn_model_save writes. Errors: BSNN_E_NULL, BSNN_E_IO, BSNN_E_NOMEM. */
+/* Column `col` (BATCH..MICRO_BATCH) of one training run: repeat `repeat`
+ * (0..n-1) of result row `row`. Errors: BSNN_E_NULL, BSNN_E_ARG (row,
+ * repeat or column out of range). */
+BSNN_API bsnn_status bsnn_search_trial(double *out, const bsnn_search *search, size_t row,
+                                       size_t repeat, bsnn_search_col col);
+
+/* Write the result rows as CSV (header line first; the columns of
+ * bsnn_search_col in order) to path, atomically as bsnn_model_save writes. Errors: BSNN_E_NULL, BSNN_E_IO, BSNN_E_NOMEM. */
 BSNN_API bsnn_status bsnn_search_write_csv(const bsnn_search *search, const char *path);
 
 /* ------------------------------------------------------------------------ */

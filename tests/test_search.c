@@ -489,3 +489,166 @@ Test(search, candidates_share_the_starting_dropout_masks_and_the_model_is_restor
     bsnn_model_free(m), bsnn_model_free(twin);
     bsnn_dataset_free(train), bsnn_dataset_free(val);
 }
+
+/* ---- repeats and the choice rule (issue 15) ------------------------------- */
+
+static double trial(const bsnn_search *se, size_t row, size_t rep, bsnn_search_col c)
+{
+    double v;
+    cr_assert_eq(bsnn_search_trial(&v, se, row, rep, c), BSNN_OK, "%s", bsnn_last_error());
+    return v;
+}
+
+Test(search, repeats_keep_the_documented_order_and_rows_hold_means_and_sds_of_their_runs)
+{
+    bsnn_dataset *tr = linear_set(256, 1), *va = linear_set(64, 2);
+    bsnn_model *m = linear_model();
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    bsnn_optimizer_set(opt, BSNN_OPT_LR, 0.05);
+    bsnn_search *se = bsnn_search_create();
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_BUDGET, 1), BSNN_OK);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_REPEATS, 3), BSNN_OK);
+    cr_assert_eq(bsnn_search_set_seed(se, 10), BSNN_OK);
+    size_t best = 0;
+    cr_assert_eq(bsnn_search_run(&best, se, m, opt, tr, va, NULL), BSNN_OK, "%s", bsnn_last_error());
+    const size_t want[] = {128, 64, 256, 32, 16, 8, 4, 2, 1};
+    cr_assert_eq(bsnn_search_count(se), 9);
+    for (size_t i = 0; i < 9; i++) {
+        cr_assert_eq(col(se, i, BSNN_SEARCH_COL_BATCH), (double)want[i], "row %zu", i);
+        cr_assert_eq(col(se, i, BSNN_SEARCH_COL_N), 3);
+        /* hand computation over the row's three runs */
+        double l[3], a[3], ml = 0, ma = 0, sl = 0, sa = 0;
+        for (size_t r = 0; r < 3; r++) {
+            l[r] = trial(se, i, r, BSNN_SEARCH_COL_VAL_LOSS);
+            a[r] = trial(se, i, r, BSNN_SEARCH_COL_VAL_ACCURACY);
+            cr_assert_eq(trial(se, i, r, BSNN_SEARCH_COL_BATCH), (double)want[i]);
+            ml += l[r] / 3, ma += a[r] / 3;
+        }
+        for (size_t r = 0; r < 3; r++) sl += (l[r] - ml) * (l[r] - ml) / 2, sa += (a[r] - ma) * (a[r] - ma) / 2;
+        cr_assert(fabs(col(se, i, BSNN_SEARCH_COL_VAL_LOSS) - ml) <= 1e-12 * ml);
+        cr_assert(fabs(col(se, i, BSNN_SEARCH_COL_VAL_LOSS_SD) - sqrt(sl)) <= 1e-9 * sqrt(sl) + 1e-300);
+        cr_assert(fabs(col(se, i, BSNN_SEARCH_COL_VAL_ACCURACY) - ma) <= 1e-12);
+        cr_assert(fabs(col(se, i, BSNN_SEARCH_COL_VAL_ACCURACY_SD) - sqrt(sa)) <= 1e-9);
+        cr_assert(sl > 0.0, "row %zu: the repeats' data orders differ, so do their losses", i);
+    }
+    cr_assert_eq(best, 1);
+    /* repeat r is the run of a one-repeat search with seed 10 + r */
+    bsnn_search *one = bsnn_search_create();
+    cr_assert_eq(bsnn_search_set(one, BSNN_SEARCH_BUDGET, 1), BSNN_OK);
+    const size_t sizes[] = {64};
+    for (uint64_t r = 0; r < 3; r++) {
+        cr_assert_eq(bsnn_search_set_seed(one, 10 + r), BSNN_OK);
+        cr_assert_eq(bsnn_search_sweep(&best, one, m, opt, tr, va, NULL, sizes, 1), BSNN_OK);
+        cr_assert_eq(col(one, 0, BSNN_SEARCH_COL_VAL_LOSS), trial(se, 1, r, BSNN_SEARCH_COL_VAL_LOSS));
+        cr_assert(isnan(col(one, 0, BSNN_SEARCH_COL_VAL_LOSS_SD)), "one run has no sd");
+        cr_assert_eq(col(one, 0, BSNN_SEARCH_COL_N), 1);
+    }
+    double v;
+    cr_assert_eq(bsnn_search_trial(&v, se, 9, 0, BSNN_SEARCH_COL_BATCH), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_trial(&v, se, 0, 3, BSNN_SEARCH_COL_BATCH), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_trial(&v, se, 0, 0, BSNN_SEARCH_COL_N), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_trial(NULL, se, 0, 0, BSNN_SEARCH_COL_BATCH), BSNN_E_NULL);
+    cr_assert_eq(bsnn_search_trial(&v, NULL, 0, 0, BSNN_SEARCH_COL_BATCH), BSNN_E_NULL);
+    bsnn_search_free(one);
+    bsnn_search_free(se);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+/* y = sign of a noisy linear score: classes overlap, so runs differ by seed. */
+static bsnn_dataset *noisy_labels(size_t n, unsigned seed)
+{
+    float *x = malloc(n * 2 * sizeof(float)), *y = malloc(n * sizeof(float));
+    unsigned st = seed;
+    for (size_t i = 0; i < n; i++) {
+        double noise;
+        for (int j = 0; j < 2; j++) {
+            st = st * 1103515245u + 12345u;
+            x[i * 2 + j] = (float)((st >> 8) % 2001) / 1000.0f - 1.0f;
+        }
+        st = st * 1103515245u + 12345u;
+        noise = (double)((st >> 8) % 2001) / 1000.0 - 1.0;
+        y[i] = x[i * 2] - 0.5f * x[i * 2 + 1] + (float)noise > 0.0f ? 1.0f : 0.0f;
+    }
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, n, 2, 1);
+    free(x);
+    free(y);
+    return ds;
+}
+
+Test(search, the_one_standard_error_rule_picks_the_largest_size_near_the_best_mean)
+{
+    bsnn_dataset *tr = noisy_labels(256, 3), *va = noisy_labels(128, 4);
+    bsnn_model *m = bsnn_model_create(2);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(4)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH)), BSNN_OK);
+    cr_assert_eq(bsnn_model_add(m, bsnn_layer_dense(1)), BSNN_OK);
+    cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_BCE_LOGITS), BSNN_OK);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    bsnn_optimizer_set(opt, BSNN_OPT_LR, 0.02);
+    const size_t sizes[] = {4, 8, 16, 32, 64, 128};
+    size_t pick[2];
+    bsnn_search *se[2];
+    for (int rule = 0; rule < 2; rule++) {
+        se[rule] = bsnn_search_create();
+        cr_assert_eq(bsnn_search_set(se[rule], BSNN_SEARCH_BUDGET, 6), BSNN_OK);
+        cr_assert_eq(bsnn_search_set(se[rule], BSNN_SEARCH_REPEATS, 5), BSNN_OK);
+        cr_assert_eq(bsnn_search_set(se[rule], BSNN_SEARCH_REINIT, 1), BSNN_OK);
+        cr_assert_eq(bsnn_search_set(se[rule], BSNN_SEARCH_RULE,
+                                     rule ? BSNN_RULE_ONE_SE : BSNN_RULE_BEST_MEAN),
+                     BSNN_OK);
+        cr_assert_eq(bsnn_search_sweep(&pick[rule], se[rule], m, opt, tr, va, NULL, sizes, 6),
+                     BSNN_OK, "%s", bsnn_last_error());
+    }
+    /* the same runs under both rules (evaluated in batches of the grown
+     * workspace: equal to rounding) */
+    for (size_t i = 0; i < 6; i++)
+        cr_assert(fabs(col(se[0], i, BSNN_SEARCH_COL_VAL_LOSS) -
+                       col(se[1], i, BSNN_SEARCH_COL_VAL_LOSS)) <= 1e-9);
+    /* hand: the best mean, its standard error, the largest size within it */
+    size_t b = 0;
+    for (size_t i = 1; i < 6; i++)
+        if (col(se[1], i, BSNN_SEARCH_COL_VAL_LOSS) < col(se[1], b, BSNN_SEARCH_COL_VAL_LOSS)) b = i;
+    cr_assert_eq(pick[0], sizes[b], "best mean");
+    double lim = col(se[1], b, BSNN_SEARCH_COL_VAL_LOSS) +
+                 col(se[1], b, BSNN_SEARCH_COL_VAL_LOSS_SD) / sqrt(5.0);
+    size_t want = sizes[b];
+    for (size_t i = 0; i < 6; i++)
+        if (col(se[1], i, BSNN_SEARCH_COL_VAL_LOSS) <= lim && sizes[i] > want) want = sizes[i];
+    for (size_t i = 0; i < 6; i++)
+        printf("batch %3zu: val loss %.4f +- %.4f\n", sizes[i], col(se[1], i, BSNN_SEARCH_COL_VAL_LOSS),
+               col(se[1], i, BSNN_SEARCH_COL_VAL_LOSS_SD) / sqrt(5.0));
+    cr_assert_eq(pick[1], want);
+    cr_assert_eq(bsnn_search_best(se[1]), want);
+    cr_assert_gt(pick[1], pick[0], "this problem's one-SE pick is larger than the best mean's");
+    bsnn_search_free(se[0]);
+    bsnn_search_free(se[1]);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
+    bsnn_dataset_free(va);
+}
+
+Test(search, repeat_settings_have_bounds_and_refuse_bad_values)
+{
+    bsnn_search *se = bsnn_search_create();
+    double v, lo, hi;
+    unsigned open;
+    cr_assert_eq(bsnn_search_get(&v, se, BSNN_SEARCH_REPEATS), BSNN_OK);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(bsnn_search_get(&v, se, BSNN_SEARCH_RULE), BSNN_OK);
+    cr_assert_eq(v, BSNN_RULE_BEST_MEAN);
+    cr_assert_eq(bsnn_search_get(&v, se, BSNN_SEARCH_REINIT), BSNN_OK);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(bsnn_search_bounds(&lo, &hi, &open, se, BSNN_SEARCH_REPEATS), BSNN_OK);
+    cr_assert(lo == 1 && hi == 10000 && open == 0);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_REPEATS, 0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_REPEATS, 2.5), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_RULE, 3), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_RULE, 0), BSNN_E_ARG);
+    cr_assert_eq(bsnn_search_set(se, BSNN_SEARCH_REINIT, 2), BSNN_E_ARG);
+    cr_assert(strstr(bsnn_last_error(), "reinit flag 2") != NULL, "%s", bsnn_last_error());
+    bsnn_search_free(se);
+}

@@ -229,6 +229,15 @@ static void set_seed(bsnn_model *m, uint64_t seed)
     for (size_t i = 0; i < m->n_layers; i++) init_layer(m, m->layers[i]);
 }
 
+void bsnn__model_reinit(bsnn_model *m, uint64_t seed)
+{
+    uint64_t keep_seed = m->seed;
+    bsnn_rng keep_rng = m->rng;
+    set_seed(m, seed);
+    m->seed = keep_seed;
+    m->rng = keep_rng;
+}
+
 bsnn_status bsnn_model_init_params(bsnn_model *m, uint64_t seed)
 {
     BSNN_ENTER();

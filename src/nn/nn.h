@@ -313,6 +313,11 @@ struct bsnn_model {
     bsnn__noise noise;       /* the running estimate                        */
 };
 
+/* Reinitialise every layer's parameters and resettable state from seed
+ * as bsnn_model_init_params does, leaving the model's own seed and
+ * initialisation stream as they were (the search's repeats). */
+void bsnn__model_reinit(bsnn_model *m, uint64_t seed);
+
 /* Gradient noise scale: BSNN_E_UNSUPPORTED naming the layer when `route`
  * cannot run on m (the per-sample route and a kind with parameters but no
  * ops->sample_norms: batch norm); BSNN_E_ARG for an unknown route. */

@@ -3,13 +3,16 @@
  * trains the same model from the same initial parameters and data order for
  * the same budget (epochs, samples seen or wall time) and is compared on a
  * validation metric; the heuristic halves or doubles from a start size while
- * the result improves. One result row per candidate, readable by index.
+ * the result improves. With repeats, each candidate is trained with several
+ * data-order seeds (and initialisations), compared on the means, and a
+ * choice rule (best mean, or the one-standard-error rule) picks the size.
+ * One result row of means per candidate, and every run, readable by index.
  */
 #include "search/search.h"
 
 #include <stdio.h>
 
-enum { COLS = 10 };
+enum { COLS = 13, TRIAL_COLS = 10 };
 
 struct bsnn_search {
     size_t start;
@@ -17,8 +20,12 @@ struct bsnn_search {
     double budget;
     size_t memory_budget;
     uint64_t seed;
-    double *rows; /* COLS per row, bsnn_search_col order */
+    size_t repeats;
+    int rule, reinit;
+    double *rows;   /* COLS per row, bsnn_search_col order: means, n, sds */
     size_t n, cap, best;
+    double *trials; /* TRIAL_COLS per training run, rows' runs in order */
+    size_t n_trials, cap_trials, row_repeats; /* row_repeats: runs per row */
 };
 
 bsnn_search *bsnn_search_create(void)
@@ -30,6 +37,8 @@ bsnn_search *bsnn_search_create(void)
     se->budget_kind = BSNN_BUDGET_EPOCHS;
     se->budget = 5.0;
     se->metric = BSNN_METRIC_VAL_LOSS;
+    se->repeats = 1;
+    se->rule = BSNN_RULE_BEST_MEAN;
     return se;
 }
 
@@ -37,6 +46,7 @@ void bsnn_search_free(bsnn_search *se)
 {
     if (se == NULL) return;
     bsnn__free(se->rows);
+    bsnn__free(se->trials);
     bsnn__free(se);
 }
 
@@ -58,6 +68,9 @@ static const search_range ranges[] = {
     [BSNN_SEARCH_METRIC] = {"metric", BSNN_METRIC_VAL_LOSS, BSNN_METRIC_VAL_ACCURACY, 0, 1},
     [BSNN_SEARCH_SEED] = {"seed", 0.0, BSNN_MAX_EXACT, 0, 1},
     [BSNN_SEARCH_MEMORY_BUDGET] = {"memory budget", 0.0, BSNN_MAX_EXACT, 0, 1},
+    [BSNN_SEARCH_REPEATS] = {"repeats", 1.0, 10000.0, 0, 1},
+    [BSNN_SEARCH_RULE] = {"rule", BSNN_RULE_BEST_MEAN, BSNN_RULE_ONE_SE, 0, 1},
+    [BSNN_SEARCH_REINIT] = {"reinit flag", 0.0, 1.0, 0, 1},
 };
 
 #define N_RANGES ((int)(sizeof ranges / sizeof ranges[0]))
@@ -97,6 +110,9 @@ bsnn_status bsnn_search_set(bsnn_search *se, bsnn_search_param param, double val
     case BSNN_SEARCH_BUDGET: se->budget = value; break;
     case BSNN_SEARCH_METRIC: se->metric = (int)value; break;
     case BSNN_SEARCH_SEED: se->seed = (uint64_t)value; break;
+    case BSNN_SEARCH_REPEATS: se->repeats = (size_t)value; break;
+    case BSNN_SEARCH_RULE: se->rule = (int)value; break;
+    case BSNN_SEARCH_REINIT: se->reinit = (int)value; break;
     default: se->memory_budget = (size_t)value; break; /* BSNN_SEARCH_MEMORY_BUDGET */
     }
     return BSNN_OK;
@@ -127,6 +143,9 @@ bsnn_status bsnn_search_get(double *out, const bsnn_search *se, bsnn_search_para
     case BSNN_SEARCH_MEMORY_BUDGET:
         return exact_double(out, se->memory_budget, "memory budget",
                             "bsnn_search_get_memory_budget");
+    case BSNN_SEARCH_REPEATS: *out = (double)se->repeats; break;
+    case BSNN_SEARCH_RULE: *out = se->rule; break;
+    case BSNN_SEARCH_REINIT: *out = se->reinit; break;
     default: return bsnn__fail(BSNN_E_ARG, "unknown setting %d", (int)param);
     }
     return BSNN_OK;
@@ -191,9 +210,25 @@ bsnn_status bsnn_search_result(double *out, const bsnn_search *se, size_t row, b
     BSNN_CHECK_NULL(out);
     BSNN_CHECK_NULL(se);
     BSNN_FAIL_IF(row >= se->n, BSNN_E_ARG, "row %zu is out of range (%zu rows)", row, se->n);
-    BSNN_FAIL_IF(col < BSNN_SEARCH_COL_BATCH || col > BSNN_SEARCH_COL_MICRO_BATCH, BSNN_E_ARG,
-                 "unknown column %d", (int)col);
+    BSNN_FAIL_IF(col < BSNN_SEARCH_COL_BATCH || col > BSNN_SEARCH_COL_VAL_ACCURACY_SD,
+                 BSNN_E_ARG, "unknown column %d", (int)col);
     *out = se->rows[row * COLS + (size_t)col - 1];
+    return BSNN_OK;
+}
+
+bsnn_status bsnn_search_trial(double *out, const bsnn_search *se, size_t row, size_t repeat,
+                              bsnn_search_col col)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(out);
+    BSNN_CHECK_NULL(se);
+    BSNN_FAIL_IF(row >= se->n, BSNN_E_ARG, "row %zu is out of range (%zu rows)", row, se->n);
+    BSNN_FAIL_IF(repeat >= se->row_repeats, BSNN_E_ARG,
+                 "repeat %zu is out of range (%zu repeats a row)", repeat, se->row_repeats);
+    BSNN_FAIL_IF(col < BSNN_SEARCH_COL_BATCH || col > BSNN_SEARCH_COL_MICRO_BATCH, BSNN_E_ARG,
+                 "column %d is not one of a run's (1..%d)", (int)col,
+                 BSNN_SEARCH_COL_MICRO_BATCH);
+    *out = se->trials[(row * se->row_repeats + repeat) * TRIAL_COLS + (size_t)col - 1];
     return BSNN_OK;
 }
 
@@ -201,12 +236,15 @@ static int write_rows(bsnn__text *t, const void *obj)
 {
     const bsnn_search *se = obj;
     if (bsnn__text_printf(t, "batch,epochs,updates,train_loss,val_loss,val_accuracy,seconds,"
-                             "peak_bytes,accumulated,micro_batch\n") != 0)
+                             "peak_bytes,accumulated,micro_batch,n,val_loss_sd,"
+                             "val_accuracy_sd\n") != 0)
         return -1;
     for (size_t r = 0; r < se->n; r++) {
         const double *v = se->rows + r * COLS;
-        if (bsnn__text_printf(t, "%.0f,%.6g,%.0f,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f,%.0f\n", v[0], v[1],
-                              v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]) != 0)
+        if (bsnn__text_printf(t,
+                              "%.0f,%.6g,%.6g,%.9g,%.9g,%.9g,%.6f,%.0f,%.6g,%.0f,%.0f,%.9g,%.9g\n",
+                              v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                              v[11], v[12]) != 0)
             return -1;
     }
     return 0;
@@ -232,6 +270,7 @@ typedef struct search_run {
     bsnn_scheduler *sched;
     float *params0, *state0;
     bsnn_rng *rng0; /* each layer's generator state (dropout's mask count) */
+    bsnn__noise noise0; /* the model's noise estimate, put back at the end */
     int saved; /* every snapshot taken: only then may the model be restored */
 } search_run;
 
@@ -276,18 +315,22 @@ static void restore_start(search_run *r)
         if (l->ops->set_rng) l->ops->set_rng(l, &r->rng0[i]);
     }
     bsnn__optimizer_reset(r->opt);
+    bsnn__noise_clear(&r->m->noise, r->m->noise.decay);
 }
 
-/* Train one candidate batch size and append its row. */
-static bsnn_status run_candidate(search_run *r, size_t batch)
+/* Train one run (repeat `rep`) of a candidate batch size and append its
+ * TRIAL_COLS values to the trials. */
+static bsnn_status run_trial(search_run *r, size_t batch, size_t rep)
 {
     bsnn_search *se = r->se;
     size_t n = r->train->n, rows = batch, updates = 0;
     restore_start(r);
+    if (se->reinit) bsnn__model_reinit(r->m, r->m->seed + rep);
     bsnn_scheduler *s = r->sched;
     BSNN_TRY(bsnn__scheduler_set(s, BSNN_SCHED_BATCH_CAP, 0));
     BSNN_TRY(bsnn__scheduler_set(s, BSNN_SCHED_BATCH_SIZE, (double)batch));
     s->budget = se->memory_budget;
+    s->seed = se->seed + rep; /* repeat r: the data order of seed + r */
     bsnn__scheduler_reset(s);
     if (se->memory_budget > 0) {
         size_t fit;
@@ -316,8 +359,38 @@ static bsnn_status run_candidate(search_run *r, size_t batch)
                                               : NAN;
     size_t peak = 0;
     bsnn__model_memory(&peak, r->m, r->opt, rows);
-    double row[COLS] = {(double)batch, w.samples / (double)n, (double)updates, train_loss, vl, va,
-                        seconds, (double)peak, rows < batch ? 1.0 : 0.0, (double)rows};
+    double row[TRIAL_COLS] = {(double)batch, w.samples / (double)n, (double)updates, train_loss,
+                              vl, va, seconds, (double)peak, rows < batch ? 1.0 : 0.0,
+                              (double)rows};
+    return bsnn__rows_append(&se->trials, &se->n_trials, &se->cap_trials, TRIAL_COLS, row);
+}
+
+/* Mean and sample sd of column c over the k runs at v (TRIAL_COLS apart). */
+static void mean_sd(double *out_mean, double *out_sd, const double *v, size_t k, int c)
+{
+    double mean = 0.0, ss = 0.0;
+    for (size_t i = 0; i < k; i++) mean += v[i * TRIAL_COLS + (size_t)c] / (double)k;
+    for (size_t i = 0; i < k; i++) {
+        double d = v[i * TRIAL_COLS + (size_t)c] - mean;
+        ss += d * d;
+    }
+    *out_mean = mean;
+    /* one run has no spread; a diverged run (+inf) leaves the sd undefined */
+    *out_sd = k > 1 && isfinite(mean) ? sqrt(ss / (double)(k - 1)) : NAN;
+}
+
+/* Train every repeat of a candidate and append its row of means. */
+static bsnn_status run_candidate(search_run *r, size_t batch)
+{
+    bsnn_search *se = r->se;
+    size_t first = se->n_trials, k = se->row_repeats;
+    for (size_t rep = 0; rep < k; rep++) BSNN_TRY(run_trial(r, batch, rep));
+    const double *v = se->trials + first * TRIAL_COLS;
+    double row[COLS], sd[TRIAL_COLS];
+    for (int c = 0; c < TRIAL_COLS; c++) mean_sd(&row[c], &sd[c], v, k, c);
+    row[BSNN_SEARCH_COL_N - 1] = (double)k;
+    row[BSNN_SEARCH_COL_VAL_LOSS_SD - 1] = sd[BSNN_SEARCH_COL_VAL_LOSS - 1];
+    row[BSNN_SEARCH_COL_VAL_ACCURACY_SD - 1] = sd[BSNN_SEARCH_COL_VAL_ACCURACY - 1];
     return add_row(se, row);
 }
 
@@ -368,6 +441,9 @@ static bsnn_status begin(search_run *r, const bsnn_scheduler *tmpl)
                  r->val->n_out, r->train->n_in, r->train->n_out);
     r->se->n = 0;
     r->se->best = 0;
+    r->se->n_trials = 0;
+    r->se->row_repeats = r->se->repeats;
+    r->noise0 = r->m->noise;
     r->params0 = bsnn__calloc(r->m->n_params, sizeof(float));
     if (r->params0 == NULL) return BSNN_E_NOMEM;
     memcpy(r->params0, r->m->params, r->m->n_params * sizeof(float));
@@ -397,7 +473,10 @@ static bsnn_status finish(search_run *r, bsnn_status st, size_t *out_best)
 {
     /* Restore only from a complete snapshot: when the second one could not
      * be allocated, the model was never touched. */
-    if (r->saved) restore_start(r);
+    if (r->saved) {
+        restore_start(r);
+        r->m->noise = r->noise0;
+    }
     bsnn__free(r->params0);
     bsnn__free(r->state0);
     bsnn__free(r->rng0);
@@ -415,6 +494,33 @@ static size_t best_row(const bsnn_search *se)
     return b;
 }
 
+/* The one-standard-error rule: the largest batch among the rows whose
+ * metric mean is within one standard error (sd / sqrt(n) of the best
+ * row; 0 with one repeat) of the best mean. */
+static size_t one_se_choice(const bsnn_search *se)
+{
+    size_t b = best_row(se);
+    int acc = se->metric == BSNN_METRIC_VAL_ACCURACY;
+    int mc = acc ? BSNN_SEARCH_COL_VAL_ACCURACY - 1 : BSNN_SEARCH_COL_VAL_LOSS - 1;
+    int sc = acc ? BSNN_SEARCH_COL_VAL_ACCURACY_SD - 1 : BSNN_SEARCH_COL_VAL_LOSS_SD - 1;
+    const double *rb = se->rows + b * COLS;
+    double n = rb[BSNN_SEARCH_COL_N - 1], sd = rb[sc];
+    double err = n > 1.0 && isfinite(sd) ? sd / sqrt(n) : 0.0;
+    size_t pick = row_batch(se, b);
+    for (size_t i = 0; i < se->n; i++) {
+        double v = se->rows[i * COLS + (size_t)mc];
+        int within = acc ? v >= rb[mc] - err : v <= rb[mc] + err;
+        if (within && row_batch(se, i) > pick) pick = row_batch(se, i);
+    }
+    return pick;
+}
+
+/* The chosen size: the rule's, or (BEST_MEAN) the one already found. */
+static void apply_rule(bsnn_search *se)
+{
+    if (se->rule == BSNN_RULE_ONE_SE) se->best = one_se_choice(se);
+}
+
 bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *se, bsnn_model *m,
                               bsnn_optimizer *opt, const bsnn_dataset *train,
                               const bsnn_dataset *val, const bsnn_scheduler *tmpl,
@@ -427,10 +533,13 @@ bsnn_status bsnn_search_sweep(size_t *out_best, bsnn_search *se, bsnn_model *m,
     for (size_t i = 0; i < count; i++)
         BSNN_FAIL_IF(sizes[i] == 0 || sizes[i] > train->n, BSNN_E_ARG,
                      "sizes[%zu] is %zu, expected 1..%zu", i, sizes[i], train->n);
-    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, NULL, 0};
+    search_run r = {.se = se, .m = m, .opt = opt, .train = train, .val = val};
     bsnn_status st = begin(&r, tmpl);
     for (size_t i = 0; st == BSNN_OK && i < count; i++) st = run_candidate(&r, sizes[i]);
-    if (st == BSNN_OK) se->best = row_batch(se, best_row(se));
+    if (st == BSNN_OK) {
+        se->best = row_batch(se, best_row(se));
+        apply_rule(se);
+    }
     return finish(&r, st, out_best);
 }
 
@@ -472,8 +581,9 @@ bsnn_status bsnn_search_run(size_t *out_best, bsnn_search *se, bsnn_model *m, bs
 {
     BSNN_ENTER_COMPUTE();
     BSNN_TRY(check_objects(out_best, se, m, opt, train, val));
-    search_run r = {se, m, opt, train, val, NULL, NULL, NULL, NULL, 0};
+    search_run r = {.se = se, .m = m, .opt = opt, .train = train, .val = val};
     bsnn_status st = begin(&r, tmpl);
     if (st == BSNN_OK) st = heuristic(&r);
+    if (st == BSNN_OK) apply_rule(se);
     return finish(&r, st, out_best);
 }
