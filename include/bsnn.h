@@ -671,10 +671,11 @@ typedef enum bsnn_sched_param {
                                    batch joins the next epoch's first batch  */
     /* Batch-size schedule (docs/scheduler.md has every formula). */
     BSNN_SCHED_BATCH_SCHEDULE = 7, /* a bsnn_batch_schedule (default CONSTANT) */
-    BSNN_SCHED_GROWTH_FACTOR = 8,  /* GEOMETRIC: factor f > 1 (default 2)      */
+    BSNN_SCHED_GROWTH_FACTOR = 8,  /* GEOMETRIC: factor f > 1 (default 2);
+                                      ADAPTIVE: largest change per epoch    */
     BSNN_SCHED_GROWTH_EVERY = 9,   /* GEOMETRIC: every k >= 1 epochs (default 1) */
-    BSNN_SCHED_BATCH_CAP = 10,     /* GEOMETRIC: largest batch, BATCH_SIZE..N
-                                      (default 0: N)                         */
+    BSNN_SCHED_BATCH_CAP = 10,     /* GEOMETRIC, ADAPTIVE: largest batch,
+                                      BATCH_SIZE..N (default 0: N)           */
     /* Learning-rate schedule, scaling and warmup: the lr of each update is
      * base * schedule(epoch) * scaling(B) * warmup(update). */
     BSNN_SCHED_LR_SCHEDULE = 11,   /* a bsnn_lr_schedule (default CONSTANT)    */
@@ -689,19 +690,30 @@ typedef enum bsnn_sched_param {
     /* Gradient accumulation and memory. */
     BSNN_SCHED_MICRO_BATCH = 18,   /* process each batch m >= 1 rows at a time,
                                       one update per batch (default 0: off)  */
-    BSNN_SCHED_MEMORY_BUDGET = 19  /* bytes bsnn_model_train may use for model,
+    BSNN_SCHED_MEMORY_BUDGET = 19, /* bytes bsnn_model_train may use for model,
                                       optimizer and workspace; batches that do
                                       not fit are split (default 0: none;
                                       typed: bsnn_scheduler_set_memory_budget) */
+    /* The adaptive batch size (BSNN_BATCH_ADAPTIVE; also GROWTH_FACTOR, the
+     * largest change per epoch, and BATCH_CAP, the largest batch). */
+    BSNN_SCHED_BATCH_MIN = 20,     /* ADAPTIVE: smallest batch, 1..N (default 1) */
+    BSNN_SCHED_BATCH_POW2 = 21,    /* ADAPTIVE: 1 rounds to powers of two (0) */
+    BSNN_SCHED_NOISE_TARGET = 22   /* ADAPTIVE: the batch aims at this multiple
+                                      of the measured B_simple, (0, 1e6] (1) */
 } bsnn_sched_param;
 
 /* Batch-size schedules (BSNN_SCHED_BATCH_SCHEDULE). */
 typedef enum bsnn_batch_schedule {
     BSNN_BATCH_CONSTANT = 0,  /* BATCH_SIZE every epoch                        */
     BSNN_BATCH_STEPS = 1,     /* list from bsnn_scheduler_set_batch_steps      */
-    BSNN_BATCH_GEOMETRIC = 2  /* min(cap, floor(B * f^floor(e/k))) (Smith et al.
+    BSNN_BATCH_GEOMETRIC = 2, /* min(cap, floor(B * f^floor(e/k))) (Smith et al.
                                  2017, "Don't decay the learning rate, increase
                                  the batch size")                          */
+    BSNN_BATCH_ADAPTIVE = 3   /* epoch 0: BATCH_SIZE; then the last epoch's
+                                 batch moved toward NOISE_TARGET x the model's
+                                 B_simple (bsnn_scheduler_observe_noise; kept
+                                 while none), by at most a factor
+                                 GROWTH_FACTOR, within [BATCH_MIN, cap]    */
 } bsnn_batch_schedule;
 
 /* Learning-rate schedules (BSNN_SCHED_LR_SCHEDULE); e is the epoch (0-based). */
@@ -717,7 +729,13 @@ typedef enum bsnn_lr_schedule {
 typedef enum bsnn_lr_scaling {
     BSNN_SCALE_NONE = 0,      /* 1                                             */
     BSNN_SCALE_LINEAR = 1,    /* B / B0 (Goyal et al. 2017)                    */
-    BSNN_SCALE_SQRT = 2       /* sqrt(B / B0) (Krizhevsky 2014; Hoffer et al. 2017) */
+    BSNN_SCALE_SQRT = 2,      /* sqrt(B / B0) (Krizhevsky 2014; Hoffer et al. 2017) */
+    BSNN_SCALE_ADASCALE = 3   /* AdaScale's gain (Johnson et al. 2020)
+                                 (var + sqr) / (var / s + sqr), s = B / B0,
+                                 sqr the |G|^2 and var the tr(Sigma) / B0
+                                 last observed: (1 + Bs/B0) / (1 + Bs/B)
+                                 with Bs = B_simple, between 1 and s; 1
+                                 before any observation                    */
 } bsnn_lr_scaling;
 
 /* A scheduler over n_samples samples (>= 1) with the defaults above. NULL on
@@ -762,8 +780,17 @@ BSNN_API bsnn_status bsnn_scheduler_get_memory_budget(size_t *out, const bsnn_sc
 BSNN_API bsnn_status bsnn_scheduler_next(const size_t **out_indices, size_t *out_count,
                                          int *out_epoch_end, bsnn_scheduler *s);
 
-/* Restart at epoch 0, step 0 with the original seed. Errors: BSNN_E_NULL. */
+/* Restart at epoch 0, step 0 with the original seed, forgetting the
+ * observed noise scale. Errors: BSNN_E_NULL. */
 BSNN_API bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s);
+
+/* Hand m's current noise-scale estimate (bsnn_model_noise: |G|^2 and
+ * tr(Sigma)) to s, for BSNN_BATCH_ADAPTIVE and BSNN_SCALE_ADASCALE: the
+ * next lr and the next epoch's batch use it. bsnn_model_train does this
+ * after every update; a host iterating by hand calls it after each
+ * bsnn_model_train_step. A model without observations leaves s as it was.
+ * Errors: BSNN_E_NULL. */
+BSNN_API bsnn_status bsnn_scheduler_observe_noise(bsnn_scheduler *s, const bsnn_model *m);
 
 /* Completed epochs, and batches handed out in the current epoch. */
 BSNN_API size_t bsnn_scheduler_epoch(const bsnn_scheduler *s);
@@ -783,7 +810,10 @@ BSNN_API bsnn_status bsnn_scheduler_set_batch_steps(bsnn_scheduler *s, const siz
                                                     const size_t *sizes, size_t count);
 
 /* The batch size the schedule gives epoch `epoch` (0-based), ignoring the
- * memory budget (which splits batches, never changes them). 0 if s is NULL. */
+ * memory budget (which splits batches, never changes them). ADAPTIVE, whose
+ * future depends on the measurements: the current epoch's batch whatever
+ * the epoch asked (between epochs, the one the next would take now). 0 if
+ * s is NULL. */
 BSNN_API size_t bsnn_scheduler_batch_size_at(const bsnn_scheduler *s, size_t epoch);
 
 /* The learning rate of the update for the batch last returned by
@@ -797,7 +827,9 @@ BSNN_API size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s);
 
 /* Move to the start of batch `step` of epoch `epoch`, as if reset and
  * iterated there, so the remaining batches, sizes and lrs are those of an
- * uninterrupted run with the current settings. Errors: BSNN_E_NULL;
+ * uninterrupted run with the current settings (the observed noise scale is
+ * forgotten, as by a reset). Errors: BSNN_E_NULL; BSNN_E_STATE under
+ * BSNN_BATCH_ADAPTIVE, whose sizes a replay cannot know (use a checkpoint);
  * BSNN_E_ARG when step is beyond the epoch's batches (the scheduler is then
  * reset to epoch 0), or when (epoch + 1) * N exceeds 2^28 samples (nothing
  * changes then: resume long runs from a checkpoint). Cost: one shuffle per
@@ -830,7 +862,11 @@ typedef enum bsnn_hist_field {
     BSNN_HIST_VAL_ACCURACY = 6, /* validation accuracy (NaN: none)             */
     BSNN_HIST_WALL_SECONDS = 7, /* seconds since this training call began      */
     BSNN_HIST_SAMPLES = 8,      /* samples seen since this training call began */
-    BSNN_HIST_UPDATES = 9       /* updates since this training call began      */
+    BSNN_HIST_UPDATES = 9,      /* updates since this training call began      */
+    BSNN_HIST_NOISE_GRAD_SQ = 10, /* the model's noise-scale estimates after the
+                                     epoch (bsnn_model_noise; NaN: none): |G|^2 */
+    BSNN_HIST_NOISE_TRACE = 11, /* tr(Sigma)                                   */
+    BSNN_HIST_B_SIMPLE = 12     /* B_simple = tr(Sigma) / |G|^2                */
 } bsnn_hist_field;
 
 /* An empty history. NULL on out of memory. */

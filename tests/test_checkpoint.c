@@ -17,17 +17,23 @@ typedef struct config {
     double batch;
     int carry_over, warmup_cosine, geometric;
     int bn_dropout; /* batch norm (running statistics) and dropout (its RNG) */
+    int noise;      /* 1: per-sample noise route, adaptive batch, AdaScale lr;
+                       2: micro-batch route (micro-batches of 2), adaptive in
+                       powers of two, linear lr scaling */
 } config;
 
 static const config configs[] = {
-    {BSNN_ADAM, 5, 1, 0, 0, 0},
-    {BSNN_NESTEROV, 3, 0, 1, 0, 0},
-    {BSNN_ADADELTA, 4, 0, 0, 1, 0},
-    {BSNN_AMSGRAD, 1, 0, 1, 0, 0},
-    {BSNN_RMSPROP, 6, 1, 0, 0, 0},
-    {BSNN_SGD, 16, 0, 0, 0, 0},
-    {BSNN_ADAM, 4, 0, 0, 0, 1},
-    {BSNN_MOMENTUM, 8, 0, 1, 0, 1},
+    {BSNN_ADAM, 5, 1, 0, 0, 0, 0},
+    {BSNN_NESTEROV, 3, 0, 1, 0, 0, 0},
+    {BSNN_ADADELTA, 4, 0, 0, 1, 0, 0},
+    {BSNN_AMSGRAD, 1, 0, 1, 0, 0, 0},
+    {BSNN_RMSPROP, 6, 1, 0, 0, 0, 0},
+    {BSNN_SGD, 16, 0, 0, 0, 0, 0},
+    {BSNN_ADAM, 4, 0, 0, 0, 1, 0},
+    {BSNN_MOMENTUM, 8, 0, 1, 0, 1, 0},
+    {BSNN_ADAM, 4, 0, 0, 0, 0, 1},
+    {BSNN_SGD, 3, 0, 0, 0, 0, 1},
+    {BSNN_MOMENTUM, 4, 0, 1, 0, 1, 2},
 };
 
 /* 4 -> dense 7 -> batch norm -> tanh -> dropout 0.3 -> dense 1 -> sigmoid. */
@@ -60,6 +66,25 @@ static void setup(bsnn_model **m, bsnn_optimizer **opt, bsnn_scheduler **s, cons
         cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_WARMUP_STEPS, 7), BSNN_OK);
         cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_LR_SCHEDULE, BSNN_LR_COSINE), BSNN_OK,
                      "%s", bsnn_last_error());
+    }
+    if (c->noise) {
+        /* the batch follows B_simple from the model's estimate, which the
+         * checkpoint keeps (NOIS) with the scheduler's copy (SCHD v2) */
+        cr_assert_eq(bsnn_model_set(*m, BSNN_MODEL_NOISE_ROUTE,
+                                    c->noise == 1 ? BSNN_NOISE_PER_SAMPLE : BSNN_NOISE_MICRO_BATCH),
+                     BSNN_OK, "%s", bsnn_last_error());
+        cr_assert_eq(bsnn_model_set(*m, BSNN_MODEL_NOISE_DECAY, 0.8), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_ADAPTIVE),
+                     BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_BATCH_MIN, 2), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_LR_SCALING,
+                                        c->noise == 1 ? BSNN_SCALE_ADASCALE : BSNN_SCALE_LINEAR),
+                     BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_BASE_BATCH, 4), BSNN_OK);
+        if (c->noise == 2) {
+            cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_BATCH_POW2, 1), BSNN_OK);
+            cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_MICRO_BATCH, 2), BSNN_OK);
+        }
     }
     if (c->geometric) {
         cr_assert_eq(bsnn_scheduler_set(*s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_GEOMETRIC),
@@ -201,13 +226,20 @@ Test(checkpoint, optimizer_and_scheduler_are_optional)
 }
 
 /* A checkpoint of a trained model, optimizer and mid-epoch scheduler. */
+static unsigned char *trained_checkpoint_of(size_t *out_size, const config *c);
+
 static unsigned char *trained_checkpoint(size_t *out_size)
+{
+    return trained_checkpoint_of(out_size, &configs[0]);
+}
+
+static unsigned char *trained_checkpoint_of(size_t *out_size, const config *c)
 {
     bsnn_dataset *ds = bsnn_dataset_parity(4);
     bsnn_model *m;
     bsnn_optimizer *opt;
     bsnn_scheduler *s;
-    setup(&m, &opt, &s, &configs[0]);
+    setup(&m, &opt, &s, c);
     stopper st = {5};
     cr_assert_eq(bsnn_model_train(NULL, m, opt, s, ds, 3, stop_at, &st), BSNN_OK);
     void *buf = NULL;
@@ -452,5 +484,50 @@ Test(checkpoint, a_64_bit_setting_gets_the_setters_checks)
         bsnn_model_free(m), bsnn_optimizer_free(opt), bsnn_scheduler_free(s);
         free(t);
     }
+}
+
+static uint64_t f64_word(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+Test(checkpoint, forged_noise_scale_sections_are_rejected)
+{
+    size_t size;
+    unsigned char *b = trained_checkpoint_of(&size, &configs[8]);
+    size_t nois = find_section(b, size, "NOIS") + 16;
+    /* NOIS: u32 version, u32 route, f64 decay, w, w2, |G|^2, tr, b, B,
+     * m2 |G|^2, m2 tr, co-deviation, last |g_b|^2, last |g_B|^2, u64 count */
+    struct {
+        size_t at;
+        uint64_t v;
+        int bytes;
+        const char *what;
+    } cases[] = {
+        {nois, 2, 4, "noise section version 2"},
+        {nois + 4, 7, 4, "route 7"},
+        {nois + 8, f64_word(2.0), 8, "decay 2"},
+        {nois + 16, f64_word(-1.0), 8, "negative weight"},
+        {nois + 32, f64_word(NAN), 8, "NaN |G|^2"},
+        {nois + 104, 0, 8, "count 0 with weights"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        unsigned char *t = malloc(size);
+        memcpy(t, b, size);
+        wr(t + cases[k].at, cases[k].v, cases[k].bytes);
+        fix_crc(t, nois - 16);
+        assert_rejected(t, size, cases[k].what);
+        free(t);
+    }
+    /* the section is optional: a reader may skip it, and the model part
+     * of the checkpoint loads as a model */
+    bsnn_model *m = NULL;
+    cr_assert_eq(bsnn_model_load_buffer(&m, b, size), BSNN_OK, "%s", bsnn_last_error());
+    double route = -1;
+    cr_assert_eq(bsnn_model_get(&route, m, BSNN_MODEL_NOISE_ROUTE), BSNN_OK);
+    cr_assert_eq(route, BSNN_NOISE_OFF, "a model file keeps no training state");
+    bsnn_model_free(m);
     free(b);
 }

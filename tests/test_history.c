@@ -111,7 +111,7 @@ Test(history, rows_record_each_epoch_against_independent_values)
     char line[512];
     cr_assert_not_null(fgets(line, sizeof line, f));
     cr_assert_str_eq(line, "epoch,batch_size,lr,train_loss,val_loss,val_accuracy,wall_seconds,"
-                           "samples,updates\n");
+                           "samples,updates,noise_grad_sq,noise_trace,b_simple\n");
     int lines = 0;
     while (fgets(line, sizeof line, f)) {
         double e, b;
@@ -173,7 +173,7 @@ Test(history, bad_input_is_refused)
     cr_assert(strstr(bsnn_last_error(), "row 0") != NULL, "%s", bsnn_last_error());
     cr_assert_eq(bsnn_model_train_ex(NULL, m, opt, s, tr, NULL, h, 1, NULL, NULL), BSNN_OK);
     cr_assert_eq(bsnn_history_get(&v, h, 0, (bsnn_hist_field)0), BSNN_E_ARG);
-    cr_assert_eq(bsnn_history_get(&v, h, 0, (bsnn_hist_field)10), BSNN_E_ARG);
+    cr_assert_eq(bsnn_history_get(&v, h, 0, (bsnn_hist_field)13), BSNN_E_ARG);
     cr_assert_eq(bsnn_history_get(NULL, h, 0, BSNN_HIST_EPOCH), BSNN_E_NULL);
     cr_assert_eq(bsnn_history_get(&v, NULL, 0, BSNN_HIST_EPOCH), BSNN_E_NULL);
     cr_assert_eq(v, 5);
@@ -236,4 +236,58 @@ Test(history, csv_is_written_atomically_as_models_are)
     remove(path);
     rmdir(name);
     rmdir(dir);
+}
+
+/* After each epoch the callback compares the history's new row with the
+ * model's estimate at that moment. */
+typedef struct noise_watch {
+    bsnn_history *h;
+    bsnn_model *m;
+    int epochs;
+} noise_watch;
+
+static int noise_cb(void *user, bsnn_event ev, size_t epoch, size_t step, size_t n, double loss)
+{
+    noise_watch *w = user;
+    (void)step, (void)n, (void)loss;
+    if (ev != BSNN_EVENT_EPOCH) return 0;
+    const bsnn_noise_field f[3] = {BSNN_NOISE_GRAD_SQ, BSNN_NOISE_TRACE, BSNN_NOISE_B_SIMPLE};
+    const bsnn_hist_field c[3] = {BSNN_HIST_NOISE_GRAD_SQ, BSNN_HIST_NOISE_TRACE,
+                                  BSNN_HIST_B_SIMPLE};
+    for (int i = 0; i < 3; i++) {
+        double want, got;
+        cr_assert_eq(bsnn_model_noise(&want, w->m, f[i]), BSNN_OK);
+        cr_assert_eq(bsnn_history_get(&got, w->h, epoch, c[i]), BSNN_OK);
+        cr_assert(got == want || (isnan(got) && isnan(want)), "epoch %zu column %d: %g vs %g",
+                  epoch, c[i], got, want);
+    }
+    w->epochs++;
+    return 0;
+}
+
+Test(history, noise_scale_columns_hold_the_estimate_after_each_epoch)
+{
+    bsnn_dataset *tr = bsnn_dataset_parity(5);
+    bsnn_model *m = tu_mlp(5, 8, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 2);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_ADAM);
+    bsnn_scheduler *s = bsnn_scheduler_create(32);
+    bsnn_history *h = bsnn_history_create();
+    cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 8), BSNN_OK);
+    noise_watch w = {h, m, 0};
+    /* route off: NaN columns */
+    cr_assert_eq(bsnn_model_train_ex(NULL, m, opt, s, tr, NULL, h, 2, noise_cb, &w), BSNN_OK);
+    double v;
+    cr_assert_eq(bsnn_history_get(&v, h, 1, BSNN_HIST_B_SIMPLE), BSNN_OK);
+    cr_assert(isnan(v));
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_NOISE_ROUTE, BSNN_NOISE_PER_SAMPLE), BSNN_OK);
+    cr_assert_eq(bsnn_model_train_ex(NULL, m, opt, s, tr, NULL, h, 3, noise_cb, &w), BSNN_OK);
+    cr_assert_eq(w.epochs, 5);
+    cr_assert_eq(bsnn_history_get(&v, h, 4, BSNN_HIST_NOISE_TRACE), BSNN_OK);
+    cr_assert(v > 0, "tr %g", v);
+    cr_assert_eq(bsnn_history_get(&v, h, 0, (bsnn_hist_field)13), BSNN_E_ARG);
+    bsnn_history_free(h);
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(tr);
 }

@@ -6,7 +6,9 @@
  * sequence; micro-batch accumulation (also with a partial last micro-batch,
  * and the automatic split under a memory budget) gives the single-batch
  * update; no allocation in steady-state accumulated steps; bad settings are
- * refused with messages.
+ * refused with messages; the adaptive batch size (against sequences
+ * derived by hand from the documented rule, and a real run against the
+ * rule applied to its own history) and AdaScale's gain.
  */
 #include "refnet.h"
 #include "train/train.h"
@@ -347,8 +349,13 @@ Test(scheduler, bad_settings_are_refused_with_messages)
         {BSNN_SCHED_LR_STEP_EPOCHS, 0, "step period"},
         {BSNN_SCHED_LR_MIN_FACTOR, -0.1, "floor"},
         {BSNN_SCHED_LR_SCHEDULE, 4, "lr schedule"},
-        {BSNN_SCHED_BATCH_SCHEDULE, 3, "batch schedule"},
-        {BSNN_SCHED_LR_SCALING, 3, "lr scaling"},
+        {BSNN_SCHED_BATCH_SCHEDULE, 4, "batch schedule"},
+        {BSNN_SCHED_LR_SCALING, 4, "lr scaling"},
+        {BSNN_SCHED_BATCH_MIN, 0, "smallest adaptive batch"},
+        {BSNN_SCHED_BATCH_MIN, 51, "smallest adaptive batch"},
+        {BSNN_SCHED_BATCH_POW2, 2, "power-of-two flag"},
+        {BSNN_SCHED_NOISE_TARGET, 0, "noise-scale target"},
+        {BSNN_SCHED_NOISE_TARGET, INFINITY, "noise-scale target"},
         {BSNN_SCHED_BASE_BATCH, 0, "base batch"},
         {BSNN_SCHED_MICRO_BATCH, -2, "micro-batch"},
         {BSNN_SCHED_MEMORY_BUDGET, -1, "memory budget"},
@@ -1085,4 +1092,220 @@ Test(scheduler, an_empty_share_without_a_gradient_hook_is_a_state_error)
     cr_assert_eq(r.steps, 0);
     shard_rank_free(&r);
     bsnn_dataset_free(ds);
+}
+
+/* ---- the adaptive batch size and AdaScale (issue 15) ---------------------- */
+
+/* A model whose noise estimate is exactly |G|^2 = 1, tr(Sigma) = bs (decay
+ * 0: the last observation): E|g_1|^2 = 1 + bs, E|g_2|^2 = 1 + bs/2. */
+static void set_estimate(bsnn_model *m, double bs)
+{
+    cr_assert_eq(bsnn_model_noise_observe(m, 1.0 + bs, 1.0, 1.0 + bs / 2.0, 2.0), BSNN_OK, "%s",
+                 bsnn_last_error());
+    double got;
+    cr_assert_eq(bsnn_model_noise(&got, m, BSNN_NOISE_B_SIMPLE), BSNN_OK);
+    cr_assert_eq(got, bs);
+}
+
+/* Walk one epoch by hand; returns its batch size (the first batch's count). */
+static size_t walk_epoch(bsnn_scheduler *s)
+{
+    const size_t *idx;
+    size_t count, first = 0;
+    int end = 0;
+    while (!end) {
+        cr_assert_eq(bsnn_scheduler_next(&idx, &count, &end, s), BSNN_OK);
+        if (first == 0) first = count;
+    }
+    return first;
+}
+
+Test(scheduler, adaptive_batch_follows_b_simple_within_the_factor_min_and_cap)
+{
+    bsnn_model *m = tu_mlp(2, 3, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_NOISE_DECAY, 0), BSNN_OK);
+    bsnn_scheduler *s = sched(1000, 10);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_ADAPTIVE);
+    set(s, BSNN_SCHED_BATCH_MIN, 4);
+    set(s, BSNN_SCHED_BATCH_CAP, 300);
+    /* f = 2 (the growth factor's default). By hand: from b, the next batch
+     * is round(target x B_simple) clamped to [max(4, ceil(b/2)), min(300,
+     * floor(2b))]; no estimate keeps b. */
+    const double bs[] = {NAN, 100, 100, 100, 100, 1000, 1000, 1, 1, 1, 1, 1, 1, 1, 33.4, INFINITY,
+                         20.5};
+    const size_t want[] = {10, 20, 40, 80, 100, 200, 300, 150, 75, 38, 19, 10, 5, 4, 8, 16, 21};
+    for (size_t e = 0; e < sizeof want / sizeof want[0]; e++) {
+        if (isinf(bs[e])) /* |G|^2 estimated 0: the noise drowns the gradient */
+            cr_assert_eq(bsnn_model_noise_observe(m, 2.0, 1.0, 1.0, 2.0), BSNN_OK);
+        else if (!isnan(bs[e]))
+            set_estimate(m, bs[e]);
+        cr_assert_eq(bsnn_scheduler_observe_noise(s, m), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_batch_size(s), want[e], "epoch %zu (before)", e);
+        cr_assert_eq(bsnn_scheduler_batch_size_at(s, e + 7), want[e], "epoch %zu: the next", e);
+        cr_assert_eq(walk_epoch(s), want[e], "epoch %zu", e);
+    }
+    /* the target factor: 2 x B_simple 15 = 30, within [11, 42] */
+    set(s, BSNN_SCHED_NOISE_TARGET, 2);
+    set_estimate(m, 15);
+    cr_assert_eq(bsnn_scheduler_observe_noise(s, m), BSNN_OK);
+    cr_assert_eq(walk_epoch(s), 30);
+    /* seek cannot replay what was measured */
+    cr_assert_eq(bsnn_scheduler_seek(s, 2, 0), BSNN_E_STATE);
+    /* reset forgets the estimate and the last batch: BATCH_SIZE again */
+    cr_assert_eq(bsnn_scheduler_reset(s), BSNN_OK);
+    cr_assert_eq(walk_epoch(s), 10);
+    cr_assert_eq(walk_epoch(s), 10, "no estimate: kept");
+    bsnn_scheduler_free(s);
+    bsnn_model_free(m);
+}
+
+Test(scheduler, adaptive_batch_in_powers_of_two)
+{
+    bsnn_model *m = tu_mlp(2, 3, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_NOISE_DECAY, 0), BSNN_OK);
+    bsnn_scheduler *s = sched(5000, 10);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_ADAPTIVE);
+    set(s, BSNN_SCHED_BATCH_POW2, 1);
+    set(s, BSNN_SCHED_GROWTH_FACTOR, 4);
+    /* the nearest power of two (in log2) to the clamped target, kept in
+     * the allowed range: 10 -> [3, 40]: 100 -> 40 -> 32; [8, 128]: 100 ->
+     * 128 (log2 100 = 6.64); [32, 512]: 300 -> 256; 3000 -> [64, 1024] ->
+     * 1024; 1 -> [256, 4096]: 256 */
+    const double bs[] = {NAN, 100, 100, 300, 3000, 1};
+    const size_t want[] = {10, 32, 128, 256, 1024, 256};
+    for (size_t e = 0; e < 6; e++) {
+        if (!isnan(bs[e])) set_estimate(m, bs[e]);
+        cr_assert_eq(bsnn_scheduler_observe_noise(s, m), BSNN_OK);
+        cr_assert_eq(walk_epoch(s), want[e], "epoch %zu", e);
+    }
+    /* no power of two in range (factor 1.1 from 100: [91, 110]): unrounded */
+    bsnn_scheduler_free(s);
+    s = sched(5000, 100);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_ADAPTIVE);
+    set(s, BSNN_SCHED_BATCH_POW2, 1);
+    set(s, BSNN_SCHED_GROWTH_FACTOR, 1.1);
+    cr_assert_eq(walk_epoch(s), 100);
+    set_estimate(m, 1000);
+    cr_assert_eq(bsnn_scheduler_observe_noise(s, m), BSNN_OK);
+    cr_assert_eq(walk_epoch(s), 110);
+    bsnn_scheduler_free(s);
+    bsnn_model_free(m);
+}
+
+Test(scheduler, adascale_scales_the_lr_by_its_gain)
+{
+    /* r = (var + sqr) / (var / s + sqr), var = tr / B0, sqr = |G|^2, s =
+     * B / B0; here |G|^2 = 1 and tr = B_simple: r = (1 + Bs/B0) / (1 + Bs/B) */
+    bsnn_model *m = tu_mlp(2, 3, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 1);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_NOISE_DECAY, 0), BSNN_OK);
+    bsnn_scheduler *s = sched(1000, 80);
+    set(s, BSNN_SCHED_LR_SCALING, BSNN_SCALE_ADASCALE);
+    set(s, BSNN_SCHED_BASE_BATCH, 10);
+    double lr;
+    const size_t *idx;
+    size_t count;
+    int end;
+    cr_assert_eq(bsnn_scheduler_next(&idx, &count, &end, s), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_lr(&lr, s, 0.1), BSNN_OK);
+    cr_assert_eq(lr, 0.1, "no estimate yet: gain 1");
+    const double bs[] = {100, 10, 0.5, 1e9};
+    for (int i = 0; i < 4; i++) {
+        set_estimate(m, bs[i]);
+        cr_assert_eq(bsnn_scheduler_observe_noise(s, m), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_lr(&lr, s, 0.1), BSNN_OK);
+        double var = bs[i] / 10.0, sqr = 1.0, scale = 80.0 / 10.0;
+        double want = 0.1 * (var + sqr) / (var / scale + sqr);
+        cr_assert(fabs(lr - want) <= 1e-12 * want, "B_simple %g: lr %.15g, want %.15g", bs[i], lr,
+                  want);
+        cr_assert(lr >= 0.1 && lr <= 0.8, "the gain lies in [1, s]");
+    }
+    /* |G|^2 <= 0: the gain is s (linear scaling); B below B0: r <= 1 */
+    cr_assert_eq(bsnn_model_noise_observe(m, 2.0, 1.0, 1.0, 2.0), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_observe_noise(s, m), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_lr(&lr, s, 0.1), BSNN_OK);
+    cr_assert(fabs(lr - 0.8) < 1e-15, "lr %g", lr);
+    bsnn_scheduler *small = sched(1000, 5);
+    set(small, BSNN_SCHED_LR_SCALING, BSNN_SCALE_ADASCALE);
+    set(small, BSNN_SCHED_BASE_BATCH, 10);
+    set_estimate(m, 20);
+    cr_assert_eq(bsnn_scheduler_observe_noise(small, m), BSNN_OK);
+    cr_assert_eq(bsnn_scheduler_lr(&lr, small, 0.1), BSNN_OK);
+    cr_assert(fabs(lr - 0.1 * 3.0 / 5.0) < 1e-15, "lr %g: (1 + 2) / (1 + 4)", lr);
+    cr_assert_eq(bsnn_scheduler_observe_noise(NULL, m), BSNN_E_NULL);
+    cr_assert_eq(bsnn_scheduler_observe_noise(s, NULL), BSNN_E_NULL);
+    bsnn_scheduler_free(small);
+    bsnn_scheduler_free(s);
+    bsnn_model_free(m);
+}
+
+/* One adaptive run with the per-sample route: each epoch's batch and lr. */
+typedef struct adaptive_run {
+    size_t batch[12];
+    double lr[12], bs[12];
+    float params[64];
+} adaptive_run;
+
+static void run_adaptive(adaptive_run *out, uint64_t seed)
+{
+    bsnn_dataset *ds = bsnn_dataset_parity(8); /* 256 rows */
+    bsnn_model *m = tu_mlp(8, 6, BSNN_ACT_TANH, 1, BSNN_ACT_LINEAR, 3);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_NOISE_ROUTE, BSNN_NOISE_PER_SAMPLE), BSNN_OK);
+    cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_NOISE_DECAY, 0.9), BSNN_OK);
+    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
+    cr_assert_eq(bsnn_optimizer_set(opt, BSNN_OPT_LR, 0.05), BSNN_OK);
+    bsnn_scheduler *s = bsnn_scheduler_create(256);
+    cr_assert_eq(bsnn_scheduler_set_seed(s, seed), BSNN_OK);
+    set(s, BSNN_SCHED_BATCH_SIZE, 4);
+    set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_ADAPTIVE);
+    set(s, BSNN_SCHED_BATCH_MIN, 2);
+    set(s, BSNN_SCHED_LR_SCALING, BSNN_SCALE_ADASCALE);
+    set(s, BSNN_SCHED_BASE_BATCH, 4);
+    bsnn_history *h = bsnn_history_create();
+    cr_assert_eq(bsnn_model_train_ex(NULL, m, opt, s, ds, NULL, h, 12, NULL, NULL), BSNN_OK, "%s",
+                 bsnn_last_error());
+    for (size_t e = 0; e < 12; e++) {
+        double b;
+        cr_assert_eq(bsnn_history_get(&b, h, e, BSNN_HIST_BATCH_SIZE), BSNN_OK);
+        out->batch[e] = (size_t)b;
+        cr_assert_eq(bsnn_history_get(&out->lr[e], h, e, BSNN_HIST_LR), BSNN_OK);
+        cr_assert_eq(bsnn_history_get(&out->bs[e], h, e, BSNN_HIST_B_SIMPLE), BSNN_OK);
+    }
+    cr_assert_eq(bsnn_model_get_params(out->params, bsnn_model_param_count(m), m), BSNN_OK);
+    bsnn_history_free(h);
+    bsnn_scheduler_free(s);
+    bsnn_optimizer_free(opt);
+    bsnn_model_free(m);
+    bsnn_dataset_free(ds);
+}
+
+Test(scheduler, an_adaptive_run_is_deterministic_and_each_epoch_follows_the_last_estimate)
+{
+    adaptive_run a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    run_adaptive(&a, 7);
+    run_adaptive(&b, 7);
+    cr_assert_eq(memcmp(&a, &b, sizeof a), 0, "the same seed, the same run");
+    cr_assert_eq(a.batch[0], 4);
+    int moved = 0;
+    for (size_t e = 1; e < 12; e++) {
+        /* by hand from the history: the rule on the previous epoch's
+         * batch and the B_simple at its end (factor 2, min 2, cap 256) */
+        double lo = fmax(2.0, ceil((double)a.batch[e - 1] / 2.0));
+        double hi = fmin(256.0, floor((double)a.batch[e - 1] * 2.0));
+        double t = a.bs[e - 1], want = t < lo ? lo : t > hi ? hi : floor(t + 0.5);
+        cr_assert_eq((double)a.batch[e], want, "epoch %zu: batch %zu, from %zu and B_simple %g", e,
+                     a.batch[e], a.batch[e - 1], t);
+        moved += a.batch[e] != a.batch[e - 1];
+        /* the epoch's last lr: AdaScale's gain from the estimate after its
+         * next-to-last update, so only bounded here: within [1, B/B0] */
+        double ratio = (double)a.batch[e] / 4.0;
+        cr_assert(a.lr[e] >= 0.05 * fmin(1.0, ratio) - 1e-15 &&
+                  a.lr[e] <= 0.05 * fmax(1.0, ratio) + 1e-15, "epoch %zu: lr %g", e, a.lr[e]);
+    }
+    cr_assert_gt(moved, 2, "the batch changed with the measurements");
+    adaptive_run c;
+    memset(&c, 0, sizeof c);
+    run_adaptive(&c, 8);
+    cr_assert_neq(memcmp(a.params, c.params, sizeof a.params), 0, "another seed, another run");
 }

@@ -267,7 +267,7 @@ static bsnn_status model_range(double *lo, double *hi, unsigned *open, int param
 /* A new route starts a new estimate and sets what the step engine measures
  * (the micro-batch route's gradient buffer is made here, so no training
  * step allocates, and bsnn_model_memory counts it from now on). */
-static bsnn_status set_noise_route(bsnn_model *m, int route)
+bsnn_status bsnn__model_set_noise_route(bsnn_model *m, int route)
 {
     unsigned flags = route == BSNN_NOISE_MICRO_BATCH  ? BSNN__STATS_MICRO
                      : route == BSNN_NOISE_PER_SAMPLE ? BSNN__STATS_SAMPLE
@@ -330,7 +330,7 @@ bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value)
                      "noise route %g is not a bsnn_noise_route (0..%d)", value,
                      BSNN_NOISE_PER_SAMPLE);
         BSNN_TRY(bsnn__model_noise_check(m, (int)value));
-        return set_noise_route(m, (int)value);
+        return bsnn__model_set_noise_route(m, (int)value);
     case BSNN_MODEL_NOISE_DECAY:
         BSNN_FAIL_IF(!(value >= lo && value <= hi), BSNN_E_ARG, "noise decay %g is not in [0, 1]",
                      value);

@@ -322,6 +322,10 @@ void bsnn__model_reinit(bsnn_model *m, uint64_t seed);
  * cannot run on m (the per-sample route and a kind with parameters but no
  * ops->sample_norms: batch norm); BSNN_E_ARG for an unknown route. */
 bsnn_status bsnn__model_noise_check(const bsnn_model *m, int route);
+/* Set the route (checked), clearing the estimate and setting the engine's
+ * statistics to match; BSNN_E_NOMEM (nothing changed) without memory for
+ * the micro-batch route's buffer. Also what a checkpoint's NOIS calls. */
+bsnn_status bsnn__model_set_noise_route(bsnn_model *m, int route);
 
 /* The bodies of bsnn_model_create (n_inputs >= 1), bsnn_model_free,
  * bsnn_model_n_outputs and bsnn_model_add (m and layer not NULL; the layer

@@ -1,6 +1,7 @@
 /*
  * checkpoint.c - the checkpoint format (docs/format.md): the model sections,
- * then OPTM (the optimizer's own payload: kind, settings, state vectors,
+ * an optional NOIS (the model's gradient noise-scale route and estimate)
+ * when there is one, then OPTM (the optimizer's own payload: kind, settings, state vectors,
  * step count) when one is given, SCHD (the scheduler's: settings, batch
  * steps, position and generator) when one is given, then END; and the
  * checkpoint save and load functions. A run resumed from one is
@@ -19,6 +20,12 @@ static void fill_checkpoint(bsnn__writer *w, const void *obj)
     const checkpoint *c = obj;
     bsnn__put_file_header(w, BSNN__FILE_CHECKPOINT);
     bsnn__put_model_sections(w, c->m);
+    if (bsnn__noise_worth_saving(c->m)) {
+        /* optional: a reader that does not know it skips it */
+        bsnn__begin_section(w, "NOIS", BSNN__SECTION_OPTIONAL);
+        bsnn__noise_save(w, c->m);
+        bsnn__end_section(w);
+    }
     if (c->opt) {
         bsnn__begin_section(w, "OPTM", 0);
         bsnn__optimizer_save(w, c->opt);
@@ -76,6 +83,10 @@ static bsnn_status read_rest(bsnn_optimizer **out_opt, bsnn_scheduler **out_s, b
 {
     bsnn__section sec;
     BSNN_TRY(bsnn__next_known(&sec, r));
+    if (memcmp(sec.tag, "NOIS", 4) == 0) {
+        BSNN_TRY(bsnn__noise_load(&sec, m));
+        BSNN_TRY(bsnn__next_known(&sec, r));
+    }
     if (memcmp(sec.tag, "OPTM", 4) == 0) {
         BSNN_TRY(bsnn__optimizer_load(out_opt, &sec, m));
         BSNN_TRY(bsnn__next_known(&sec, r));

@@ -44,7 +44,8 @@ bsnn_status bsnn__check_file_header(bsnn__reader *r, uint32_t *out_kind)
 
 bsnn_status bsnn__next_known(bsnn__section *out, bsnn__reader *r)
 {
-    static const char *const known[] = {"MODL", "LAYR", "PARM", "STAT", "OPTM", "SCHD", "END "};
+    static const char *const known[] = {"MODL", "LAYR", "PARM", "STAT", "NOIS",
+                                        "OPTM", "SCHD", "END "};
     for (;;) {
         BSNN_TRY(bsnn__next_section(out, r));
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)

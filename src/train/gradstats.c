@@ -74,3 +74,55 @@ bsnn_status bsnn_model_noise_reset(bsnn_model *m)
     bsnn__noise_clear(&m->noise, m->noise.decay);
     return BSNN_OK;
 }
+
+/* ---- checkpoints: the NOIS payload (docs/format.md) ----------------------- */
+
+enum { NOISE_VERSION = 1 };
+
+int bsnn__noise_worth_saving(const bsnn_model *m)
+{
+    return m->noise_route != BSNN_NOISE_OFF || m->noise.count > 0 ||
+           m->noise.decay != BSNN__NOISE_DECAY_DEFAULT;
+}
+
+/* The estimator's doubles, in the file's order. */
+static double *noise_doubles(bsnn__noise *e, int i)
+{
+    double *const fields[] = {&e->decay, &e->w,    &e->w2,   &e->g,        &e->t,
+                              &e->b,     &e->B,    &e->m2_g, &e->m2_t,     &e->c_gt,
+                              &e->small_sq, &e->big_sq};
+    return fields[i];
+}
+#define NOISE_DOUBLES 12
+
+void bsnn__noise_save(bsnn__writer *w, const bsnn_model *m)
+{
+    bsnn__noise e = m->noise;
+    bsnn__put_u32(w, NOISE_VERSION);
+    bsnn__put_u32(w, (uint32_t)m->noise_route);
+    for (int i = 0; i < NOISE_DOUBLES; i++) bsnn__put_f64(w, *noise_doubles(&e, i));
+    bsnn__put_u64(w, e.count);
+}
+
+bsnn_status bsnn__noise_load(bsnn__section *sec, bsnn_model *m)
+{
+    bsnn__reader *b = &sec->body;
+    uint32_t version = bsnn__get_u32(b), route = bsnn__get_u32(b);
+    bsnn__noise e;
+    for (int i = 0; i < NOISE_DOUBLES; i++) *noise_doubles(&e, i) = bsnn__get_f64(b);
+    e.count = bsnn__get_u64(b);
+    BSNN_TRY(bsnn__body_ok(sec));
+    BSNN_FAIL_IF(version != NOISE_VERSION, BSNN_E_FORMAT,
+                 "noise-scale section version %u is unknown (this reader knows %d)", version,
+                 NOISE_VERSION);
+    int finite = 1;
+    for (int i = 0; i < NOISE_DOUBLES; i++) finite &= isfinite(*noise_doubles(&e, i)) != 0;
+    BSNN_FAIL_IF(!finite || !(e.decay >= 0.0 && e.decay <= 1.0) || e.w < 0.0 || e.w2 < 0.0 ||
+                     (e.count == 0) != (e.w == 0.0),
+                 BSNN_E_FORMAT, "the noise-scale estimate is invalid");
+    BSNN_FORWARD_AS_IF_ERROR(bsnn__model_noise_check(m, (int)route), BSNN_E_FORMAT,
+                             "the noise-scale route");
+    BSNN_TRY(bsnn__model_set_noise_route(m, (int)route));
+    m->noise = e;
+    return BSNN_OK;
+}

@@ -1,6 +1,7 @@
 /*
  * history.c - bsnn_history: one row of doubles per training epoch (epoch,
- * batch size, lr, losses, accuracy, time, samples, updates), readable by
+ * batch size, lr, losses, accuracy, time, samples, updates, the gradient
+ * noise-scale estimates), readable by
  * index for FFI hosts and written to CSV in one call for plots.
  */
 #include "train/train.h"
@@ -64,14 +65,15 @@ bsnn_status bsnn_history_get(double *out, const bsnn_history *h, size_t row,
     BSNN_CHECK_NULL(out);
     BSNN_CHECK_NULL(h);
     BSNN_FAIL_IF(row >= h->n, BSNN_E_ARG, "row %zu is out of range (%zu rows)", row, h->n);
-    BSNN_FAIL_IF(field < BSNN_HIST_EPOCH || field > BSNN_HIST_UPDATES, BSNN_E_ARG,
+    BSNN_FAIL_IF(field < BSNN_HIST_EPOCH || field > BSNN_HIST_B_SIMPLE, BSNN_E_ARG,
                  "unknown field %d", (int)field);
     *out = h->rows[row * BSNN__HIST_COLS + (size_t)field - 1];
     return BSNN_OK;
 }
 
 static const char *const hist_header =
-    "epoch,batch_size,lr,train_loss,val_loss,val_accuracy,wall_seconds,samples,updates\n";
+    "epoch,batch_size,lr,train_loss,val_loss,val_accuracy,wall_seconds,samples,updates,"
+    "noise_grad_sq,noise_trace,b_simple\n";
 
 static int write_rows(bsnn__text *t, const void *obj)
 {
@@ -79,8 +81,9 @@ static int write_rows(bsnn__text *t, const void *obj)
     if (bsnn__text_printf(t, "%s", hist_header) != 0) return -1;
     for (size_t r = 0; r < h->n; r++) {
         const double *v = h->rows + r * BSNN__HIST_COLS;
-        if (bsnn__text_printf(t, "%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f\n", v[0], v[1], v[2],
-                              v[3], v[4], v[5], v[6], v[7], v[8]) != 0)
+        if (bsnn__text_printf(t, "%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%.6f,%.0f,%.0f,%.9g,%.9g,%.9g\n",
+                              v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                              v[11]) != 0)
             return -1;
     }
     return 0;

@@ -57,7 +57,10 @@ static bsnn_status log_epoch(bsnn_model *m, const bsnn_dataset *val, bsnn_histor
     double row[BSNN__HIST_COLS] = {(double)epoch, (double)batch, log->lr,
                                    log->loss / (double)log->epoch_samples, vl, va,
                                    bsnn__now() - log->t0, (double)log->samples,
-                                   (double)log->updates};
+                                   (double)log->updates,
+                                   bsnn__noise_field(&m->noise, BSNN_NOISE_GRAD_SQ),
+                                   bsnn__noise_field(&m->noise, BSNN_NOISE_TRACE),
+                                   bsnn__noise_field(&m->noise, BSNN_NOISE_B_SIMPLE)};
     return bsnn__history_append(h, row);
 }
 
@@ -109,6 +112,7 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
                                    at_epoch, at_batch, log.updates + 1);
             break;
         }
+        bsnn__scheduler_observe_noise(s, m); /* the next lr and epoch size */
         log.updates++;
         log.loss += loss * (double)rows;
         log.epoch_samples += rows;

@@ -58,6 +58,9 @@ void bsnn__scheduler_reset(bsnn_scheduler *s)
     s->carried = 0;
     s->total_steps = 0;
     s->have_last = 0;
+    s->adapt_batch = 0;
+    s->noise_have = 0;
+    s->noise_grad_sq = s->noise_trace = 0.0;
 }
 
 bsnn_status bsnn_scheduler_reset(bsnn_scheduler *s)
@@ -82,7 +85,7 @@ static const bsnn__setting settings[] = {
     {BSNN_SCHED_DROP_LAST, "drop-last flag", BSNN__SET_INT, 0, 0, 1, 0, FIELD(drop_last), NULL},
     {BSNN_SCHED_CARRY_OVER, "carry-over flag", BSNN__SET_INT, 0, 0, 1, 0, FIELD(carry_over), NULL},
     {BSNN_SCHED_BATCH_SCHEDULE, "batch schedule", BSNN__SET_INT, 0, BSNN_BATCH_CONSTANT,
-     BSNN_BATCH_GEOMETRIC, BSNN_BATCH_CONSTANT, FIELD(batch_schedule), NULL},
+     BSNN_BATCH_ADAPTIVE, BSNN_BATCH_CONSTANT, FIELD(batch_schedule), NULL},
     {BSNN_SCHED_GROWTH_FACTOR, "growth factor", BSNN__SET_DOUBLE, BSNN_BOUND_LO_OPEN, 1, 1e6, 2,
      FIELD(growth), NULL},
     {BSNN_SCHED_GROWTH_EVERY, "growth period (epochs)", BSNN__SET_SIZE, 0, 1, MAX_EXACT, 1,
@@ -98,13 +101,18 @@ static const bsnn__setting settings[] = {
      FIELD(lr_min_factor), NULL},
     {BSNN_SCHED_WARMUP_STEPS, "warmup (updates)", BSNN__SET_SIZE, 0, 0, MAX_EXACT, 0,
      FIELD(warmup), NULL},
-    {BSNN_SCHED_LR_SCALING, "lr scaling", BSNN__SET_INT, 0, BSNN_SCALE_NONE, BSNN_SCALE_SQRT,
+    {BSNN_SCHED_LR_SCALING, "lr scaling", BSNN__SET_INT, 0, BSNN_SCALE_NONE, BSNN_SCALE_ADASCALE,
      BSNN_SCALE_NONE, FIELD(lr_scaling), NULL},
     {BSNN_SCHED_BASE_BATCH, "base batch", BSNN__SET_SIZE, 0, 1, MAX_EXACT, 32, FIELD(base_batch),
      NULL},
     {BSNN_SCHED_MICRO_BATCH, "micro-batch", BSNN__SET_SIZE, 0, 0, MAX_EXACT, 0, FIELD(micro), NULL},
     {BSNN_SCHED_MEMORY_BUDGET, "memory budget (bytes)", BSNN__SET_SIZE, 0, 0, MAX_EXACT, 0,
      FIELD(budget), "bsnn_scheduler_get_memory_budget"},
+    {BSNN_SCHED_BATCH_MIN, "smallest adaptive batch", BSNN__SET_SIZE, 0, 1, MAX_EXACT, 1,
+     FIELD(batch_min), NULL},
+    {BSNN_SCHED_BATCH_POW2, "power-of-two flag", BSNN__SET_INT, 0, 0, 1, 0, FIELD(pow2), NULL},
+    {BSNN_SCHED_NOISE_TARGET, "noise-scale target factor", BSNN__SET_DOUBLE, BSNN_BOUND_LO_OPEN,
+     0, 1e6, 1, FIELD(noise_target), NULL},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -134,6 +142,7 @@ static const bsnn__setting *range_of(bsnn__setting *out, const bsnn_scheduler *s
     *out = *d;
     if (param == BSNN_SCHED_BATCH_SIZE) out->hi = (double)(s->batch_cap ? s->batch_cap : s->n);
     if (param == BSNN_SCHED_BATCH_CAP) out->lo = (double)s->batch, out->hi = (double)s->n;
+    if (param == BSNN_SCHED_BATCH_MIN) out->hi = (double)s->n;
     return out;
 }
 
@@ -301,10 +310,49 @@ bsnn_status bsnn__scheduler_copy_settings(bsnn_scheduler *dst, const bsnn_schedu
     return BSNN_OK;
 }
 
+/* B_simple of the last observed estimate: +inf when |G|^2 <= 0 (the
+ * gradient is lost in the noise), 0 when tr(Sigma) <= 0, NaN with none. */
+static double observed_b_simple(const bsnn_scheduler *s)
+{
+    if (!s->noise_have) return NAN;
+    if (!(s->noise_trace > 0.0)) return 0.0;
+    return s->noise_grad_sq > 0.0 ? s->noise_trace / s->noise_grad_sq : INFINITY;
+}
+
+/* The nearest power of two to b in log terms within [lo, hi], or b when
+ * that range holds none. */
+static double power_of_two_in(double b, double lo, double hi)
+{
+    double p = exp2(floor(log2(b) + 0.5));
+    double plo = exp2(ceil(log2(lo))), phi = exp2(floor(log2(hi)));
+    if (plo > phi) return b;
+    return p < plo ? plo : p > phi ? phi : p;
+}
+
+/* ADAPTIVE: the batch of the next epoch, from the last epoch's and the
+ * observed noise scale (see docs/scheduler.md). */
+static size_t adaptive_batch(const bsnn_scheduler *s)
+{
+    double cap = (double)(s->batch_cap ? s->batch_cap : s->n);
+    double mn = (double)s->batch_min < cap ? (double)s->batch_min : cap;
+    if (s->adapt_batch == 0) return s->batch; /* epoch 0 (or just reset) */
+    double prev = (double)s->adapt_batch, bs = observed_b_simple(s);
+    if (isnan(bs)) return s->adapt_batch;
+    double lo = ceil(prev / s->growth), hi = floor(prev * s->growth);
+    lo = lo < mn ? mn : lo > cap ? cap : lo;
+    hi = hi > cap ? cap : hi < mn ? mn : hi;
+    double t = s->noise_target * bs; /* may be +inf */
+    double b = t < lo ? lo : t > hi ? hi : floor(t + 0.5);
+    if (s->pow2) b = power_of_two_in(b, lo, hi);
+    return (size_t)b;
+}
+
 size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch)
 {
     if (s->full_batch) return s->n;
     size_t b = s->batch;
+    if (s->batch_schedule == BSNN_BATCH_ADAPTIVE)
+        return s->in_epoch ? s->cur_batch : adaptive_batch(s);
     if (s->batch_schedule == BSNN_BATCH_STEPS) {
         for (size_t i = 0; i < s->n_steps && s->step_epochs[i] <= epoch; i++)
             b = s->step_sizes[i];
@@ -341,13 +389,27 @@ static double schedule_factor(const bsnn_scheduler *s, size_t epoch)
     }
 }
 
+/* AdaScale's gain r = (var + sqr) / (var / ratio + sqr), var the variance
+ * of a B0-row batch's mean gradient (tr(Sigma) / B0), sqr = |G|^2: with
+ * Bs = B_simple, (1 + Bs/B0) / (1 + Bs/B). Between 1 and ratio. */
+static double adascale_gain(const bsnn_scheduler *s, size_t batch, double ratio)
+{
+    double bs = observed_b_simple(s);
+    if (isnan(bs)) return 1.0;
+    double r = isinf(bs) ? ratio
+                         : (1.0 + bs / (double)s->base_batch) / (1.0 + bs / (double)batch);
+    double lo = ratio < 1.0 ? ratio : 1.0, hi = ratio < 1.0 ? 1.0 : ratio;
+    return r < lo ? lo : r > hi ? hi : r;
+}
+
 double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch, size_t batch,
                               size_t update)
 {
     double ratio = (double)batch / (double)s->base_batch;
-    double scale = s->lr_scaling == BSNN_SCALE_LINEAR ? ratio
-                   : s->lr_scaling == BSNN_SCALE_SQRT ? sqrt(ratio)
-                                                       : 1.0;
+    double scale = s->lr_scaling == BSNN_SCALE_LINEAR     ? ratio
+                   : s->lr_scaling == BSNN_SCALE_SQRT     ? sqrt(ratio)
+                   : s->lr_scaling == BSNN_SCALE_ADASCALE ? adascale_gain(s, batch, ratio)
+                                                          : 1.0;
     double warm = update < s->warmup ? (double)(update + 1) / (double)s->warmup : 1.0;
     return base * schedule_factor(s, epoch) * scale * warm;
 }
@@ -385,6 +447,7 @@ static void start_epoch(bsnn_scheduler *s)
     s->spare = s->order;
     s->order = fresh;
     s->cur_batch = epoch_batch_size(s);
+    if (s->batch_schedule == BSNN_BATCH_ADAPTIVE) s->adapt_batch = s->cur_batch;
     s->pos = 0;
     s->step = 0;
     s->in_epoch = 1;
@@ -538,6 +601,23 @@ size_t bsnn_scheduler_batch_size(const bsnn_scheduler *s)
 
 size_t bsnn_scheduler_total_steps(const bsnn_scheduler *s) { return s ? s->total_steps : 0; }
 
+void bsnn__scheduler_observe_noise(bsnn_scheduler *s, const bsnn_model *m)
+{
+    if (m->noise.count == 0) return;
+    s->noise_have = 1;
+    s->noise_grad_sq = m->noise.g;
+    s->noise_trace = m->noise.t;
+}
+
+bsnn_status bsnn_scheduler_observe_noise(bsnn_scheduler *s, const bsnn_model *m)
+{
+    BSNN_ENTER();
+    BSNN_CHECK_NULL(s);
+    BSNN_CHECK_NULL(m);
+    bsnn__scheduler_observe_noise(s, m);
+    return BSNN_OK;
+}
+
 /* Most samples a seek replays: about 2 s of shuffling at 8 ns a sample.
  * Beyond it a resume needs a checkpoint, whose position loads in O(N). */
 #define SEEK_MAX_SAMPLES ((size_t)1 << 28)
@@ -546,6 +626,10 @@ bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step)
 {
     BSNN_ENTER();
     BSNN_CHECK_NULL(s);
+    BSNN_FAIL_IF(s->batch_schedule == BSNN_BATCH_ADAPTIVE && !s->full_batch, BSNN_E_STATE,
+                 "the adaptive batch schedule's sizes depend on the measured noise scale, "
+                 "which a replay cannot know: resume from a checkpoint "
+                 "(bsnn_checkpoint_save)");
     /* The replay walks (epoch + 1) * N samples at most (the target epoch
      * included); refuse before starting rather than run for ages. */
     BSNN_FAIL_IF(epoch >= SEEK_MAX_SAMPLES / s->n, BSNN_E_ARG,
@@ -571,24 +655,57 @@ bsnn_status bsnn_scheduler_seek(bsnn_scheduler *s, size_t epoch, size_t step)
 
 /* ---- checkpoints: the scheduler writes and reads its own state ----------- */
 
-/* The position: a version word, the scalar position, the RNG, the epoch's
- * order, then the carried leftovers, as u64 words (docs/format.md). */
-enum { POSITION_VERSION = 1, POSITION_FIXED = 14 };
+/* The position: a version word, the scalar position, the RNG, (version 2)
+ * the adaptive batch and the observed noise scale, then the epoch's order
+ * and the carried leftovers, as u64 words (docs/format.md). Version 1 is
+ * written whenever version 2's words are all zero, so files of runs
+ * without the noise scale are what 0.2.0 wrote. */
+enum { POSITION_V1 = 1, POSITION_V2 = 2, FIXED_V1 = 14, FIXED_V2 = 18, FIXED_MAX = 18 };
+
+static uint64_t f64_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+static double bits_f64(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* Settings added in 0.3 are written only away from their defaults, so a
+ * 0.2.0 reader (which refuses unknown settings) still reads the others. */
+static int setting_saved(const void *obj, int id)
+{
+    if (id != BSNN_SCHED_BATCH_MIN && id != BSNN_SCHED_BATCH_POW2 && id != BSNN_SCHED_NOISE_TARGET)
+        return 1;
+    const bsnn__setting *d = bsnn__setting_find(settings, N_SETTINGS, id);
+    double v = 0.0;
+    bsnn__setting_load(d, obj, &v);
+    return v != d->def;
+}
 
 void bsnn__scheduler_save(bsnn__writer *w, const bsnn_scheduler *s)
 {
     bsnn__put_u64(w, s->n);
-    bsnn__put_settings(w, settings, N_SETTINGS, s, NULL, NULL);
+    bsnn__put_settings(w, settings, N_SETTINGS, s, setting_saved, s);
     bsnn__put_u64(w, s->n_steps);
     for (size_t i = 0; i < s->n_steps; i++) {
         bsnn__put_u64(w, s->step_epochs[i]);
         bsnn__put_u64(w, s->step_sizes[i]);
     }
-    const uint64_t head[POSITION_FIXED] = {
-        POSITION_VERSION, s->n, s->epoch, s->step, s->pos, s->cur_batch, (uint64_t)s->in_epoch,
-        s->carried, s->total_steps, 0, s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]};
-    bsnn__put_u64(w, POSITION_FIXED + s->n + s->carried);
-    for (int i = 0; i < POSITION_FIXED; i++) bsnn__put_u64(w, head[i]);
+    int v2 = s->adapt_batch != 0 || s->noise_have;
+    size_t fixed = v2 ? FIXED_V2 : FIXED_V1;
+    const uint64_t head[FIXED_MAX] = {
+        v2 ? POSITION_V2 : POSITION_V1, s->n, s->epoch, s->step, s->pos, s->cur_batch,
+        (uint64_t)s->in_epoch, s->carried, s->total_steps, 0, s->rng.s[0], s->rng.s[1],
+        s->rng.s[2], s->rng.s[3], s->adapt_batch, (uint64_t)s->noise_have,
+        f64_bits(s->noise_grad_sq), f64_bits(s->noise_trace)};
+    bsnn__put_u64(w, fixed + s->n + s->carried);
+    for (size_t i = 0; i < fixed; i++) bsnn__put_u64(w, head[i]);
     for (size_t i = 0; i < s->n; i++) bsnn__put_u64(w, s->order[i]);
     for (size_t i = 0; i < s->carried; i++) bsnn__put_u64(w, s->batch_buf[i]);
 }
@@ -639,20 +756,37 @@ static bsnn_status load_steps(bsnn_scheduler *s, bsnn__reader *b)
 
 /* The position words into the new scheduler s, each checked: the remaining
  * sequence is then bit-identical to the saved run's. */
+/* Version 2's words: the adaptive batch and the observed estimate. */
+static bsnn_status load_noise_words(bsnn_scheduler *s, const uint64_t *in)
+{
+    double g = bits_f64(in[16]), t = bits_f64(in[17]);
+    BSNN_FAIL_IF(in[14] > s->n || in[15] > 1 || !isfinite(g) || !isfinite(t), BSNN_E_FORMAT,
+                 "scheduler's adaptive batch or observed noise scale is invalid");
+    s->adapt_batch = (size_t)in[14];
+    s->noise_have = (int)in[15];
+    s->noise_grad_sq = g;
+    s->noise_trace = t;
+    return BSNN_OK;
+}
+
 static bsnn_status load_position(bsnn_scheduler *s, bsnn__reader *b)
 {
     size_t count = bsnn__get_size(b);
-    BSNN_FAIL_IF(b->bad || count > bsnn__remaining(b) / 8 || count < POSITION_FIXED,
-                 BSNN_E_FORMAT, "scheduler declares %zu position words in %zu bytes", count,
-                 bsnn__remaining(b));
-    uint64_t in[POSITION_FIXED];
-    for (int i = 0; i < POSITION_FIXED; i++) in[i] = bsnn__get_u64(b);
-    BSNN_FAIL_IF(in[0] != POSITION_VERSION || in[1] != s->n, BSNN_E_FORMAT,
-                 "scheduler state is not version %d for %zu samples", POSITION_VERSION, s->n);
+    BSNN_FAIL_IF(b->bad || count > bsnn__remaining(b) / 8 || count < FIXED_V1, BSNN_E_FORMAT,
+                 "scheduler declares %zu position words in %zu bytes", count, bsnn__remaining(b));
+    uint64_t in[FIXED_MAX];
+    for (int i = 0; i < FIXED_V1; i++) in[i] = bsnn__get_u64(b);
+    BSNN_FAIL_IF((in[0] != POSITION_V1 && in[0] != POSITION_V2) || in[1] != s->n, BSNN_E_FORMAT,
+                 "scheduler state is not version %d or %d for %zu samples", POSITION_V1,
+                 POSITION_V2, s->n);
+    size_t fixed = in[0] == POSITION_V2 ? FIXED_V2 : FIXED_V1;
+    BSNN_FAIL_IF(count < fixed, BSNN_E_FORMAT, "scheduler declares %zu position words", count);
+    for (size_t i = FIXED_V1; i < fixed; i++) in[i] = bsnn__get_u64(b);
+    if (fixed == FIXED_V2) BSNN_TRY(load_noise_words(s, in));
     uint64_t pos = in[4], cur = in[5], carried = in[7];
     /* the batch size is drawn with an epoch's order: 0 before the first */
     BSNN_FAIL_IF(pos > s->n || (cur == 0 && in[6]) || cur > s->n || in[6] > 1 || carried >= s->n ||
-                     count != POSITION_FIXED + s->n + carried,
+                     count != fixed + s->n + carried,
                  BSNN_E_FORMAT, "scheduler position is inconsistent");
     for (size_t i = 0; i < s->n + carried; i++) {
         uint64_t v = bsnn__get_u64(b);

@@ -173,6 +173,14 @@ struct bsnn_scheduler {
     size_t rank, world;      /* this process's share of every batch (1: off) */
     size_t last_global;      /* samples in the last global batch            */
     size_t last_offset;      /* where this rank's share starts in it        */
+    /* the adaptive batch size and AdaScale (issue 15) */
+    size_t batch_min;        /* ADAPTIVE: smallest batch                    */
+    int pow2;                /* ADAPTIVE: round to powers of two            */
+    double noise_target;     /* ADAPTIVE: aim at this x B_simple            */
+    size_t adapt_batch;      /* ADAPTIVE: the batch of the current (or last)
+                                epoch, 0 before the first                  */
+    int noise_have;          /* an estimate was observed since reset        */
+    double noise_grad_sq, noise_trace; /* the last observed estimate        */
 };
 
 /* Scheduler (scheduler.c): the bodies of the public functions of the same
@@ -213,6 +221,8 @@ double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch
  * batch of c samples (c itself when not sharded), so every rank checks a
  * batch-norm model's smallest share alike. */
 size_t bsnn__scheduler_smallest_share(const bsnn_scheduler *s, size_t c);
+/* Take m's noise-scale estimate (bsnn_scheduler_observe_noise). */
+void bsnn__scheduler_observe_noise(bsnn_scheduler *s, const bsnn_model *m);
 /* Rows per forward pass for a batch of n under the micro-batch setting
  * and a budget-derived cap (0: none): min(n, micro, cap). */
 size_t bsnn__scheduler_rows(const bsnn_scheduler *s, size_t n, size_t cap);
@@ -290,6 +300,14 @@ bsnn_status bsnn__model_check_dataset(const bsnn_model *m, const bsnn_dataset *d
  * two batch sizes in it: one micro-batch, or one row). */
 void bsnn__noise_record(bsnn_model *m, size_t rows);
 
+/* Checkpoints (docs/format.md, NOIS): the model's route and running
+ * estimate, written when there is anything to keep (_worth_saving); _load
+ * checks every field (BSNN_E_FORMAT) and puts them into m. */
+int bsnn__noise_worth_saving(const bsnn_model *m);
+void bsnn__noise_save(bsnn__writer *w, const bsnn_model *m);
+bsnn_status bsnn__noise_load(bsnn__section *sec, bsnn_model *m);
+
+
 /* ---- memory and histories (memory.c, history.c) ---------------------------- */
 
 /* The bodies of bsnn_model_memory and bsnn_model_max_batch (m has layers,
@@ -298,9 +316,9 @@ bsnn_status bsnn__model_memory(size_t *out_bytes, const bsnn_model *m, const bsn
                                size_t batch);
 bsnn_status bsnn__model_max_batch(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
                                   size_t budget_bytes, size_t max_rows);
-/* History (history.c): append one row of BSNN_HIST_* values 1..9. */
+/* History (history.c): append one row of BSNN_HIST_* values 1..12. */
 bsnn_status bsnn__history_append(bsnn_history *h, const double *row);
-#define BSNN__HIST_COLS 9
+#define BSNN__HIST_COLS 12
 /* Append a row of cols doubles to a growing row table (history, search). */
 bsnn_status bsnn__rows_append(double **rows, size_t *n, size_t *cap, size_t cols,
                               const double *row);
