@@ -21,18 +21,23 @@
 /* Time outside GEMM is measured at batch >= this (the issue's targets). */
 enum { OUTSIDE_MIN_BATCH = 256 };
 
-/* One timed configuration of bsnn's step. Later work adds rows here (for
- * example a rule with gradient statistics switched on). */
+/* Gradient statistics are timed from this batch (issue 15's target). */
+enum { NOISE_MIN_BATCH = 32 };
+
+/* One timed configuration of bsnn's step. */
 typedef struct variant {
     const char *impl;          /* "impl" of the results                    */
     bsnn_optimizer_kind rule;  /* with its PyTorch-default settings ...    */
     double lr;                 /* ... and this learning rate (0: default)  */
     int min_batch, wide_only;  /* where it is timed                        */
+    int noise_route;           /* BSNN_MODEL_NOISE_ROUTE (0: off)          */
 } variant;
 
 static const variant variants[] = {
-    {"bsnn", BSNN_SGD, 0.01, 1, 0},
-    {"bsnn-adam", BSNN_ADAM, 0.0, OUTSIDE_MIN_BATCH, 1},
+    {"bsnn", BSNN_SGD, 0.01, 1, 0, BSNN_NOISE_OFF},
+    {"bsnn-adam", BSNN_ADAM, 0.0, NOISE_MIN_BATCH, 1, BSNN_NOISE_OFF},
+    /* the per-sample noise route on the same Adam step: its extra time */
+    {"bsnn-adam-noise", BSNN_ADAM, 0.0, NOISE_MIN_BATCH, 1, BSNN_NOISE_PER_SAMPLE},
 };
 
 static long long n_allocs;
@@ -93,6 +98,7 @@ static void bench_model(const variant *v, const bench_args *a, int batch)
     run r = {make_model(wide, a->w), bsnn_optimizer_create(v->rule), bsnn_tensor_create(2, xs),
              bsnn_tensor_create(2, ys), 0};
     if (v->lr > 0.0) bsnn_optimizer_set(r.opt, BSNN_OPT_LR, v->lr);
+    if (v->noise_route) bsnn_model_set(r.m, BSNN_MODEL_NOISE_ROUTE, v->noise_route);
     float *x = bsnn_tensor_data(r.x), *y = bsnn_tensor_data(r.y);
     for (size_t i = 0; i < xs[0] * xs[1]; i++) x[i] = bench_uniform();
     for (size_t i = 0; i < n; i++)

@@ -384,6 +384,35 @@ def print_outside(rows, sets, own):
     print()
 
 
+def noise_cost(rows, b, t):
+    """Extra time of the per-sample noise statistics on the wide net's Adam
+    step (issue 15): bsnn-adam-noise / bsnn-adam - 1."""
+    on, off = rows.get(("bsnn-adam-noise", "wide", b, t)), rows.get(("bsnn-adam", "wide", b, t))
+    return on["us_per_step"] / off["us_per_step"] - 1.0 if on and off else None
+
+
+def print_noise(rows, sets):
+    big = [b for b in sets["wide"] if b >= 32]
+    if not any(rows.get(("bsnn-adam-noise", "wide", b, t)) for b in big for t in THREADS):
+        return
+    print("### Gradient noise statistics, wide net, Adam")
+    print()
+    print("| batch | thr | Adam us/step | with the per-sample noise route us/step | extra |")
+    print("|---:|---:|---:|---:|---:|")
+    for t in THREADS:
+        for b in big:
+            g = lambda impl: rows.get((impl, "wide", b, t))
+            v = noise_cost(rows, b, t)
+            print("| %d | %d | %s | %s | %s |" % (
+                b, t, fmt_us(g("bsnn-adam")), fmt_us(g("bsnn-adam-noise")),
+                "-" if v is None else "%.1f%%" % (100 * v)))
+    print()
+    print("BSNN_MODEL_NOISE_ROUTE = BSNN_NOISE_PER_SAMPLE: each row's squared gradient norm per "
+          "dense layer ((|a_i|^2 + 1) |delta_i|^2), the batch gradient's squared norm and the "
+          "estimator's update, every step (docs/scheduler.md).")
+    print()
+
+
 def print_tiny(rows, sets):
     print("### Tiny 2-8-8-1 (tanh, MSE), plain SGD")
     print()
@@ -495,6 +524,12 @@ def targets(rows, sets, m, fr, quick):
                 v = outside(rows, impl, b, t)
                 add("wide b=%d, %d thread%s: time outside GEMM, %s" % (b, t, "s" * (t > 1), rule),
                     None if v is None else 100 * v, "<= %d%%" % lim, lambda v, l=lim: v <= l, "%.1f%%")
+    for b in (32, 256, 1024):
+        for t in THREADS:
+            v = noise_cost(rows, b, t)
+            add("wide b=%d, %d thread%s: gradient noise statistics (per-sample route), extra time "
+                "of the Adam step" % (b, t, "s" * (t > 1)), None if v is None else 100 * v,
+                "<= 5%", lambda v: v <= 5, "%.1f%%")
     t1 = rows.get(("bsnn", "tiny", 1, 1))
     add("tiny b=1, 1 thread: bsnn us per step", t1["us_per_step"] if t1 else None, "<= 0.2 us",
         lambda v: v <= 0.2, "%.3f us")
@@ -535,7 +570,7 @@ def targets(rows, sets, m, fr, quick):
 
 
 def print_targets(tg):
-    print("### Targets (issue 13, \"Benchmark targets\")")
+    print("### Targets (issue 13, \"Benchmark targets\"; issue 15, the gradient noise statistics)")
     print()
     print("| target | measured | goal | |")
     print("|---|---:|---:|---|")
@@ -574,6 +609,7 @@ def main():
     if want_steps:
         print_wide(rows, sets, m["fma_peak_gflops"])
         print_outside(rows, sets, m["blis"]["installed"]["blis_arch"])
+        print_noise(rows, sets)
         print_tiny(rows, sets)
     print_fashion(fr)
     tg = [t for t in targets(rows, sets, m, fr, a.quick)
