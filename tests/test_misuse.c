@@ -220,6 +220,8 @@ Test(misuse, the_table_covers_every_fallible_public_function)
         "bsnn_scheduler_get_memory_budget", "bsnn_search_bounds", "bsnn_search_set_seed",
         "bsnn_search_get_seed", "bsnn_search_set_memory_budget", "bsnn_search_get_memory_budget",
         "bsnn_layer_standardize", "bsnn_model_set_grad_hook", "bsnn_model_stat",
+        "bsnn_model_noise", "bsnn_model_noise_observe", "bsnn_model_noise_reset",
+        "bsnn_model_noise_measure", "bsnn_scheduler_observe_noise", "bsnn_search_trial",
     };
     size_t n = sizeof fallible / sizeof fallible[0];
     for (size_t f = 0; f < n; f++) {

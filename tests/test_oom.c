@@ -3,7 +3,8 @@
  * scenario (build a model, train with every update rule, checkpoint and resume,
  * run the batch-size search, evaluate, save and load through files and
  * buffers, the search over a batch-norm model too, a standardize and
- * layer-norm model with inference on a host workspace) with the k-th allocation
+ * layer-norm model with inference on a host workspace, the gradient noise
+ * scale's routes, measurement, adaptive schedule and repeated search) with the k-th allocation
  * failing, for k = 1, 2, ... until the scenario completes without reaching
  * k, in two modes as SQLite's fault simulator has them: one-shot (only the
  * k-th allocation fails) and persistent (every allocation from the k-th on
@@ -91,10 +92,23 @@ typedef struct objects {
     bsnn_optimizer *norm_opt;
     bsnn_workspace *ws;
     void *norm_buf;
+    bsnn_model *nz, *nz_back; /* the noise scale: routes, measurement, adaptive */
+    bsnn_optimizer *nz_opt, *nz_opt_back;
+    bsnn_scheduler *nz_s, *nz_s_back;
+    bsnn_search *nz_search;
+    void *nz_buf;
 } objects;
 
 static void free_all(objects *o)
 {
+    bsnn_model_free(o->nz);
+    bsnn_model_free(o->nz_back);
+    bsnn_optimizer_free(o->nz_opt);
+    bsnn_optimizer_free(o->nz_opt_back);
+    bsnn_scheduler_free(o->nz_s);
+    bsnn_scheduler_free(o->nz_s_back);
+    bsnn_search_free(o->nz_search);
+    bsnn_buffer_free(o->nz_buf);
     bsnn_model_free(o->m);
     bsnn_model_free(o->from_buf);
     bsnn_model_free(o->from_file);
@@ -240,6 +254,37 @@ static void norm_part(objects *o)
     STEP(bsnn_model_load_buffer(&o->norm_back, o->norm_buf, size));
 }
 
+/* The gradient noise scale: the micro-batch route (its buffer), the
+ * adaptive schedule, a checkpoint with both, the measurement on both
+ * routes, a search with repeats. */
+static void noise_part(objects *o)
+{
+    MAKE(o->nz, bsnn_model_create(4));
+    STEP(bsnn_model_set_loss(o->nz, BSNN_LOSS_MSE));
+    ADD(o->nz, bsnn_layer_dense(5));
+    ADD(o->nz, bsnn_layer_activation(BSNN_ACT_TANH));
+    ADD(o->nz, bsnn_layer_dense(1));
+    STEP(bsnn_model_set(o->nz, BSNN_MODEL_NOISE_ROUTE, BSNN_NOISE_MICRO_BATCH));
+    MAKE(o->nz_opt, bsnn_optimizer_create(BSNN_ADAM));
+    MAKE(o->nz_s, bsnn_scheduler_create(bsnn_dataset_size(o->train)));
+    STEP(bsnn_scheduler_set(o->nz_s, BSNN_SCHED_BATCH_SIZE, 6));
+    STEP(bsnn_scheduler_set(o->nz_s, BSNN_SCHED_MICRO_BATCH, 2));
+    STEP(bsnn_scheduler_set(o->nz_s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_ADAPTIVE));
+    STEP(bsnn_model_train(NULL, o->nz, o->nz_opt, o->nz_s, o->train, 2, NULL, NULL));
+    size_t size = 0;
+    STEP(bsnn_checkpoint_save_alloc(&o->nz_buf, &size, o->nz, o->nz_opt, o->nz_s));
+    STEP(bsnn_checkpoint_load_buffer(&o->nz_back, &o->nz_opt_back, &o->nz_s_back, o->nz_buf, size));
+    double v[12];
+    STEP(bsnn_model_noise_measure(v, 12, o->nz, o->train, BSNN_NOISE_PER_SAMPLE, 3, 0, 0));
+    STEP(bsnn_model_noise_measure(v, 12, o->nz, o->train, BSNN_NOISE_MICRO_BATCH, 2, 4, 1));
+    const size_t sizes[2] = {2, 4};
+    size_t best = 0;
+    MAKE(o->nz_search, bsnn_search_create());
+    STEP(bsnn_search_set(o->nz_search, BSNN_SEARCH_REPEATS, 2));
+    STEP(bsnn_search_set(o->nz_search, BSNN_SEARCH_BUDGET, 1));
+    STEP(bsnn_search_sweep(&best, o->nz_search, o->nz, o->nz_opt, o->train, o->test, NULL, sizes, 2));
+}
+
 static char path[128];
 
 static void scenario(objects *o)
@@ -283,6 +328,7 @@ static void scenario(objects *o)
     STEP(bsnn_search_run(&best, o->search, o->m, o->opt, o->train, o->test, o->s));
     bn_dropout_part(o);
     norm_part(o);
+    noise_part(o);
     double loss, acc;
     STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->test, 2));
     STEP(bsnn_model_evaluate(&loss, &acc, o->m, o->wrapped, 3));

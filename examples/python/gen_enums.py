@@ -51,6 +51,9 @@ ENUMS = {
     "bsnn_search_budget": ("SearchBudget", "BSNN_BUDGET_", False),
     "bsnn_search_metric": ("SearchMetric", "BSNN_METRIC_", False),
     "bsnn_search_col": ("SearchCol", "BSNN_SEARCH_COL_", False),
+    "bsnn_noise_route": ("NoiseRoute", "BSNN_NOISE_", False),
+    "bsnn_noise_field": ("NoiseField", "BSNN_NOISE_", False),
+    "bsnn_search_rule": ("SearchRule", "BSNN_RULE_", False),
 }
 
 # Plain #define numbers the package needs.

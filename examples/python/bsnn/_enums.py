@@ -178,9 +178,9 @@ class SchedParam(IntEnum):
     DROP_LAST = 5  # 1: skip the partial last batch (default 0)
     CARRY_OVER = 6  # 1: Playground batching: the partial last batch joins the next epoch's first batch
     BATCH_SCHEDULE = 7  # a bsnn_batch_schedule (default CONSTANT)
-    GROWTH_FACTOR = 8  # GEOMETRIC: factor f > 1 (default 2)
+    GROWTH_FACTOR = 8  # GEOMETRIC: factor f > 1 (default 2); ADAPTIVE: largest change per epoch
     GROWTH_EVERY = 9  # GEOMETRIC: every k >= 1 epochs (default 1)
-    BATCH_CAP = 10  # GEOMETRIC: largest batch, BATCH_SIZE..N (default 0: N)
+    BATCH_CAP = 10  # GEOMETRIC, ADAPTIVE: largest batch, BATCH_SIZE..N (default 0: N)
     LR_SCHEDULE = 11  # a bsnn_lr_schedule (default CONSTANT)
     LR_DECAY = 12  # STEP / EXPONENTIAL: factor gamma in (0,1] (default 0.1)
     LR_STEP_EPOCHS = 13  # STEP: decay every s >= 1 epochs (10); COSINE: period T >= 1 epochs
@@ -190,6 +190,9 @@ class SchedParam(IntEnum):
     BASE_BATCH = 17  # B0 >= 1 of the scaling rule (default 32)
     MICRO_BATCH = 18  # process each batch m >= 1 rows at a time, one update per batch (default 0: off)
     MEMORY_BUDGET = 19  # bytes bsnn_model_train may use for model, optimizer and workspace; batches that do not fit are split (default 0: none; typed: bsnn_scheduler_set_memory_budget)
+    BATCH_MIN = 20  # ADAPTIVE: smallest batch, 1..N (default 1)
+    BATCH_POW2 = 21  # ADAPTIVE: 1 rounds to powers of two (0)
+    NOISE_TARGET = 22  # ADAPTIVE: the batch aims at this multiple of the measured B_simple, (0, 1e6] (1)
 
 
 class BatchSchedule(IntEnum):
@@ -198,6 +201,7 @@ class BatchSchedule(IntEnum):
     CONSTANT = 0  # BATCH_SIZE every epoch
     STEPS = 1  # list from bsnn_scheduler_set_batch_steps
     GEOMETRIC = 2  # min(cap, floor(B * f^floor(e/k))) (Smith et al. 2017, "Don't decay the learning rate, increase the batch size")
+    ADAPTIVE = 3  # epoch 0: BATCH_SIZE; then the last epoch's batch moved toward NOISE_TARGET x the model's B_simple (bsnn_scheduler_observe_noise; kept while none), by at most a factor GROWTH_FACTOR, within [BATCH_MIN, cap]
 
 
 class LrSchedule(IntEnum):
@@ -215,6 +219,7 @@ class LrScaling(IntEnum):
     NONE = 0  # 1
     LINEAR = 1  # B / B0 (Goyal et al. 2017)
     SQRT = 2  # sqrt(B / B0) (Krizhevsky 2014; Hoffer et al. 2017)
+    ADASCALE = 3  # AdaScale's gain (Johnson et al. 2020) (var + sqr) / (var / s + sqr), s = B / B0, sqr the |G|^2 and var the tr(Sigma) / B0 last observed: (1 + Bs/B0) / (1 + Bs/B) with Bs = B_simple, between 1 and s; 1 before any observation
 
 
 class HistField(IntEnum):
@@ -229,6 +234,9 @@ class HistField(IntEnum):
     WALL_SECONDS = 7  # seconds since this training call began
     SAMPLES = 8  # samples seen since this training call began
     UPDATES = 9  # updates since this training call began
+    NOISE_GRAD_SQ = 10  # the model's noise-scale estimates after the epoch (bsnn_model_noise; NaN: none): |G|^2
+    NOISE_TRACE = 11  # tr(Sigma)
+    B_SIMPLE = 12  # B_simple = tr(Sigma) / |G|^2
 
 
 class Loss(IntEnum):
@@ -249,6 +257,8 @@ class ModelParam(IntEnum):
     INIT = 3  # default bsnn_init of dense layers (1..8)
     TRAINING = 4  # read-only: 1 training mode, 0 evaluation (set with bsnn_model_set_training)
     LOSS = 5  # read-only: the bsnn_loss (0: none yet; set with bsnn_model_set_loss)
+    NOISE_ROUTE = 6  # gradient statistics of every update: a bsnn_noise_route (default OFF)
+    NOISE_DECAY = 7  # weight of the past in the noise-scale averages, [0, 1] (default 0.99)
 
 
 class Stat(IntEnum):
@@ -268,6 +278,31 @@ class Event(IntEnum):
     EPOCH = 2  # after each epoch: loss is the epoch's mean training loss over the samples it used
 
 
+class NoiseRoute(IntEnum):
+    """bsnn_noise_route (include/bsnn.h)."""
+
+    OFF = 0  # no statistics (free)
+    MICRO_BATCH = 1  # b: the micro-batches of an accumulated update (BSNN_SCHED_MICRO_BATCH or a memory budget), mean of their |g_j|^2 with 1/b the mean of their 1/b_j; B: the whole batch. An update made in one pass records nothing. Costs O(params) per micro-batch and a gradient-sized buffer.
+    PER_SAMPLE = 2  # b = 1: each row's own gradient norm, for a dense layer |a_i|^2 (|delta_i|^2) plus |delta_i|^2 for the bias, O(rows x width); B: the batch (>= 2 rows). Batch norm mixes the rows' gradients: BSNN_E_UNSUPPORTED
+
+
+class NoiseField(IntEnum):
+    """bsnn_noise_field (include/bsnn.h)."""
+
+    GRAD_SQ = 1  # the |G|^2 estimate
+    TRACE = 2  # the tr(Sigma) estimate
+    B_SIMPLE = 3  # TRACE / GRAD_SQ; +inf when GRAD_SQ <= 0
+    GRAD_SQ_SE = 4  # standard errors (NaN from one observation)
+    TRACE_SE = 5
+    B_SIMPLE_SE = 6  # by the delta method, NaN when GRAD_SQ <= 0
+    COUNT = 7  # observations (updates, or groups measured)
+    RANGE = 8  # 0: B_simple within [b, B]; -1 below b, +1 above B (or GRAD_SQ <= 0): outside, the estimate is mostly noise (see the SE)
+    SMALL_ROWS = 9  # b and B (averaged like the estimates)
+    BIG_ROWS = 10
+    SMALL_SQ = 11  # the last observation's |g_b|^2 and |g_B|^2
+    BIG_SQ = 12
+
+
 class SearchParam(IntEnum):
     """bsnn_search_param (include/bsnn.h)."""
 
@@ -277,6 +312,16 @@ class SearchParam(IntEnum):
     METRIC = 4  # a bsnn_search_metric (default VAL_LOSS)
     SEED = 5  # data-order (shuffle) seed (default 0; typed: bsnn_search_set_seed)
     MEMORY_BUDGET = 6  # bytes per candidate (0: none); larger batches run with accumulation, flagged (typed: bsnn_search_set_memory_budget)
+    REPEATS = 7  # training runs per candidate, 1..10000 (default 1: one run, as before)
+    RULE = 8  # a bsnn_search_rule (default BEST_MEAN)
+    REINIT = 9  # 1: repeat r starts from parameters initialised from the model's seed + r (0, default: from m's parameters)
+
+
+class SearchRule(IntEnum):
+    """bsnn_search_rule (include/bsnn.h)."""
+
+    BEST_MEAN = 1  # the best mean (ties: the heuristic's or the sweep's earlier)
+    ONE_SE = 2  # the largest batch whose mean is within one standard error of the best mean (Breiman et al.'s one-SE rule: the fastest size that the noise cannot tell from the best)
 
 
 class SearchBudget(IntEnum):
@@ -307,6 +352,9 @@ class SearchCol(IntEnum):
     PEAK_BYTES = 8  # bsnn_model_memory at the rows per pass
     ACCUMULATED = 9  # 1: split into micro-batches
     MICRO_BATCH = 10  # rows per pass (== batch unless split)
+    N = 11  # repeats (runs averaged in the row)
+    VAL_LOSS_SD = 12  # sample sd over the repeats (NaN with one, or when one diverged)
+    VAL_ACCURACY_SD = 13
 
 
 # C enum name -> Python class, for tools and tests.
@@ -334,7 +382,10 @@ C_NAMES = {
     'bsnn_model_param': ModelParam,
     'bsnn_stat': Stat,
     'bsnn_event': Event,
+    'bsnn_noise_route': NoiseRoute,
+    'bsnn_noise_field': NoiseField,
     'bsnn_search_param': SearchParam,
+    'bsnn_search_rule': SearchRule,
     'bsnn_search_budget': SearchBudget,
     'bsnn_search_metric': SearchMetric,
     'bsnn_search_col': SearchCol,

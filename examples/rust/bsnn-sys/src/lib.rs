@@ -327,10 +327,14 @@ pub const BSNN_SCHED_LR_SCALING: bsnn_sched_param = 16;
 pub const BSNN_SCHED_BASE_BATCH: bsnn_sched_param = 17;
 pub const BSNN_SCHED_MICRO_BATCH: bsnn_sched_param = 18;
 pub const BSNN_SCHED_MEMORY_BUDGET: bsnn_sched_param = 19;
+pub const BSNN_SCHED_BATCH_MIN: bsnn_sched_param = 20;
+pub const BSNN_SCHED_BATCH_POW2: bsnn_sched_param = 21;
+pub const BSNN_SCHED_NOISE_TARGET: bsnn_sched_param = 22;
 pub type bsnn_batch_schedule = c_uint;
 pub const BSNN_BATCH_CONSTANT: bsnn_batch_schedule = 0;
 pub const BSNN_BATCH_STEPS: bsnn_batch_schedule = 1;
 pub const BSNN_BATCH_GEOMETRIC: bsnn_batch_schedule = 2;
+pub const BSNN_BATCH_ADAPTIVE: bsnn_batch_schedule = 3;
 pub type bsnn_lr_schedule = c_uint;
 pub const BSNN_LR_CONSTANT: bsnn_lr_schedule = 0;
 pub const BSNN_LR_STEP: bsnn_lr_schedule = 1;
@@ -340,6 +344,7 @@ pub type bsnn_lr_scaling = c_uint;
 pub const BSNN_SCALE_NONE: bsnn_lr_scaling = 0;
 pub const BSNN_SCALE_LINEAR: bsnn_lr_scaling = 1;
 pub const BSNN_SCALE_SQRT: bsnn_lr_scaling = 2;
+pub const BSNN_SCALE_ADASCALE: bsnn_lr_scaling = 3;
 extern "C" {
     pub fn bsnn_scheduler_create(n_samples: usize) -> *mut bsnn_scheduler;
     pub fn bsnn_scheduler_free(s: *mut bsnn_scheduler);
@@ -367,6 +372,7 @@ extern "C" {
         s: *mut bsnn_scheduler,
     ) -> bsnn_status;
     pub fn bsnn_scheduler_reset(s: *mut bsnn_scheduler) -> bsnn_status;
+    pub fn bsnn_scheduler_observe_noise(s: *mut bsnn_scheduler, m: *const bsnn_model) -> bsnn_status;
     pub fn bsnn_scheduler_epoch(s: *const bsnn_scheduler) -> usize;
     pub fn bsnn_scheduler_step(s: *const bsnn_scheduler) -> usize;
     pub fn bsnn_scheduler_batch_size(s: *const bsnn_scheduler) -> usize;
@@ -404,6 +410,9 @@ pub const BSNN_HIST_VAL_ACCURACY: bsnn_hist_field = 6;
 pub const BSNN_HIST_WALL_SECONDS: bsnn_hist_field = 7;
 pub const BSNN_HIST_SAMPLES: bsnn_hist_field = 8;
 pub const BSNN_HIST_UPDATES: bsnn_hist_field = 9;
+pub const BSNN_HIST_NOISE_GRAD_SQ: bsnn_hist_field = 10;
+pub const BSNN_HIST_NOISE_TRACE: bsnn_hist_field = 11;
+pub const BSNN_HIST_B_SIMPLE: bsnn_hist_field = 12;
 extern "C" {
     pub fn bsnn_history_create() -> *mut bsnn_history;
     pub fn bsnn_history_free(h: *mut bsnn_history);
@@ -431,6 +440,8 @@ pub const BSNN_MODEL_THRESHOLD: bsnn_model_param = 2;
 pub const BSNN_MODEL_INIT: bsnn_model_param = 3;
 pub const BSNN_MODEL_TRAINING: bsnn_model_param = 4;
 pub const BSNN_MODEL_LOSS: bsnn_model_param = 5;
+pub const BSNN_MODEL_NOISE_ROUTE: bsnn_model_param = 6;
+pub const BSNN_MODEL_NOISE_DECAY: bsnn_model_param = 7;
 extern "C" {
     pub fn bsnn_model_create(n_inputs: usize) -> *mut bsnn_model;
     pub fn bsnn_model_free(m: *mut bsnn_model);
@@ -554,6 +565,44 @@ extern "C" {
         cb: bsnn_callback,
         user: *mut c_void,
     ) -> bsnn_status;
+}
+pub type bsnn_noise_route = c_uint;
+pub const BSNN_NOISE_OFF: bsnn_noise_route = 0;
+pub const BSNN_NOISE_MICRO_BATCH: bsnn_noise_route = 1;
+pub const BSNN_NOISE_PER_SAMPLE: bsnn_noise_route = 2;
+pub type bsnn_noise_field = c_uint;
+pub const BSNN_NOISE_GRAD_SQ: bsnn_noise_field = 1;
+pub const BSNN_NOISE_TRACE: bsnn_noise_field = 2;
+pub const BSNN_NOISE_B_SIMPLE: bsnn_noise_field = 3;
+pub const BSNN_NOISE_GRAD_SQ_SE: bsnn_noise_field = 4;
+pub const BSNN_NOISE_TRACE_SE: bsnn_noise_field = 5;
+pub const BSNN_NOISE_B_SIMPLE_SE: bsnn_noise_field = 6;
+pub const BSNN_NOISE_COUNT: bsnn_noise_field = 7;
+pub const BSNN_NOISE_RANGE: bsnn_noise_field = 8;
+pub const BSNN_NOISE_SMALL_ROWS: bsnn_noise_field = 9;
+pub const BSNN_NOISE_BIG_ROWS: bsnn_noise_field = 10;
+pub const BSNN_NOISE_SMALL_SQ: bsnn_noise_field = 11;
+pub const BSNN_NOISE_BIG_SQ: bsnn_noise_field = 12;
+extern "C" {
+    pub fn bsnn_model_noise(out: *mut f64, m: *const bsnn_model, field: bsnn_noise_field) -> bsnn_status;
+    pub fn bsnn_model_noise_observe(
+        m: *mut bsnn_model,
+        small_sq: f64,
+        small_rows: f64,
+        big_sq: f64,
+        big_rows: f64,
+    ) -> bsnn_status;
+    pub fn bsnn_model_noise_reset(m: *mut bsnn_model) -> bsnn_status;
+    pub fn bsnn_model_noise_measure(
+        out: *mut f64,
+        count: usize,
+        m: *mut bsnn_model,
+        ds: *const bsnn_dataset,
+        route: bsnn_noise_route,
+        batch: usize,
+        batches: usize,
+        seed: u64,
+    ) -> bsnn_status;
     pub fn bsnn_model_memory(
         out_bytes: *mut usize,
         m: *const bsnn_model,
@@ -594,6 +643,12 @@ pub const BSNN_SEARCH_BUDGET: bsnn_search_param = 3;
 pub const BSNN_SEARCH_METRIC: bsnn_search_param = 4;
 pub const BSNN_SEARCH_SEED: bsnn_search_param = 5;
 pub const BSNN_SEARCH_MEMORY_BUDGET: bsnn_search_param = 6;
+pub const BSNN_SEARCH_REPEATS: bsnn_search_param = 7;
+pub const BSNN_SEARCH_RULE: bsnn_search_param = 8;
+pub const BSNN_SEARCH_REINIT: bsnn_search_param = 9;
+pub type bsnn_search_rule = c_uint;
+pub const BSNN_RULE_BEST_MEAN: bsnn_search_rule = 1;
+pub const BSNN_RULE_ONE_SE: bsnn_search_rule = 2;
 pub type bsnn_search_budget = c_uint;
 pub const BSNN_BUDGET_EPOCHS: bsnn_search_budget = 1;
 pub const BSNN_BUDGET_SAMPLES: bsnn_search_budget = 2;
@@ -612,6 +667,9 @@ pub const BSNN_SEARCH_COL_SECONDS: bsnn_search_col = 7;
 pub const BSNN_SEARCH_COL_PEAK_BYTES: bsnn_search_col = 8;
 pub const BSNN_SEARCH_COL_ACCUMULATED: bsnn_search_col = 9;
 pub const BSNN_SEARCH_COL_MICRO_BATCH: bsnn_search_col = 10;
+pub const BSNN_SEARCH_COL_N: bsnn_search_col = 11;
+pub const BSNN_SEARCH_COL_VAL_LOSS_SD: bsnn_search_col = 12;
+pub const BSNN_SEARCH_COL_VAL_ACCURACY_SD: bsnn_search_col = 13;
 extern "C" {
     pub fn bsnn_search_create() -> *mut bsnn_search;
     pub fn bsnn_search_free(search: *mut bsnn_search);
@@ -658,6 +716,13 @@ extern "C" {
         out: *mut f64,
         search: *const bsnn_search,
         row: usize,
+        col: bsnn_search_col,
+    ) -> bsnn_status;
+    pub fn bsnn_search_trial(
+        out: *mut f64,
+        search: *const bsnn_search,
+        row: usize,
+        repeat: usize,
         col: bsnn_search_col,
     ) -> bsnn_status;
     pub fn bsnn_search_write_csv(search: *const bsnn_search, path: *const c_char) -> bsnn_status;
