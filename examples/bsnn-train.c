@@ -98,7 +98,23 @@ static const char *const help_text[] = {
     "                       128, halve or double while validation accuracy\n"
     "                       (classification) or loss improves\n"
     "  --search-epochs N    epochs per search candidate (default 2)\n"
+    "  --search-budget K:X  per candidate: epochs:N, samples:N or seconds:X (default\n"
+    "                       epochs:2, the same as --search-epochs 2)\n"
+    "  --search-metric M    accuracy or loss on the validation part (default accuracy\n"
+    "                       for classification, else loss)\n"
+    "  --search-start N     first batch size of the search (default 128)\n"
+    "  --repeats N          train each search candidate with N seeds (data order and\n"
+    "                       initialisation) and compare the means (default 1)\n"
+    "  --search-rule R      best (the best mean) or one-se (the largest batch within one\n"
+    "                       standard error of the best mean; default best)\n"
     "  --search-csv FILE    write the search's candidates as CSV\n"
+    "  --noise-scale ROUTE  measure the gradient noise scale B_simple every update:\n"
+    "                       per-sample (no batch norm) or micro (needs --micro-batch);\n"
+    "                       shown on the epoch lines and in --history (default off)\n"
+    "  --micro-batch N      process each batch N rows at a time (gradient accumulation)\n"
+    "  --adaptive           let the batch follow B_simple each epoch (from --batch, at\n"
+    "                       most x2 per epoch, powers of two, lr scaled by AdaScale's\n"
+    "                       gain from --batch; needs --noise-scale)\n"
     "  --epochs N           passes over the training set (default 10; with --resume the\n"
     "                       total, counting the epochs already done)\n"
     "  --seed N             seed of initialisation, splits and shuffling (default 1)\n"
@@ -129,7 +145,9 @@ typedef struct opts {
     const char *dataset, *csv, *images, *labels, *save, *features;
     const char *target, *header, *activation, *output, *init, *loss, *optimizer;
     const char *model, *out, *test, *test_labels, *history, *search_csv, *checkpoint, *resume;
-    size_t points, max_rows, batch, epochs, search_epochs;
+    size_t points, max_rows, batch, epochs, search_epochs, search_start, repeats, micro_batch;
+    const char *search_budget, *search_metric, *search_rule, *noise_scale;
+    int adaptive;
     double noise, val_fraction, test_fraction;
     double hyper[8]; /* by bsnn_opt_param; NAN = default */
     size_t layers[MAX_LAYERS];
@@ -261,8 +279,38 @@ static void check_train_flags(const opts *o)
         usage_error("--test-labels", NULL, "goes with --test when the data is --images");
     if (o->search_csv && !o->search) usage_error("--search-csv", NULL, "needs --search");
     if (o->resume && o->search) usage_error("--search", NULL, "cannot be used with --resume");
+    const char *search_only[] = {"--search-budget", "--search-metric", "--search-start",
+                                 "--repeats", "--search-rule"};
+    const int given[] = {o->search_budget != NULL, o->search_metric != NULL, o->search_start != 0,
+                         o->repeats != 0, o->search_rule != NULL};
+    for (int k = 0; k < 5; k++)
+        if (given[k] && !o->search) usage_error(search_only[k], NULL, "needs --search");
+    if (o->adaptive && !o->noise_scale)
+        usage_error("--adaptive", NULL, "needs --noise-scale (it follows the measured B_simple)");
+    if (o->adaptive && o->full_batch) usage_error("--adaptive", NULL, "and --full-batch exclude each other");
+    if (o->noise_scale && strcmp(o->noise_scale, "micro") == 0 && o->micro_batch == 0)
+        usage_error("--noise-scale", "micro", "needs --micro-batch N (the micro-batches are its small batches)");
     if (o->val_fraction + o->test_fraction > 0.9)
         usage_error("--val-fraction/--test-fraction", NULL, "leave less than 10% for training");
+}
+
+/* --search-budget KIND:AMOUNT into a bsnn_search_budget and its amount
+ * (whole epochs or samples, seconds > 0). */
+static void search_budget_of(const char *v, int *out_kind, double *out_amount)
+{
+    static const char *const kinds[] = {"epochs", "samples", "seconds", NULL};
+    const char *colon = strchr(v, ':');
+    char kind[16];
+    size_t len = colon ? (size_t)(colon - v) : strlen(v);
+    if (colon == NULL || len >= sizeof kind) usage_error("--search-budget", v, "is not KIND:AMOUNT");
+    memcpy(kind, v, len);
+    kind[len] = '\0';
+    int k = pick("--search-budget", kind, kinds);
+    double x = k == 2 ? parse_double("--search-budget", colon + 1)
+                      : (double)parse_size("--search-budget", colon + 1, 1, (size_t)1 << 53);
+    if (!(x > 0)) usage_error("--search-budget", v, "needs an amount above 0");
+    if (out_kind) *out_kind = k == 0 ? BSNN_BUDGET_EPOCHS : k == 1 ? BSNN_BUDGET_SAMPLES : BSNN_BUDGET_SECONDS;
+    if (out_amount) *out_amount = x;
 }
 
 static void parse_args(opts *o, int argc, char **argv)
@@ -295,9 +343,9 @@ static void parse_args(opts *o, int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) usage_error(a, NULL, "is not a flag");
         if (o->n_seen < MAX_SEEN) o->seen[o->n_seen++] = a;
         const char *flags0[] = {"--standardize", "--full-batch", "--playground", "--search",
-                                "--quiet", "--mpi", NULL};
+                                "--quiet", "--mpi", "--adaptive", NULL};
         int *targets0[] = {&o->standardize, &o->full_batch, &o->playground, &o->search, &o->quiet,
-                           &o->mpi};
+                           &o->mpi, &o->adaptive};
         int matched = 0;
         for (int k = 0; flags0[k]; k++)
             if (strcmp(a, flags0[k]) == 0) *targets0[k] = 1, matched = 1;
@@ -311,12 +359,14 @@ static void parse_args(opts *o, int argc, char **argv)
                                "--features", "--target", "--header", "--activation", "--output",
                                "--init", "--loss", "--optimizer", "--model", "--out", "--test",
                                "--test-labels", "--history", "--search-csv", "--checkpoint",
-                               "--resume", NULL};
+                               "--resume", "--search-budget", "--search-metric", "--search-rule",
+                               "--noise-scale", NULL};
         const char **slots[] = {&o->dataset, &o->csv, &o->images, &o->labels, &o->save,
                                 &o->features, &o->target, &o->header, &o->activation,
                                 &o->output, &o->init, &o->loss, &o->optimizer, &o->model,
                                 &o->out, &o->test, &o->test_labels, &o->history, &o->search_csv,
-                                &o->checkpoint, &o->resume};
+                                &o->checkpoint, &o->resume, &o->search_budget, &o->search_metric,
+                                &o->search_rule, &o->noise_scale};
         for (int k = 0; names[k]; k++)
             if (strcmp(a, names[k]) == 0) *slots[k] = v, matched = 1;
         if (matched) continue;
@@ -325,6 +375,9 @@ static void parse_args(opts *o, int argc, char **argv)
         else if (strcmp(a, "--batch") == 0) o->batch = parse_size(a, v, 1, SIZE_MAX >> 8);
         else if (strcmp(a, "--epochs") == 0) o->epochs = parse_size(a, v, 1, 100000000);
         else if (strcmp(a, "--search-epochs") == 0) o->search_epochs = parse_size(a, v, 1, 100000);
+        else if (strcmp(a, "--search-start") == 0) o->search_start = parse_size(a, v, 1, SIZE_MAX >> 8);
+        else if (strcmp(a, "--repeats") == 0) o->repeats = parse_size(a, v, 1, 10000);
+        else if (strcmp(a, "--micro-batch") == 0) o->micro_batch = parse_size(a, v, 1, SIZE_MAX >> 8);
         else if (strcmp(a, "--seed") == 0) o->seed = parse_size(a, v, 0, SIZE_MAX);
         else if (strcmp(a, "--threads") == 0) o->threads = (int)parse_size(a, v, 1, 256);
         else if (strcmp(a, "--noise") == 0) {
@@ -351,6 +404,13 @@ static void parse_args(opts *o, int argc, char **argv)
     pick("--init", o->init, inits);
     static const char *const headers[] = {"no", "yes", "auto", NULL};
     pick("--header", o->header, headers);
+    static const char *const metrics[] = {"accuracy", "loss", NULL};
+    static const char *const rules[] = {"best", "one-se", NULL};
+    static const char *const routes[] = {"off", "micro", "per-sample", NULL};
+    if (o->search_metric) pick("--search-metric", o->search_metric, metrics);
+    if (o->search_rule) pick("--search-rule", o->search_rule, rules);
+    if (o->noise_scale && pick("--noise-scale", o->noise_scale, routes) == 0) o->noise_scale = NULL;
+    if (o->search_budget) search_budget_of(o->search_budget, NULL, NULL);
 }
 
 /* ---- data ------------------------------------------------------------------- */
@@ -807,8 +867,11 @@ static int on_event(void *user, bsnn_event ev, size_t epoch, size_t step, size_t
         double done = p->steps_per_epoch ? (double)(step % p->steps_per_epoch) / p->steps_per_epoch : 0;
         int w = (int)(done * 30);
         double rate = done * (double)p->n / (ex_now() - p->t_epoch + 1e-9);
+        double bs = NAN;
+        bsnn_model_noise(&bs, p->m, BSNN_NOISE_B_SIMPLE);
         fprintf(stderr, "\r  epoch %zu/%zu [%.*s%*s] loss %.5f  %.0f samples/s ", epoch + 1,
                 p->epochs, w, "##############################", 30 - w, "", loss, rate);
+        if (isfinite(bs)) fprintf(stderr, " B_simple %.0f ", bs);
         fflush(stderr);
     }
     if (ev == BSNN_EVENT_EPOCH) {
@@ -821,8 +884,20 @@ static int on_event(void *user, bsnn_event ev, size_t epoch, size_t step, size_t
             bsnn_history_get(&va, p->h, rows - 1, BSNN_HIST_VAL_ACCURACY);
         }
         if (p->tty) fputs("\r\033[K", stderr);
-        printf("epoch %zu/%zu  loss %.6f  val loss %.6f  val acc %.4f  %.0f samples/s  %zu updates\n",
+        printf("epoch %zu/%zu  loss %.6f  val loss %.6f  val acc %.4f  %.0f samples/s  %zu updates",
                epoch + 1, p->epochs, loss, vl, va, rate, step);
+        double route = 0, bs = NAN, se = NAN;
+        bsnn_model_get(&route, p->m, BSNN_MODEL_NOISE_ROUTE);
+        if (route != 0) {
+            bsnn_model_noise(&bs, p->m, BSNN_NOISE_B_SIMPLE);
+            bsnn_model_noise(&se, p->m, BSNN_NOISE_B_SIMPLE_SE);
+            printf("  B_simple %.1f +- %.1f", bs, se);
+            double sched = 0;
+            bsnn_scheduler_get(&sched, p->s, BSNN_SCHED_BATCH_SCHEDULE);
+            if (sched == BSNN_BATCH_ADAPTIVE)
+                printf("  next batch %zu", bsnn_scheduler_batch_size(p->s));
+        }
+        putchar('\n');
         fflush(stdout);
     }
     return 0;
@@ -864,27 +939,64 @@ static size_t search_batch(const opts *o, bsnn_model *m, bsnn_optimizer *opt, co
     if (val == NULL) usage_error("--search", NULL, "needs a validation part (--val-fraction > 0)");
     bsnn_search *se = bsnn_search_create();
     if (se == NULL) fail("search");
-    bsnn_search_set(se, BSNN_SEARCH_BUDGET_KIND, BSNN_BUDGET_EPOCHS);
-    bsnn_search_set(se, BSNN_SEARCH_BUDGET, (double)o->search_epochs);
-    bsnn_search_set(se, BSNN_SEARCH_METRIC,
-                    is_classifier_task(o, loss) ? BSNN_METRIC_VAL_ACCURACY : BSNN_METRIC_VAL_LOSS);
+    int kind = BSNN_BUDGET_EPOCHS;
+    double amount = (double)o->search_epochs;
+    if (o->search_budget) search_budget_of(o->search_budget, &kind, &amount);
+    bsnn_search_set(se, BSNN_SEARCH_BUDGET_KIND, kind);
+    bsnn_search_set(se, BSNN_SEARCH_BUDGET, amount);
+    int acc = o->search_metric ? strcmp(o->search_metric, "accuracy") == 0 : is_classifier_task(o, loss);
+    bsnn_search_set(se, BSNN_SEARCH_METRIC, acc ? BSNN_METRIC_VAL_ACCURACY : BSNN_METRIC_VAL_LOSS);
+    if (o->search_start) bsnn_search_set(se, BSNN_SEARCH_START, (double)o->search_start);
+    if (o->repeats) bsnn_search_set(se, BSNN_SEARCH_REPEATS, (double)o->repeats);
+    if (o->repeats > 1) bsnn_search_set(se, BSNN_SEARCH_REINIT, 1);
+    if (o->search_rule && strcmp(o->search_rule, "one-se") == 0)
+        bsnn_search_set(se, BSNN_SEARCH_RULE, BSNN_RULE_ONE_SE);
     bsnn_search_set_seed(se, o->seed);
     size_t best = 0;
     if (bsnn_search_run(&best, se, m, opt, tr, val, NULL) != BSNN_OK) fail("search");
     for (size_t i = 0; i < bsnn_search_count(se) && !o->quiet; i++) {
-        double b, l, a, s;
+        double b, l, a, s, n, lsd, asd;
         bsnn_search_result(&b, se, i, BSNN_SEARCH_COL_BATCH);
         bsnn_search_result(&l, se, i, BSNN_SEARCH_COL_VAL_LOSS);
         bsnn_search_result(&a, se, i, BSNN_SEARCH_COL_VAL_ACCURACY);
         bsnn_search_result(&s, se, i, BSNN_SEARCH_COL_SECONDS);
-        printf("search: batch %6.0f  val loss %.6f  val acc %.4f  %.2f s\n", b, l, a, s);
+        bsnn_search_result(&n, se, i, BSNN_SEARCH_COL_N);
+        bsnn_search_result(&lsd, se, i, BSNN_SEARCH_COL_VAL_LOSS_SD);
+        bsnn_search_result(&asd, se, i, BSNN_SEARCH_COL_VAL_ACCURACY_SD);
+        if (n > 1)
+            printf("search: batch %6.0f  val loss %.6f +- %.6f  val acc %.4f +- %.4f  (mean, sd of "
+                   "%g runs)  %.2f s\n", b, l, lsd, a, asd, n, s);
+        else
+            printf("search: batch %6.0f  val loss %.6f  val acc %.4f  %.2f s\n", b, l, a, s);
     }
-    if (!o->quiet) printf("search: chose batch %zu (on the validation part)\n", best);
+    if (!o->quiet)
+        printf("search: chose batch %zu (on the validation part%s)\n", best,
+               o->search_rule && strcmp(o->search_rule, "one-se") == 0
+                   ? "; the largest within one standard error of the best mean"
+                   : "");
     if (o->search_csv && is_rank0() && bsnn_search_write_csv(se, o->search_csv) != BSNN_OK)
         fail("--search-csv");
     bsnn_search_free(se);
     bsnn_optimizer_reset(opt);
     return best;
+}
+
+/* --noise-scale, --micro-batch and --adaptive on a new run's model and
+ * scheduler. */
+static void set_noise_scale(const opts *o, bsnn_model *m, bsnn_scheduler *s, size_t batch)
+{
+    if (o->micro_batch && bsnn_scheduler_set(s, BSNN_SCHED_MICRO_BATCH, (double)o->micro_batch) != BSNN_OK)
+        fail("--micro-batch");
+    if (o->noise_scale) {
+        int route = strcmp(o->noise_scale, "micro") == 0 ? BSNN_NOISE_MICRO_BATCH : BSNN_NOISE_PER_SAMPLE;
+        if (bsnn_model_set(m, BSNN_MODEL_NOISE_ROUTE, route) != BSNN_OK) fail("--noise-scale");
+    }
+    if (o->adaptive) {
+        bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SCHEDULE, BSNN_BATCH_ADAPTIVE);
+        bsnn_scheduler_set(s, BSNN_SCHED_BATCH_POW2, 1);
+        bsnn_scheduler_set(s, BSNN_SCHED_LR_SCALING, BSNN_SCALE_ADASCALE);
+        bsnn_scheduler_set(s, BSNN_SCHED_BASE_BATCH, (double)batch);
+    }
 }
 
 static size_t eval_rows(const bsnn_dataset *ds)
@@ -996,6 +1108,7 @@ static int run_train(const opts *o)
             bsnn_scheduler_set(s, BSNN_SCHED_SHUFFLE, 0);
             bsnn_scheduler_set(s, BSNN_SCHED_CARRY_OVER, 1);
         }
+        set_noise_scale(o, m, s, batch);
     }
     mpi_share(&m, &opt, &s);
     double full = 0;

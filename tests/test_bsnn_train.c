@@ -44,7 +44,9 @@ Test(bsnn_train, help_documents_every_flag_and_exits_0)
                            "--layers", "--activation", "--output", "--init", "--loss",
                            "--optimizer", "--lr", "--momentum", "--beta1", "--beta2", "--eps",
                            "--rho", "--weight-decay", "--batch", "--full-batch", "--playground",
-                           "--search", "--search-epochs", "--search-csv", "--epochs", "--seed",
+                           "--search", "--search-epochs", "--search-csv", "--search-budget",
+                           "--search-metric", "--search-start", "--repeats", "--search-rule",
+                           "--noise-scale", "--micro-batch", "--adaptive", "--epochs", "--seed",
                            "--threads", "--history", "--checkpoint", "--resume", "--save",
                            "--quiet", "--model", "--out", "predict", "evaluate", "--help"};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
@@ -748,4 +750,43 @@ Test(bsnn_train, resuming_a_checkpoint_gives_the_model_of_an_uninterrupted_run)
     remove(straight);
     remove(ckpt);
     remove(resumed);
+}
+
+Test(bsnn_train, the_honest_search_and_the_noise_scale_flags)
+{
+    /* 3 runs per candidate from 16, on the loss, a samples budget, the one-SE rule */
+    int rc = run("--dataset gauss --points 400 --layers 2,8,1 --activation tanh --epochs 2 "
+                 "--search --repeats 3 --search-rule one-se --search-budget samples:2000 "
+                 "--search-start 16 --search-metric loss --noise-scale per-sample");
+    cr_assert_eq(rc, 0, "%s", output);
+    const char *first = strstr(output, "search: batch ");
+    cr_assert_not_null(first, "%s", output);
+    cr_assert_eq(strtod(first + 14, NULL), 16.0, "the search starts at 16: %s", output);
+    cr_assert(strstr(output, "(mean, sd of 3 runs)") != NULL, "%s", output);
+    cr_assert(strstr(output, "within one standard error of the best mean") != NULL, "%s", output);
+    cr_assert(strstr(output, "epoch 2/2") && strstr(output, "B_simple "), "%s", output);
+    /* the adaptive batch on the spiral: the epoch lines say where it goes */
+    rc = run("--dataset spiral --features x1,x2,sinx1,sinx2 --layers 4,8,8,1 --activation tanh "
+             "--output tanh --batch 4 --epochs 3 --lr 0.1 --noise-scale per-sample --adaptive");
+    cr_assert_eq(rc, 0, "%s", output);
+    cr_assert(strstr(output, "next batch ") != NULL, "%s", output);
+    /* micro-batch route with accumulation */
+    rc = run("--dataset gauss --layers 2,4,1 --batch 32 --epochs 2 --micro-batch 8 "
+             "--noise-scale micro");
+    cr_assert_eq(rc, 0, "%s", output);
+    const char *line = strstr(output, "epoch 2/2");
+    cr_assert(line && strstr(line, "B_simple ") && !strstr(line, "B_simple nan"), "%s", output);
+    /* misuse exits 2 naming the flag */
+    const char *bad[] = {"--repeats 2", "--search --search-budget weeks:3", "--search --search-budget epochs",
+                         "--search --search-budget samples:0", "--search --search-rule worst",
+                         "--search --search-metric f1", "--adaptive", "--noise-scale micro",
+                         "--noise-scale sideways", "--search --repeats 0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "--dataset gauss --layers 2,1 %s", bad[i]);
+        cr_assert_eq(run(args), 2, "%s: %s", bad[i], output);
+        char flag[64];
+        sscanf(bad[i] + (strncmp(bad[i], "--search ", 9) == 0 ? 9 : 0), "%63s", flag);
+        cr_assert(strstr(output, flag) != NULL, "%s: the message names %s: %s", bad[i], flag, output);
+    }
 }
