@@ -180,6 +180,8 @@ examples: deps $(EXAMPLE_BINS)
 DEMO_OUT ?= out/demo
 DEMO_QUICK_FLAG := $(if $(filter-out 0,$(QUICK)$(DEMO_QUICK)),--quick)
 $(OUT)/examples/demo $(OUT)/examples/bsnn-train: examples/exutil.h examples/svgplot.h
+$(OUT)/examples/demo: examples/demo_critical.h
+$(OUT)/examples/demo: LDFLAGS += -lpthread
 
 # Part 4 reads Fashion-MNIST from Debian's package; installed when missing (as root).
 demo-deps:
@@ -192,7 +194,8 @@ demo: deps demo-deps $(OUT)/examples/demo
 	$(OUT)/examples/demo --out $(DEMO_OUT) $(DEMO_QUICK_FLAG)
 
 # The guide's pictures: a full demo run, then the small SVGs copied to docs/img.
-DOC_FIGURES := parity toy1d spiral_loss spiral_boundary fashion_sweep
+DOC_FIGURES := parity toy1d spiral_loss spiral_boundary critical_spiral critical_fashion \
+    fashion_sweep fashion_time
 docs: demo
 	@mkdir -p docs/img
 	for f in $(DOC_FIGURES); do cp $(DEMO_OUT)/$$f.svg docs/img/$$f.svg; done

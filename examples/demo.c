@@ -6,13 +6,20 @@
  *  3. Playground spiral in the Playground's semantics: batch 1 x 150 epochs
  *     vs batch 30 x 300 epochs, plus two controls (batch 30 with as many
  *     updates as batch 1, and batch 30 at a larger learning rate).
- *  4. Fashion-MNIST: batch-size search from 128 (halve / double while the
- *     validation accuracy improves), then a sweep over powers of two.
+ *  4. The critical batch size (McCandlish et al. 2018) on the spiral and on
+ *     full Fashion-MNIST: updates and samples to a target loss at every
+ *     batch size (tuned learning rates, several seeds), the fitted
+ *     frontier and B_crit, the gradient noise scale B_simple, and the
+ *     adaptive batch size.
+ *  5. Fashion-MNIST at every batch size for fixed epochs (test accuracy,
+ *     time per epoch, time to an accuracy), and the honest search from 128
+ *     (repeats, one-standard-error rule).
  *
  * Every number and picture comes from this run. Each figure is an SVG with
- * the CSV behind it in the output folder.
+ * the CSV behind it in the output folder. Parts 4 and 5 run independent
+ * trainings on a pool of --workers threads (default 2).
  *
- * usage: demo [--quick] [--out DIR] [--fashion DIR] [--threads N]
+ * usage: demo [--quick] [--out DIR] [--fashion DIR] [--threads N] [--workers N] [--only 12345]
  */
 #include <bsnn.h>
 
@@ -30,11 +37,11 @@
 static int quick;
 static const char *outdir = "out/demo";
 static const char *fashion_dir = "/usr/share/datasets/fashion-mnist";
-static char summary[64][160];
+static char summary[128][200];
 static int n_summary;
 static double t_start;
 
-#define SUMMARY(...) snprintf(summary[n_summary++ % 64], sizeof summary[0], __VA_ARGS__)
+#define SUMMARY(...) snprintf(summary[n_summary++ % 128], sizeof summary[0], __VA_ARGS__)
 
 static void die(const char *what)
 {
@@ -170,7 +177,7 @@ static void parity_study(void)
     const int seeds = quick ? 2 : 9;
     const size_t max_epochs = 20000;
     const double lr = 2.0;
-    printf("\n[1/4] 4-bit parity: 4-8-1 sigmoid net, MSE, SGD lr %g, %d seeds, up to %zu epochs\n",
+    printf("\n[1/5] 4-bit parity: 4-8-1 sigmoid net, MSE, SGD lr %g, %d seeds, up to %zu epochs\n",
            lr, seeds, max_epochs);
     bsnn_dataset *ds = bsnn_dataset_parity(4);
     if (ds == NULL) die("parity");
@@ -285,7 +292,7 @@ static void toy_study(void)
     const size_t epochs = 600;
     const double lr = 0.2;
     const int seeds = quick ? 3 : 9;
-    printf("\n[2/4] 1-D toy: 1-16-1 tanh net, MSE, SGD lr %g, %zu epochs, %d seeds\n", lr, epochs,
+    printf("\n[2/5] 1-D toy: 1-16-1 tanh net, MSE, SGD lr %g, %zu epochs, %d seeds\n", lr, epochs,
            seeds);
     bsnn_dataset *tr, *te;
     if (bsnn_dataset_toy1d(&tr, &te) != BSNN_OK) die("toy");
@@ -466,7 +473,7 @@ static void spiral_study(void)
     const int G = 48;
     size_t max_ep = 0;
     for (int k = 0; k < S_CONFIGS; k++) max_ep = cfg[k].epochs > max_ep ? cfg[k].epochs : max_ep;
-    printf("\n[3/4] Playground spiral: 500 points, 50%% train, inputs x1 x2 sin x1 sin x2, 8-8 tanh,"
+    printf("\n[3/5] Playground spiral: 500 points, 50%% train, inputs x1 x2 sin x1 sin x2, 8-8 tanh,"
            "\n      U(-0.5,0.5) weights, biases 0.1, carry-over batching, %d seeds\n", seeds);
     size_t slot = (size_t)seeds * (max_ep + 1);
     double *trl = calloc(S_CONFIGS * slot, sizeof(double)), *tel = calloc(S_CONFIGS * slot, sizeof(double));
@@ -618,107 +625,8 @@ static void spiral_study(void)
 }
 
 /* ========================================================================= */
-/* 4. Fashion-MNIST                                                         */
+/* 4 and 5. Fashion-MNIST and the critical batch size (demo_critical.h)     */
 /* ========================================================================= */
-
-#define F_MAX_SIZES 12
-
-typedef struct fm_result {
-    size_t batch;
-    int done;
-    double val_acc, test_acc, test_loss, sec_per_epoch;
-    size_t updates;
-    double curve_loss[16];      /* validation loss after each epoch (0 = init) */
-} fm_result;
-
-typedef struct fm_ctx {
-    bsnn_dataset *tr, *val, *te;
-    size_t epochs, hidden;
-    double lr;
-    fm_result res[F_MAX_SIZES];   /* index log2(batch) */
-} fm_ctx;
-
-static int log2i(size_t b)
-{
-    int k = 0;
-    while ((size_t)1 << (k + 1) <= b) k++;
-    return k;
-}
-
-/* The MLP of the study, initialised from seed 1. */
-static bsnn_model *fm_model(const fm_ctx *c)
-{
-    bsnn_model *m = bsnn_model_create(784);
-    add_dense(m, c->hidden, BSNN_INIT_HE_UNIFORM, 0, 0, 0);
-    add_act(m, BSNN_ACT_RELU);
-    add_dense(m, 10, -1, 0, 0, 0);
-    set_loss(m, BSNN_LOSS_SOFTMAX_CE); /* targets: one column of class indices */
-    bsnn_model_init_params(m, 1);
-    return m;
-}
-
-/* Train at batch size b, recording validation loss per epoch. */
-static fm_result *fm_train(fm_ctx *c, size_t b)
-{
-    fm_result *r = &c->res[log2i(b)];
-    if (r->done) return r;
-    bsnn_model *m = fm_model(c);
-    run rr = run_make(m, c->lr, c->tr, b, 1, 0, 1);
-    r->batch = b;
-    r->curve_loss[0] = eval_loss(m, c->val, NULL);
-    double secs = 0;
-    for (size_t e = 1; e <= c->epochs; e++) {
-        double t0 = ex_now();
-        r->updates += epoch(&rr, c->tr);
-        secs += ex_now() - t0;
-        r->curve_loss[e] = eval_loss(m, c->val, NULL);
-    }
-    eval_loss(m, c->val, &r->val_acc);
-    r->test_loss = eval_loss(m, c->te, &r->test_acc);
-    r->sec_per_epoch = secs / (double)c->epochs;
-    r->done = 1;
-    run_free(&rr);
-    printf("  [%6.1fs] batch %5zu: val acc %.4f  test acc %.4f  %.2f s/epoch  %zu updates\n",
-           ex_now() - t_start, b, r->val_acc, r->test_acc, r->sec_per_epoch, r->updates);
-    fflush(stdout);
-    return r;
-}
-
-/* The seed's heuristic through the library's search (bsnn_search_run):
- * from 128 try x0.5 and x2 and walk in the better direction while the
- * validation accuracy improves. Same net, init and epochs as the sweep. */
-static size_t fm_search(fm_ctx *c, char *trail, size_t cap)
-{
-    bsnn_model *m = fm_model(c);
-    bsnn_optimizer *opt = bsnn_optimizer_create(BSNN_SGD);
-    bsnn_search *se = bsnn_search_create();
-    if (!opt || !se) die("search");
-    bsnn_optimizer_set(opt, BSNN_OPT_LR, c->lr);
-    bsnn_search_set(se, BSNN_SEARCH_START, 128);
-    bsnn_search_set(se, BSNN_SEARCH_BUDGET_KIND, BSNN_BUDGET_EPOCHS);
-    bsnn_search_set(se, BSNN_SEARCH_BUDGET, (double)c->epochs);
-    bsnn_search_set(se, BSNN_SEARCH_METRIC, BSNN_METRIC_VAL_ACCURACY);
-    bsnn_search_set(se, BSNN_SEARCH_SEED, 1);
-    size_t best = 0, len = 0;
-    if (bsnn_search_run(&best, se, m, opt, c->tr, c->val, NULL) != BSNN_OK) die("search run");
-    for (size_t i = 0; i < bsnn_search_count(se); i++) {
-        double b = 0, acc = 0, sec = 0;
-        bsnn_search_result(&b, se, i, BSNN_SEARCH_COL_BATCH);
-        bsnn_search_result(&acc, se, i, BSNN_SEARCH_COL_VAL_ACCURACY);
-        bsnn_search_result(&sec, se, i, BSNN_SEARCH_COL_SECONDS);
-        len += (size_t)snprintf(trail + len, len < cap ? cap - len : 0, "%s%g:%.4f", i ? " " : "",
-                                b, acc);
-        printf("  [%6.1fs] search tried batch %5g: val acc %.4f (%.2f s)\n", ex_now() - t_start, b,
-               acc, sec);
-    }
-    char path[512];
-    snprintf(path, sizeof path, "%s/fashion_search.csv", outdir);
-    if (bsnn_search_write_csv(se, path) != BSNN_OK) die("search csv");
-    bsnn_search_free(se);
-    bsnn_optimizer_free(opt);
-    bsnn_model_free(m);
-    return best;
-}
 
 static bsnn_dataset *fm_load(const char *images, const char *labels, size_t max_rows)
 {
@@ -737,125 +645,25 @@ static bsnn_dataset *fm_load(const char *images, const char *labels, size_t max_
     return ds;
 }
 
-static void fashion_study(void)
-{
-    fm_ctx c = {0};
-    size_t n_train = quick ? 2000 : 8000, n_val = quick ? 1000 : 4000, n_test = quick ? 2000 : 10000;
-    c.epochs = quick ? 2 : 4;
-    c.hidden = quick ? 64 : 128;
-    c.lr = 0.05;
-    size_t max_b = quick ? 256 : 1024;
-    printf("\n[4/4] Fashion-MNIST: 784-%zu-10 relu MLP, softmax cross-entropy, SGD lr %g,\n"
-           "      %zu training + %zu validation images (of 60000), %zu test images, %zu epochs per size\n",
-           c.hidden, c.lr, n_train, n_val, n_test, c.epochs);
-    bsnn_dataset *all = fm_load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", n_train + n_val);
-    c.te = fm_load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", n_test);
-    if (all == NULL || c.te == NULL) {
-        printf("  skipped: Fashion-MNIST not readable under %s\n", fashion_dir);
-        SUMMARY("fashion skipped: data set not found under %s", fashion_dir);
-        bsnn_dataset_free(all);
-        bsnn_dataset_free(c.te);
-        return;
-    }
-    if (bsnn_dataset_split(&c.tr, &c.val, all, (double)n_train / (double)(n_train + n_val), 7) != BSNN_OK)
-        die("split");
-    bsnn_dataset_free(all);
-    char trail[512];
-    printf("  search from 128:\n");
-    size_t chosen = fm_search(&c, trail, sizeof trail);
-    printf("  search trail (batch:val acc): %s -> chosen %zu\n  sweep over powers of two:\n", trail,
-           chosen);
-    for (size_t b = 1; b <= max_b; b *= 2) fm_train(&c, b);
-    FILE *f = out_file("fashion_sweep.csv");
-    fprintf(f, "batch,updates,val_accuracy,test_accuracy,test_loss,seconds_per_epoch\n");
-    double xb[F_MAX_SIZES], ya[F_MAX_SIZES], yt[F_MAX_SIZES];
-    size_t n = 0;
-    for (size_t b = 1; b <= max_b; b *= 2, n++) {
-        fm_result *r = &c.res[log2i(b)];
-        fprintf(f, "%zu,%zu,%.4f,%.4f,%.4f,%.4f\n", b, r->updates, r->val_acc, r->test_acc,
-                r->test_loss, r->sec_per_epoch);
-        xb[n] = (double)b;
-        ya[n] = r->test_acc;
-        yt[n] = r->sec_per_epoch;
-    }
-    fclose(f);
-    f = out_file("fashion_curves.csv");
-    fprintf(f, "batch,epoch,updates,val_loss\n");
-    for (size_t b = 1; b <= max_b; b *= 2) {
-        fm_result *r = &c.res[log2i(b)];
-        for (size_t e = 0; e <= c.epochs; e++)
-            fprintf(f, "%zu,%zu,%zu,%.5f\n", b, e, r->updates / c.epochs * e, r->curve_loss[e]);
-    }
-    fclose(f);
-    double tmax = 0;
-    for (size_t i = 0; i < n; i++) tmax = yt[i] > tmax ? yt[i] : tmax;
-    svg_file s;
-    open_svg(&s, "fashion_sweep.svg", 1260, 360, "Fashion-MNIST: batch-size sweep (same epochs for every size)");
-    svg_panel pa, pl;
-    svg_panel_begin(&pa, &s, 60, 40, 360, 260, 1, (double)max_b, 0.5, 0.9, 1, 0,
-                    "test accuracy and wall time per epoch", "batch size (log)", "test accuracy");
-    svg_line(&pa, xb, ya, n, svg_palette[0], 2, 0);
-    svg_points(&pa, xb, ya, n, svg_palette[0], 3, 0);
-    /* Time on the same axes, scaled to the accuracy range, labelled. */
-    double yts[F_MAX_SIZES];
-    for (size_t i = 0; i < n; i++) yts[i] = 0.5 + 0.4 * yt[i] / (tmax > 0 ? tmax : 1);
-    svg_line(&pa, xb, yts, n, svg_palette[1], 2, 1);
-    svg_points(&pa, xb, yts, n, svg_palette[1], 3, 1);
-    char lab[96];
-    svg_legend(&pa, "test accuracy", svg_palette[0], 0);
-    snprintf(lab, sizeof lab, "s/epoch (top = %.2f s)", tmax);
-    svg_legend(&pa, lab, svg_palette[1], 1);
-    snprintf(lab, sizeof lab, "search chose %zu", chosen);
-    double cx = (double)chosen, cy = c.res[log2i(chosen)].test_acc;
-    svg_points(&pa, &cx, &cy, 1, "#000", 6, 1);
-    svg_text(&pa, cx * 1.2, cy - 0.02, lab);
-    svg_panel pe;
-    svg_panel_begin(&pe, &s, 500, 40, 320, 260, 0, (double)c.epochs, 0.3, 2.5, 0, 1,
-                    "validation loss against epochs", "epoch", "cross-entropy (log)");
-    svg_panel_begin(&pl, &s, 900, 40, 320, 260, 10, 1e5, 0.3, 2.5, 1, 1,
-                    "validation loss against updates", "updates (log)", "cross-entropy (log)");
-    for (size_t b = 1, k = 0; b <= max_b; b *= 4, k++) {
-        fm_result *r = &c.res[log2i(b)];
-        double xu[16], yl[16];
-        for (size_t e = 1; e <= c.epochs; e++) xu[e - 1] = (double)(r->updates / c.epochs * e), yl[e - 1] = r->curve_loss[e];
-        double xe[16];
-        for (size_t e = 0; e <= c.epochs; e++) xe[e] = (double)e;
-        svg_line(&pe, xe, r->curve_loss, c.epochs + 1, svg_palette[k % 8], 2, 0);
-        svg_points(&pe, xe, r->curve_loss, c.epochs + 1, svg_palette[k % 8], 2.5, 0);
-        svg_line(&pl, xu, yl, c.epochs, svg_palette[k % 8], 2, 0);
-        svg_points(&pl, xu, yl, c.epochs, svg_palette[k % 8], 2.5, 0);
-        snprintf(lab, sizeof lab, "batch %zu (%zu epochs)", b, c.epochs);
-        svg_legend(&pl, lab, svg_palette[k % 8], 0);
-    }
-    svg_close(&s);
-    printf("  %6s %8s %9s %9s %10s\n", "batch", "updates", "val acc", "test acc", "s/epoch");
-    for (size_t b = 1; b <= max_b; b *= 2) {
-        fm_result *r = &c.res[log2i(b)];
-        printf("  %6zu %8zu %9.4f %9.4f %10.3f%s\n", b, r->updates, r->val_acc, r->test_acc,
-               r->sec_per_epoch, b == chosen ? "  <- search" : "");
-        SUMMARY("fashion batch %-5zu %7zu upd  val acc %.4f  test acc %.4f  %.3f s/epoch%s", b,
-                r->updates, r->val_acc, r->test_acc, r->sec_per_epoch, b == chosen ? "  <- chosen by search" : "");
-    }
-    bsnn_dataset_free(c.tr);
-    bsnn_dataset_free(c.val);
-    bsnn_dataset_free(c.te);
-}
+#include "demo_critical.h"
 
 static void usage(void)
 {
-    puts("usage: demo [--quick] [--out DIR] [--fashion DIR] [--threads N] [--only 1234]\n"
+    puts("usage: demo [--quick] [--out DIR] [--fashion DIR] [--threads N] [--workers N] "
+         "[--only 12345]\n"
          "Runs the batch-size study and writes SVG figures and CSV files to DIR (out/demo).");
 }
 
 int main(int argc, char **argv)
 {
-    const char *only = "1234";
+    const char *only = "12345";
     int threads = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) outdir = argv[++i];
         else if (strcmp(argv[i], "--fashion") == 0 && i + 1 < argc) fashion_dir = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) pool_workers = atoi(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--help") == 0) return usage(), 0;
         else {
@@ -873,10 +681,13 @@ int main(int argc, char **argv)
     if (strchr(only, '1')) parity_study();
     if (strchr(only, '2')) toy_study();
     if (strchr(only, '3')) spiral_study();
-    if (strchr(only, '4')) fashion_study();
+    if (strchr(only, '4')) critical_study();
+    if (strchr(only, '5')) fashion_study();
+    fashion_free();
     printf("\n==== summary (%s, %.1f s wall) ====\n", quick ? "quick" : "full", ex_now() - t_start);
-    for (int i = 0; i < n_summary && i < 64; i++) printf("%s\n", summary[i]);
-    printf("figures: %s/{parity,toy1d,spiral_loss,spiral_boundary,fashion_sweep}.svg (CSV beside each)\n",
+    for (int i = 0; i < n_summary && i < 128; i++) printf("%s\n", summary[i]);
+    printf("figures: %s/{parity,toy1d,spiral_loss,spiral_boundary,critical_spiral,critical_fashion,"
+           "fashion_sweep,fashion_time}.svg (CSV beside each)\n",
            outdir);
     return 0;
 }
