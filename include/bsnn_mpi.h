@@ -49,7 +49,9 @@ typedef enum bsnn_mpi_param {
                                 (default 60)                              */
     BSNN_MPI_ON_TIMEOUT = 2, /* a bsnn_mpi_on_timeout (default ABORT)      */
     BSNN_MPI_NOISE_STATS = 3 /* 1: record the noise-scale statistics below
-                                (two more passes over the gradient per
+                                and feed each update's observation to the
+                                attached model's estimate (bsnn_model_noise;
+                                two more passes over the gradient per
                                 update); 0 (default): free, NaN         */
 } bsnn_mpi_param;
 

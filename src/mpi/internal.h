@@ -32,6 +32,8 @@ struct bsnn_mpi {
     int on_timeout;           /* bsnn_mpi_on_timeout                       */
     int broken;               /* a collective timed out: refuse the rest   */
     int noise;                /* BSNN_MPI_NOISE_STATS                      */
+    bsnn_model *model;        /* the model last attached: each update's
+                                 noise observation goes into its estimate */
     /* Open MPI's libnbc picks, for an in-place Iallreduce on < 4 ranks, a
      * binomial reduce-then-broadcast twice as slow as its blocking
      * allreduce; its control variable selects Rabenseifner's algorithm

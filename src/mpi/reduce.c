@@ -95,15 +95,17 @@ static void record(bsnn_mpi *ctx, const double *s, double local, double big_sq)
     ctx->global_rows = B;
     ctx->small_batch = b;
     if (!ctx->noise) return;
-    /* The two-batch estimators of NOISE-SCALE.md from this one update. A
-     * noise-scale estimator smooths |G|^2 and tr(Sigma) with an EMA before
-     * dividing: when libbsnn's public observation entry point lands (issue
-     * 15: bsnn_model_noise_observe(m, small_sq, b, big_sq, B), allowed
-     * inside the hook), feed it from here, with the model attach keeps. */
+    /* The two-batch estimators of this one update, and the same observation
+     * (|g_local|^2 over b rows, |g_global|^2 over B) into the attached
+     * model's running estimate, which smooths |G|^2 and tr(Sigma) apart
+     * before dividing (bsnn_model_noise_observe is allowed in the hook).
+     * One rank (b == B) or a non-finite gradient has nothing to give. */
     ctx->small_sq = k > 0 ? s[S_SMALL_SQ] / k : NAN;
     ctx->big_sq = big_sq;
     ctx->grad_sq = b < B ? (B * big_sq - b * ctx->small_sq) / (B - b) : NAN;
     ctx->trace = b < B ? (ctx->small_sq - big_sq) / (1.0 / b - 1.0 / B) : NAN;
+    if (ctx->model && b >= 1.0 && b < B && isfinite(ctx->small_sq) && isfinite(big_sq))
+        bsnn_model_noise_observe(ctx->model, ctx->small_sq, b, big_sq, B);
 }
 
 static int reduce(bsnn_mpi *ctx, float *g, size_t count, size_t *rows, double *loss_sum)
@@ -208,5 +210,7 @@ bsnn_status bsnn_mpi_attach(bsnn_mpi *ctx, bsnn_model *m, bsnn_scheduler *s)
     st = bsnn_model_set_grad_hook(m, bsnn_mpi__grad_hook, ctx);
     if (st == BSNN_OK && s) st = bsnn_scheduler_set_shard(s, (size_t)ctx->rank, (size_t)ctx->size);
     if (st != BSNN_OK) st = bsnn_mpi__fail_bsnn(st, "installing the hook");
-    return bsnn_mpi__agree(ctx, st, "bsnn_mpi_attach");
+    st = bsnn_mpi__agree(ctx, st, "bsnn_mpi_attach");
+    if (st == BSNN_OK) ctx->model = m;
+    return st;
 }

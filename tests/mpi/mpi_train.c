@@ -245,6 +245,7 @@ static void check_unequal_shares(bsnn_mpi *ctx, bsnn_model *m, const bsnn_datase
     for (size_t i = 0; i < np; i++) sum[i] /= (float)B, big += (double)sum[i] * sum[i];
     /* the same step through the hook */
     MUST(bsnn_mpi_set(ctx, BSNN_MPI_NOISE_STATS, 1));
+    MUST(bsnn_model_noise_reset(m)); /* the observation below is its first */
     double loss;
     bsnn_optimizer *sgd2 = bsnn_optimizer_create(BSNN_SGD);
     MUST(bsnn_model_train_step(&loss, m, sgd2, x, y));
@@ -271,11 +272,33 @@ static void check_unequal_shares(bsnn_mpi *ctx, bsnn_model *m, const bsnn_datase
           "|G|^2 estimate %.9g, want %.9g", st[9], gsq_est);
     CHECK(world > 1 ? rel(st[BSNN_MPI_STAT_TRACE], tr_est, 1e-9) < 1e-4 : isnan(st[10]),
           "tr(Sigma) estimate %.9g, want %.9g", st[10], tr_est);
+    /* the same observation went into the attached model's running estimate
+     * (its first: the estimate equals the single-update values) */
+    double count, est_g, est_t, est_b, est_bb, est_small, est_big;
+    MUST(bsnn_model_noise(&count, m, BSNN_NOISE_COUNT));
+    MUST(bsnn_model_noise(&est_g, m, BSNN_NOISE_GRAD_SQ));
+    MUST(bsnn_model_noise(&est_t, m, BSNN_NOISE_TRACE));
+    MUST(bsnn_model_noise(&est_b, m, BSNN_NOISE_SMALL_ROWS));
+    MUST(bsnn_model_noise(&est_bb, m, BSNN_NOISE_BIG_ROWS));
+    MUST(bsnn_model_noise(&est_small, m, BSNN_NOISE_SMALL_SQ));
+    MUST(bsnn_model_noise(&est_big, m, BSNN_NOISE_BIG_SQ));
+    if (world > 1) {
+        CHECK(count == 1 && est_b == b && est_bb == B, "model estimate: %g observations, b %g B %g",
+              count, est_b, est_bb);
+        CHECK(rel(est_small, small, 1e-12) < 1e-6 && rel(est_big, big, 1e-12) < 1e-5,
+              "model estimate: |g_b|^2 %.9g |g_B|^2 %.9g, want %.9g %.9g", est_small, est_big,
+              small, big);
+        CHECK(rel(est_g, gsq_est, 1e-9) < 1e-4 && rel(est_t, tr_est, 1e-9) < 1e-4,
+              "model estimate: |G|^2 %.9g tr %.9g, want %.9g %.9g", est_g, est_t, gsq_est, tr_est);
+    } else {
+        CHECK(count == 0, "one rank fed %g observations (it has no small batch)", count);
+    }
     CHECK(st[BSNN_MPI_STAT_LAST_SECONDS] > 0 && st[BSNN_MPI_STAT_REDUCE_SECONDS] >= st[3],
           "reduce seconds %g, last %g", st[2], st[3]);
     OK("unequal shares (5 + 3r rows): gradient within %.1g of the rows-weighted mean; noise "
-       "statistics b %g B %g |g_b|^2 %.4g |g_B|^2 %.4g, estimates |G|^2 %.4g tr %.4g",
-       wg, b, B, small, big, gsq_est, tr_est);
+       "statistics b %g B %g |g_b|^2 %.4g |g_B|^2 %.4g, estimates |G|^2 %.4g tr %.4g, fed "
+       "to the model's estimate (%g observation)",
+       wg, b, B, small, big, gsq_est, tr_est, count);
     bsnn_optimizer_free(sgd), bsnn_optimizer_free(sgd2);
     bsnn_model_free(copy);
     bsnn_tensor_free(x), bsnn_tensor_free(y);
