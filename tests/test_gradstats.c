@@ -602,3 +602,89 @@ Test(gradstats, the_per_sample_route_handles_layer_norm_rows_apart)
     bsnn_model_free(m);
     bsnn_dataset_free(ds);
 }
+
+/* ---- only accepted updates observe; no allocation in steady state -------- */
+
+static int refusing_hook(void *user, float *grads, size_t count, size_t *rows, double *loss_sum)
+{
+    (void)user, (void)grads, (void)count, (void)rows, (void)loss_sum;
+    return 1;
+}
+
+/* An update the hook abandons, and one whose rule overflows a parameter
+ * (the engine's snapshot puts it back), record nothing; the accepted
+ * updates around them each record one observation. */
+Test(gradstats, a_rejected_or_rolled_back_update_records_nothing)
+{
+    for (int route = BSNN_NOISE_MICRO_BATCH; route <= BSNN_NOISE_PER_SAMPLE; route++) {
+        bsnn_model *m = tu_mlp(5, 7, BSNN_ACT_LINEAR, 3, BSNN_ACT_LINEAR, 4); /* no saturation */
+        cr_assert_eq(bsnn_model_set(m, BSNN_MODEL_NOISE_ROUTE, route), BSNN_OK);
+        bsnn_optimizer *o = bsnn_optimizer_create(BSNN_SGD);
+        float x[8 * 5], y[8 * 3] = {0};
+        for (int i = 0; i < 40; i++) x[i] = (float)(i % 3) - 1.0f + 0.1f * (float)(i % 7);
+        bsnn_dataset *ds = bsnn_dataset_create(x, y, 8, 5, 3);
+        bsnn_scheduler *s = bsnn_scheduler_create(8);
+        cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 8), BSNN_OK);
+        cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_MICRO_BATCH, 4), BSNN_OK);
+        cr_assert_eq(bsnn_model_train(NULL, m, o, s, ds, 1, NULL, NULL), BSNN_OK, "%s",
+                     bsnn_last_error());
+        cr_assert_eq(field(m, BSNN_NOISE_COUNT), 1, "route %d: the accepted update", route);
+        cr_assert_eq(bsnn_model_set_grad_hook(m, refusing_hook, NULL), BSNN_OK);
+        cr_assert_eq(bsnn_model_train(NULL, m, o, s, ds, 1, NULL, NULL), BSNN_E_CALLBACK);
+        cr_assert_eq(field(m, BSNN_NOISE_COUNT), 1, "route %d: the abandoned update", route);
+        cr_assert_eq(bsnn_model_set_grad_hook(m, NULL, NULL), BSNN_OK);
+        /* inputs of 1e18: a finite gradient of about 1e36 that the rule's
+         * step of lr 1e3 overflows: snapshot taken, parameters restored */
+        float big[8 * 5];
+        for (int i = 0; i < 40; i++) big[i] = x[i] * 1e18f;
+        bsnn_dataset *huge = bsnn_dataset_create(big, y, 8, 5, 3);
+        cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, 1e3), BSNN_OK);
+        uint64_t snaps0, snaps1;
+        cr_assert_eq(bsnn_model_stat(&snaps0, m, BSNN_STAT_SNAPSHOTS), BSNN_OK);
+        cr_assert_eq(bsnn_model_train(NULL, m, o, s, huge, 1, NULL, NULL), BSNN_E_DIVERGED, "%s",
+                     bsnn_last_error());
+        cr_assert_eq(bsnn_model_stat(&snaps1, m, BSNN_STAT_SNAPSHOTS), BSNN_OK);
+        cr_assert_eq(snaps1, snaps0 + 1, "route %d: the update was rolled back", route);
+        cr_assert_eq(field(m, BSNN_NOISE_COUNT), 1, "route %d: the rolled-back update", route);
+        cr_assert_eq(bsnn_optimizer_set(o, BSNN_OPT_LR, 0.01), BSNN_OK);
+        cr_assert_eq(bsnn_model_train(NULL, m, o, s, ds, 1, NULL, NULL), BSNN_OK);
+        cr_assert_eq(field(m, BSNN_NOISE_COUNT), 2, "route %d: the next accepted update", route);
+        bsnn_dataset_free(huge);
+        bsnn_dataset_free(ds);
+        bsnn_scheduler_free(s);
+        bsnn_optimizer_free(o);
+        bsnn_model_free(m);
+    }
+}
+
+/* With either route on, a training call's updates allocate nothing once
+ * the model is warm: the micro-batch buffer is made when the route is set,
+ * so a longer run allocates exactly what a shorter one does. */
+Test(gradstats, steady_state_steps_with_a_route_allocate_nothing)
+{
+    for (int route = BSNN_NOISE_MICRO_BATCH; route <= BSNN_NOISE_PER_SAMPLE; route++) {
+        size_t per_call[2];
+        for (int k = 0; k < 2; k++) {
+            tu_count_allocations(0);
+            bsnn_dataset *ds = make_data(96, 21);
+            bsnn_model *m = make_model(5, route);
+            bsnn_optimizer *o = bsnn_optimizer_create(BSNN_ADAM);
+            bsnn_scheduler *s = bsnn_scheduler_create(96);
+            cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_BATCH_SIZE, 16), BSNN_OK);
+            cr_assert_eq(bsnn_scheduler_set(s, BSNN_SCHED_MICRO_BATCH, 5), BSNN_OK);
+            cr_assert_eq(bsnn_model_train(NULL, m, o, s, ds, 1, NULL, NULL), BSNN_OK); /* warm */
+            size_t before = tu_stats.allocs;
+            cr_assert_eq(bsnn_model_train(NULL, m, o, s, ds, k ? 6 : 1, NULL, NULL), BSNN_OK);
+            per_call[k] = tu_stats.allocs - before;
+            cr_assert_gt(field(m, BSNN_NOISE_COUNT), 0);
+            bsnn_scheduler_free(s);
+            bsnn_optimizer_free(o);
+            bsnn_model_free(m);
+            bsnn_dataset_free(ds);
+            tu_restore_allocator();
+        }
+        cr_assert_eq(per_call[1], per_call[0],
+                     "route %d: 36 updates allocated %zu times, 6 updates %zu times", route,
+                     per_call[1], per_call[0]);
+    }
+}
