@@ -982,7 +982,8 @@ BSNN_API bsnn_status bsnn_model_set_training(bsnn_model *m, int training);
 /* Set / read a numeric model setting. Setting the seed reinitialises the
  * parameters of the layers present, as bsnn_model_init_params. Errors:
  * BSNN_E_NULL, BSNN_E_ARG (also setting a read-only one, and reading a seed
- * beyond 2^53: use bsnn_model_get_seed). */
+ * beyond 2^53: use bsnn_model_get_seed); the noise route: BSNN_E_UNSUPPORTED
+ * (per-sample with batch norm), BSNN_E_NOMEM (the micro-batch buffer). */
 BSNN_API bsnn_status bsnn_model_set(bsnn_model *m, bsnn_model_param param, double value);
 BSNN_API bsnn_status bsnn_model_get(double *out, const bsnn_model *m, bsnn_model_param param);
 
@@ -1196,7 +1197,8 @@ typedef enum bsnn_noise_route {
                                     1/b the mean of their 1/b_j; B: the whole
                                     batch. An update made in one pass records
                                     nothing. Costs O(params) per micro-batch
-                                    and a gradient-sized buffer.            */
+                                    and a gradient-sized buffer, made when
+                                    the route is set (BSNN_E_NOMEM then)    */
     BSNN_NOISE_PER_SAMPLE = 2    /* b = 1: each row's own gradient norm, for
                                     a dense layer |a_i|^2 (|delta_i|^2) plus
                                     |delta_i|^2 for the bias, O(rows x width);

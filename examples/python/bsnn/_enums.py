@@ -282,7 +282,7 @@ class NoiseRoute(IntEnum):
     """bsnn_noise_route (include/bsnn.h)."""
 
     OFF = 0  # no statistics (free)
-    MICRO_BATCH = 1  # b: the micro-batches of an accumulated update (BSNN_SCHED_MICRO_BATCH or a memory budget), mean of their |g_j|^2 with 1/b the mean of their 1/b_j; B: the whole batch. An update made in one pass records nothing. Costs O(params) per micro-batch and a gradient-sized buffer.
+    MICRO_BATCH = 1  # b: the micro-batches of an accumulated update (BSNN_SCHED_MICRO_BATCH or a memory budget), mean of their |g_j|^2 with 1/b the mean of their 1/b_j; B: the whole batch. An update made in one pass records nothing. Costs O(params) per micro-batch and a gradient-sized buffer, made when the route is set (BSNN_E_NOMEM then)
     PER_SAMPLE = 2  # b = 1: each row's own gradient norm, for a dense layer |a_i|^2 (|delta_i|^2) plus |delta_i|^2 for the bias, O(rows x width); B: the batch (>= 2 rows). Batch norm mixes the rows' gradients: BSNN_E_UNSUPPORTED
 
 
