@@ -444,7 +444,9 @@ static bsnn_status general_update(bsnn_model *m, bsnn_optimizer *opt, const bsnn
         bsnn_status st = run_hook(m, rows, loss_sum);
         if (st != BSNN_OK) return reject(m, opt, saved, st);
     }
-    if (m->stats.flags) m->stats.global_sq = sumsq(NULL, m->grads, m->n_params, parts);
+    if (m->stats.flags) /* without a hook the gradient is the same: no second pass */
+        m->stats.global_sq =
+            m->grad_hook ? sumsq(NULL, m->grads, m->n_params, parts) : m->stats.batch_sq;
     if (!penalized) add_penalties(m, p);
     uint32_t gbits = max_bits(m->grads, m->n_params, parts);
     double loss = *loss_sum / (double)*rows;
