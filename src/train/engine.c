@@ -68,6 +68,31 @@ static void sumsq_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
                                  : bsnn__sumsq_f32(p->src + lo, hi - lo);
 }
 
+/* Both scans of one chunk while it is in cache: the gradient's largest
+ * magnitude for the checks and its squared norm for the statistics. */
+static void max_sumsq_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
+{
+    const arena_pass *p = ctx;
+    p->parts[4 * chunk] = bsnn__sumsq_f32(p->src + lo, hi - lo);
+    p->parts[4 * chunk + 1] = (double)bsnn__max_abs_bits(p->src + lo, hi - lo);
+}
+
+/* max_bits and sumsq of v[0..n) in one pass over the arena: the same
+ * chunks, the same sums in the same order, so the same bits as the two. */
+static uint32_t max_bits_sumsq(double *out_sq, const float *v, size_t n, double *parts)
+{
+    arena_pass p = {NULL, v, parts, 0, NULL};
+    bsnn__parallel_range(n, BSNN_PARALLEL_CHUNK, max_sumsq_chunk, &p);
+    uint32_t mx = 0;
+    double s = 0.0;
+    for (size_t c = 0, k = bsnn__chunks(n); c < k; c++) {
+        s += parts[4 * c];
+        if ((uint32_t)parts[4 * c + 1] > mx) mx = (uint32_t)parts[4 * c + 1];
+    }
+    *out_sq = s;
+    return mx;
+}
+
 /* sum of v^2 over v[0..n) (in chunk order); with dst, also dst += v. */
 static double sumsq(float *dst, const float *v, size_t n, double *parts)
 {
@@ -439,16 +464,26 @@ static bsnn_status general_update(bsnn_model *m, bsnn_optimizer *opt, const bsnn
                                   const bsnn__opt_scalars *saved, int penalized)
 {
     double *parts = m->ws.parts;
-    if (m->stats.flags) m->stats.batch_sq = sumsq(NULL, m->grads, m->n_params, parts);
+    /* Without a hook and with no penalty still to add, the gradient the
+     * statistics read is the one the checks scan: one pass for both. */
+    int one_scan = m->stats.flags && !m->grad_hook && (penalized || !p->penalties);
+    if (m->stats.flags && !one_scan)
+        m->stats.batch_sq = sumsq(NULL, m->grads, m->n_params, parts);
     if (m->grad_hook) {
         bsnn_status st = run_hook(m, rows, loss_sum);
         if (st != BSNN_OK) return reject(m, opt, saved, st);
     }
-    if (m->stats.flags) /* without a hook the gradient is the same: no second pass */
+    if (m->stats.flags && !one_scan) /* without a hook the gradient is the same */
         m->stats.global_sq =
             m->grad_hook ? sumsq(NULL, m->grads, m->n_params, parts) : m->stats.batch_sq;
     if (!penalized) add_penalties(m, p);
-    uint32_t gbits = max_bits(m->grads, m->n_params, parts);
+    uint32_t gbits;
+    if (one_scan) {
+        gbits = max_bits_sumsq(&m->stats.batch_sq, m->grads, m->n_params, parts);
+        m->stats.global_sq = m->stats.batch_sq;
+    } else {
+        gbits = max_bits(m->grads, m->n_params, parts);
+    }
     double loss = *loss_sum / (double)*rows;
     if (!isfinite(loss) || !bsnn__bits_finite(gbits))
         return reject(m, opt, saved,
