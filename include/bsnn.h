@@ -68,7 +68,7 @@ extern "C" {
 
 /* Compile-time version; the Makefile reads the library version from here. */
 #define BSNN_VERSION_MAJOR 0
-#define BSNN_VERSION_MINOR 2
+#define BSNN_VERSION_MINOR 3
 #define BSNN_VERSION_PATCH 0
 #define BSNN_VERSION_NUMBER \
     (BSNN_VERSION_MAJOR * 10000 + BSNN_VERSION_MINOR * 100 + BSNN_VERSION_PATCH)

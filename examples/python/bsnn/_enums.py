@@ -4,7 +4,7 @@ package's tests fail when this file and the header disagree."""
 from enum import IntEnum, IntFlag
 
 # The header this package was generated from (and written for).
-HEADER_VERSION = (0, 2, 0)
+HEADER_VERSION = (0, 3, 0)
 MAX_RANK = 4
 
 

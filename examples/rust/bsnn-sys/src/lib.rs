@@ -29,7 +29,7 @@ macro_rules! opaque {
 
 // ---- Version ---------------------------------------------------------------
 pub const BSNN_VERSION_MAJOR: c_uint = 0;
-pub const BSNN_VERSION_MINOR: c_uint = 2;
+pub const BSNN_VERSION_MINOR: c_uint = 3;
 pub const BSNN_VERSION_PATCH: c_uint = 0;
 pub const BSNN_VERSION_NUMBER: c_uint =
     BSNN_VERSION_MAJOR * 10000 + BSNN_VERSION_MINOR * 100 + BSNN_VERSION_PATCH;
