@@ -27,6 +27,22 @@ static bsnn_status batch_update(double *out_loss, size_t *out_rows, bsnn_model *
     return bsnn__engine_step(out_loss, out_rows, m, opt, &b, rows, lr);
 }
 
+/* The smallest forward pass of any rank on a global batch of c: each
+ * share (c / W rows, or one more) split into passes of at most the
+ * micro-batch rows. Batch norm needs it large enough, and every rank must
+ * refuse alike, never one alone while the others wait in the hook. */
+static size_t smallest_pass(const bsnn_scheduler *s, size_t c, size_t cap)
+{
+    size_t world = s->world > 1 ? s->world : 1;
+    size_t lo = c / world, hi = lo + (c % world != 0), least = c;
+    for (size_t k = lo ? lo : hi; k && k <= hi; k++) {
+        size_t rows = bsnn__scheduler_rows(s, k, cap);
+        size_t pass = rows >= k ? k : k % rows ? k % rows : rows;
+        least = pass < least ? pass : least;
+    }
+    return least;
+}
+
 /* Rows per pass allowed by the scheduler's memory budget (0: no budget). */
 static bsnn_status budget_rows(size_t *out, const bsnn_model *m, const bsnn_optimizer *opt,
                                const bsnn_scheduler *s)
@@ -73,10 +89,9 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
     BSNN_TRY(bsnn__model_check_trainable(m));
     BSNN_TRY(bsnn__model_check_dataset(m, ds));
     if (val) BSNN_TRY(bsnn__model_check_dataset(m, val));
-    BSNN_TRY(bsnn__model_check_batch(
-        m, bsnn__scheduler_smallest_share(s, bsnn__scheduler_batch_size(s))));
     size_t cap;
     BSNN_TRY(budget_rows(&cap, m, opt, s));
+    BSNN_TRY(bsnn__model_check_batch(m, smallest_pass(s, bsnn__scheduler_batch_size(s), cap)));
     BSNN_TRY(bsnn__optimizer_bind(opt, m, m->n_params));
     size_t stop = epochs > SIZE_MAX - s->epoch ? SIZE_MAX : s->epoch + epochs;
     epoch_log log = {bsnn__now(), 0.0, 0.0, 0, 0, 0};
@@ -93,9 +108,9 @@ bsnn_status bsnn__model_train(size_t *out_steps, bsnn_model *m, bsnn_optimizer *
         log.lr = bsnn__scheduler_lr_for(s, opt->lr, s->last_epoch, batch, s->last_update);
         double loss;
         size_t rows; /* what the update covers: n, or the hook's count */
-        /* sharded: every rank refuses a share too small alike, never one
-         * alone; dropout masks follow the share's rows in the global batch */
-        st = bsnn__model_check_batch(m, bsnn__scheduler_smallest_share(s, s->last_global));
+        /* sharded: every rank refuses a share or micro-batch too small
+         * alike; dropout masks follow the share's rows in the global batch */
+        st = bsnn__model_check_batch(m, smallest_pass(s, s->last_global, cap));
         bsnn__model_set_row_offset(m, s->last_offset);
         if (st == BSNN_OK)
             st = batch_update(&loss, &rows, m, opt, ds, idx, n,

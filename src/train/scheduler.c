@@ -471,12 +471,6 @@ static size_t share_start(size_t c, size_t r, size_t world)
     return r * (c / world) + (r < extra ? r : extra);
 }
 
-size_t bsnn__scheduler_smallest_share(const bsnn_scheduler *s, size_t c)
-{
-    if (s->world <= 1) return c;
-    return c >= s->world ? c / s->world : (c > 0 ? 1 : 0);
-}
-
 void bsnn__scheduler_next(const size_t **out_indices, size_t *out_count, int *out_epoch_end,
                           bsnn_scheduler *s)
 {

@@ -217,10 +217,6 @@ size_t bsnn__scheduler_batch_at(const bsnn_scheduler *s, size_t epoch);
 /* The lr for an update: base * schedule(epoch) * scaling(batch) * warmup(update). */
 double bsnn__scheduler_lr_for(const bsnn_scheduler *s, double base, size_t epoch, size_t batch,
                               size_t update);
-/* Shard mode: the smallest non-empty share any rank gets of a global
- * batch of c samples (c itself when not sharded), so every rank checks a
- * batch-norm model's smallest share alike. */
-size_t bsnn__scheduler_smallest_share(const bsnn_scheduler *s, size_t c);
 /* Take m's noise-scale estimate (bsnn_scheduler_observe_noise). */
 void bsnn__scheduler_observe_noise(bsnn_scheduler *s, const bsnn_model *m);
 /* Rows per forward pass for a batch of n under the micro-batch setting
