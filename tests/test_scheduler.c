@@ -1039,43 +1039,51 @@ Test(scheduler, sharded_ranks_with_dropout_draw_the_masks_of_one_process, .timeo
     bsnn_dataset_free(ds);
 }
 
+/* Two ranks train a batch-norm net on 10 samples at batch `batch` (passes
+ * of `micro` rows; 0: whole shares) until an update is refused: every rank
+ * must refuse the same one, with BSNN_E_ARG, after want_steps updates. */
+static void bn_shards_refuse_alike(size_t batch, size_t micro, size_t want_steps, uint32_t seed)
+{
+    float x[10 * 3], y[10 * 2];
+    ref_fill(x, 30, -1, 1, seed), ref_fill(y, 20, -1, 1, seed + 1);
+    bsnn_dataset *ds = bsnn_dataset_create(x, y, 10, 3, 2);
+    static shared_sum ar;
+    shard_rank ranks[2];
+    for (size_t r = 0; r < 2; r++) {
+        bsnn_model *m = bsnn_model_create(3);
+        bsnn_model_add(m, bsnn_layer_dense(6));
+        bsnn_model_add(m, bsnn_layer_batchnorm());
+        bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
+        bsnn_model_add(m, bsnn_layer_dense(2));
+        cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
+        shard_rank_init(&ranks[r], m, BSNN_SGD, batch, 0, ds, 2);
+        if (micro) set(ranks[r].s, BSNN_SCHED_MICRO_BATCH, (double)micro);
+        ranks[r].ar = &ar;
+        ranks[r].id = r;
+        bsnn_scheduler_set_shard(ranks[r].s, r, 2);
+        bsnn_model_set_grad_hook(ranks[r].m, sum_hook, &ranks[r]);
+    }
+    run_ranks(ranks, &ar, 2);
+    for (size_t r = 0; r < 2; r++) {
+        cr_assert_eq(ranks[r].st, BSNN_E_ARG, "batch %zu micro %zu rank %zu: status %d", batch,
+                     micro, r, ranks[r].st);
+        cr_assert_eq(ranks[r].steps, want_steps, "batch %zu micro %zu rank %zu: %zu updates",
+                     batch, micro, r, ranks[r].steps);
+        shard_rank_free(&ranks[r]);
+    }
+    cr_assert(strstr(bsnn_last_error(), "a batch of 1 row is too small") != NULL, "%s",
+              bsnn_last_error());
+    bsnn_dataset_free(ds);
+}
+
 /* Batch norm needs 2 rows per pass: when any rank's share of a global batch
  * is too small, EVERY rank refuses that update alike (so none waits for the
  * others in the hook): 10 samples, batch 4 on 2 ranks: shares 2+2, 2+2, then
  * 1+1, refused at the third update; batch 3: a share of 1 at once. */
 Test(scheduler, a_share_too_small_for_batch_norm_is_refused_on_every_rank, .timeout = 30)
 {
-    float x[10 * 3], y[10 * 2];
-    ref_fill(x, 30, -1, 1, 5), ref_fill(y, 20, -1, 1, 6);
-    bsnn_dataset *ds = bsnn_dataset_create(x, y, 10, 3, 2);
-    const size_t batches[] = {4, 3}, want_steps[] = {2, 0};
-    for (int b = 0; b < 2; b++) {
-        static shared_sum ar;
-        shard_rank ranks[2];
-        for (size_t r = 0; r < 2; r++) {
-            bsnn_model *m = bsnn_model_create(3);
-            bsnn_model_add(m, bsnn_layer_dense(6));
-            bsnn_model_add(m, bsnn_layer_batchnorm());
-            bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
-            bsnn_model_add(m, bsnn_layer_dense(2));
-            cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
-            shard_rank_init(&ranks[r], m, BSNN_SGD, batches[b], 0, ds, 2);
-            ranks[r].ar = &ar;
-            ranks[r].id = r;
-            bsnn_scheduler_set_shard(ranks[r].s, r, 2);
-            bsnn_model_set_grad_hook(ranks[r].m, sum_hook, &ranks[r]);
-        }
-        run_ranks(ranks, &ar, 2);
-        for (size_t r = 0; r < 2; r++) {
-            cr_assert_eq(ranks[r].st, BSNN_E_ARG, "batch %zu rank %zu", batches[b], r);
-            cr_assert_eq(ranks[r].steps, want_steps[b], "batch %zu rank %zu: %zu updates",
-                         batches[b], r, ranks[r].steps);
-            shard_rank_free(&ranks[r]);
-        }
-        cr_assert(strstr(bsnn_last_error(), "a batch of 1 row is too small") != NULL, "%s",
-                  bsnn_last_error());
-    }
-    bsnn_dataset_free(ds);
+    bn_shards_refuse_alike(4, 0, 2, 5);
+    bn_shards_refuse_alike(3, 0, 0, 5);
 }
 
 /* An empty share without a hook to combine the ranks is refused with a
@@ -1312,43 +1320,11 @@ Test(scheduler, an_adaptive_run_is_deterministic_and_each_epoch_follows_the_last
 
 /* The same with micro-batches: a share split into passes of 2 rows leaves
  * a remainder pass of 1 on some rank, and every rank refuses that update
- * alike. 10 samples on 2 ranks, micro-batch 2: batch 5 gives shares 3 + 2
- * (rank 0's passes 2 + 1), refused at once on both ranks although rank 1's
- * passes are fine; batch 4 gives shares 2 + 2 twice, then 1 + 1: two
- * updates. */
+ * alike. Micro-batch 2: batch 5 gives shares 3 + 2 (rank 0's passes 2 + 1),
+ * refused at once on both ranks although rank 1's passes are fine; batch 4
+ * gives shares 2 + 2 twice, then 1 + 1: two updates. */
 Test(scheduler, a_micro_batch_too_small_for_batch_norm_is_refused_on_every_rank, .timeout = 30)
 {
-    float x[10 * 3], y[10 * 2];
-    ref_fill(x, 30, -1, 1, 7), ref_fill(y, 20, -1, 1, 8);
-    bsnn_dataset *ds = bsnn_dataset_create(x, y, 10, 3, 2);
-    const size_t batches[] = {5, 4}, want_steps[] = {0, 2};
-    for (int b = 0; b < 2; b++) {
-        static shared_sum ar;
-        shard_rank ranks[2];
-        for (size_t r = 0; r < 2; r++) {
-            bsnn_model *m = bsnn_model_create(3);
-            bsnn_model_add(m, bsnn_layer_dense(6));
-            bsnn_model_add(m, bsnn_layer_batchnorm());
-            bsnn_model_add(m, bsnn_layer_activation(BSNN_ACT_TANH));
-            bsnn_model_add(m, bsnn_layer_dense(2));
-            cr_assert_eq(bsnn_model_set_loss(m, BSNN_LOSS_MSE), BSNN_OK);
-            shard_rank_init(&ranks[r], m, BSNN_SGD, batches[b], 0, ds, 2);
-            set(ranks[r].s, BSNN_SCHED_MICRO_BATCH, 2);
-            ranks[r].ar = &ar;
-            ranks[r].id = r;
-            bsnn_scheduler_set_shard(ranks[r].s, r, 2);
-            bsnn_model_set_grad_hook(ranks[r].m, sum_hook, &ranks[r]);
-        }
-        run_ranks(ranks, &ar, 2);
-        for (size_t r = 0; r < 2; r++) {
-            cr_assert_eq(ranks[r].st, BSNN_E_ARG, "batch %zu rank %zu: status %d",
-                         batches[b], r, ranks[r].st);
-            cr_assert_eq(ranks[r].steps, want_steps[b], "batch %zu rank %zu: %zu updates",
-                         batches[b], r, ranks[r].steps);
-            shard_rank_free(&ranks[r]);
-        }
-        cr_assert(strstr(bsnn_last_error(), "a batch of 1 row is too small") != NULL, "%s",
-                  bsnn_last_error());
-    }
-    bsnn_dataset_free(ds);
+    bn_shards_refuse_alike(5, 2, 0, 7);
+    bn_shards_refuse_alike(4, 2, 2, 7);
 }

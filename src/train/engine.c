@@ -293,44 +293,59 @@ static double run_passes(bsnn_model *m, const bsnn__batch *b, size_t rows, const
 
 /* ---- the update --------------------------------------------------------------- */
 
+/* fn over each run of adjacent unfused layers' slices of the arena (the
+ * whole arena in one call when nothing is fused). */
+static void each_unfused_run(const bsnn_model *m, void (*fn)(void *ctx, size_t start, size_t n),
+                             void *ctx)
+{
+    size_t run_start = 0, run_len = 0;
+    for (size_t i = 0; i <= m->n_layers; i++) {
+        const bsnn_layer *l = i < m->n_layers ? m->layers[i] : NULL;
+        if (l && !l->fused) {
+            if (run_len == 0) run_start = l->param_off;
+            run_len += l->n_params;
+            continue;
+        }
+        if (run_len) fn(ctx, run_start, run_len);
+        run_len = 0;
+    }
+}
+
+typedef struct unfused_scan {
+    const bsnn_model *m;
+    const bsnn__update *u;
+    double *parts;
+    uint32_t mx, *tracked, *all;
+} unfused_scan;
+
+static void max_run(void *ctx, size_t start, size_t n)
+{
+    unfused_scan *c = ctx;
+    uint32_t b = max_bits(c->m->grads + start, n, c->parts);
+    c->mx = b > c->mx ? b : c->mx;
+}
+
 /* Largest |g| over the parameters of layers whose gradient is in the arena
  * (all, unless fused), as bits. */
 static uint32_t gradient_max(const bsnn_model *m, double *parts)
 {
-    uint32_t mx = 0;
-    size_t run_start = 0, run_len = 0;
-    for (size_t i = 0; i <= m->n_layers; i++) {
-        const bsnn_layer *l = i < m->n_layers ? m->layers[i] : NULL;
-        if (l && !l->fused) {
-            if (run_len == 0) run_start = l->param_off;
-            run_len += l->n_params;
-            continue;
-        }
-        if (run_len) { /* a run of adjacent unfused slices, scanned at once */
-            uint32_t b = max_bits(m->grads + run_start, run_len, parts);
-            mx = b > mx ? b : mx;
-            run_len = 0;
-        }
-    }
-    return mx;
+    unfused_scan c = {m, NULL, parts, 0, NULL, NULL};
+    each_unfused_run(m, max_run, &c);
+    return c.mx;
 }
 
-/* The rule over every unfused slice of the arena (the whole arena when
- * nothing is fused, in one call). */
+static void apply_run(void *ctx, size_t start, size_t n)
+{
+    unfused_scan *c = ctx;
+    apply_range(c->u, start, n, c->parts, c->tracked, c->all);
+}
+
+/* The rule over every unfused slice of the arena. */
 static void apply_unfused(const bsnn_model *m, const bsnn__update *u, double *parts,
                           uint32_t *tracked, uint32_t *all)
 {
-    size_t run_start = 0, run_len = 0;
-    for (size_t i = 0; i <= m->n_layers; i++) {
-        const bsnn_layer *l = i < m->n_layers ? m->layers[i] : NULL;
-        if (l && !l->fused) {
-            if (run_len == 0) run_start = l->param_off;
-            run_len += l->n_params;
-            continue;
-        }
-        if (run_len) apply_range(u, run_start, run_len, parts, tracked, all);
-        run_len = 0;
-    }
+    unfused_scan c = {m, u, parts, 0, tracked, all};
+    each_unfused_run(m, apply_run, &c);
 }
 
 static void add_penalties(bsnn_model *m, const bsnn__plan *p)
