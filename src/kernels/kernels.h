@@ -69,5 +69,8 @@ void bsnn__sigmoid_f32(const float *x, float *y, size_t count);
  * blocks (deterministic). _add_ also does acc += x in the same pass. */
 double bsnn__sumsq_f32(const float *x, size_t count);
 double bsnn__add_sumsq_f32(float *acc, const float *x, size_t count);
+/* bsnn__sumsq_f32's sum (the same bits) and, into *max_bits, the largest
+ * magnitude as bsnn__max_abs_bits gives it, in one pass over x. */
+double bsnn__sumsq_max_f32(const float *x, size_t count, uint32_t *max_bits);
 
 #endif /* BSNN_KERNELS_H */

@@ -68,13 +68,14 @@ static void sumsq_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
                                  : bsnn__sumsq_f32(p->src + lo, hi - lo);
 }
 
-/* Both scans of one chunk while it is in cache: the gradient's largest
- * magnitude for the checks and its squared norm for the statistics. */
+/* Both scans of one chunk in one read: the gradient's largest magnitude
+ * for the checks and its squared norm for the statistics. */
 static void max_sumsq_chunk(void *ctx, size_t lo, size_t hi, size_t chunk)
 {
     const arena_pass *p = ctx;
-    p->parts[4 * chunk] = bsnn__sumsq_f32(p->src + lo, hi - lo);
-    p->parts[4 * chunk + 1] = (double)bsnn__max_abs_bits(p->src + lo, hi - lo);
+    uint32_t bits;
+    p->parts[4 * chunk] = bsnn__sumsq_max_f32(p->src + lo, hi - lo, &bits);
+    p->parts[4 * chunk + 1] = (double)bits;
 }
 
 /* max_bits and sumsq of v[0..n) in one pass over the arena: the same
