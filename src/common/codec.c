@@ -226,11 +226,15 @@ bsnn_status bsnn__get_settings(bsnn__reader *b, void *obj, const char *what,
         uint32_t id = bsnn__get_u32(b);
         if (id & TYPED_ID) {
             uint64_t v = bsnn__get_u64(b);
-            BSNN_FAIL_IF(set_u64 == NULL, BSNN_E_FORMAT, "%s: setting %u takes no 64-bit value",
-                         what, id & ~TYPED_ID);
-            BSNN_FORWARD_AS_IF_ERROR(set_u64(obj, (int)(id & ~TYPED_ID), v), BSNN_E_FORMAT,
-                                     "%s: setting %u = %llu rejected", what, id & ~TYPED_ID,
-                                     (unsigned long long)v);
+            /* A value a double holds goes through the setter and its checks
+             * (ranges that depend on the object), whatever form it came in:
+             * a file must not hold what the setter refuses. */
+            int sid = (int)(id & ~TYPED_ID);
+            BSNN_FAIL_IF(v > BSNN__EXACT_U64 && set_u64 == NULL, BSNN_E_FORMAT,
+                         "%s: setting %d takes no 64-bit value", what, sid);
+            bsnn_status st = v <= BSNN__EXACT_U64 ? set(obj, sid, (double)v) : set_u64(obj, sid, v);
+            BSNN_FORWARD_AS_IF_ERROR(st, BSNN_E_FORMAT, "%s: setting %d = %llu rejected", what,
+                                     sid, (unsigned long long)v);
             continue;
         }
         double v = bsnn__get_f64(b);

@@ -193,12 +193,11 @@ static bsnn_status set_any(void *l, int id, double v)
     return bsnn__layer_set(l, (bsnn_layer_param)id, v);
 }
 
-/* A value written as a u64: one a double holds exactly takes the setter's
- * checks; only 64-bit settings (seeds) go beyond 2^53. */
+/* A value beyond 2^53 (the codec gives smaller ones to set_any): only
+ * 64-bit settings (seeds) take one. */
 static bsnn_status set_wide(void *obj, int id, uint64_t v)
 {
     bsnn_layer *l = obj;
-    if (v <= BSNN__EXACT_U64) return set_any(l, id, (double)v);
     const bsnn__setting *d;
     BSNN_TRY(setting_of(&d, l, id));
     BSNN_FAIL_IF(d->type != BSNN__SET_U64, BSNN_E_ARG, "%s %llu is out of range", d->name,

@@ -20,17 +20,17 @@ static bsnn_status batch_update(double *out_loss, size_t *out_rows, bsnn_model *
      * share, runs no pass (the engine runs the hook on a zero gradient over
      * 0 rows) but needs the workspace's scratch all the same */
     BSNN_TRY(bsnn__model_reserve(m, rows ? rows : 1));
-    /* Batch norm normalises each micro-batch by its own statistics: the
-     * smallest one (the remainder) must be large enough. */
-    if (n) BSNN_TRY(bsnn__model_check_batch(m, rows >= n ? n : n % rows ? n % rows : rows));
+    /* (the loop has checked the smallest pass for batch norm: smallest_pass) */
     bsnn__batch b = {NULL, NULL, ds, idx, n, ds->n_out};
     return bsnn__engine_step(out_loss, out_rows, m, opt, &b, rows, lr);
 }
 
 /* The smallest forward pass of any rank on a global batch of c: each
- * share (c / W rows, or one more) split into passes of at most the
- * micro-batch rows. Batch norm needs it large enough, and every rank must
- * refuse alike, never one alone while the others wait in the hook. */
+ * share (c / W rows, or one more; c itself unsharded) split into passes
+ * of at most the micro-batch rows, the remainder last. Batch norm
+ * normalises each pass by its own statistics, so it must be large enough,
+ * and every rank must refuse alike, never one alone while the others wait
+ * in the hook. */
 static size_t smallest_pass(const bsnn_scheduler *s, size_t c, size_t cap)
 {
     size_t world = s->world > 1 ? s->world : 1;

@@ -709,14 +709,11 @@ static bsnn_status set_any(void *s, int id, double v)
     return bsnn__scheduler_set(s, (bsnn_sched_param)id, v);
 }
 
-/* A value written as a u64. One a double holds exactly takes the setter's
- * own checks, whose ranges depend on the scheduler (batch 1..N, cap
- * batch..N): a file must not hold what bsnn_scheduler_set refuses. Only
- * the seed and the byte budget go beyond 2^53. */
+/* A value beyond 2^53 (the codec gives smaller ones to set_any): only the
+ * seed and the byte budget take one. */
 static bsnn_status set_wide(void *obj, int id, uint64_t v)
 {
     bsnn_scheduler *s = obj;
-    if (v <= BSNN__EXACT_U64) return set_any(s, id, (double)v);
     const bsnn__setting *d = bsnn__setting_find(settings, N_SETTINGS, id);
     if (d == NULL) return unknown(id);
     BSNN_FAIL_IF(id != BSNN_SCHED_SEED && id != BSNN_SCHED_MEMORY_BUDGET, BSNN_E_ARG,
